@@ -2,8 +2,8 @@
 
     uv run python scripts/regenerate.py                      # regenerate every service
     uv run python scripts/regenerate.py --service info       # regenerate one service
-    uv run python scripts/regenerate.py --check              # fail, naming files, if generated/ is stale
-    uv run python scripts/regenerate.py --drift SOURCE       # compare a server's Swagger/OpenAPI with ours
+    uv run python scripts/regenerate.py --check              # fail, naming files, if stale
+    uv run python scripts/regenerate.py --drift SOURCE       # compare a server's document with ours
 
 Generation is deterministic: openapi-python-client (pinned exactly), our templates and config, then a
 fixed ruff formatting pass and a "do not edit" header on every file. generated/regenerate.lock.json
@@ -93,12 +93,20 @@ def generate_service(service: str, spec: dict[str, Any], package_dir: Path) -> N
         raw = Path(scratch) / service
         output = run(
             [
-                sys.executable, "-m", "openapi_python_client", "generate",
-                "--path", SPECS_DIR / f"{service}.yaml",
-                "--config", GENERATOR_CONFIG,
-                "--custom-template-path", TEMPLATES_DIR,
-                "--meta", "none",
-                "--output-path", raw,
+                sys.executable,
+                "-m",
+                "openapi_python_client",
+                "generate",
+                "--path",
+                SPECS_DIR / f"{service}.yaml",
+                "--config",
+                GENERATOR_CONFIG,
+                "--custom-template-path",
+                TEMPLATES_DIR,
+                "--meta",
+                "none",
+                "--output-path",
+                raw,
                 "--fail-on-warning",
             ]
         )
@@ -158,8 +166,7 @@ def build(output_root: Path, services: Iterable[str], specs: dict[str, dict[str,
     package_root.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor() as pool:
         jobs = [
-            pool.submit(generate_service, name, specs[name], package_root / name)
-            for name in services
+            pool.submit(generate_service, name, specs[name], package_root / name) for name in services
         ]
         for job in jobs:
             job.result()
@@ -196,7 +203,8 @@ def compare(fresh_root: Path, services: Iterable[str]) -> list[str]:
             diff = difflib.unified_diff(
                 committed[name].read_text(encoding="utf-8").splitlines(),
                 fresh[name].read_text(encoding="utf-8").splitlines(),
-                lineterm="", n=0,
+                lineterm="",
+                n=0,
             )
             first_lines = "\n".join(list(diff)[2:8])
             problems.append(f"differs   generated/{name}\n{first_lines}")
@@ -218,15 +226,26 @@ def load_specs(services: Iterable[str]) -> dict[str, dict[str, Any]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--service", action="append", choices=all_services(),
-                        help="limit to this service (repeatable)")
+    parser.add_argument(
+        "--service",
+        action="append",
+        choices=all_services(),
+        help="limit to this service (repeatable)",
+    )
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--check", action="store_true",
-                      help="regenerate into a temporary folder and fail if generated/ differs")
-    mode.add_argument("--drift", metavar="SOURCE",
-                      help="URL or file of a server's Swagger 2.0 / OpenAPI 3 document to compare")
-    parser.add_argument("--strict", action="store_true",
-                        help="with --drift: exit 1 when anything drifted")
+    mode.add_argument(
+        "--check",
+        action="store_true",
+        help="regenerate into a temporary folder and fail if generated/ differs",
+    )
+    mode.add_argument(
+        "--drift",
+        metavar="SOURCE",
+        help="URL or file of a server's Swagger 2.0 / OpenAPI 3 document to compare",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="with --drift: exit 1 when anything drifted"
+    )
     args = parser.parse_args(argv)
 
     if args.drift:

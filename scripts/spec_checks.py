@@ -76,7 +76,8 @@ def check_spec(path: Path) -> dict[str, Any]:
                 )
         problems.extend(_response_problems(where, operation))
     problems.extend(
-        f"operationId {name!r} is used {count} times" for name, count in operation_ids.items()
+        f"operationId {name!r} is used {count} times"
+        for name, count in operation_ids.items()
         if count > 1
     )
     if problems:

@@ -70,8 +70,7 @@ def load_document(source: str) -> dict[str, Any]:
         import httpx  # only needed for URLs
 
         try:
-            response = httpx.get(source, timeout=httpx.Timeout(30.0, connect=5.0),
-                                 follow_redirects=True)
+            response = httpx.get(source, timeout=httpx.Timeout(30.0, connect=5.0), follow_redirects=True)
             response.raise_for_status()
         except httpx.HTTPError as error:
             raise DriftError(f"could not fetch {source}: {error}") from error
@@ -118,8 +117,8 @@ def _type_name(schema: dict[str, Any]) -> str:
 def _body_properties(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, str]:
     schema = _resolve(document, schema)
     properties = {}
-    for part in [schema, *schema.get("allOf", [])]:
-        part = _resolve(document, part)
+    for piece in [schema, *schema.get("allOf", [])]:
+        part = _resolve(document, piece)
         for name, prop in (part.get("properties") or {}).items():
             properties[name] = _type_name(_resolve(document, prop))
     return properties
@@ -152,8 +151,8 @@ def operations_of(document: dict[str, Any]) -> list[Operation]:
                     **raw.get("x-cave-known-differences", {}),
                 },
             )
-            for parameter in [*shared, *raw.get("parameters", [])]:
-                parameter = _resolve(document, parameter)
+            for reference in [*shared, *raw.get("parameters", [])]:
+                parameter = _resolve(document, reference)
                 location = parameter.get("in", "")
                 if location == "body":
                     operation.body = _body_properties(document, parameter.get("schema", {}))
@@ -173,7 +172,7 @@ def operations_of(document: dict[str, Any]) -> list[Operation]:
                 )
             if not swagger and "requestBody" in raw:
                 body = _resolve(document, raw["requestBody"])
-                media = next(iter((body.get("content") or {}).values()), {})
+                media: dict[str, Any] = next(iter((body.get("content") or {}).values()), {})
                 operation.body = _body_properties(document, media.get("schema", {}))
             operations.append(operation)
     return operations
@@ -191,12 +190,16 @@ def compare_operations(theirs: Operation, ours: Operation) -> list[tuple[str, st
     changes: list[tuple[str, str]] = []
     for their_param, our_param in zip(_path_params(theirs), _path_params(ours), strict=False):
         if their_param.name != our_param.name:
-            changes.append((our_param.name, f"path parameter renamed: {our_param.name} -> {their_param.name}"))
+            changes.append(
+                (our_param.name, f"path parameter renamed: {our_param.name} -> {their_param.name}")
+            )
         if their_param.type != our_param.type:
-            changes.append((
-                our_param.name,
-                f"path parameter {their_param.name}: type {our_param.type} -> {their_param.type}",
-            ))
+            changes.append(
+                (
+                    our_param.name,
+                    f"path parameter {their_param.name}: type {our_param.type} -> {their_param.type}",
+                )
+            )
     other_theirs = {k: p for k, p in theirs.parameters.items() if p.location != "path"}
     other_ours = {k: p for k, p in ours.parameters.items() if p.location != "path"}
     for key in sorted(other_theirs.keys() - other_ours.keys()):
@@ -208,7 +211,9 @@ def compare_operations(theirs: Operation, ours: Operation) -> list[tuple[str, st
         for attribute in ("type", "default", "required"):
             before, after = getattr(mine, attribute), getattr(server, attribute)
             if before != after and not (attribute == "default" and after is None):
-                changes.append((server.name, f"parameter {server.name}: {attribute} {before!r} -> {after!r}"))
+                changes.append(
+                    (server.name, f"parameter {server.name}: {attribute} {before!r} -> {after!r}")
+                )
     if theirs.body is not None and ours.body is not None:
         for name in sorted(theirs.body.keys() - ours.body.keys()):
             changes.append((name, f"body field added on the server: {name}: {theirs.body[name]}"))
@@ -261,10 +266,14 @@ def drift_report(
         if key in our_ops:
             mine = our_ops[key]
             differences = compare_operations(operation, mine)
-            unexplained = [text for subject, text in differences
-                           if subject not in mine.known_differences]
-            known = [f"{text} ({mine.known_differences[subject]})"
-                     for subject, text in differences if subject in mine.known_differences]
+            unexplained = [
+                text for subject, text in differences if subject not in mine.known_differences
+            ]
+            known = [
+                f"{text} ({mine.known_differences[subject]})"
+                for subject, text in differences
+                if subject in mine.known_differences
+            ]
             if unexplained:
                 changed.append((operation, unexplained))
             if known:
@@ -300,13 +309,18 @@ def drift_report(
 
     section("Matching operations", [op.label() for op in matching])
     section("Changed on the server", detailed(changed))
-    section("Known differences from the server's document (explained in our spec)",
-            detailed(explained))
+    section("Known differences from the server's document (explained in our spec)", detailed(explained))
     section("Added on the server, not in our spec", added)
     section("Not covered by our client (deliberately)", deliberate)
     section("Gone from the server document", removed)
     section("Served outside the server's document (plain routes, as expected)", outside)
     drifted = bool(changed or added or removed)
-    lines.append("Verdict: " + ("DRIFT — update the spec and regenerate." if drifted else
-                                "no drift in the operations both documents describe."))
+    lines.append(
+        "Verdict: "
+        + (
+            "DRIFT — update the spec and regenerate."
+            if drifted
+            else "no drift in the operations both documents describe."
+        )
+    )
     return "\n".join(lines), drifted

@@ -1,0 +1,291 @@
+"""CAVEclient: one object holding a server address, a datastack and a token, handing out one
+configured sub-client per service. Construction does no I/O; sub-clients are built on first access."""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, Self
+
+import httpx
+
+from . import _defaults
+from ._datastack import DatastackRecord, Deployment
+from ._plan import Async, M, Sync
+from ._retry import RetryPolicy
+from ._runtime import AsyncRuntime, SyncRuntime
+from ._session import HTTPSettings, Session, default_timeout
+from ._tokens import TokenSource, find_token
+from .errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from .services.auth import AuthClient
+    from .services.info import InfoServiceClient
+    from .services.schema import SchemaClient
+    from .services.state import JSONService
+
+
+class ClientCore:
+    """What the sub-clients of one client share: session, runtime, deployment and token."""
+
+    def __init__(
+        self,
+        *,
+        mode: str,
+        datastack_name: str | None,
+        server_address: str | None,
+        auth_token_file: str | os.PathLike[str] | None,
+        auth_token_key: str | None,
+        auth_token: str | None,
+        settings: HTTPSettings,
+        write_server_cache: bool,
+        info_cache: dict[str, DatastackRecord] | None,
+        desired_resolution: Any,
+        version: int | None,
+    ) -> None:
+        self.settings = settings
+        self._token_arguments: dict[str, Any] = {
+            "auth_token": auth_token,
+            "auth_token_file": auth_token_file,
+            "auth_token_key": auth_token_key,
+        }
+        self._token_source: TokenSource | None = None
+        self._token_lock = threading.Lock()
+        self.session = Session(settings, self.token, "sync" if mode == "sync" else "async")
+        self.runtime: SyncRuntime | AsyncRuntime = (
+            SyncRuntime(settings.retry) if mode == "sync" else AsyncRuntime(settings.retry)
+        )
+        self.deployment = Deployment(
+            self.session,
+            datastack_name=datastack_name,
+            server_address=server_address,
+            write_server_cache=write_server_cache,
+            info_cache=info_cache,
+        )
+        self.desired_resolution = desired_resolution
+        self.version = version
+        self.timestamp: datetime | None = None
+
+    # ------------------------------------------------------------ token
+
+    def token_source(self) -> TokenSource:
+        if self._token_source is None:
+            with self._token_lock:
+                if self._token_source is None:
+                    self._token_source = find_token(
+                        self.deployment.global_server, **self._token_arguments
+                    )
+        return self._token_source
+
+    def token(self) -> str | None:
+        return self.token_source().token
+
+    def explicit_token_file(self) -> Path | None:
+        path = self._token_arguments["auth_token_file"]
+        return Path(path).expanduser() if path is not None else None
+
+    def set_token(self, token: str | None, description: str) -> None:
+        """Use another token from now on: every connection is rebuilt with it."""
+        with self._token_lock:
+            self._token_source = TokenSource(token, description)
+        self.session.reset_connections()
+
+
+def _settings(
+    *,
+    max_retries: int | None,
+    pool_maxsize: int | None,
+    timeout: float | httpx.Timeout | None,
+    transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
+) -> HTTPSettings:
+    if timeout is None:
+        chosen = default_timeout()
+    elif isinstance(timeout, httpx.Timeout):
+        chosen = timeout
+    else:
+        chosen = httpx.Timeout(float(timeout), connect=min(float(timeout), _defaults.CONNECT_TIMEOUT))
+    retries = _defaults.MAX_RETRIES if max_retries is None else max_retries
+    return HTTPSettings(
+        timeout=chosen,
+        pool_maxsize=_defaults.POOL_MAXSIZE if pool_maxsize is None else pool_maxsize,
+        retry=RetryPolicy(max_retries=retries),
+        transport=transport if isinstance(transport, httpx.BaseTransport) else None,
+        async_transport=transport if isinstance(transport, httpx.AsyncBaseTransport) else None,
+    )
+
+
+class _ClientBase(Generic[M]):
+    """Sub-client access shared by CAVEclient and AsyncCAVEclient."""
+
+    _core: ClientCore
+
+    @property
+    def datastack_name(self) -> str | None:
+        return self._core.deployment.datastack_name
+
+    @property
+    def server_address(self) -> str:
+        """The global server (auth, info, schema, state)."""
+        return self._core.deployment.global_server
+
+    @property
+    def desired_resolution(self) -> Any:
+        return self._core.desired_resolution
+
+    @cached_property
+    def auth(self) -> AuthClient[M]:
+        from .services.auth import AuthClient
+
+        return AuthClient(self._core)
+
+    @cached_property
+    def info(self) -> InfoServiceClient[M]:
+        from .services.info import InfoServiceClient
+
+        return InfoServiceClient(self._core)
+
+    @cached_property
+    def state(self) -> JSONService[M]:
+        from .services.state import JSONService
+
+        return JSONService(self._core)
+
+    @cached_property
+    def schema(self) -> SchemaClient[M]:
+        from .services.schema import SchemaClient
+
+        return SchemaClient(self._core)
+
+    def __repr__(self) -> str:
+        server = self._core.deployment._explicit_server or "(resolved on first use)"
+        return f"{type(self).__name__}<datastack_name={self.datastack_name!r}, server_address={server}>"
+
+
+class CAVEclient(_ClientBase[Sync]):
+    """A client of a CAVE deployment: `client.info`, `client.materialize`, `client.chunkedgraph`, …
+
+    Takes caveclient's parameters with caveclient's defaults, plus `timeout` (seconds, or an
+    httpx.Timeout) and `transport` (an httpx transport to use instead of the network). Nothing is
+    read or fetched at construction: the token is looked up and the datastack's record fetched when
+    the first request needs them. Use it as a context manager, or call close(), to release the
+    connection pool.
+
+    The token is looked up in this order: `auth_token`; `auth_token_file` under `auth_token_key`;
+    the CAVE_TOKEN environment variable; `~/.cloudvolume/secrets/<server>-cave-secret.json`;
+    `~/.cloudvolume/secrets/cave-secret.json`; the deprecated `chunkedgraph-secret.json`.
+    """
+
+    def __init__(
+        self,
+        datastack_name: str | None = None,
+        server_address: str | None = None,
+        auth_token_file: str | os.PathLike[str] | None = None,
+        auth_token_key: str | None = None,
+        auth_token: str | None = None,
+        global_only: bool = False,
+        max_retries: int | None = None,
+        pool_maxsize: int | None = None,
+        pool_block: bool | None = None,
+        desired_resolution: Any = None,
+        info_cache: dict[str, DatastackRecord] | None = None,
+        write_server_cache: bool = True,
+        version: int | None = None,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        del pool_block  # httpx waits for a free connection (up to the pool timeout) instead
+        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+            raise InvalidInputError("version", f"must be an int, not {type(version).__name__}")
+        self._core = ClientCore(
+            mode="sync",
+            datastack_name=None if global_only else datastack_name,
+            server_address=server_address,
+            auth_token_file=auth_token_file,
+            auth_token_key=auth_token_key,
+            auth_token=auth_token,
+            settings=_settings(
+                max_retries=max_retries,
+                pool_maxsize=pool_maxsize,
+                timeout=timeout,
+                transport=transport,
+            ),
+            write_server_cache=write_server_cache,
+            info_cache=info_cache,
+            desired_resolution=desired_resolution,
+            version=version,
+        )
+
+    def close(self) -> None:
+        """Close every connection of this client (and of all its sub-clients)."""
+        self._core.session.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncCAVEclient(_ClientBase[Async]):
+    """The asynchronous twin of CAVEclient: the same sub-clients and methods, awaitable."""
+
+    def __init__(
+        self,
+        datastack_name: str | None = None,
+        server_address: str | None = None,
+        auth_token_file: str | os.PathLike[str] | None = None,
+        auth_token_key: str | None = None,
+        auth_token: str | None = None,
+        global_only: bool = False,
+        max_retries: int | None = None,
+        pool_maxsize: int | None = None,
+        desired_resolution: Any = None,
+        info_cache: dict[str, DatastackRecord] | None = None,
+        write_server_cache: bool = True,
+        version: int | None = None,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._core = ClientCore(
+            mode="async",
+            datastack_name=None if global_only else datastack_name,
+            server_address=server_address,
+            auth_token_file=auth_token_file,
+            auth_token_key=auth_token_key,
+            auth_token=auth_token,
+            settings=_settings(
+                max_retries=max_retries,
+                pool_maxsize=pool_maxsize,
+                timeout=timeout,
+                transport=transport,
+            ),
+            write_server_cache=write_server_cache,
+            info_cache=info_cache,
+            desired_resolution=desired_resolution,
+            version=version,
+        )
+
+    async def aclose(self) -> None:
+        await self._core.session.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()

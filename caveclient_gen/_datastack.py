@@ -1,0 +1,193 @@
+"""Where a client's services live: the global server, and each datastack's local server.
+
+The global server (auth, info, schema, state) is the `server_address` argument, else the datastack's
+entry in the map shared with caveclient (`~/.cloudvolume/secrets/cave_datastack_to_server_map.json`),
+else the public default. The datastack's record from the info service names its local server
+(chunkedgraph, materialize, annotation, L2 cache, skeletons), its aligned volume and its segmentation
+source; it is fetched on first need and kept. Both server addresses are registered as CAVE servers of
+the session, so they — and only they — receive the token.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from cave_api.info.api.datastacks import get_datastack_info
+from cave_api.info.client import Client as InfoAPI
+from cave_api.info.models.datastack_info import DatastackInfo
+
+from . import _defaults
+from ._parse import optional, parsed
+from ._plan import Plan, fetch, read
+from ._session import Session
+from ._tokens import secrets_directory
+from .errors import GlobalClientError, InvalidInputError
+
+logger = logging.getLogger("caveclient_gen")
+
+DatastackRecord = dict[str, Any]
+
+
+def datastack_map_path() -> Path:
+    return secrets_directory() / _defaults.DATASTACK_MAP_FILE
+
+
+def read_datastack_map() -> dict[str, str]:
+    try:
+        content = json.loads(datastack_map_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(content, dict):
+        return {}
+    return {str(k): str(v) for k, v in content.items() if isinstance(v, str)}
+
+
+def write_datastack_map(datastack: str, server: str) -> None:
+    path = datastack_map_path()
+    content = read_datastack_map()
+    if content.get(datastack) == server:
+        return
+    content[datastack] = server
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(content, indent=2), encoding="utf-8")
+        temporary.replace(path)
+    except OSError as error:
+        logger.warning("could not update the datastack map %s: %s", path, error)
+        return
+    logger.info("datastack %r now defaults to server %s (%s)", datastack, server, path)
+
+
+def pcg_table_id(segmentation_source: str) -> str:
+    """The chunkedgraph table id: the last path element of a graphene segmentation source."""
+    return segmentation_source.rstrip("/").rsplit("/", 1)[-1]
+
+
+class Deployment:
+    """Server addresses and datastack records of one client, resolved lazily and cached."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        datastack_name: str | None,
+        server_address: str | None,
+        write_server_cache: bool = True,
+        info_cache: dict[str, DatastackRecord] | None = None,
+    ) -> None:
+        if datastack_name is not None and not isinstance(datastack_name, str):
+            raise InvalidInputError(
+                "datastack_name", f"must be a string, not {type(datastack_name).__name__}"
+            )
+        if server_address is not None and "://" not in server_address:
+            raise InvalidInputError("server_address", f"{server_address!r} needs a scheme (https://...)")
+        self._session = session
+        self.datastack_name = datastack_name
+        self._explicit_server = server_address.rstrip("/") if server_address else None
+        self._write_server_cache = write_server_cache
+        self._records: dict[tuple[str, str | None], DatastackRecord] = {}
+        for name, record in (info_cache or {}).items():
+            self._records[(name, None)] = record
+        self._global_server: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def global_server(self) -> str:
+        if self._global_server is None:
+            with self._lock:
+                if self._global_server is None:
+                    self._global_server = self._resolve_global_server()
+                    self._session.add_cave_server(self._global_server)
+        return self._global_server
+
+    def _resolve_global_server(self) -> str:
+        name = self.datastack_name
+        if self._explicit_server:
+            if name and self._write_server_cache:
+                write_datastack_map(name, self._explicit_server)
+            return self._explicit_server
+        if name:
+            mapped = read_datastack_map().get(name)
+            if mapped:
+                return mapped.rstrip("/")
+        return _defaults.DEFAULT_GLOBAL_SERVER
+
+    def require_datastack(self, datastack_name: str | None = None) -> str:
+        name = datastack_name or self.datastack_name
+        if not name:
+            raise GlobalClientError(
+                "this needs a datastack: create the client with CAVEclient(datastack_name=...)"
+                " or pass datastack_name="
+            )
+        return name
+
+    def info_api(self) -> InfoAPI:
+        return self._session.api(InfoAPI, self.global_server)
+
+    def datastack_info(
+        self,
+        datastack_name: str | None = None,
+        *,
+        image_mirror: str | None = None,
+        use_stored: bool = True,
+    ) -> Plan[DatastackRecord]:
+        """The full info record of a datastack (a plan: use with `yield from`)."""
+        name = self.require_datastack(datastack_name)
+        key = (name, image_mirror)
+        if use_stored and key in self._records:
+            return self._records[key]
+        response = yield from fetch(
+            read(
+                get_datastack_info.sync_detailed,
+                get_datastack_info.asyncio_detailed,
+                name,
+                client=self.info_api(),
+                image_source_name=optional(image_mirror),
+            )
+        )
+        record = parsed(response, DatastackInfo).to_dict()
+        self._records[key] = record
+        local = record.get("local_server")
+        if isinstance(local, str) and local:
+            self._session.add_cave_server(local)
+        return record
+
+    def stored_record(self) -> DatastackRecord | None:
+        """This client's datastack record if it was already fetched (never makes a request)."""
+        if not self.datastack_name:
+            return None
+        return self._records.get((self.datastack_name, None))
+
+    def stored_datastacks(self) -> list[str]:
+        return sorted({name for name, _ in self._records})
+
+    def local_server(self, datastack_name: str | None = None) -> Plan[str]:
+        record = yield from self.datastack_info(datastack_name)
+        local = record.get("local_server")
+        if not isinstance(local, str) or not local:
+            raise InvalidInputError(
+                "datastack_name",
+                f"datastack {self.require_datastack(datastack_name)!r} names no local server",
+            )
+        self._session.add_cave_server(local)
+        return local.rstrip("/")
+
+    def aligned_volume_name(self, datastack_name: str | None = None) -> Plan[str]:
+        record = yield from self.datastack_info(datastack_name)
+        return str(record["aligned_volume"]["name"])
+
+    def segmentation_table(self, datastack_name: str | None = None) -> Plan[str]:
+        record = yield from self.datastack_info(datastack_name)
+        source = record.get("segmentation_source")
+        if not isinstance(source, str) or not source.startswith("graphene://"):
+            raise InvalidInputError(
+                "datastack_name",
+                f"datastack {self.require_datastack(datastack_name)!r} has no chunkedgraph "
+                f"segmentation (segmentation_source={source!r})",
+            )
+        return pcg_table_id(source)

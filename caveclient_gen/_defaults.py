@@ -1,0 +1,61 @@
+"""Every default of the client in one place. The README's "Timeouts" and "Retries" sections quote
+these numbers; change them here and there together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DEFAULT_GLOBAL_SERVER = "https://global.daf-apis.com"
+"""Server used when neither `server_address` nor the datastack map names one."""
+
+# ---------------------------------------------------------------- timeouts (seconds)
+CONNECT_TIMEOUT = 5.0
+"""Time to open a TCP/TLS connection."""
+READ_TIMEOUT = 300.0
+"""Time to wait for the next bytes of a response: large materialization queries stream for minutes."""
+WRITE_TIMEOUT = 60.0
+"""Time to send the next bytes of a request body (big id lists, annotation uploads)."""
+POOL_TIMEOUT = 60.0
+"""Time to wait for a free connection of the shared pool."""
+
+# ---------------------------------------------------------------- connection pool
+POOL_MAXSIZE = 10
+"""Connections kept open per client, shared by every sub-client (caveclient's `pool_maxsize`)."""
+
+# ---------------------------------------------------------------- retries
+MAX_RETRIES = 3
+"""Retries after the first attempt (caveclient's `max_retries`)."""
+BACKOFF_INITIAL = 0.5
+"""Wait before the first retry; each later wait doubles."""
+BACKOFF_MAX = 8.0
+"""Longest wait computed by backoff."""
+BACKOFF_JITTER = 0.25
+"""Each wait is shortened by a random fraction up to this much, so clients do not retry in step."""
+RETRY_AFTER_MAX = 60.0
+"""A server asking to wait longer than this (Retry-After) is not retried: the error is raised."""
+RETRY_STATUSES_READ = frozenset({408, 429, 502, 503, 504})
+"""Statuses retried for reads (GETs and the read-only POST queries)."""
+RETRY_STATUSES_WRITE = frozenset({429})
+"""Statuses retried for writes: only a rate-limit refusal, which the server did not act on."""
+
+# ---------------------------------------------------------------- concurrency of bulk work
+BULK_CONCURRENCY = 4
+"""Chunks of one bulk call fetched at the same time (bounded by the pool size)."""
+
+# ---------------------------------------------------------------- tokens
+TOKEN_ENVIRONMENT_VARIABLE = "CAVE_TOKEN"
+"""Environment variable holding a token (checked after explicit arguments)."""
+TOKEN_KEY = "token"
+"""Key of the token inside the JSON secret files."""
+SECRETS_DIRECTORY = Path("~/.cloudvolume/secrets")
+"""Directory of token files shared with caveclient and CloudVolume."""
+DEFAULT_TOKEN_FILE = "cave-secret.json"
+LEGACY_TOKEN_FILE = "chunkedgraph-secret.json"
+SERVER_TOKEN_FILE_SUFFIX = "-cave-secret.json"
+"""Server-specific token files are named `<host[:port]>-cave-secret.json`."""
+DATASTACK_MAP_FILE = "cave_datastack_to_server_map.json"
+"""Map of datastack name to server address, shared with caveclient."""
+
+# ---------------------------------------------------------------- neuroglancer
+FALLBACK_NEUROGLANCER_URL = "https://neuroglancer.neuvue.io/"
+"""Viewer used for links when the datastack names none."""

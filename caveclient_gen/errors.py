@@ -1,0 +1,186 @@
+"""The exceptions of caveclient_gen, as one small tree.
+
+    CAVEError
+    ├── CAVEConnectionError           the server could not be reached, or the connection broke
+    │   └── CAVETimeoutError          a connect/read/write/pool timeout expired
+    ├── CAVEStatusError               the server answered with an error status
+    │   ├── BadRequestError           400
+    │   ├── AuthenticationError       401, or a redirect to the login page (token missing or invalid)
+    │   ├── PermissionDeniedError     403
+    │   │   └── TermsOfServiceError   403 until the dataset's terms of service are accepted (tos_url)
+    │   ├── NotFoundError             404
+    │   ├── ConflictError             409
+    │   ├── UnprocessableEntityError  422
+    │   ├── RateLimitError            429 (retry_after)
+    │   └── ServerError               5xx
+    ├── UnexpectedResponseError       the server's answer does not have the documented shape
+    ├── InvalidInputError             refused before sending: names the parameter (also a ValueError)
+    ├── ServerIncompatibilityError    the server is too old for the feature asked for
+    └── GlobalClientError             a datastack-level service was used on a client without datastack
+
+Every status error carries the HTTP method, the URL with secrets redacted, the status and the server's
+own message. The materialization and annotation servers report most errors as HTTP 500 with the real
+status at the start of the message ("404 Not Found: ..."); such errors are raised as the class of the
+embedded status, and `wire_status` keeps the 500 that was actually received.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AuthException",
+    "AuthenticationError",
+    "BadRequestError",
+    "CAVEConnectionError",
+    "CAVEError",
+    "CAVEStatusError",
+    "CAVETimeoutError",
+    "ConflictError",
+    "GlobalClientError",
+    "InvalidInputError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServerError",
+    "ServerIncompatibilityError",
+    "TermsOfServiceError",
+    "UnexpectedResponseError",
+    "UnprocessableEntityError",
+]
+
+
+class CAVEError(Exception):
+    """Base class of every error raised by caveclient_gen."""
+
+
+class CAVEConnectionError(CAVEError):
+    """The server could not be reached, or the connection broke before a response arrived."""
+
+    def __init__(self, message: str, *, method: str, url: str) -> None:
+        super().__init__(f"{message} ({method} {url})")
+        self.method = method
+        self.url = url
+
+
+class CAVETimeoutError(CAVEConnectionError):
+    """A timeout expired (see caveclient_gen's defaults for the limits)."""
+
+
+class CAVEStatusError(CAVEError):
+    """The server answered with an error status."""
+
+    status_code: int
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        url: str,
+        status_code: int,
+        wire_status: int | None = None,
+        error_code: str | None = None,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.status_code = status_code
+        self.wire_status = wire_status if wire_status is not None else status_code
+        self.server_message = message
+        self.error_code = error_code
+        self.data = data
+        self.headers = headers or {}
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        received = f" (sent as HTTP {self.wire_status})" if self.wire_status != self.status_code else ""
+        return f"{self.status_code}{received} from {self.method} {self.url}: {self.server_message}"
+
+
+class BadRequestError(CAVEStatusError):
+    """400: the server refused the request as malformed."""
+
+
+class AuthenticationError(CAVEStatusError):
+    """401 or a login redirect: no token was sent, or the token is invalid or expired."""
+
+
+class PermissionDeniedError(CAVEStatusError):
+    """403: the token is valid but lacks a permission for this resource."""
+
+
+class TermsOfServiceError(PermissionDeniedError):
+    """403 until the terms of service of the dataset are accepted at `tos_url`."""
+
+    @property
+    def tos_url(self) -> str | None:
+        url = self.data.get("tos_form_url") if isinstance(self.data, dict) else None
+        return url if isinstance(url, str) else None
+
+    def _describe(self) -> str:
+        text = super()._describe()
+        return f"{text} Accept them at {self.tos_url}" if self.tos_url else text
+
+
+class NotFoundError(CAVEStatusError):
+    """404: the datastack, table, version, state or id does not exist."""
+
+
+class ConflictError(CAVEStatusError):
+    """409: the request conflicts with the server's state (for example, an edit already made)."""
+
+
+class UnprocessableEntityError(CAVEStatusError):
+    """422: the request was well-formed but could not be processed."""
+
+
+class RateLimitError(CAVEStatusError):
+    """429: too many requests; `retry_after` is the wait the server asked for, in seconds."""
+
+    retry_after: float | None = None
+
+
+class ServerError(CAVEStatusError):
+    """5xx: the server failed."""
+
+
+class UnexpectedResponseError(CAVEError):
+    """The server answered successfully, but not with the shape its spec documents."""
+
+
+class InvalidInputError(CAVEError, ValueError):
+    """An argument was refused before any request was sent."""
+
+    def __init__(self, parameter: str, problem: str) -> None:
+        super().__init__(f"{parameter}: {problem}")
+        self.parameter = parameter
+
+
+class ServerIncompatibilityError(CAVEError):
+    """The server does not offer what was asked for (too old, or the API version lacks it)."""
+
+
+class GlobalClientError(CAVEError):
+    """A datastack-level service was used on a client created without a datastack."""
+
+
+AuthException = AuthenticationError
+"""caveclient's name for authentication failures, kept so ported `except` clauses still work."""
+
+STATUS_ERRORS: dict[int, type[CAVEStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status: int) -> type[CAVEStatusError]:
+    if status >= 500:
+        return ServerError
+    return STATUS_ERRORS.get(status, CAVEStatusError)

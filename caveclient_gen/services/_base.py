@@ -1,0 +1,24 @@
+"""What every sub-client holds: the runtime, the session and the deployment of its client."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._plan import M, SubClient
+
+if TYPE_CHECKING:
+    from .._client import ClientCore
+
+
+class ServiceClient(SubClient[M]):
+    """A sub-client bound to one client's connections, token and datastack."""
+
+    def __init__(self, core: ClientCore) -> None:
+        super().__init__(core.runtime)
+        self._core = core
+        self._session = core.session
+        self._deployment = core.deployment
+
+    def __repr__(self) -> str:
+        datastack = self._deployment.datastack_name
+        return f"{type(self).__name__}(datastack_name={datastack!r})"

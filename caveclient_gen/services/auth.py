@@ -1,0 +1,233 @@
+"""`client.auth`: the token, where it is stored, and the auth service's user and group records."""
+
+from __future__ import annotations
+
+import logging
+import webbrowser
+from pathlib import Path
+from typing import Any, cast
+
+from cave_api.auth.api.groups import get_group_users
+from cave_api.auth.api.tokens import get_tokens
+from cave_api.auth.api.users import get_users
+from cave_api.auth.client import Client as AuthAPI
+from cave_api.auth.models.api_token import ApiToken
+from cave_api.auth.models.group_member import GroupMember as GroupMemberModel
+from cave_api.auth.models.user import User
+from cave_api.auth.models.user_page import UserPage
+
+from .. import _defaults
+from .._parse import parsed_list
+from .._plan import M, Plan, api_method, fetch, read
+from .._tokens import read_token_file, secrets_directory, server_token_filename, write_token
+from ..errors import InvalidInputError, UnexpectedResponseError
+from ..records import GroupMember, TokenRecord, UserInfo
+from ._base import ServiceClient
+
+logger = logging.getLogger("caveclient_gen")
+
+
+class AuthClient(ServiceClient[M]):
+    """Tokens and the auth service. The token itself is never printed, logged or shown in a repr."""
+
+    def _api(self) -> AuthAPI:
+        return self._session.api(AuthAPI, self._deployment.global_server)
+
+    # ------------------------------------------------------------ the token
+
+    @property
+    def token(self) -> str | None:
+        """The token requests carry (looked up in the documented order on first use)."""
+        return self._core.token()
+
+    @token.setter
+    def token(self, value: str | None) -> None:
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise InvalidInputError("token", "must be a non-empty string")
+        self._core.set_token(value, "set on client.auth.token")
+
+    @property
+    def token_source(self) -> str:
+        """Where the current token came from (safe to print: never the token itself)."""
+        return self._core.token_source().description
+
+    @property
+    def request_header(self) -> dict[str, str]:
+        """The Authorization header requests carry (empty without a token)."""
+        token = self.token
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    @property
+    def local_server(self) -> str | None:
+        """The datastack's local server, when it is already known (no request is made)."""
+        record = self._deployment.stored_record()
+        local = record.get("local_server") if record else None
+        return local if isinstance(local, str) else None
+
+    @property
+    def local_server_filepath(self) -> Path | None:
+        """The token file CloudVolume reads for the local server's graphene paths."""
+        local = self.local_server
+        return secrets_directory() / server_token_filename(local) if local else None
+
+    def get_token(self, token_key: str | None = None) -> str | None:
+        """Load the token stored under `token_key` in the token file and use it from now on."""
+        key = token_key or _defaults.TOKEN_KEY
+        path = self._token_file()
+        token = read_token_file(path, key)
+        if token is None:
+            raise InvalidInputError("token_key", f"{path} holds no token under key {key!r}")
+        self._core.set_token(token, f"{path} (key {key!r})")
+        return token
+
+    def _token_file(self) -> Path:
+        explicit = self._core.explicit_token_file()
+        if explicit is not None:
+            return explicit
+        server_file = secrets_directory() / server_token_filename(self._deployment.global_server)
+        return (
+            server_file if server_file.exists() else secrets_directory() / _defaults.DEFAULT_TOKEN_FILE
+        )
+
+    def save_token(
+        self,
+        token: str | None = None,
+        token_key: str = _defaults.TOKEN_KEY,
+        overwrite: bool = False,
+        token_file: str | Path | None = None,
+        switch_token: bool = True,
+        write_to_server_file: bool = True,
+        ignore_readonly: bool = True,
+        local_server: bool = True,
+    ) -> list[Path]:
+        """Store a token (default: the current one) where caveclient and CloudVolume find it.
+
+        Writes the global server's own file (`write_to_server_file`), `token_file` (default: the
+        file the token is read from, else cave-secret.json) and, with `local_server`, the local
+        server's file when the datastack's local server is already known. Files are written
+        atomically with mode 0600. Storing a token identical to the one stored is not an error;
+        replacing a different one needs `overwrite=True`. Returns the files written.
+        """
+        value = token if token is not None else self.token
+        if not value or not isinstance(value, str):
+            raise InvalidInputError("token", "there is no token to save")
+        targets: list[Path] = []
+        if write_to_server_file:
+            targets.append(secrets_directory() / server_token_filename(self._deployment.global_server))
+        targets.append(Path(token_file).expanduser() if token_file else self._token_file())
+        local = self.local_server_filepath if local_server else None
+        if local is not None:
+            targets.append(local)
+        written = []
+        for path in dict.fromkeys(targets):
+            try:
+                if write_token(value, path, token_key, overwrite=overwrite):
+                    written.append(path)
+            except PermissionError:
+                if not ignore_readonly:
+                    raise
+                logger.warning("could not write the token to %s: permission denied", path)
+        if switch_token:
+            self._core.set_token(value, "the token given to save_token")
+        return written
+
+    # ------------------------------------------------------------ getting a token
+
+    def get_token_page(self, open: bool = True) -> str:
+        """The web page listing your tokens (opened in a browser when `open`)."""
+        url = f"{self._deployment.global_server}/sticky_auth/settings/tokens"
+        if open:
+            webbrowser.open(url)
+        return url
+
+    def get_new_token(self, open: bool = False, no_text: bool = False) -> str:
+        """The page that creates a new token; prints how to use it unless `no_text`.
+
+        Creating a new token this way invalidates the previous one made there.
+        """
+        url = f"{self._deployment.global_server}/auth/api/v1/create_token"
+        if not no_text:
+            print(
+                "New tokens are created at:\n"
+                f"  {url}\n"
+                "1. Log in with your account; the page shows a new token.\n"
+                "   Note: this invalidates the token previously created on that page.\n"
+                "2. Copy it, then save it for later sessions:\n"
+                "     client.auth.save_token(token='<token>', overwrite=True)\n"
+                "   or use it for this session only:\n"
+                "     client.auth.token = '<token>'"
+            )
+        if open:
+            webbrowser.open(url)
+        return url
+
+    def setup_token(self, make_new: bool = True, open: bool = True) -> str:
+        """Guide to getting a token: a new one (`make_new`), or one from your token page."""
+        if make_new:
+            return self.get_new_token(open=open)
+        url = self.get_token_page(open=open)
+        print(
+            f"Your tokens are listed at:\n  {url}\n"
+            "Copy one, then: client.auth.save_token(token='<token>')"
+        )
+        return url
+
+    # ------------------------------------------------------------ auth service records
+
+    @api_method
+    def get_tokens(self) -> Plan[list[TokenRecord]]:
+        """Your tokens, as recorded by the auth service."""
+        response = yield from fetch(
+            read(get_tokens.sync_detailed, get_tokens.asyncio_detailed, client=self._api())
+        )
+        return [cast(TokenRecord, record.to_dict()) for record in parsed_list(response, ApiToken)]
+
+    @api_method
+    def get_user_information(self, user_ids: list[int]) -> Plan[list[UserInfo]]:
+        """Records of users by id (needs an admin role on the auth service)."""
+        ids = _id_list("user_ids", user_ids)
+        response = yield from fetch(
+            read(
+                get_users.sync_detailed,
+                get_users.asyncio_detailed,
+                client=self._api(),
+                id=",".join(map(str, ids)),
+            )
+        )
+        body: Any = response.parsed
+        if isinstance(body, UserPage):
+            body = body.items
+        if not isinstance(body, list) or not all(isinstance(user, User) for user in body):
+            raise UnexpectedResponseError("expected a list of users from the auth service")
+        return [cast(UserInfo, user.to_dict()) for user in body]
+
+    @api_method
+    def get_group_users(self, group_id: int) -> Plan[list[GroupMember]]:
+        """Members of a group (needs an admin role on the auth service)."""
+        response = yield from fetch(
+            read(
+                get_group_users.sync_detailed,
+                get_group_users.asyncio_detailed,
+                _id_list("group_id", [group_id])[0],
+                client=self._api(),
+            )
+        )
+        members = parsed_list(response, GroupMemberModel)
+        return [cast(GroupMember, member.to_dict()) for member in members]
+
+
+def _id_list(parameter: str, values: object) -> list[int]:
+    if isinstance(values, int | str) and not isinstance(values, bool):
+        values = [values]
+    try:
+        items = list(values)  # type: ignore[call-overload]
+    except TypeError:
+        raise InvalidInputError(parameter, "must be a list of integer ids") from None
+    ids = []
+    for value in items:
+        if isinstance(value, bool) or not (isinstance(value, int) or str(value).isdigit()):
+            raise InvalidInputError(parameter, f"{value!r} is not an integer id")
+        ids.append(int(value))
+    if not ids:
+        raise InvalidInputError(parameter, "must not be empty")
+    return ids

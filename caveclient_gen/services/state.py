@@ -1,0 +1,289 @@
+"""`client.state`: Neuroglancer states and segment properties (the JSON state service)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from cave_api.state.api.properties import (
+    get_properties,
+    upload_properties,
+    upload_properties_with_id,
+)
+from cave_api.state.api.states import get_state, upload_state, upload_state_with_id
+from cave_api.state.client import Client as StateAPI
+from cave_api.state.models.neuroglancer_state import NeuroglancerState
+from cave_api.state.models.segment_properties import SegmentProperties
+
+from .. import _defaults
+from .._parse import optional, parsed
+from .._plan import M, Plan, RawResponse, api_method, fetch, read, write
+from .._session import origin
+from ..errors import InvalidInputError, NotFoundError, UnexpectedResponseError
+from ._base import ServiceClient
+
+STATE_PATH = "/nglstate/api/v1"
+STATE_URL_ID = re.compile(r"/(\d+)/?$")
+TARGET_SITES = ("seunglab", "cave-explorer", "mainline", "spelunker")
+MAX_PROPERTY_SIZE = 2_500_000
+
+
+class JSONService(ServiceClient[M]):
+    """The JSON state service: stores Neuroglancer states and segment properties by id."""
+
+    _ngl_url: str | None = None
+
+    def _api(self) -> StateAPI:
+        return self._session.api(StateAPI, self._deployment.global_server)
+
+    @property
+    def state_service_endpoint(self) -> str:
+        """Where states are uploaded."""
+        return f"{self._deployment.global_server}{STATE_PATH}/post"
+
+    @property
+    def ngl_url(self) -> str | None:
+        """The Neuroglancer deployment links point at (None: the datastack's viewer_site)."""
+        return self._ngl_url
+
+    @ngl_url.setter
+    def ngl_url(self, value: str | None) -> None:
+        self._ngl_url = value
+
+    def _viewer(self, ngl_url: str | None) -> Plan[str]:
+        if ngl_url:
+            return ngl_url
+        if self._ngl_url:
+            return self._ngl_url
+        if self._deployment.datastack_name:
+            record = yield from self._deployment.datastack_info()
+            site = record.get("viewer_site")
+            if isinstance(site, str) and site:
+                return site
+        return _defaults.FALLBACK_NEUROGLANCER_URL
+
+    # ------------------------------------------------------------ states
+
+    @api_method
+    def get_state_json(self, state_id: int | str) -> Plan[dict[str, Any]]:
+        """A state by id, or by the URL of a state on this client's state service."""
+        identifier = self._state_id(state_id)
+        response = yield from fetch(
+            read(get_state.sync_detailed, get_state.asyncio_detailed, identifier, client=self._api())
+        )
+        return parsed(response, NeuroglancerState).to_dict()
+
+    @api_method
+    def upload_state_json(
+        self,
+        json_state: dict[str, Any],
+        state_id: int | None = None,
+        timestamp: float | None = None,
+    ) -> Plan[int]:
+        """Store a state and return its new id.
+
+        `state_id` (superadmins only) stores it under that id instead; `timestamp` (unix seconds)
+        then dates it. Numpy integers are stored as strings, as Neuroglancer expects ids.
+        """
+        body = NeuroglancerState.from_dict(_state_dict("json_state", json_state))
+        if state_id is None:
+            if timestamp is not None:
+                raise InvalidInputError("timestamp", "can only be given together with state_id")
+            request = write(
+                upload_state.sync_detailed,
+                upload_state.asyncio_detailed,
+                client=self._api(),
+                body=body,
+            )
+        else:
+            request = write(
+                upload_state_with_id.sync_detailed,
+                upload_state_with_id.asyncio_detailed,
+                _positive_int("state_id", state_id),
+                client=self._api(),
+                body=body,
+                timestamp=optional(timestamp),
+            )
+        response = yield from fetch(request)
+        return _id_from_url(parsed(response, str))
+
+    # ------------------------------------------------------------ segment properties
+
+    @api_method
+    def get_property_json(self, state_id: int) -> Plan[dict[str, Any]]:
+        """A segment-properties document by id."""
+        response = yield from fetch(
+            read(
+                get_properties.sync_detailed,
+                get_properties.asyncio_detailed,
+                _positive_int("state_id", state_id),
+                client=self._api(),
+            )
+        )
+        return parsed(response, SegmentProperties).to_dict()
+
+    @api_method
+    def upload_property_json(
+        self,
+        property_json: dict[str, Any],
+        state_id: int | None = None,
+        max_size: int | None = MAX_PROPERTY_SIZE,
+    ) -> Plan[int]:
+        """Store a segment-properties document and return its id (refused above `max_size` bytes)."""
+        document = _state_dict("property_json", property_json)
+        size = len(json.dumps(document, separators=(",", ":")).encode())
+        if max_size is not None and size > max_size:
+            raise InvalidInputError(
+                "property_json",
+                f"is {size} bytes, above max_size={max_size}; pass a larger max_size",
+            )
+        body = SegmentProperties.from_dict(document)
+        if state_id is None:
+            request = write(
+                upload_properties.sync_detailed,
+                upload_properties.asyncio_detailed,
+                client=self._api(),
+                body=body,
+            )
+        else:
+            request = write(
+                upload_properties_with_id.sync_detailed,
+                upload_properties_with_id.asyncio_detailed,
+                _positive_int("state_id", state_id),
+                client=self._api(),
+                body=body,
+            )
+        response = yield from fetch(request)
+        return _id_from_url(parsed(response, str))
+
+    # ------------------------------------------------------------ local files and links
+
+    def save_state_json_local(
+        self, json_state: dict[str, Any], filename: str | Path, overwrite: bool = False
+    ) -> None:
+        """Write a state to a local JSON file (refuses to replace one unless `overwrite`)."""
+        path = Path(filename)
+        document = _state_dict("json_state", json_state)
+        if path.exists() and not overwrite:
+            raise InvalidInputError("filename", f"{path} exists; pass overwrite=True to replace it")
+        path.write_text(json.dumps(document), encoding="utf-8")
+
+    @api_method
+    def get_neuroglancer_info(self, ngl_url: str | None = None) -> Plan[dict[str, Any]]:
+        """The `version.json` of a Neuroglancer deployment ({} when it has none).
+
+        Fetched without the token: a viewer host is not a CAVE server.
+        """
+        viewer = yield from self._viewer(ngl_url)
+        url = viewer.rstrip("/") + "/version.json"
+        http = self._session.external()
+        try:
+            response: RawResponse[None] = yield from fetch(read(http.get, http.get_async, url))
+        except NotFoundError:
+            return {}
+        try:
+            info = json.loads(response.content)
+        except ValueError:
+            return {}
+        return info if isinstance(info, dict) else {}
+
+    @api_method
+    def build_neuroglancer_url(
+        self,
+        state_id: int | str,
+        ngl_url: str | None = None,
+        target_site: str | None = None,
+        static_url: bool = False,
+        format_properties: bool = False,
+    ) -> Plan[str]:
+        """A Neuroglancer link that opens a stored state.
+
+        `target_site` is seunglab (`?json_url=`), or cave-explorer / mainline / spelunker
+        (`#!middleauth+`); None asks the deployment (its version.json exists on the latter).
+        `static_url` treats `state_id` as a URL of a JSON file; `format_properties` returns the
+        `precomputed://` source of a segment-properties document instead.
+        """
+        if target_site is not None and target_site not in TARGET_SITES:
+            raise InvalidInputError("target_site", f"must be one of {', '.join(TARGET_SITES)}")
+        server = self._deployment.global_server
+        if format_properties:
+            identifier = _positive_int("state_id", state_id)
+            return f"precomputed://middleauth+{server}{STATE_PATH}/property/{identifier}"
+        viewer = yield from self._viewer(ngl_url)
+        if target_site is None:
+            info = yield from JSONService.get_neuroglancer_info.plan(self, viewer)
+            target_site = "spelunker" if info else "seunglab"
+        separator = "" if viewer.endswith("/") else "/"
+        state_url = (
+            str(state_id) if static_url else f"{server}{STATE_PATH}/{self._state_id(state_id)}"
+        )
+        if target_site == "seunglab":
+            return f"{viewer}{separator}?json_url={state_url}"
+        return f"{viewer}{separator}#!middleauth+{state_url}"
+
+    def _state_id(self, state_id: int | str) -> int:
+        """A state id, from an int or from the URL of a state on this client's state service."""
+        if isinstance(state_id, str) and "://" in state_id:
+            if origin(state_id) != origin(self._deployment.global_server):
+                raise InvalidInputError(
+                    "state_id",
+                    f"{state_id!r} is not on this client's state service "
+                    f"({self._deployment.global_server}); the token is only sent to CAVE servers",
+                )
+            match = STATE_URL_ID.search(state_id)
+            if not match:
+                raise InvalidInputError("state_id", f"{state_id!r} does not end in a state id")
+            return int(match.group(1))
+        return _positive_int("state_id", state_id)
+
+
+def _positive_int(parameter: str, value: object) -> int:
+    if isinstance(value, bool):
+        raise InvalidInputError(parameter, "must be an integer id, not a bool")
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, int) or (type(value).__module__ == "numpy" and hasattr(value, "__index__")):
+        number = int(value)
+        if number >= 0:
+            return number
+    raise InvalidInputError(parameter, f"{value!r} is not a valid id")
+
+
+def _state_dict(parameter: str, value: object) -> dict[str, Any]:
+    """A JSON-ready copy of a state: numpy integers become strings (Neuroglancer's id format)."""
+    if not isinstance(value, dict):
+        raise InvalidInputError(parameter, f"must be a dict, not {type(value).__name__}")
+    converted = _jsonable(value, parameter)
+    assert isinstance(converted, dict)
+    return converted
+
+
+def _jsonable(value: Any, where: str) -> Any:
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item, where) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(item, where) for item in value]
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    kind = type(value).__module__
+    if kind == "numpy":
+        import numpy as np
+
+        if isinstance(value, np.integer):
+            return str(int(value))
+        if isinstance(value, np.floating):
+            return float(value)
+        if isinstance(value, np.bool_):
+            return bool(value)
+        if isinstance(value, np.ndarray):
+            return [_jsonable(item, where) for item in value.tolist()]
+    raise InvalidInputError(where, f"holds a {type(value).__name__}, which JSON cannot store")
+
+
+def _id_from_url(url: str) -> int:
+    match = STATE_URL_ID.search(url.strip())
+    if not match:
+        raise UnexpectedResponseError(f"the state service answered {url!r}, which ends in no id")
+    return int(match.group(1))
