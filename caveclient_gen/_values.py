@@ -1,0 +1,142 @@
+"""Checking and converting the values users pass: ids, timestamps, bounds, resolutions.
+
+Everything here raises InvalidInputError naming the parameter, before any request is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from .errors import InvalidInputError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+UINT64_MAX = 2**64 - 1
+
+
+def as_id_array(parameter: str, values: Any, *, allow_empty: bool = True) -> npt.NDArray[np.uint64]:
+    """Ids as a uint64 array, refusing what would lose precision or wrap around.
+
+    Accepts an int, a sequence of ints, a numpy integer array (any integer dtype), or a pandas
+    Series/Index of integers. Floats, negative numbers, and values beyond uint64 are refused.
+    """
+    import numpy as np
+
+    if isinstance(values, bool):
+        raise InvalidInputError(parameter, "must be ids (integers), not a bool")
+    if isinstance(values, int | np.integer):
+        values = [values]
+    elif isinstance(values, str | bytes) or not hasattr(values, "__len__"):
+        if isinstance(values, Iterable) and not isinstance(values, str | bytes):
+            values = list(values)
+        else:
+            raise InvalidInputError(parameter, f"must be ids (integers), not {type(values).__name__}")
+    array = np.asarray(values)
+    if array.ndim == 0:
+        array = array.reshape(1)
+    if array.ndim != 1:
+        raise InvalidInputError(parameter, f"must be a flat list of ids, not shape {array.shape}")
+    if array.size == 0:
+        if not allow_empty:
+            raise InvalidInputError(parameter, "must not be empty")
+        return np.zeros(0, dtype=np.uint64)
+    if array.dtype == np.uint64:
+        return array
+    if np.issubdtype(array.dtype, np.signedinteger) or np.issubdtype(array.dtype, np.unsignedinteger):
+        if np.issubdtype(array.dtype, np.signedinteger) and (array < 0).any():
+            raise InvalidInputError(parameter, f"holds a negative id: {int(array.min())}")
+        return array.astype(np.uint64)
+    if array.dtype == object:
+        return _object_ids(parameter, array)
+    raise InvalidInputError(
+        parameter, f"must hold integer ids, not {array.dtype} values (floats lose id precision)"
+    )
+
+
+def _object_ids(parameter: str, array: Any) -> npt.NDArray[np.uint64]:
+    import numpy as np
+
+    result = np.empty(array.size, dtype=np.uint64)
+    for index, value in enumerate(array.tolist()):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInputError(parameter, f"{value!r} is not an integer id")
+        if not 0 <= value <= UINT64_MAX:
+            raise InvalidInputError(parameter, f"{value} is outside the uint64 id range")
+        result[index] = value
+    return result
+
+
+def as_id(parameter: str, value: Any) -> int:
+    """One id as a Python int."""
+    ids = as_id_array(parameter, value, allow_empty=False)
+    if ids.size != 1:
+        raise InvalidInputError(parameter, "must be a single id")
+    return int(ids[0])
+
+
+def as_utc(parameter: str, value: Any) -> datetime | None:
+    """A timezone-aware datetime in UTC, or None. Naive datetimes are refused: they are ambiguous."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidInputError(parameter, f"{value!r} is not an ISO 8601 timestamp") from None
+    elif type(value).__module__.startswith("pandas") and hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    if not isinstance(value, datetime):
+        raise InvalidInputError(
+            parameter, f"must be a timezone-aware datetime, not {type(value).__name__}"
+        )
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise InvalidInputError(
+            parameter,
+            f"{value.isoformat()} has no timezone; pass an aware datetime such as "
+            "datetime(..., tzinfo=timezone.utc) so the moment is unambiguous",
+        )
+    return value.astimezone(UTC)
+
+
+def epoch_seconds(parameter: str, value: Any) -> float | None:
+    """POSIX seconds of a timestamp (what the chunkedgraph expects), or None."""
+    moment = as_utc(parameter, value)
+    return None if moment is None else moment.timestamp()
+
+
+def from_epoch_seconds(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def as_bounds(parameter: str, bounds: Any) -> str | None:
+    """A 3x2 bounding box [[xmin, xmax], [ymin, ymax], [zmin, zmax]] as "xmin-xmax_ymin-ymax_zmin-zmax"."""
+    if bounds is None:
+        return None
+    import numpy as np
+
+    array = np.asarray(bounds)
+    if array.shape != (3, 2) or not np.issubdtype(array.dtype, np.number):
+        raise InvalidInputError(
+            parameter,
+            f"must be a 3x2 array [[xmin, xmax], [ymin, ymax], [zmin, zmax]], not {array.shape}",
+        )
+    if (array[:, 0] > array[:, 1]).any():
+        raise InvalidInputError(parameter, "each row must be [min, max]")
+    return "_".join(f"{int(low)}-{int(high)}" for low, high in array)
+
+
+def as_resolution(parameter: str, value: Any) -> list[float] | None:
+    """A voxel resolution [x, y, z] in nanometres, or None."""
+    if value is None:
+        return None
+    try:
+        numbers = [float(v) for v in value]
+    except (TypeError, ValueError):
+        raise InvalidInputError(parameter, "must be three numbers [x, y, z]") from None
+    if len(numbers) != 3 or not all(n > 0 for n in numbers):
+        raise InvalidInputError(parameter, "must be three positive numbers [x, y, z] (nm)")
+    return numbers

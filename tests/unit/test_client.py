@@ -1,0 +1,158 @@
+"""Construction does nothing, sub-clients are lazy, and the pool is closed by close()/with."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+import caveclient_gen
+from caveclient_gen import AsyncCAVEclient, CAVEclient, GlobalClientError, InvalidInputError
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return httpx.Response(200, json=["ds"])
+
+
+def test_construction_makes_no_request_and_reads_no_file() -> None:
+    recorder = Recorder()
+    client = CAVEclient(
+        "ds", server_address="https://cave.test", version=3, transport=httpx.MockTransport(recorder)
+    )
+    for name in ("auth", "info", "state", "schema"):
+        getattr(client, name)
+    assert recorder.requests == []
+    assert client._core._token_source is None
+
+
+def test_sub_clients_are_built_once() -> None:
+    client = CAVEclient(server_address="https://cave.test")
+    assert client.info is client.info
+    assert client.state is client.state
+
+
+def test_caveclient_parameters_are_accepted() -> None:
+    client = CAVEclient(
+        datastack_name="ds",
+        server_address="https://cave.test",
+        auth_token_file=None,
+        auth_token_key=None,
+        auth_token="t",
+        global_only=False,
+        max_retries=5,
+        pool_maxsize=4,
+        pool_block=True,
+        desired_resolution=[4, 4, 40],
+        info_cache=None,
+        write_server_cache=False,
+        version=None,
+        timeout=12.0,
+    )
+    assert client.datastack_name == "ds"
+    assert client.desired_resolution == [4, 4, 40]
+    assert client._core.settings.retry.max_retries == 5
+    assert client._core.settings.timeout.read == 12.0
+
+
+def test_global_only_clients_refuse_datastack_work() -> None:
+    client = CAVEclient("ds", server_address="https://cave.test", global_only=True)
+    assert client.datastack_name is None
+    with pytest.raises(GlobalClientError):
+        client.info.local_server()
+
+
+def test_bad_arguments_are_named() -> None:
+    with pytest.raises(InvalidInputError, match="server_address"):
+        CAVEclient(server_address="cave.test")
+    with pytest.raises(InvalidInputError, match="version"):
+        CAVEclient(version="3")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="pool_maxsize"):
+        CAVEclient(pool_maxsize=0)
+    with pytest.raises(ValueError, match="max_retries"):
+        CAVEclient(max_retries=-1)
+
+
+def test_close_and_context_manager() -> None:
+    recorder = Recorder()
+    with CAVEclient(
+        server_address="https://cave.test", auth_token="t", transport=httpx.MockTransport(recorder)
+    ) as client:
+        assert client.info.get_datastacks() == ["ds"]
+    with pytest.raises(RuntimeError, match="closed"):
+        client.info.get_datastacks()
+
+
+def test_every_sub_client_shares_one_connection_pool() -> None:
+    client = CAVEclient("ds", server_address="https://cave.test", auth_token="t")
+    session = client._core.session
+    session.add_cave_server("https://local.test")
+    first = session.http_client("https://cave.test")
+    second = session.http_client("https://local.test")
+    assert first is not second
+    assert first._transport is second._transport  # one pool for every server and service
+    assert first.timeout.read is not None and first.timeout.connect == 5.0
+
+
+@pytest.mark.anyio
+async def test_the_async_client_runs_the_same_methods() -> None:
+    recorder = Recorder()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return recorder(request)
+
+    async with AsyncCAVEclient(
+        server_address="https://cave.test", auth_token="t", transport=httpx.MockTransport(handler)
+    ) as client:
+        assert await client.info.get_datastacks() == ["ds"]
+    assert len(recorder.requests) == 1
+
+
+def test_importing_the_package_loads_no_heavy_module() -> None:
+    code = (
+        "import sys, caveclient_gen\n"
+        "client = caveclient_gen.CAVEclient('ds', server_address='https://cave.test')\n"
+        "client.info; client.state\n"
+        "heavy = [m for m in ('pandas', 'pyarrow', 'numpy', 'cave_api.materialize') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == ""
+
+
+def test_public_names_are_pinned() -> None:
+    assert sorted(caveclient_gen.__all__) == sorted(
+        [
+            "AsyncCAVEclient",
+            "AuthException",
+            "AuthenticationError",
+            "BadRequestError",
+            "CAVEConnectionError",
+            "CAVEError",
+            "CAVEStatusError",
+            "CAVETimeoutError",
+            "CAVEclient",
+            "ConflictError",
+            "GlobalClientError",
+            "InvalidInputError",
+            "NotFoundError",
+            "PermissionDeniedError",
+            "RateLimitError",
+            "ServerError",
+            "ServerIncompatibilityError",
+            "TermsOfServiceError",
+            "UnexpectedResponseError",
+            "UnprocessableEntityError",
+            "__version__",
+        ]
+    )
+    for name in caveclient_gen.__all__:
+        assert hasattr(caveclient_gen, name)
