@@ -97,7 +97,8 @@ def test_every_sub_client_shares_one_connection_pool() -> None:
     second = session.http_client("https://local.test")
     assert first is not second
     assert first._transport is second._transport  # one pool for every server and service
-    assert first.timeout.read is not None and first.timeout.connect == 5.0
+    assert first.timeout.read is not None
+    assert first.timeout.connect == 5.0
 
 
 @pytest.mark.anyio
@@ -119,8 +120,8 @@ def test_importing_the_package_loads_no_heavy_module() -> None:
         "import sys, caveclient_gen\n"
         "client = caveclient_gen.CAVEclient('ds', server_address='https://cave.test')\n"
         "client.info; client.state\n"
-        "heavy = [m for m in ('pandas', 'pyarrow', 'numpy', 'cave_api.materialize') if m in sys.modules]\n"
-        "print(','.join(heavy))\n"
+        "heavy = ('pandas', 'pyarrow', 'numpy', 'cave_api.materialize')\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
