@@ -113,7 +113,7 @@ def from_epoch_seconds(seconds: float) -> datetime:
 
 
 def as_bounds(parameter: str, bounds: Any) -> str | None:
-    """A 3x2 bounding box [[xmin, xmax], [ymin, ymax], [zmin, zmax]] as "xmin-xmax_ymin-ymax_zmin-zmax"."""
+    """A 3x2 box [[xmin, xmax], [ymin, ymax], [zmin, zmax]] as "xmin-xmax_ymin-ymax_zmin-zmax"."""
     if bounds is None:
         return None
     import numpy as np
