@@ -76,7 +76,7 @@ class UserInfo(TypedDict, total=False):
     affiliations: list[Any]
     admin: bool
     gdpr_consent: bool
-    admin_datasets: list[str]
+    admin_datasets: list[Any]
 
 
 class GroupMember(TypedDict, total=False):

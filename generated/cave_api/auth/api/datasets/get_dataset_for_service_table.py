@@ -43,6 +43,10 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_401
 
+    if response.status_code == 404:
+        response_404 = response.text
+        return response_404
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -72,8 +76,7 @@ def sync_detailed(
     services use this to check permissions: `service` is the resource namespace (`datastack`,
     `aligned_volume`, `pychunkedgraph`, ...) and `table` the resource name (datastack name, aligned
     volume name, chunkedgraph table id, ...). Unmapped pairs give 404 with the plain-text body
-    `No dataset for given service and table names` (not declared as a response here, so that it
-    cannot be mistaken for the string answer).
+    `No dataset for given service and table names`.
 
     Args:
         service (str):
@@ -111,8 +114,7 @@ def sync(
     services use this to check permissions: `service` is the resource namespace (`datastack`,
     `aligned_volume`, `pychunkedgraph`, ...) and `table` the resource name (datastack name, aligned
     volume name, chunkedgraph table id, ...). Unmapped pairs give 404 with the plain-text body
-    `No dataset for given service and table names` (not declared as a response here, so that it
-    cannot be mistaken for the string answer).
+    `No dataset for given service and table names`.
 
     Args:
         service (str):
@@ -145,8 +147,7 @@ async def asyncio_detailed(
     services use this to check permissions: `service` is the resource namespace (`datastack`,
     `aligned_volume`, `pychunkedgraph`, ...) and `table` the resource name (datastack name, aligned
     volume name, chunkedgraph table id, ...). Unmapped pairs give 404 with the plain-text body
-    `No dataset for given service and table names` (not declared as a response here, so that it
-    cannot be mistaken for the string answer).
+    `No dataset for given service and table names`.
 
     Args:
         service (str):
@@ -182,8 +183,7 @@ async def asyncio(
     services use this to check permissions: `service` is the resource namespace (`datastack`,
     `aligned_volume`, `pychunkedgraph`, ...) and `table` the resource name (datastack name, aligned
     volume name, chunkedgraph table id, ...). Unmapped pairs give 404 with the plain-text body
-    `No dataset for given service and table names` (not declared as a response here, so that it
-    cannot be mistaken for the string answer).
+    `No dataset for given service and table names`.
 
     Args:
         service (str):

@@ -41,6 +41,10 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_401
 
+    if response.status_code == 404:
+        response_404 = response.text
+        return response_404
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -67,8 +71,7 @@ def sync_detailed(
 
      Deletes the caller's API token with database id `token_id` (the `id` field of a token record,
     not the token string) and invalidates it. Answers the JSON string `"success"`. An id that is not
-    one of the caller's tokens gives 404 with the plain-text body `Token doesn't exist` (not
-    declared as a response here, so that it cannot be mistaken for the string answer).
+    one of the caller's tokens gives 404 with the plain-text body `Token doesn't exist`.
 
     Args:
         token_id (int):
@@ -101,8 +104,7 @@ def sync(
 
      Deletes the caller's API token with database id `token_id` (the `id` field of a token record,
     not the token string) and invalidates it. Answers the JSON string `"success"`. An id that is not
-    one of the caller's tokens gives 404 with the plain-text body `Token doesn't exist` (not
-    declared as a response here, so that it cannot be mistaken for the string answer).
+    one of the caller's tokens gives 404 with the plain-text body `Token doesn't exist`.
 
     Args:
         token_id (int):
@@ -130,8 +132,7 @@ async def asyncio_detailed(
 
      Deletes the caller's API token with database id `token_id` (the `id` field of a token record,
     not the token string) and invalidates it. Answers the JSON string `"success"`. An id that is not
-    one of the caller's tokens gives 404 with the plain-text body `Token doesn't exist` (not
-    declared as a response here, so that it cannot be mistaken for the string answer).
+    one of the caller's tokens gives 404 with the plain-text body `Token doesn't exist`.
 
     Args:
         token_id (int):
@@ -162,8 +163,7 @@ async def asyncio(
 
      Deletes the caller's API token with database id `token_id` (the `id` field of a token record,
     not the token string) and invalidates it. Answers the JSON string `"success"`. An id that is not
-    one of the caller's tokens gives 404 with the plain-text body `Token doesn't exist` (not
-    declared as a response here, so that it cannot be mistaken for the string answer).
+    one of the caller's tokens gives 404 with the plain-text body `Token doesn't exist`.
 
     Args:
         token_id (int):

@@ -36,6 +36,10 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_401
 
+    if response.status_code == 422:
+        response_422 = response.text
+        return response_422
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -61,8 +65,7 @@ def sync_detailed(
 
      Invalidates the token used for this request, if it is a short-lived login token, and answers
     the JSON string `"success"`. An API token cannot be logged out: the server answers 422 with the
-    plain-text body `Can't logout an API Key.` (not declared as a response here, so that it cannot
-    be mistaken for the string answer).
+    plain-text body `Can't logout an API Key.`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -89,8 +92,7 @@ def sync(
 
      Invalidates the token used for this request, if it is a short-lived login token, and answers
     the JSON string `"success"`. An API token cannot be logged out: the server answers 422 with the
-    plain-text body `Can't logout an API Key.` (not declared as a response here, so that it cannot
-    be mistaken for the string answer).
+    plain-text body `Can't logout an API Key.`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -113,8 +115,7 @@ async def asyncio_detailed(
 
      Invalidates the token used for this request, if it is a short-lived login token, and answers
     the JSON string `"success"`. An API token cannot be logged out: the server answers 422 with the
-    plain-text body `Can't logout an API Key.` (not declared as a response here, so that it cannot
-    be mistaken for the string answer).
+    plain-text body `Can't logout an API Key.`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -139,8 +140,7 @@ async def asyncio(
 
      Invalidates the token used for this request, if it is a short-lived login token, and answers
     the JSON string `"success"`. An API token cannot be logged out: the server answers 422 with the
-    plain-text body `Can't logout an API Key.` (not declared as a response here, so that it cannot
-    be mistaken for the string answer).
+    plain-text body `Can't logout an API Key.`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -29,7 +29,7 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> MiddleAuthError | SegmentProperties | None:
+) -> MiddleAuthError | SegmentProperties | str | None:
     if response.status_code == 200:
         response_200 = SegmentProperties.from_dict(response.json())
 
@@ -45,6 +45,10 @@ def _parse_response(
 
         return response_401
 
+    if response.status_code == 500:
+        response_500 = response.text
+        return response_500
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -53,7 +57,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[MiddleAuthError | SegmentProperties]:
+) -> Response[MiddleAuthError | SegmentProperties | str]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -66,7 +70,7 @@ def sync_detailed(
     json_id: int,
     *,
     client: AuthenticatedClient | Client,
-) -> Response[MiddleAuthError | SegmentProperties]:
+) -> Response[MiddleAuthError | SegmentProperties | str]:
     """Get a segment-properties file
 
      Returns the stored segment-properties document `json_id` (Neuroglancer
@@ -81,7 +85,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[MiddleAuthError | SegmentProperties]
+        Response[MiddleAuthError | SegmentProperties | str]
     """
 
     kwargs = _get_kwargs(
@@ -99,7 +103,7 @@ def sync(
     json_id: int,
     *,
     client: AuthenticatedClient | Client,
-) -> MiddleAuthError | SegmentProperties | None:
+) -> MiddleAuthError | SegmentProperties | str | None:
     """Get a segment-properties file
 
      Returns the stored segment-properties document `json_id` (Neuroglancer
@@ -114,7 +118,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        MiddleAuthError | SegmentProperties
+        MiddleAuthError | SegmentProperties | str
     """
 
     return sync_detailed(
@@ -127,7 +131,7 @@ async def asyncio_detailed(
     json_id: int,
     *,
     client: AuthenticatedClient | Client,
-) -> Response[MiddleAuthError | SegmentProperties]:
+) -> Response[MiddleAuthError | SegmentProperties | str]:
     """Get a segment-properties file
 
      Returns the stored segment-properties document `json_id` (Neuroglancer
@@ -142,7 +146,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[MiddleAuthError | SegmentProperties]
+        Response[MiddleAuthError | SegmentProperties | str]
     """
 
     kwargs = _get_kwargs(
@@ -158,7 +162,7 @@ async def asyncio(
     json_id: int,
     *,
     client: AuthenticatedClient | Client,
-) -> MiddleAuthError | SegmentProperties | None:
+) -> MiddleAuthError | SegmentProperties | str | None:
     """Get a segment-properties file
 
      Returns the stored segment-properties document `json_id` (Neuroglancer
@@ -173,7 +177,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        MiddleAuthError | SegmentProperties
+        MiddleAuthError | SegmentProperties | str
     """
 
     return (

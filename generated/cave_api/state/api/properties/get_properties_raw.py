@@ -27,7 +27,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> File | MiddleAuthError | None:
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> File | MiddleAuthError | str | None:
     if response.status_code == 200:
         response_200 = File(payload=BytesIO(response.content))
 
@@ -43,6 +45,10 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_401
 
+    if response.status_code == 500:
+        response_500 = response.text
+        return response_500
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -51,7 +57,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[File | MiddleAuthError]:
+) -> Response[File | MiddleAuthError | str]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -64,7 +70,7 @@ def sync_detailed(
     json_id: int,
     *,
     client: AuthenticatedClient | Client,
-) -> Response[File | MiddleAuthError]:
+) -> Response[File | MiddleAuthError | str]:
     """Get the stored zlib-compressed bytes of a segment-properties file
 
      Returns the stored bytes of property document `json_id` without decompressing them (a zlib
@@ -78,7 +84,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[File | MiddleAuthError]
+        Response[File | MiddleAuthError | str]
     """
 
     kwargs = _get_kwargs(
@@ -96,7 +102,7 @@ def sync(
     json_id: int,
     *,
     client: AuthenticatedClient | Client,
-) -> File | MiddleAuthError | None:
+) -> File | MiddleAuthError | str | None:
     """Get the stored zlib-compressed bytes of a segment-properties file
 
      Returns the stored bytes of property document `json_id` without decompressing them (a zlib
@@ -110,7 +116,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        File | MiddleAuthError
+        File | MiddleAuthError | str
     """
 
     return sync_detailed(
@@ -123,7 +129,7 @@ async def asyncio_detailed(
     json_id: int,
     *,
     client: AuthenticatedClient | Client,
-) -> Response[File | MiddleAuthError]:
+) -> Response[File | MiddleAuthError | str]:
     """Get the stored zlib-compressed bytes of a segment-properties file
 
      Returns the stored bytes of property document `json_id` without decompressing them (a zlib
@@ -137,7 +143,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[File | MiddleAuthError]
+        Response[File | MiddleAuthError | str]
     """
 
     kwargs = _get_kwargs(
@@ -153,7 +159,7 @@ async def asyncio(
     json_id: int,
     *,
     client: AuthenticatedClient | Client,
-) -> File | MiddleAuthError | None:
+) -> File | MiddleAuthError | str | None:
     """Get the stored zlib-compressed bytes of a segment-properties file
 
      Returns the stored bytes of property document `json_id` without decompressing them (a zlib
@@ -167,7 +173,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        File | MiddleAuthError
+        File | MiddleAuthError | str
     """
 
     return (

@@ -29,7 +29,7 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> MiddleAuthError | NeuroglancerState | None:
+) -> MiddleAuthError | NeuroglancerState | str | None:
     if response.status_code == 200:
         response_200 = NeuroglancerState.from_dict(response.json())
 
@@ -45,6 +45,10 @@ def _parse_response(
 
         return response_401
 
+    if response.status_code == 500:
+        response_500 = response.text
+        return response_500
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -53,7 +57,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[MiddleAuthError | NeuroglancerState]:
+) -> Response[MiddleAuthError | NeuroglancerState | str]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -66,7 +70,7 @@ def sync_detailed(
     json_id: int,
     *,
     client: AuthenticatedClient | Client,
-) -> Response[MiddleAuthError | NeuroglancerState]:
+) -> Response[MiddleAuthError | NeuroglancerState | str]:
     """Get a Neuroglancer state
 
      Returns the stored state `json_id` as JSON (`Content-Type: application/json`).
@@ -87,7 +91,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[MiddleAuthError | NeuroglancerState]
+        Response[MiddleAuthError | NeuroglancerState | str]
     """
 
     kwargs = _get_kwargs(
@@ -105,7 +109,7 @@ def sync(
     json_id: int,
     *,
     client: AuthenticatedClient | Client,
-) -> MiddleAuthError | NeuroglancerState | None:
+) -> MiddleAuthError | NeuroglancerState | str | None:
     """Get a Neuroglancer state
 
      Returns the stored state `json_id` as JSON (`Content-Type: application/json`).
@@ -126,7 +130,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        MiddleAuthError | NeuroglancerState
+        MiddleAuthError | NeuroglancerState | str
     """
 
     return sync_detailed(
@@ -139,7 +143,7 @@ async def asyncio_detailed(
     json_id: int,
     *,
     client: AuthenticatedClient | Client,
-) -> Response[MiddleAuthError | NeuroglancerState]:
+) -> Response[MiddleAuthError | NeuroglancerState | str]:
     """Get a Neuroglancer state
 
      Returns the stored state `json_id` as JSON (`Content-Type: application/json`).
@@ -160,7 +164,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[MiddleAuthError | NeuroglancerState]
+        Response[MiddleAuthError | NeuroglancerState | str]
     """
 
     kwargs = _get_kwargs(
@@ -176,7 +180,7 @@ async def asyncio(
     json_id: int,
     *,
     client: AuthenticatedClient | Client,
-) -> MiddleAuthError | NeuroglancerState | None:
+) -> MiddleAuthError | NeuroglancerState | str | None:
     """Get a Neuroglancer state
 
      Returns the stored state `json_id` as JSON (`Content-Type: application/json`).
@@ -197,7 +201,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        MiddleAuthError | NeuroglancerState
+        MiddleAuthError | NeuroglancerState | str
     """
 
     return (
