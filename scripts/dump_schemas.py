@@ -11,6 +11,11 @@ installed beside caveclient_gen; run this script in a throw-away environment ins
 
 (``setuptools<81`` because marshmallow-jsonschema still imports ``pkg_resources``.)
 
+Key order: marshmallow 3.5.1 collects a schema's fields in a plain ``set``, so the order of
+``type``/``required``/``properties`` in each definition follows Python's string hashing and
+differs between server processes. The script re-runs itself with ``PYTHONHASHSEED=0``, which
+gives the order of the captured real responses, so the file is byte-for-byte reproducible.
+
 It writes ``caveclient_gen/testing/schemas-5.26.3.json.gz``: the types_all object, type names in
 the server's order, encoded as the server encodes it, gzip-compressed with a zero mtime so that
 the bytes only change when the definitions do. With ``--compare FILE`` it also checks the result
@@ -23,11 +28,13 @@ import argparse
 import gzip
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 SCHEMA_PACKAGE_VERSION = "5.26.3"
+HASH_SEED_OF_CAPTURED_ORDER = "0"
 OUTPUT = (
     Path(__file__).resolve().parent.parent
     / "caveclient_gen"
@@ -55,11 +62,11 @@ def differences_from_sample(documents: dict[str, Any], sample_path: Path) -> lis
     problems = []
     if list(sample) != list(documents):
         problems.append("type names or their order differ")
-    problems += [
-        f"definition of {name!r} differs"
-        for name in sample
-        if name in documents and sample[name] != documents[name]
-    ]
+    for name in sample:
+        if name in documents and sample[name] != documents[name]:
+            problems.append(f"definition of {name!r} differs")
+        elif name in documents and json.dumps(sample[name]) != json.dumps(documents[name]):
+            problems.append(f"definition of {name!r} has its keys in another order")
     return problems
 
 
@@ -68,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=OUTPUT)
     parser.add_argument("--compare", type=Path, help="schema-5.26.3.responses.json to check against")
     args = parser.parse_args(argv)
+    if os.environ.get("PYTHONHASHSEED") != HASH_SEED_OF_CAPTURED_ORDER:
+        environment = {**os.environ, "PYTHONHASHSEED": HASH_SEED_OF_CAPTURED_ORDER}
+        os.execve(sys.executable, [sys.executable, *sys.argv], environment)
 
     documents = dump_types_all()
     # flask-restx encodes with json.dumps defaults (insertion order, ", " and ": " separators).

@@ -1,0 +1,35 @@
+"""LocalCAVE's services: one module per CAVE service, mounted at the service's real URL prefix.
+
+A service module exposes ``create_router(deployment, guard) -> starlette.routing.Router`` whose
+routes are relative to its prefix, and is listed in :data:`SERVICE_MOUNTS`. Endpoints read and
+change the shared :class:`~caveclient_gen.testing.Deployment` and protect themselves with the
+:class:`~caveclient_gen.testing.AuthGuard` decorators.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.routing import Router
+
+from .._deployment import Deployment
+from .._middle_auth import AuthGuard
+from . import auth, info, schema, state
+
+RouterFactory = Callable[[Deployment, AuthGuard], Router]
+
+
+@dataclass(frozen=True)
+class ServiceMount:
+    prefix: str
+    create_router: RouterFactory
+
+
+SERVICE_MOUNTS: tuple[ServiceMount, ...] = (
+    ServiceMount(auth.PREFIX, auth.create_router),
+    ServiceMount(auth.STICKY_PREFIX, auth.create_router),
+    ServiceMount(info.PREFIX, info.create_router),
+    ServiceMount(schema.PREFIX, schema.create_router),
+    ServiceMount(state.PREFIX, state.create_router),
+)

@@ -1,0 +1,40 @@
+"""The public surface of caveclient_gen.testing, and its promise of a side-effect-free import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import caveclient_gen.testing
+
+
+def test_public_names_are_pinned() -> None:
+    assert sorted(caveclient_gen.testing.__all__) == [
+        "AlignedVolume",
+        "AuthGuard",
+        "Caller",
+        "Datastack",
+        "Deployment",
+        "ImageSource",
+        "InProcessTransport",
+        "LocalCAVE",
+        "LocalUser",
+        "serve",
+    ]
+
+
+def test_import_reads_no_data_and_opens_no_socket() -> None:
+    probe = (
+        "import socket\n"
+        "class RefusingSocket(socket.socket):\n"
+        "    def __init__(self, *args, **kwargs):\n"
+        "        raise AssertionError('socket opened at import')\n"
+        "socket.socket = RefusingSocket\n"
+        "import caveclient_gen.testing\n"
+        "from caveclient_gen.testing import _annotation_schemas as schemas\n"
+        "print(schemas.types_all_json.cache_info().currsize)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "0"
