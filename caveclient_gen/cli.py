@@ -1,0 +1,62 @@
+"""The `caveclient-gen` command: a guided tour of the client, and a local CAVE deployment to serve."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="caveclient-gen",
+        description="A typed, fast client for the CAVE connectomics services.",
+    )
+    parser.add_argument("--version", action="version", version=f"caveclient_gen {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo",
+        help="walk through the client step by step (on a local CAVE deployment by default)",
+        description="Walk through the client step by step, printing each call and its result. "
+        "Without --server it starts LocalCAVE on 127.0.0.1 and uses a temporary home directory, "
+        "so nothing is written to your own token files.",
+    )
+    demo.add_argument("--server", metavar="URL", help="a real CAVE deployment's global server")
+    demo.add_argument("--datastack", metavar="NAME", help="the datastack to tour (with --server)")
+    demo.add_argument("--seed", type=int, default=0, help="LocalCAVE's data seed (default 0)")
+
+    serve = commands.add_parser(
+        "serve",
+        help="run LocalCAVE in the foreground until Ctrl-C",
+        description="Serve every CAVE service on 127.0.0.1, with synthetic data.",
+    )
+    serve.add_argument("--port", type=int, default=0, help="port to bind (default: a free one)")
+    serve.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
+    serve.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        help="seconds added to every request, to model a real network",
+    )
+
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        if bool(args.server) != bool(args.datastack):
+            parser.error("--server and --datastack go together")
+        from ._demo import run_demo
+
+        return run_demo(server=args.server, datastack=args.datastack, seed=args.seed)
+    if args.command == "serve":
+        from .testing import serve as serve_local
+
+        serve_local(port=args.port, seed=args.seed, latency=args.latency)
+        return 0
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

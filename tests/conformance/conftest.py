@@ -1,0 +1,74 @@
+"""A running LocalCAVE for the conformance tests, and a way to drive the official caveclient on it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from caveclient_gen import CAVEclient
+from caveclient_gen.testing import LocalCAVE
+
+from .spec_validator import RecordingTransport, SpecValidator
+
+DRIVER = Path(__file__).with_name("caveclient_driver.py")
+CAVECLIENT = "caveclient==8.2.1"
+
+
+@pytest.fixture(scope="package")
+def cave() -> Iterator[LocalCAVE]:
+    with LocalCAVE(seed=7) as running:
+        yield running
+
+
+@pytest.fixture(scope="package")
+def recorder() -> RecordingTransport:
+    """Every exchange of the conformance tests passes through here, to be checked against specs/."""
+    return RecordingTransport(httpx.HTTPTransport())
+
+
+@pytest.fixture(scope="package")
+def validator() -> SpecValidator:
+    return SpecValidator()
+
+
+@pytest.fixture
+def client(cave: LocalCAVE, recorder: RecordingTransport) -> Iterator[CAVEclient]:
+    with CAVEclient(
+        cave.datastack, server_address=cave.url, auth_token=cave.token, transport=recorder
+    ) as cave_client:
+        yield cave_client
+
+
+def run_caveclient(section: str, cave: LocalCAVE, home: Path) -> dict[str, Any]:
+    """Run the official caveclient (in its own environment) against `cave`; its results by call."""
+    command = [
+        "uv",
+        "run",
+        "--isolated",
+        "--no-project",
+        "--quiet",
+        "--with",
+        CAVECLIENT,
+        "python",
+        str(DRIVER),
+        section,
+        cave.url,
+        cave.datastack,
+        cave.token,
+    ]
+    environment = {**os.environ, "HOME": str(home)}
+    environment.pop("VIRTUAL_ENV", None)
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=environment, timeout=600, check=False
+    )
+    if result.returncode != 0:
+        pytest.fail(f"caveclient driver failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    results: dict[str, Any] = json.loads(result.stdout)
+    return results
