@@ -89,13 +89,15 @@ def _parse_body(response: httpx.Response) -> tuple[str, str | None, Any]:
             return _shorten(str(message)), code, body.get("data")
         if isinstance(body, str):
             return _shorten(body), None, None
-    if "html" in content_type or text.lower().startswith(("<!doctype", "<html")):
+    if text.startswith("<"):
+        # An HTML page (Flask's, or a proxy's): its title says what happened; the rest is noise.
         title = HTML_TITLE.search(text)
         return (
             _shorten(html.unescape(title["title"].strip()) if title else "HTML error page"),
             None,
             None,
         )
+    # Flask labels plain-text refusals text/html; they are plain text all the same.
     return _shorten(text), None, None
 
 
