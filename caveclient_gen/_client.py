@@ -88,6 +88,12 @@ class ClientCore:
         path = self._token_arguments["auth_token_file"]
         return Path(path).expanduser() if path is not None else None
 
+    def forget_token(self) -> None:
+        """Look the token up again on next use, and rebuild every connection with it."""
+        with self._token_lock:
+            self._token_source = None
+        self.session.reset_connections()
+
     def set_token(self, token: str | None, description: str) -> None:
         """Use another token from now on: every connection is rebuilt with it."""
         with self._token_lock:
@@ -219,6 +225,36 @@ class CAVEclient(_ClientBase[Sync]):
             desired_resolution=desired_resolution,
             version=version,
         )
+
+    def change_auth(
+        self,
+        auth_token_file: str | os.PathLike[str] | None = None,
+        auth_token_key: str | None = None,
+        auth_token: str | None = None,
+    ) -> None:
+        """Use another token from now on, found as at construction (unset arguments keep theirs)."""
+        arguments = self._core._token_arguments
+        for name, value in (
+            ("auth_token_file", auth_token_file),
+            ("auth_token_key", auth_token_key),
+            ("auth_token", auth_token),
+        ):
+            if value is not None:
+                arguments[name] = value
+        if auth_token_file is not None and auth_token is None:
+            arguments["auth_token"] = None  # a newly named file wins over an earlier token
+        self._core.forget_token()
+
+    @staticmethod
+    def setup_token(server_address: str, overwrite: bool = True, open: bool = True) -> str:
+        """Interactive first-time setup: get a token from the server's token page, check it, save it.
+
+        Asks for the token without echoing it, checks it against the server, and stores it in the
+        files caveclient and CloudVolume read. Returns where it was saved.
+        """
+        from ._onboarding import setup_token
+
+        return setup_token(server_address, overwrite=overwrite, open_browser=open)
 
     def close(self) -> None:
         """Close every connection of this client (and of all its sub-clients)."""

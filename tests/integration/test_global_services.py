@@ -211,3 +211,57 @@ def test_changing_the_token_rebuilds_connections(client: CAVEclient, cave: Local
     client.auth.token = cave.token
     assert client.info.get_datastacks()
     assert client.auth.token_source == "set on client.auth.token"
+
+
+def test_change_auth_keeps_the_other_settings(cave: LocalCAVE, isolated_home: Path) -> None:
+    token_file = isolated_home / "mine.json"
+    token_file.write_text(json.dumps({"mine": cave.token_for("viewer")}), encoding="utf-8")
+    client = client_of(cave, "f" * 32)
+    with pytest.raises(AuthenticationError):
+        client.info.get_datastacks()
+    client.change_auth(auth_token_file=token_file, auth_token_key="mine")
+    assert client.info.get_datastacks() == [cave.datastack]
+    assert client.auth.token_source == f"{token_file} (key 'mine')"
+    client.change_auth(auth_token=cave.token)
+    assert cave.restricted_datastack in client.info.get_datastacks()
+
+
+def test_setup_token_checks_and_saves(
+    cave: LocalCAVE,
+    isolated_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from caveclient_gen.testing import InProcessTransport
+
+    real_init = CAVEclient.__init__
+
+    def in_process(self: CAVEclient, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("transport", InProcessTransport(cave.app))
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(CAVEclient, "__init__", in_process)
+    monkeypatch.setattr("getpass.getpass", lambda prompt: cave.token.upper())
+    saved = CAVEclient.setup_token(cave.url, open=False)
+    assert saved.endswith("-cave-secret.json")
+    assert json.loads(Path(saved).read_text())["token"] == cave.token
+    assert "Token saved" in capsys.readouterr().out
+    monkeypatch.setattr("getpass.getpass", lambda prompt: "0" * 32)
+    with pytest.raises(InvalidInputError, match="does not accept this token"):
+        CAVEclient.setup_token(cave.url, open=False)
+    monkeypatch.setattr("getpass.getpass", lambda prompt: "short")
+    with pytest.raises(InvalidInputError, match="32 hexadecimal"):
+        CAVEclient.setup_token(cave.url, open=False)
+
+
+def test_the_datastack_map_is_written_on_first_use_not_at_construction(
+    cave: LocalCAVE, isolated_home: Path
+) -> None:
+    map_file = isolated_home / ".cloudvolume" / "secrets" / "cave_datastack_to_server_map.json"
+    client = client_of(cave, cave.token)
+    assert not map_file.exists()
+    client.info.get_datastacks()
+    assert json.loads(map_file.read_text()) == {cave.datastack: cave.url}
+    # A later client without server_address finds the server through the map.
+    later = CAVEclient(cave.datastack, auth_token=cave.token)
+    assert later.server_address == cave.url
