@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .services.auth import AuthClient
     from .services.info import InfoServiceClient
     from .services.schema import SchemaClient
+    from .services.skeleton import SkeletonClient
     from .services.state import JSONService
 
 
@@ -165,6 +166,12 @@ class _ClientBase(Generic[M]):
         from .services.schema import SchemaClient
 
         return SchemaClient(self._core)
+
+    @cached_property
+    def skeleton(self) -> SkeletonClient[M]:
+        from .services.skeleton import SkeletonClient
+
+        return SkeletonClient(self._core)
 
     def __repr__(self) -> str:
         server = self._core.deployment._explicit_server or "(resolved on first use)"

@@ -265,21 +265,24 @@ class ExternalResponse:
 
 
 class ExternalHTTP:
-    """GETs of absolute URLs through a client that has no token, whatever the host."""
+    """GETs of absolute URLs through a client that never carries the CAVE token, whatever the host.
+
+    `headers` are the caller's own (for example a storage bucket's token for that bucket).
+    """
 
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def get(self, url: str) -> ExternalResponse:
+    def get(self, url: str, headers: dict[str, str] | None = None) -> ExternalResponse:
         client = self._session._untrusted_client()
         assert isinstance(client, httpx.Client)
-        response = client.get(url)
+        response = client.get(url, headers=headers)
         return ExternalResponse(response.status_code, response.content, response.headers)
 
-    async def get_async(self, url: str) -> ExternalResponse:
+    async def get_async(self, url: str, headers: dict[str, str] | None = None) -> ExternalResponse:
         client = self._session._untrusted_client()
         assert isinstance(client, httpx.AsyncClient)
-        response = await client.get(url)
+        response = await client.get(url, headers=headers)
         return ExternalResponse(response.status_code, response.content, response.headers)
 
 

@@ -13,7 +13,8 @@ T = TypeVar("T", bound="BulkSkeletons")
 
 @_attrs_define
 class BulkSkeletons:
-    """Root id (decimal string) → hex-encoded gzip payload, or one of the markers `async`,
+    """Root id (decimal string) → hex-encoded payload (gzip JSON, or plain SWC text for
+    `swccompressed`), or one of the markers `async`,
     `invalid_rid`, `invalid_layer_rid`.
 
     """

@@ -13,7 +13,10 @@ T = TypeVar("T", bound="CachedSkeletons")
 
 @_attrs_define
 class CachedSkeletons:
-    """Root id (decimal string) → hex-encoded gzip payload; uncached ids are absent."""
+    """Root id (decimal string) → hex-encoded payload (gzip JSON, or plain SWC text for `swccompressed`); uncached ids are
+    absent.
+
+    """
 
     additional_properties: dict[str, str] = _attrs_field(init=False, factory=dict)
 

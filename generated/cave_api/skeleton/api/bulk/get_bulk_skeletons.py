@@ -133,7 +133,7 @@ def sync_detailed(
      Returns up to 10 skeletons in one JSON object keyed by root id (decimal string). Only the
     first 10 ids are processed; the rest are silently dropped. Each value is either the
     **hex-encoded** payload (`flatdict` / `jsoncompressed`: hex of the gzip JSON;
-    `swccompressed`: hex of the gzip SWC text) or one of the markers `"async"` (not cached;
+    `swccompressed`: hex of the plain SWC text) or one of the markers `"async"` (not cached;
     generation was queued), `"invalid_rid"` (not a valid node) or `"invalid_layer_rid"` (not a
     root-layer id). Ids on the refusal list are omitted. `json` and `swc` are silently served as
     `jsoncompressed` / `swccompressed`; any other format fails with 500. Each id is validated
@@ -188,7 +188,7 @@ def sync(
      Returns up to 10 skeletons in one JSON object keyed by root id (decimal string). Only the
     first 10 ids are processed; the rest are silently dropped. Each value is either the
     **hex-encoded** payload (`flatdict` / `jsoncompressed`: hex of the gzip JSON;
-    `swccompressed`: hex of the gzip SWC text) or one of the markers `"async"` (not cached;
+    `swccompressed`: hex of the plain SWC text) or one of the markers `"async"` (not cached;
     generation was queued), `"invalid_rid"` (not a valid node) or `"invalid_layer_rid"` (not a
     root-layer id). Ids on the refusal list are omitted. `json` and `swc` are silently served as
     `jsoncompressed` / `swccompressed`; any other format fails with 500. Each id is validated
@@ -238,7 +238,7 @@ async def asyncio_detailed(
      Returns up to 10 skeletons in one JSON object keyed by root id (decimal string). Only the
     first 10 ids are processed; the rest are silently dropped. Each value is either the
     **hex-encoded** payload (`flatdict` / `jsoncompressed`: hex of the gzip JSON;
-    `swccompressed`: hex of the gzip SWC text) or one of the markers `"async"` (not cached;
+    `swccompressed`: hex of the plain SWC text) or one of the markers `"async"` (not cached;
     generation was queued), `"invalid_rid"` (not a valid node) or `"invalid_layer_rid"` (not a
     root-layer id). Ids on the refusal list are omitted. `json` and `swc` are silently served as
     `jsoncompressed` / `swccompressed`; any other format fails with 500. Each id is validated
@@ -291,7 +291,7 @@ async def asyncio(
      Returns up to 10 skeletons in one JSON object keyed by root id (decimal string). Only the
     first 10 ids are processed; the rest are silently dropped. Each value is either the
     **hex-encoded** payload (`flatdict` / `jsoncompressed`: hex of the gzip JSON;
-    `swccompressed`: hex of the gzip SWC text) or one of the markers `"async"` (not cached;
+    `swccompressed`: hex of the plain SWC text) or one of the markers `"async"` (not cached;
     generation was queued), `"invalid_rid"` (not a valid node) or `"invalid_layer_rid"` (not a
     root-layer id). Ids on the refusal list are omitted. `json` and `swc` are silently served as
     `jsoncompressed` / `swccompressed`; any other format fails with 500. Each id is validated

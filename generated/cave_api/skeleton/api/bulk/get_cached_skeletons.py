@@ -183,7 +183,7 @@ def sync_detailed(
      Returns the skeletons of up to 500 root ids that are already cached (more than 500 ids →
     400 `{"Error": "Too many root IDs requested: ..."}`). The answer is an object mapping root id
     (decimal string) to the **hex-encoded** payload: hex of the gzip JSON for `flatdict` /
-    `jsoncompressed`, hex of the gzip SWC text for `swccompressed` (`json` and `swc` are served as
+    `jsoncompressed`, hex of the plain SWC text for `swccompressed` (`json` and `swc` are served as
     their compressed forms; other formats fail with 500). Ids that are not cached, or are on the
     refusal list, are simply absent; with `generate_missing: true` their generation is queued.
     No per-id chunkedgraph validation is done, so this is much faster than `get_bulk_skeletons`.
@@ -244,7 +244,7 @@ def sync(
      Returns the skeletons of up to 500 root ids that are already cached (more than 500 ids →
     400 `{"Error": "Too many root IDs requested: ..."}`). The answer is an object mapping root id
     (decimal string) to the **hex-encoded** payload: hex of the gzip JSON for `flatdict` /
-    `jsoncompressed`, hex of the gzip SWC text for `swccompressed` (`json` and `swc` are served as
+    `jsoncompressed`, hex of the plain SWC text for `swccompressed` (`json` and `swc` are served as
     their compressed forms; other formats fail with 500). Ids that are not cached, or are on the
     refusal list, are simply absent; with `generate_missing: true` their generation is queued.
     No per-id chunkedgraph validation is done, so this is much faster than `get_bulk_skeletons`.
@@ -299,7 +299,7 @@ async def asyncio_detailed(
      Returns the skeletons of up to 500 root ids that are already cached (more than 500 ids →
     400 `{"Error": "Too many root IDs requested: ..."}`). The answer is an object mapping root id
     (decimal string) to the **hex-encoded** payload: hex of the gzip JSON for `flatdict` /
-    `jsoncompressed`, hex of the gzip SWC text for `swccompressed` (`json` and `swc` are served as
+    `jsoncompressed`, hex of the plain SWC text for `swccompressed` (`json` and `swc` are served as
     their compressed forms; other formats fail with 500). Ids that are not cached, or are on the
     refusal list, are simply absent; with `generate_missing: true` their generation is queued.
     No per-id chunkedgraph validation is done, so this is much faster than `get_bulk_skeletons`.
@@ -358,7 +358,7 @@ async def asyncio(
      Returns the skeletons of up to 500 root ids that are already cached (more than 500 ids →
     400 `{"Error": "Too many root IDs requested: ..."}`). The answer is an object mapping root id
     (decimal string) to the **hex-encoded** payload: hex of the gzip JSON for `flatdict` /
-    `jsoncompressed`, hex of the gzip SWC text for `swccompressed` (`json` and `swc` are served as
+    `jsoncompressed`, hex of the plain SWC text for `swccompressed` (`json` and `swc` are served as
     their compressed forms; other formats fail with 500). Ids that are not cached, or are on the
     refusal list, are simply absent; with `generate_missing: true` their generation is queued.
     No per-id chunkedgraph validation is done, so this is much faster than `get_bulk_skeletons`.
