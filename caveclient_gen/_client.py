@@ -24,7 +24,9 @@ from .errors import InvalidInputError
 
 if TYPE_CHECKING:
     from .services.auth import AuthClient
+    from .services.chunkedgraph import ChunkedGraphClient
     from .services.info import InfoServiceClient
+    from .services.l2cache import L2CacheClient
     from .services.schema import SchemaClient
     from .services.skeleton import SkeletonClient
     from .services.state import JSONService
@@ -166,6 +168,18 @@ class _ClientBase(Generic[M]):
         from .services.schema import SchemaClient
 
         return SchemaClient(self._core)
+
+    @cached_property
+    def chunkedgraph(self) -> ChunkedGraphClient[M]:
+        from .services.chunkedgraph import ChunkedGraphClient
+
+        return ChunkedGraphClient(self._core)
+
+    @cached_property
+    def l2cache(self) -> L2CacheClient[M]:
+        from .services.l2cache import L2CacheClient
+
+        return L2CacheClient(self._core)
 
     @cached_property
     def skeleton(self) -> SkeletonClient[M]:

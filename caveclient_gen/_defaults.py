@@ -59,3 +59,23 @@ DATASTACK_MAP_FILE = "cave_datastack_to_server_map.json"
 # ---------------------------------------------------------------- neuroglancer
 FALLBACK_NEUROGLANCER_URL = "https://neuroglancer.neuvue.io/"
 """Viewer used for links when the datastack names none."""
+
+# ---------------------------------------------------------------- chunkedgraph / L2 cache bulk chunks
+# Big id lists are split into chunks of these sizes and fetched concurrently (BULK_CONCURRENCY at a
+# time); results are put back together in input order, identical to one big request.
+CHUNKEDGRAPH_ROOTS_CHUNK_SIZE = 200_000
+"""Supervoxel ids per `get_roots` request (binary: 8 bytes per id, 1.6 MB per chunk)."""
+CHUNKEDGRAPH_ID_CHUNK_SIZE = 50_000
+"""Ids per JSON request of `is_latest_roots`, `get_root_timestamps` and `is_valid_nodes`."""
+CHUNKEDGRAPH_LEAVES_CHUNK_SIZE = 20
+"""Root ids per `get_leaves_many` request (each root can have hundreds of thousands of leaves)."""
+L2CACHE_CHUNK_SIZE = 20_000
+"""Level-2 ids per `get_l2data` request."""
+
+# ---------------------------------------------------------------- materialize / annotation
+MATERIALIZE_METADATA_TTL = 12 * 3600.0
+"""Seconds table, view and version metadata stay cached in a materialize sub-client (caveclient: 12 h)."""
+ANNOTATION_IDS_PER_GET = 400
+"""Annotation ids per `get_annotation` request: the ids travel in the URL, which must stay short."""
+ANNOTATION_ROWS_PER_POST = 10_000
+"""Most annotations the annotation engine accepts in one insert or update (it refuses more with 413)."""

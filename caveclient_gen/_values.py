@@ -52,6 +52,11 @@ def as_id_array(parameter: str, values: Any, *, allow_empty: bool = True) -> npt
         return array.astype(np.uint64)
     if array.dtype == object:
         return _object_ids(parameter, array)
+    if isinstance(values, list | tuple) and _all_integers(values):
+        # numpy reads a list mixing ids below and above 2**63 as float64: decode it exactly instead.
+        exact = np.empty(len(values), dtype=object)
+        exact[:] = [int(value) for value in values]
+        return _object_ids(parameter, exact)
     raise InvalidInputError(
         parameter, f"must hold integer ids, not {array.dtype} values (floats lose id precision)"
     )
@@ -140,3 +145,9 @@ def as_resolution(parameter: str, value: Any) -> list[float] | None:
     if len(numbers) != 3 or not all(n > 0 for n in numbers):
         raise InvalidInputError(parameter, "must be three positive numbers [x, y, z] (nm)")
     return numbers
+
+
+def _all_integers(values: list[Any] | tuple[Any, ...]) -> bool:
+    import numpy as np
+
+    return all(isinstance(value, int | np.integer) and not isinstance(value, bool) for value in values)

@@ -1,0 +1,78 @@
+"""DataFrames of the chunkedgraph's edit history, from its column-oriented pandas JSON.
+
+The server serialises frames with `DataFrame.to_json()`: `{"<column>": {"<row>": value, ...}, ...}`,
+with times as epoch milliseconds. Here rows come back in the server's row order, times as UTC-aware
+datetimes, operation ids as int64, root id lists as uint64 arrays, flags as bools.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .._ids import ids_from_json
+from ..errors import UnexpectedResponseError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+TIME_COLUMNS = frozenset({"timestamp"})
+ID_LIST_COLUMNS = frozenset({"before_root_ids", "after_root_ids"})
+FLAG_COLUMNS = frozenset({"is_merge", "in_neuron", "is_relevant"})
+OPERATION_COLUMNS = frozenset({"operation_id"})
+
+
+def frame_from_json_text(text: str, what: str) -> pd.DataFrame:
+    """A frame the server sent as a JSON string inside a JSON document."""
+    try:
+        columns = json.loads(text)
+    except (TypeError, ValueError) as error:
+        raise UnexpectedResponseError(f"{what}: not a JSON-encoded table ({error})") from None
+    return frame_from_columns(columns, what)
+
+
+def frame_from_columns(columns: Any, what: str) -> pd.DataFrame:
+    """A frame from column-oriented JSON (`{column: {row: value}}`)."""
+    import pandas as pd
+
+    if not isinstance(columns, Mapping) or not all(
+        isinstance(column, Mapping) for column in columns.values()
+    ):
+        raise UnexpectedResponseError(f"{what}: expected {{column: {{row: value}}}}")
+    rows = _row_keys(columns.values())
+    data = {
+        str(name): _column(str(name), [column.get(row) for row in rows], what)
+        for name, column in columns.items()
+    }
+    return pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
+
+
+def _row_keys(columns: Any) -> list[str]:
+    keys: dict[str, None] = {}
+    for column in columns:
+        keys.update(dict.fromkeys(column))
+    if all(key.lstrip("-").isdigit() for key in keys):
+        return sorted(keys, key=int)
+    return list(keys)
+
+
+def _column(name: str, values: list[Any], what: str) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    if name in TIME_COLUMNS:
+        if all(isinstance(value, int | float) or value is None for value in values):
+            milliseconds = pd.Series(values, dtype="float64")
+            return pd.to_datetime(milliseconds, unit="ms", utc=True).array
+        return pd.to_datetime(pd.Series(values, dtype="object"), utc=True, format="ISO8601").array
+    if name in OPERATION_COLUMNS and all(isinstance(value, int) for value in values):
+        return np.array(values, dtype=np.int64)
+    if name in ID_LIST_COLUMNS:
+        column = np.empty(len(values), dtype=object)
+        for index, value in enumerate(values):
+            column[index] = ids_from_json(value, f"{what}: {name}")
+        return column
+    if name in FLAG_COLUMNS and all(isinstance(value, bool) for value in values):
+        return np.array(values, dtype=bool)
+    return pd.Series(values, dtype="object").infer_objects().array

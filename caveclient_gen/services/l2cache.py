@@ -1,0 +1,170 @@
+"""`client.l2cache`: precomputed features of chunkedgraph level-2 nodes (the L2 cache service)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from cave_api.l2cache.api.attributes import get_attribute_metadata, get_l2_attributes
+from cave_api.l2cache.api.tables import get_table_mapping
+from cave_api.l2cache.client import Client as L2CacheAPI
+from cave_api.l2cache.models.l2_attribute_metadata import L2AttributeMetadata
+from cave_api.l2cache.models.l2_attributes_map import L2AttributesMap
+from cave_api.l2cache.models.l2_cache_table_mapping import L2CacheTableMapping
+from cave_api.l2cache.models.l2_ids_request import L2IdsRequest
+
+from .. import _defaults
+from .._datastack import pcg_table_id
+from .._ids import id_chunks, unique_in_order
+from .._parse import optional, parsed
+from .._plan import M, Plan, api_method, api_property, fetch, fetch_all, read
+from .._values import as_id_array
+from ..errors import InvalidInputError, NotFoundError
+from ..records_l2cache import L2Attributes, L2CacheTableInfo
+from ._base import ServiceClient
+from ._l2_frames import l2data_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .._client import ClientCore
+
+
+class L2CacheClient(ServiceClient[M]):
+    """The L2 cache: size, area, representative point, shape of each level-2 node of the graph."""
+
+    def __init__(self, core: ClientCore) -> None:
+        super().__init__(core)
+        self._attributes: list[str] | None = None
+        self._table_mapping: dict[str, L2CacheTableInfo] | None = None
+
+    def _api(self) -> Plan[L2CacheAPI]:
+        server = yield from self._deployment.local_server()
+        return self._session.api(L2CacheAPI, server)
+
+    @api_property
+    def default_url_mapping(self) -> Plan[dict[str, str]]:
+        """The L2 cache server and chunkedgraph table this client uses (as caveclient names them)."""
+        server = yield from self._deployment.local_server()
+        table = yield from self._deployment.segmentation_table()
+        return {"l2cache_server_address": server, "table_id": table}
+
+    @api_property
+    def attributes(self) -> Plan[list[str]]:
+        """Names of the features the cache holds (fetched once)."""
+        if self._attributes is None:
+            metadata = yield from L2CacheClient.cache_metadata.plan(self)
+            self._attributes = list(metadata)
+        return list(self._attributes)
+
+    @api_method
+    def get_l2data(
+        self, l2_ids: Any, attributes: Sequence[str] | None = None
+    ) -> Plan[dict[str, L2Attributes]]:
+        """Features of level-2 ids, keyed by the id as a decimal string (as caveclient returns).
+
+        `attributes` restricts them (see `attributes` for the names); ids the cache does not hold
+        yet map to {} (the server queues their computation). Duplicates are asked once; large
+        inputs are split into chunks of `_defaults.L2CACHE_CHUNK_SIZE` ids fetched concurrently.
+        """
+        ids = unique_in_order(as_id_array("l2_ids", l2_ids))
+        names = _attribute_names(attributes)
+        if ids.size == 0:
+            return {}
+        api = yield from self._api()
+        table = yield from self._deployment.segmentation_table()
+        responses = yield from fetch_all(
+            [
+                read(
+                    get_l2_attributes.sync_detailed,
+                    get_l2_attributes.asyncio_detailed,
+                    table,
+                    client=api,
+                    body=L2IdsRequest(l2_ids=chunk.tolist()),
+                    attribute_names=optional(",".join(names) if names is not None else None),
+                    int64_as_str=False,
+                )
+                for chunk in id_chunks(ids, _defaults.L2CACHE_CHUNK_SIZE)
+            ],
+            self._session.settings.bulk_concurrency,
+            "get_l2data",
+        )
+        data: dict[str, L2Attributes] = {}
+        for response in responses:
+            for key, features in parsed(response, L2AttributesMap).additional_properties.items():
+                data[key] = cast(L2Attributes, features.to_dict())
+        return data
+
+    @api_method
+    def get_l2data_table(
+        self, l2_ids: Any, attributes: Sequence[str] | None = None, split_columns: bool = True
+    ) -> Plan[pd.DataFrame]:
+        """Features of level-2 ids as a DataFrame indexed by `l2_id` (uint64), one row per id.
+
+        With `split_columns`, array features become scalar columns (rep_coord_nm_x, pca_0_x, …,
+        chunk_intersect_count_x_bottom, …). Ids without data and features left out are NaN.
+        """
+        ids = unique_in_order(as_id_array("l2_ids", l2_ids))
+        names = _attribute_names(attributes)
+        data = yield from L2CacheClient.get_l2data.plan(self, ids, names)
+        return l2data_frame(ids, data, names, bool(split_columns))
+
+    @api_method
+    def cache_metadata(self) -> Plan[dict[str, str]]:
+        """Each cached feature and the numpy type it is stored as."""
+        api = yield from self._api()
+        response = yield from fetch(
+            read(
+                get_attribute_metadata.sync_detailed, get_attribute_metadata.asyncio_detailed, client=api
+            )
+        )
+        return dict(parsed(response, L2AttributeMetadata).additional_properties)
+
+    @api_method
+    def table_mapping(self) -> Plan[dict[str, L2CacheTableInfo]]:
+        """Tables that have an L2 cache: {chunkedgraph table id: {l2cache_id, cv_path}} (kept)."""
+        if self._table_mapping is None:
+            api = yield from self._api()
+            response = yield from fetch(
+                read(get_table_mapping.sync_detailed, get_table_mapping.asyncio_detailed, client=api)
+            )
+            mapping = parsed(response, L2CacheTableMapping).additional_properties
+            self._table_mapping = {
+                table: cast(L2CacheTableInfo, info.to_dict()) for table, info in mapping.items()
+            }
+        return dict(self._table_mapping)
+
+    @api_method
+    def has_cache(self, datastack_name: str | None = None) -> Plan[bool]:
+        """Whether the datastack's segmentation (default: this client's) has an L2 cache.
+
+        False for segmentations that are not graphene:// sources, and (with a warning) when the
+        L2 cache service publishes no table mapping.
+        """
+        record = yield from self._deployment.datastack_info(datastack_name)
+        source = record.get("segmentation_source")
+        if not isinstance(source, str) or not source.startswith("graphene://"):
+            return False
+        try:
+            mapping = yield from L2CacheClient.table_mapping.plan(self)
+        except NotFoundError:
+            warnings.warn(
+                "the L2 cache service has no table mapping; assuming no cache",
+                UserWarning,
+                stacklevel=2,
+            )
+            return False
+        return pcg_table_id(source) in mapping
+
+
+def _attribute_names(attributes: Sequence[str] | None) -> list[str] | None:
+    if attributes is None:
+        return None
+    if isinstance(attributes, str):
+        raise InvalidInputError("attributes", "must be a list of attribute names, not one string")
+    names = list(attributes)
+    for name in names:
+        if not isinstance(name, str) or not name or "," in name:
+            raise InvalidInputError("attributes", f"{name!r} is not an attribute name")
+    return names
