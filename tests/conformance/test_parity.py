@@ -78,7 +78,12 @@ def our_parameters(service: str, method: str) -> list[list[Any]] | None:
         if parameter.name in {"self", "cls"}:
             continue
         default = parameter.default
-        shown = "<required>" if default is inspect.Parameter.empty else default
+        if default is inspect.Parameter.empty:
+            shown: Any = "<required>"
+        elif isinstance(default, str | int | float | bool | type(None)):
+            shown = default
+        else:
+            shown = repr(default)  # as the caveclient side shows it
         parameters.append(
             [
                 parameter.name,
