@@ -96,6 +96,8 @@ class Deployment:
         self.states = StateStore(self.stream("nglstate-ids"))
         self._components: dict[Callable[[Deployment], Any], Any] = {}
         self._lock = threading.RLock()
+        # What clients asked for, in order: tests and benchmarks count requests with it.
+        self.request_log: list[tuple[str, str]] = []
 
     # -- addresses --------------------------------------------------------------------------
 

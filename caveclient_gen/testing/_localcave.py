@@ -150,6 +150,11 @@ class LocalCAVE:
         self._deployment.latency = seconds
 
     @property
+    def requests(self) -> list[tuple[str, str]]:
+        """Every request served so far, as (method, path), oldest first."""
+        return list(self._deployment.request_log)
+
+    @property
     def deployment(self) -> Deployment:
         """The in-memory world all services share."""
         return self._deployment
@@ -195,6 +200,7 @@ class LocalCAVE:
         except BaseException:
             self.stop()
             raise
+        self._deployment.request_log.clear()  # the readiness probes are not the clients' requests
         return self
 
     def _wait_until_answering(

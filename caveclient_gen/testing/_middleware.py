@@ -14,16 +14,18 @@ _CORS_METHODS = "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
 
 
 class LatencyMiddleware:
-    """Delays every HTTP request by the deployment's current ``latency`` (seconds)."""
+    """Records every HTTP request and delays it by the deployment's current ``latency`` (seconds)."""
 
     def __init__(self, app: ASGIApp, deployment: Deployment) -> None:
         self._app = app
         self._deployment = deployment
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        delay = self._deployment.latency
-        if scope["type"] == "http" and delay > 0:
-            await asyncio.sleep(delay)
+        if scope["type"] == "http":
+            self._deployment.request_log.append((scope["method"], scope["path"]))
+            delay = self._deployment.latency
+            if delay > 0:
+                await asyncio.sleep(delay)
         await self._app(scope, receive, send)
 
 

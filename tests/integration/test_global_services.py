@@ -265,3 +265,14 @@ def test_the_datastack_map_is_written_on_first_use_not_at_construction(
     # A later client without server_address finds the server through the map.
     later = CAVEclient(cave.datastack, auth_token=cave.token)
     assert later.server_address == cave.url
+
+
+def test_construction_and_sub_clients_send_nothing_to_a_real_server() -> None:
+    with LocalCAVE(seed=4) as running:
+        client = CAVEclient(running.datastack, server_address=running.url, auth_token=running.token)
+        for name in ("auth", "info", "state", "schema", "chunkedgraph", "l2cache", "skeleton"):
+            getattr(client, name)
+        assert running.requests == []
+        client.info.get_datastacks()
+        assert running.requests == [("GET", "/info/api/v2/datastacks")]
+        client.close()
