@@ -216,9 +216,7 @@ class JSONService(ServiceClient[M]):
             info = yield from JSONService.get_neuroglancer_info.plan(self, viewer)
             target_site = "spelunker" if info else "seunglab"
         separator = "" if viewer.endswith("/") else "/"
-        state_url = (
-            str(state_id) if static_url else f"{server}{STATE_PATH}/{self._state_id(state_id)}"
-        )
+        state_url = str(state_id) if static_url else f"{server}{STATE_PATH}/{self._state_id(state_id)}"
         if target_site == "seunglab":
             return f"{viewer}{separator}?json_url={state_url}"
         return f"{viewer}{separator}#!middleauth+{state_url}"
