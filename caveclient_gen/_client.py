@@ -3,13 +3,16 @@ configured sub-client per service. Construction does no I/O; sub-clients are bui
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
+from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Self
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 import httpx
 
@@ -21,6 +24,9 @@ from ._runtime import AsyncRuntime, SyncRuntime
 from ._session import HTTPSettings, Session, default_timeout
 from ._tokens import TokenSource, find_token
 from .errors import InvalidInputError
+
+A = TypeVar("A")
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from .services.auth import AuthClient
@@ -102,6 +108,13 @@ class ClientCore:
         with self._token_lock:
             self._token_source = TokenSource(token, description)
         self.session.reset_connections()
+
+
+def _concurrency(asked: int | None, pool_size: int) -> int:
+    value = pool_size if asked is None else asked
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError("concurrency", f"must be a positive integer, not {value!r}")
+    return value
 
 
 def _settings(
@@ -277,6 +290,33 @@ class CAVEclient(_ClientBase[Sync]):
 
         return setup_token(server_address, overwrite=overwrite, open_browser=open)
 
+    def map(
+        self,
+        method: Callable[[A], T],
+        items: Iterable[A],
+        concurrency: int | None = None,
+    ) -> list[T]:
+        """`[method(item) for item in items]`, with up to `concurrency` calls in flight at once.
+
+        For many small independent calls, e.g. `client.map(client.chunkedgraph.get_root_id,
+        supervoxel_ids)`: over a network each call mostly waits, so running them side by side over
+        the shared pool cuts the total time by about the concurrency. Results keep the order of
+        `items`; the first failure is raised and the calls not yet started are cancelled.
+        Default concurrency: the pool size (`pool_maxsize`).
+        """
+        workers = _concurrency(concurrency, self._core.settings.pool_maxsize)
+        arguments = list(items)
+        if len(arguments) <= 1 or workers == 1:
+            return [method(argument) for argument in arguments]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="caveclient_gen") as pool:
+            futures = [pool.submit(method, argument) for argument in arguments]
+            try:
+                return [future.result() for future in futures]
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+
     def close(self) -> None:
         """Close every connection of this client (and of all its sub-clients)."""
         self._core.session.close()
@@ -332,6 +372,31 @@ class AsyncCAVEclient(_ClientBase[Async]):
             desired_resolution=desired_resolution,
             version=version,
         )
+
+    async def map(
+        self,
+        method: Callable[[A], Awaitable[T]],
+        items: Iterable[A],
+        concurrency: int | None = None,
+    ) -> list[T]:
+        """`[await method(item) for item in items]`, with up to `concurrency` calls in flight.
+
+        Results keep the order of `items`; the first failure is raised and the other calls are
+        cancelled. Default concurrency: the pool size (`pool_maxsize`).
+        """
+        limit = asyncio.Semaphore(_concurrency(concurrency, self._core.settings.pool_maxsize))
+
+        async def bounded(argument: A) -> T:
+            async with limit:
+                return await method(argument)
+
+        tasks = [asyncio.ensure_future(bounded(argument)) for argument in items]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            raise
 
     async def aclose(self) -> None:
         await self._core.session.aclose()

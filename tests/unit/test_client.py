@@ -157,3 +157,77 @@ def test_public_names_are_pinned() -> None:
     )
     for name in caveclient_gen.__all__:
         assert hasattr(caveclient_gen, name)
+
+
+class SlowServer:
+    """Answers each datastack request after a delay, tracking how many are in flight at once."""
+
+    def __init__(self, delay: float) -> None:
+        import threading
+
+        self.delay = delay
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        import time
+
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        time.sleep(self.delay)
+        with self.lock:
+            self.in_flight -= 1
+        name = request.url.path.split("/")[-2]
+        if name == "bad":
+            return httpx.Response(404, json={"message": "no datastack bad"})
+        return httpx.Response(200, json=[f"mirror-of-{name}"])
+
+
+def test_map_runs_calls_concurrently_in_order() -> None:
+    server = SlowServer(0.05)
+    client = CAVEclient(
+        server_address="https://cave.test", auth_token="t", transport=httpx.MockTransport(server)
+    )
+    names = [f"ds{i}" for i in range(12)]
+    results = client.map(client.info.get_datastacks_by_aligned_volume, names, concurrency=4)
+    assert results == [[f"mirror-of-{name}"] for name in names]
+    assert server.most_in_flight == 4
+
+
+def test_map_raises_the_first_failure() -> None:
+    client = CAVEclient(
+        server_address="https://cave.test",
+        auth_token="t",
+        transport=httpx.MockTransport(SlowServer(0.0)),
+        max_retries=0,
+    )
+    with pytest.raises(caveclient_gen.NotFoundError, match="no datastack bad"):
+        client.map(client.info.get_datastacks_by_aligned_volume, ["a", "bad", "c"])
+    with pytest.raises(InvalidInputError, match="concurrency"):
+        client.map(client.info.get_datastacks_by_aligned_volume, ["a"], concurrency=0)
+
+
+@pytest.mark.anyio
+async def test_async_map_bounds_concurrency() -> None:
+    import asyncio
+
+    in_flight = 0
+    most = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.02)
+        in_flight -= 1
+        return httpx.Response(200, json=[request.url.path.split("/")[-2]])
+
+    async with AsyncCAVEclient(
+        server_address="https://cave.test", auth_token="t", transport=httpx.MockTransport(handler)
+    ) as client:
+        names = [f"v{i}" for i in range(9)]
+        results = await client.map(client.info.get_datastacks_by_aligned_volume, names, concurrency=3)
+    assert results == [[name] for name in names]
+    assert most == 3
