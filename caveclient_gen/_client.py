@@ -3,7 +3,6 @@ configured sub-client per service. Construction does no I/O; sub-clients are bui
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 from collections.abc import Awaitable, Callable, Iterable
@@ -384,6 +383,8 @@ class AsyncCAVEclient(_ClientBase[Async]):
         Results keep the order of `items`; the first failure is raised and the other calls are
         cancelled. Default concurrency: the pool size (`pool_maxsize`).
         """
+        import asyncio
+
         limit = asyncio.Semaphore(_concurrency(concurrency, self._core.settings.pool_maxsize))
 
         async def bounded(argument: A) -> T:

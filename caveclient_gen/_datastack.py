@@ -14,11 +14,7 @@ import json
 import logging
 import threading
 from pathlib import Path
-from typing import Any
-
-from cave_api.info.api.datastacks import get_datastack_info
-from cave_api.info.client import Client as InfoAPI
-from cave_api.info.models.datastack_info import DatastackInfo
+from typing import TYPE_CHECKING, Any
 
 from . import _defaults
 from ._parse import optional, parsed
@@ -26,6 +22,9 @@ from ._plan import Plan, fetch, read
 from ._session import Session
 from ._tokens import secrets_directory
 from .errors import GlobalClientError, InvalidInputError
+
+if TYPE_CHECKING:
+    from cave_api.info.client import Client as InfoAPI
 
 logger = logging.getLogger("caveclient_gen")
 
@@ -127,6 +126,8 @@ class Deployment:
         return name
 
     def info_api(self) -> InfoAPI:
+        from cave_api.info.client import Client as InfoAPI  # generated code loads on first use
+
         return self._session.api(InfoAPI, self.global_server)
 
     def datastack_info(
@@ -137,6 +138,9 @@ class Deployment:
         use_stored: bool = True,
     ) -> Plan[DatastackRecord]:
         """The full info record of a datastack (a plan: use with `yield from`)."""
+        from cave_api.info.api.datastacks import get_datastack_info
+        from cave_api.info.models.datastack_info import DatastackInfo
+
         name = self.require_datastack(datastack_name)
         key = (name, image_mirror)
         if use_stored and key in self._records:

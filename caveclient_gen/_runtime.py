@@ -7,7 +7,6 @@ Both apply the same RetryPolicy and map transport failures to caveclient_gen's e
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 import time
@@ -133,10 +132,12 @@ class AsyncRuntime:
     def __init__(
         self,
         retry: RetryPolicy,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
+        import asyncio  # only async users pay for importing asyncio
+
         self.retry = retry
-        self._sleep = sleep
+        self._sleep = sleep or asyncio.sleep
 
     def run(self, plan: Plan[T]) -> Coroutine[Any, Any, T]:
         return self._run(plan)
@@ -178,6 +179,8 @@ class AsyncRuntime:
             await self._sleep(wait)
 
     async def _gather(self, gather: Gather[Any]) -> list[Any]:
+        import asyncio
+
         limit = asyncio.Semaphore(gather.concurrency)
         with _progress(len(gather.requests), gather.description) as advance:
 

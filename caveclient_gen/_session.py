@@ -187,14 +187,17 @@ class Session:
 
     def _sync_transport(self) -> httpx.BaseTransport:
         if self._transport is None:
-            self._transport = self.settings.transport or httpx.HTTPTransport(limits=self._limits())
+            # HTTP/2 is used where a server offers it (TLS ALPN); plain http:// stays HTTP/1.1.
+            self._transport = self.settings.transport or httpx.HTTPTransport(
+                limits=self._limits(), http2=True
+            )
         assert isinstance(self._transport, httpx.BaseTransport)
         return self._transport
 
     def _async_transport(self) -> httpx.AsyncBaseTransport:
         if self._transport is None:
             self._transport = self.settings.async_transport or httpx.AsyncHTTPTransport(
-                limits=self._limits()
+                limits=self._limits(), http2=True
             )
         assert isinstance(self._transport, httpx.AsyncBaseTransport)
         return self._transport
