@@ -57,6 +57,7 @@ def check_spec(path: Path) -> dict[str, Any]:
     if schemes and schemes != SECURITY_SCHEMES:
         problems.append(f"security schemes must be {sorted(SECURITY_SCHEMES)}, not {sorted(schemes)}")
 
+    problems.extend(_extension_problems(spec))
     operation_ids: Counter[str] = Counter()
     for method, route, operation in iter_operations(spec):
         where = f"{method} {route}"
@@ -96,4 +97,27 @@ def _response_problems(where: str, operation: dict[str, Any]) -> list[str]:
         for media_type, media in (response.get("content") or {}).items():
             if "json" in media_type and not media.get("schema"):
                 problems.append(f"{where}: {status} {media_type} response has no schema")
+    return problems
+
+
+def _extension_problems(spec: dict[str, Any]) -> list[str]:
+    """The x-cave-* keys the drift report reads must have the documented shapes."""
+    problems = []
+    for index, entry in enumerate(spec.get("x-cave-not-covered", [])):
+        if not isinstance(entry, dict) or {"method", "path", "reason"} - set(entry):
+            problems.append(f"x-cave-not-covered[{index}] needs method, path and reason")
+        elif str(entry["method"]).lower() not in HTTP_METHODS or not str(entry["path"]).startswith("/"):
+            problems.append(
+                f"x-cave-not-covered[{index}]: {entry['method']} {entry['path']} is not a route"
+            )
+    differences = [("document", spec.get("x-cave-known-differences", {}))]
+    differences += [
+        (f"{method} {route}", operation.get("x-cave-known-differences", {}))
+        for method, route, operation in iter_operations(spec)
+    ]
+    for where, mapping in differences:
+        if not isinstance(mapping, dict) or not all(
+            isinstance(key, str) and isinstance(value, str) and value for key, value in mapping.items()
+        ):
+            problems.append(f"{where}: x-cave-known-differences maps names to reasons (strings)")
     return problems

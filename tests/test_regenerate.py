@@ -109,6 +109,11 @@ def test_a_minimal_spec_passes(tmp_path: Path) -> None:
             "response has no schema",
         ),
         (lambda s: s.update(openapi="3.0.3"), "3.1"),
+        (lambda s: s.update({"x-cave-not-covered": [{"method": "get"}]}), "method, path and reason"),
+        (
+            lambda s: s["paths"]["/a"]["get"].update({"x-cave-known-differences": {"x": 1}}),
+            "maps names to reasons",
+        ),
     ],
 )
 def test_spec_problems_are_named(tmp_path: Path, mutate: Any, message: str) -> None:
