@@ -11,16 +11,20 @@ __version__ = "0.1.0"
 
 from ._client import AsyncCAVEclient, CAVEclient
 from .errors import (
+    AnnotationUploadError,
     AuthenticationError,
     AuthException,
     BadRequestError,
     CAVEConnectionError,
     CAVEError,
+    CAVEServerWarning,
     CAVEStatusError,
     CAVETimeoutError,
     ConflictError,
     GlobalClientError,
+    InvalidInequalityException,
     InvalidInputError,
+    MissingSkeletonsWarning,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -32,18 +36,22 @@ from .errors import (
 )
 
 __all__ = [
+    "AnnotationUploadError",
     "AsyncCAVEclient",
     "AuthException",
     "AuthenticationError",
     "BadRequestError",
     "CAVEConnectionError",
     "CAVEError",
+    "CAVEServerWarning",
     "CAVEStatusError",
     "CAVETimeoutError",
     "CAVEclient",
     "ConflictError",
     "GlobalClientError",
+    "InvalidInequalityException",
     "InvalidInputError",
+    "MissingSkeletonsWarning",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",

@@ -17,7 +17,7 @@ import httpx
 
 from . import _defaults
 from ._datastack import DatastackRecord, Deployment
-from ._plan import Async, M, Sync
+from ._plan import Async, M, Plan, Sync
 from ._retry import RetryPolicy
 from ._runtime import AsyncRuntime, SyncRuntime
 from ._session import HTTPSettings, Session, default_timeout
@@ -28,10 +28,12 @@ A = TypeVar("A")
 T = TypeVar("T")
 
 if TYPE_CHECKING:
+    from .services.annotation import AnnotationClient
     from .services.auth import AuthClient
     from .services.chunkedgraph import ChunkedGraphClient
     from .services.info import InfoServiceClient
     from .services.l2cache import L2CacheClient
+    from .services.materialize import MaterializationClient
     from .services.schema import SchemaClient
     from .services.skeleton import SkeletonClient
     from .services.state import JSONService
@@ -96,6 +98,20 @@ class ClientCore:
         path = self._token_arguments["auth_token_file"]
         return Path(path).expanduser() if path is not None else None
 
+    def pinned_timestamp(self) -> Plan[datetime | None]:
+        """The time of the client's materialization version (fetched once), or None without one.
+
+        Chunkedgraph calls default to it, so roots agree with the tables of that version.
+        """
+        if self.timestamp is None and self.version is not None:
+            from .services.materialize import MaterializationClient
+
+            materialize: MaterializationClient[Any] = MaterializationClient(self)
+            self.timestamp = yield from MaterializationClient.get_timestamp.plan(
+                materialize, self.version
+            )
+        return self.timestamp
+
     def forget_token(self) -> None:
         """Look the token up again on next use, and rebuild every connection with it."""
         with self._token_lock:
@@ -107,6 +123,13 @@ class ClientCore:
         with self._token_lock:
             self._token_source = TokenSource(token, description)
         self.session.reset_connections()
+
+
+def _version_argument(value: object) -> int:
+    """A materialization version number; numpy integers are welcome (caveclient refused them)."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise InvalidInputError("version", f"must be an integer, not {type(value).__name__}")
+    return int(value.__index__())
 
 
 def _concurrency(asked: int | None, pool_size: int) -> int:
@@ -188,6 +211,18 @@ class _ClientBase(Generic[M]):
         return ChunkedGraphClient(self._core)
 
     @cached_property
+    def materialize(self) -> MaterializationClient[M]:
+        from .services.materialize import MaterializationClient
+
+        return MaterializationClient(self._core)
+
+    @cached_property
+    def annotation(self) -> AnnotationClient[M]:
+        from .services.annotation import AnnotationClient
+
+        return AnnotationClient(self._core)
+
+    @cached_property
     def l2cache(self) -> L2CacheClient[M]:
         from .services.l2cache import L2CacheClient
 
@@ -238,8 +273,8 @@ class CAVEclient(_ClientBase[Sync]):
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         del pool_block  # httpx waits for a free connection (up to the pool timeout) instead
-        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
-            raise InvalidInputError("version", f"must be an int, not {type(version).__name__}")
+        if version is not None:
+            version = _version_argument(version)
         self._core = ClientCore(
             mode="sync",
             datastack_name=None if global_only else datastack_name,
@@ -258,6 +293,32 @@ class CAVEclient(_ClientBase[Sync]):
             desired_resolution=desired_resolution,
             version=version,
         )
+
+    @property
+    def version(self) -> int | None:
+        """The materialization version this client is pinned to (None: the latest, at each call).
+
+        Materialize calls use it by default, and chunkedgraph calls default to its timestamp.
+        """
+        return self._core.version
+
+    @version.setter
+    def version(self, value: int | None) -> None:
+        if value is not None:
+            value = _version_argument(value)
+            if value not in self.materialize.get_versions(expired=True):
+                raise InvalidInputError(
+                    "version", f"{value} is not a materialization version of {self.datastack_name!r}"
+                )
+        self._core.version = value
+        self._core.timestamp = None
+
+    @property
+    def timestamp(self) -> datetime | None:
+        """The time of the pinned version (UTC), fetched on first use; None without a version."""
+        runtime = self._core.runtime
+        assert isinstance(runtime, SyncRuntime)
+        return runtime.run(self._core.pinned_timestamp())
 
     def change_auth(
         self,

@@ -74,7 +74,7 @@ L2CACHE_CHUNK_SIZE = 20_000
 
 # ---------------------------------------------------------------- materialize / annotation
 MATERIALIZE_METADATA_TTL = 12 * 3600.0
-"""Seconds table, view and version metadata stay cached in a materialize sub-client (caveclient: 12 h)."""
+"""Seconds a materialize sub-client keeps table, view and version metadata (caveclient: 12 h)."""
 ANNOTATION_IDS_PER_GET = 400
 """Annotation ids per `get_annotation` request: the ids travel in the URL, which must stay short."""
 ANNOTATION_ROWS_PER_POST = 10_000

@@ -15,8 +15,15 @@
     │   └── ServerError               5xx
     ├── UnexpectedResponseError       the server's answer does not have the documented shape
     ├── InvalidInputError             refused before sending: names the parameter (also a ValueError)
+    │   └── InvalidInequalityException  an inequality filter on a column that is not numeric
+    ├── AnnotationUploadError         a staged upload stopped part-way: what was written, what was not
     ├── ServerIncompatibilityError    the server is too old for the feature asked for
     └── GlobalClientError             a datastack-level service was used on a client without datastack
+
+Warnings (Python warnings, filterable with the `warnings` module):
+
+    CAVEServerWarning                 a message a server sent with its answer (`Warning` header)
+    MissingSkeletonsWarning           requested skeletons absent from a result, with the reason per id
 
 Every status error carries the HTTP method, the URL with secrets redacted, the status and the server's
 own message. The materialization and annotation servers report most errors as HTTP 500 with the real
@@ -26,19 +33,23 @@ embedded status, and `wire_status` keeps the 500 that was actually received.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 __all__ = [
+    "AnnotationUploadError",
     "AuthException",
     "AuthenticationError",
     "BadRequestError",
     "CAVEConnectionError",
     "CAVEError",
+    "CAVEServerWarning",
     "CAVEStatusError",
     "CAVETimeoutError",
     "ConflictError",
     "GlobalClientError",
+    "InvalidInequalityException",
     "InvalidInputError",
+    "MissingSkeletonsWarning",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -164,6 +175,56 @@ class ServerIncompatibilityError(CAVEError):
 
 class GlobalClientError(CAVEError):
     """A datastack-level service was used on a client created without a datastack."""
+
+
+class InvalidInequalityException(InvalidInputError):  # noqa: N818 - caveclient's name
+    """An inequality filter on a column that is not numeric (caveclient's name)."""
+
+
+class AnnotationUploadError(CAVEError):
+    """A staged upload stopped part-way.
+
+    `written` holds what the server confirmed before the failure: new ids (inserts) or old id -> new
+    id (updates); those rows are marked uploaded in the stage. `failed_rows` are the stage positions of
+    the batch that failed and `batch_outcome` says what is known about it: "rejected" (the server
+    refused it or it was never sent: none of it was written) or "unknown" (the connection broke or the
+    server failed after receiving it: it may have been written; check before uploading it again).
+    `remaining_rows` were not attempted. Calling upload_staged_annotations again uploads every row not
+    marked uploaded, so resolve an "unknown" batch first.
+    """
+
+    def __init__(
+        self,
+        *,
+        written: list[int] | dict[int, int],
+        failed_rows: list[int],
+        remaining_rows: list[int],
+        batch_outcome: Literal["rejected", "unknown"],
+        cause: Exception,
+    ) -> None:
+        self.written = written
+        self.failed_rows = failed_rows
+        self.remaining_rows = remaining_rows
+        self.batch_outcome = batch_outcome
+        self.cause = cause
+        fate = (
+            "was not written"
+            if batch_outcome == "rejected"
+            else "may or may not have been written (check the table before retrying it)"
+        )
+        super().__init__(
+            f"upload stopped after {len(written)} rows were written: a batch of {len(failed_rows)} rows "
+            f"{fate}; {len(remaining_rows)} more rows were not attempted. Cause: {cause}"
+        )
+
+
+class CAVEServerWarning(UserWarning):
+    """A warning a CAVE server sent with its answer: a table owner's notice, a row limit that cut the
+    result short (`201 - "Limited query to N rows`), a deprecation notice."""
+
+
+class MissingSkeletonsWarning(UserWarning):
+    """Some requested root ids have no skeleton in the result (the message says why, per id)."""
 
 
 AuthException = AuthenticationError

@@ -222,15 +222,20 @@ class ChunkedGraphClient(ServiceClient[M]):
             )
         self._own_timestamp = as_utc("timestamp", value)
 
-    def _moment(self, parameter: str, value: Any) -> datetime:
-        """`value` as an aware UTC datetime, defaulting to `timestamp`, else now."""
+    def _moment(self, parameter: str, value: Any) -> Plan[datetime]:
+        """`value` as an aware UTC datetime; by default the time of the client's materialization
+        version when it has one, else the `timestamp` set here, else now."""
         moment = as_utc(parameter, value)
         if moment is not None:
             return moment
-        return self.timestamp or datetime.now(UTC)
+        pinned = yield from self._core.pinned_timestamp()
+        if pinned is not None:
+            return pinned.replace(tzinfo=UTC) if pinned.tzinfo is None else pinned.astimezone(UTC)
+        return self._own_timestamp or datetime.now(UTC)
 
-    def _seconds(self, parameter: str, value: Any) -> float:
-        return self._moment(parameter, value).timestamp()
+    def _seconds(self, parameter: str, value: Any) -> Plan[float]:
+        moment = yield from self._moment(parameter, value)
+        return moment.timestamp()
 
     def _bulk(
         self, ids: IdArray, size: int, request: Callable[[IdArray], Request[Any]], description: str
@@ -298,7 +303,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         import numpy as np
 
         ids = as_id_array("supervoxel_ids", supervoxel_ids)
-        seconds = self._seconds("timestamp", timestamp)
+        seconds = yield from self._seconds("timestamp", timestamp)
         layer = _layer("stop_layer", stop_layer)
         if ids.size == 0:
             return np.zeros(0, dtype=np.uint64)
@@ -332,7 +337,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         import numpy as np
 
         node = as_id("supervoxel_id", supervoxel_id)
-        seconds = self._seconds("timestamp", timestamp)
+        seconds = yield from self._seconds("timestamp", timestamp)
         api, table = yield from self._target()
         response = yield from fetch(
             read(
@@ -353,7 +358,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         import numpy as np
 
         ids = as_id_array("root_ids", root_ids)
-        seconds = self._seconds("timestamp", timestamp)
+        seconds = yield from self._seconds("timestamp", timestamp)
         if ids.size == 0:
             return np.zeros(0, dtype=bool)
         api, table = yield from self._target()
@@ -389,7 +394,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         import numpy as np
 
         ids = as_id_array("root_ids", root_ids)
-        seconds = self._seconds("timestamp", timestamp)
+        seconds = yield from self._seconds("timestamp", timestamp)
         if ids.size == 0:
             return np.zeros(0, dtype=object)
         api, table = yield from self._target()
@@ -763,7 +768,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         """
         user = _non_negative_int("user_id", user_id)
         start = as_utc("timestamp_start", timestamp_start)
-        end = self._moment("timestamp_end", timestamp_end)
+        end = yield from self._moment("timestamp_end", timestamp_end)
         api, table = yield from self._target()
         response = yield from fetch(
             read(
@@ -835,7 +840,7 @@ class ChunkedGraphClient(ServiceClient[M]):
     ) -> Plan[LineageGraph]:
         ids = unique_in_order(as_id_array("root_id", root_id, allow_empty=False))
         past = as_utc("timestamp_past", timestamp_past)
-        future = self._moment("timestamp_future", timestamp_future)
+        future = yield from self._moment("timestamp_future", timestamp_future)
         api, table = yield from self._target()
         response = yield from fetch(
             read(
@@ -877,7 +882,9 @@ class ChunkedGraphClient(ServiceClient[M]):
                 "timestamp_future is deprecated; use timestamp", DeprecationWarning, stacklevel=2
             )
             timestamp = timestamp_future
-        moment = self._moment("timestamp" if timestamp_future is None else "timestamp_future", timestamp)
+        moment = yield from self._moment(
+            "timestamp" if timestamp_future is None else "timestamp_future", timestamp
+        )
         created = yield from ChunkedGraphClient.get_root_timestamps.plan(self, ids)
         oldest: datetime = min(created.tolist())
         if oldest < moment:
@@ -928,7 +935,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         import numpy as np
 
         node = as_id("root_id", root_id)
-        moment = self._moment("timestamp", timestamp)
+        moment = yield from self._moment("timestamp", timestamp)
         layer = _layer("stop_layer", stop_layer)
         if layer is None:
             info = yield from ChunkedGraphClient.segmentation_info.plan(self)
@@ -998,7 +1005,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         past = as_utc("timestamp_past", timestamp_past)
         if past is None:
             raise InvalidInputError("timestamp_past", "is required")
-        future = self._moment("timestamp_future", timestamp_future)
+        future = yield from self._moment("timestamp_future", timestamp_future)
         api, table = yield from self._target()
         response = yield from fetch(
             read(

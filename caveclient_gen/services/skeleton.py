@@ -49,6 +49,7 @@ from ..errors import (
     AuthenticationError,
     CAVEError,
     InvalidInputError,
+    MissingSkeletonsWarning,
     NotFoundError,
     PermissionDeniedError,
     UnexpectedResponseError,
@@ -120,10 +121,6 @@ class _Service(NamedTuple):
     datastack: str
     server: str
     api: SkeletonAPI
-
-
-class MissingSkeletonsWarning(UserWarning):
-    """Some requested root ids have no skeleton in the result (the message says why, per id)."""
 
 
 class SkeletonClient(ServiceClient[M]):

@@ -132,18 +132,22 @@ def test_importing_the_package_loads_no_heavy_module() -> None:
 def test_public_names_are_pinned() -> None:
     assert sorted(caveclient_gen.__all__) == sorted(
         [
+            "AnnotationUploadError",
             "AsyncCAVEclient",
             "AuthException",
             "AuthenticationError",
             "BadRequestError",
             "CAVEConnectionError",
             "CAVEError",
+            "CAVEServerWarning",
             "CAVEStatusError",
             "CAVETimeoutError",
             "CAVEclient",
             "ConflictError",
             "GlobalClientError",
+            "InvalidInequalityException",
             "InvalidInputError",
+            "MissingSkeletonsWarning",
             "NotFoundError",
             "PermissionDeniedError",
             "RateLimitError",

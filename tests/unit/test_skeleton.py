@@ -28,8 +28,9 @@ from caveclient_gen import (
 )
 from caveclient_gen._plan import Async
 from caveclient_gen._versions import ServerVersion, parse_version
+from caveclient_gen.errors import MissingSkeletonsWarning
 from caveclient_gen.services._skeleton_formats import HDF5_MAGIC, id_array
-from caveclient_gen.services.skeleton import MissingSkeletonsWarning, SkeletonClient
+from caveclient_gen.services.skeleton import SkeletonClient
 
 GLOBAL = "https://global.cave.test"
 LOCAL = "https://local.cave.test"

@@ -25,8 +25,11 @@ def _get_kwargs(
     split_positions: bool | Unset = False,
     count: bool | Unset = False,
     random_sample: int | Unset = UNSET,
+    accept_encoding: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(accept_encoding, Unset):
+        headers["Accept-Encoding"] = accept_encoding
 
     params: dict[str, Any] = {}
 
@@ -115,6 +118,7 @@ def sync_detailed(
     split_positions: bool | Unset = False,
     count: bool | Unset = False,
     random_sample: int | Unset = UNSET,
+    accept_encoding: str | Unset = UNSET,
 ) -> Response[File | MiddleAuthError | ServerError]:
     """Join two frozen tables (API v2)
 
@@ -131,6 +135,7 @@ def sync_detailed(
         split_positions (bool | Unset):  Default: False.
         count (bool | Unset):  Default: False.
         random_sample (int | Unset):
+        accept_encoding (str | Unset):
         body (ComplexQuerySchema): Body of a join query on a materialization version. Only
             `tables` is required; unknown fields are rejected (the rejection surfaces as a 500).
             Filters are keyed by table name, then column name.
@@ -152,6 +157,7 @@ def sync_detailed(
         split_positions=split_positions,
         count=count,
         random_sample=random_sample,
+        accept_encoding=accept_encoding,
     )
 
     response = client.get_httpx_client().request(
@@ -172,6 +178,7 @@ def sync(
     split_positions: bool | Unset = False,
     count: bool | Unset = False,
     random_sample: int | Unset = UNSET,
+    accept_encoding: str | Unset = UNSET,
 ) -> File | MiddleAuthError | ServerError | None:
     """Join two frozen tables (API v2)
 
@@ -188,6 +195,7 @@ def sync(
         split_positions (bool | Unset):  Default: False.
         count (bool | Unset):  Default: False.
         random_sample (int | Unset):
+        accept_encoding (str | Unset):
         body (ComplexQuerySchema): Body of a join query on a materialization version. Only
             `tables` is required; unknown fields are rejected (the rejection surfaces as a 500).
             Filters are keyed by table name, then column name.
@@ -210,6 +218,7 @@ def sync(
         split_positions=split_positions,
         count=count,
         random_sample=random_sample,
+        accept_encoding=accept_encoding,
     ).parsed
 
 
@@ -224,6 +233,7 @@ async def asyncio_detailed(
     split_positions: bool | Unset = False,
     count: bool | Unset = False,
     random_sample: int | Unset = UNSET,
+    accept_encoding: str | Unset = UNSET,
 ) -> Response[File | MiddleAuthError | ServerError]:
     """Join two frozen tables (API v2)
 
@@ -240,6 +250,7 @@ async def asyncio_detailed(
         split_positions (bool | Unset):  Default: False.
         count (bool | Unset):  Default: False.
         random_sample (int | Unset):
+        accept_encoding (str | Unset):
         body (ComplexQuerySchema): Body of a join query on a materialization version. Only
             `tables` is required; unknown fields are rejected (the rejection surfaces as a 500).
             Filters are keyed by table name, then column name.
@@ -261,6 +272,7 @@ async def asyncio_detailed(
         split_positions=split_positions,
         count=count,
         random_sample=random_sample,
+        accept_encoding=accept_encoding,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -279,6 +291,7 @@ async def asyncio(
     split_positions: bool | Unset = False,
     count: bool | Unset = False,
     random_sample: int | Unset = UNSET,
+    accept_encoding: str | Unset = UNSET,
 ) -> File | MiddleAuthError | ServerError | None:
     """Join two frozen tables (API v2)
 
@@ -295,6 +308,7 @@ async def asyncio(
         split_positions (bool | Unset):  Default: False.
         count (bool | Unset):  Default: False.
         random_sample (int | Unset):
+        accept_encoding (str | Unset):
         body (ComplexQuerySchema): Body of a join query on a materialization version. Only
             `tables` is required; unknown fields are rejected (the rejection surfaces as a 500).
             Filters are keyed by table name, then column name.
@@ -318,5 +332,6 @@ async def asyncio(
             split_positions=split_positions,
             count=count,
             random_sample=random_sample,
+            accept_encoding=accept_encoding,
         )
     ).parsed

@@ -29,8 +29,11 @@ def _get_kwargs(
     allow_invalid_root_ids: bool | Unset = False,
     ipc_compress: bool | Unset = True,
     direct_sql_pandas: bool | Unset = False,
+    accept_encoding: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(accept_encoding, Unset):
+        headers["Accept-Encoding"] = accept_encoding
 
     params: dict[str, Any] = {}
 
@@ -131,6 +134,7 @@ def sync_detailed(
     allow_invalid_root_ids: bool | Unset = False,
     ipc_compress: bool | Unset = True,
     direct_sql_pandas: bool | Unset = False,
+    accept_encoding: str | Unset = UNSET,
 ) -> Response[File | MiddleAuthError | ServerError]:
     """Join two frozen tables
 
@@ -152,6 +156,7 @@ def sync_detailed(
         allow_invalid_root_ids (bool | Unset):  Default: False.
         ipc_compress (bool | Unset):  Default: True.
         direct_sql_pandas (bool | Unset):  Default: False.
+        accept_encoding (str | Unset):
         body (ComplexQuerySchema): Body of a join query on a materialization version. Only
             `tables` is required; unknown fields are rejected (the rejection surfaces as a 500).
             Filters are keyed by table name, then column name.
@@ -177,6 +182,7 @@ def sync_detailed(
         allow_invalid_root_ids=allow_invalid_root_ids,
         ipc_compress=ipc_compress,
         direct_sql_pandas=direct_sql_pandas,
+        accept_encoding=accept_encoding,
     )
 
     response = client.get_httpx_client().request(
@@ -201,6 +207,7 @@ def sync(
     allow_invalid_root_ids: bool | Unset = False,
     ipc_compress: bool | Unset = True,
     direct_sql_pandas: bool | Unset = False,
+    accept_encoding: str | Unset = UNSET,
 ) -> File | MiddleAuthError | ServerError | None:
     """Join two frozen tables
 
@@ -222,6 +229,7 @@ def sync(
         allow_invalid_root_ids (bool | Unset):  Default: False.
         ipc_compress (bool | Unset):  Default: True.
         direct_sql_pandas (bool | Unset):  Default: False.
+        accept_encoding (str | Unset):
         body (ComplexQuerySchema): Body of a join query on a materialization version. Only
             `tables` is required; unknown fields are rejected (the rejection surfaces as a 500).
             Filters are keyed by table name, then column name.
@@ -248,6 +256,7 @@ def sync(
         allow_invalid_root_ids=allow_invalid_root_ids,
         ipc_compress=ipc_compress,
         direct_sql_pandas=direct_sql_pandas,
+        accept_encoding=accept_encoding,
     ).parsed
 
 
@@ -266,6 +275,7 @@ async def asyncio_detailed(
     allow_invalid_root_ids: bool | Unset = False,
     ipc_compress: bool | Unset = True,
     direct_sql_pandas: bool | Unset = False,
+    accept_encoding: str | Unset = UNSET,
 ) -> Response[File | MiddleAuthError | ServerError]:
     """Join two frozen tables
 
@@ -287,6 +297,7 @@ async def asyncio_detailed(
         allow_invalid_root_ids (bool | Unset):  Default: False.
         ipc_compress (bool | Unset):  Default: True.
         direct_sql_pandas (bool | Unset):  Default: False.
+        accept_encoding (str | Unset):
         body (ComplexQuerySchema): Body of a join query on a materialization version. Only
             `tables` is required; unknown fields are rejected (the rejection surfaces as a 500).
             Filters are keyed by table name, then column name.
@@ -312,6 +323,7 @@ async def asyncio_detailed(
         allow_invalid_root_ids=allow_invalid_root_ids,
         ipc_compress=ipc_compress,
         direct_sql_pandas=direct_sql_pandas,
+        accept_encoding=accept_encoding,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -334,6 +346,7 @@ async def asyncio(
     allow_invalid_root_ids: bool | Unset = False,
     ipc_compress: bool | Unset = True,
     direct_sql_pandas: bool | Unset = False,
+    accept_encoding: str | Unset = UNSET,
 ) -> File | MiddleAuthError | ServerError | None:
     """Join two frozen tables
 
@@ -355,6 +368,7 @@ async def asyncio(
         allow_invalid_root_ids (bool | Unset):  Default: False.
         ipc_compress (bool | Unset):  Default: True.
         direct_sql_pandas (bool | Unset):  Default: False.
+        accept_encoding (str | Unset):
         body (ComplexQuerySchema): Body of a join query on a materialization version. Only
             `tables` is required; unknown fields are rejected (the rejection surfaces as a 500).
             Filters are keyed by table name, then column name.
@@ -382,5 +396,6 @@ async def asyncio(
             allow_invalid_root_ids=allow_invalid_root_ids,
             ipc_compress=ipc_compress,
             direct_sql_pandas=direct_sql_pandas,
+            accept_encoding=accept_encoding,
         )
     ).parsed

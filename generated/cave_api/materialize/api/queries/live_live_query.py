@@ -28,8 +28,11 @@ def _get_kwargs(
     allow_invalid_root_ids: bool | Unset = False,
     ipc_compress: bool | Unset = True,
     direct_sql_pandas: bool | Unset = False,
+    accept_encoding: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(accept_encoding, Unset):
+        headers["Accept-Encoding"] = accept_encoding
 
     params: dict[str, Any] = {}
 
@@ -128,6 +131,7 @@ def sync_detailed(
     allow_invalid_root_ids: bool | Unset = False,
     ipc_compress: bool | Unset = True,
     direct_sql_pandas: bool | Unset = False,
+    accept_encoding: str | Unset = UNSET,
 ) -> Response[File | MiddleAuthError | ServerError]:
     """Query a table at any timestamp (server-side live query)
 
@@ -158,6 +162,7 @@ def sync_detailed(
         allow_invalid_root_ids (bool | Unset):  Default: False.
         ipc_compress (bool | Unset):  Default: True.
         direct_sql_pandas (bool | Unset):  Default: False.
+        accept_encoding (str | Unset):
         body (V2QuerySchema): Body of a live query. `table` and `timestamp` are required; unknown
             fields are rejected (the rejection surfaces as a 500). Filters are keyed by table name,
             then column name.
@@ -182,6 +187,7 @@ def sync_detailed(
         allow_invalid_root_ids=allow_invalid_root_ids,
         ipc_compress=ipc_compress,
         direct_sql_pandas=direct_sql_pandas,
+        accept_encoding=accept_encoding,
     )
 
     response = client.get_httpx_client().request(
@@ -205,6 +211,7 @@ def sync(
     allow_invalid_root_ids: bool | Unset = False,
     ipc_compress: bool | Unset = True,
     direct_sql_pandas: bool | Unset = False,
+    accept_encoding: str | Unset = UNSET,
 ) -> File | MiddleAuthError | ServerError | None:
     """Query a table at any timestamp (server-side live query)
 
@@ -235,6 +242,7 @@ def sync(
         allow_invalid_root_ids (bool | Unset):  Default: False.
         ipc_compress (bool | Unset):  Default: True.
         direct_sql_pandas (bool | Unset):  Default: False.
+        accept_encoding (str | Unset):
         body (V2QuerySchema): Body of a live query. `table` and `timestamp` are required; unknown
             fields are rejected (the rejection surfaces as a 500). Filters are keyed by table name,
             then column name.
@@ -260,6 +268,7 @@ def sync(
         allow_invalid_root_ids=allow_invalid_root_ids,
         ipc_compress=ipc_compress,
         direct_sql_pandas=direct_sql_pandas,
+        accept_encoding=accept_encoding,
     ).parsed
 
 
@@ -277,6 +286,7 @@ async def asyncio_detailed(
     allow_invalid_root_ids: bool | Unset = False,
     ipc_compress: bool | Unset = True,
     direct_sql_pandas: bool | Unset = False,
+    accept_encoding: str | Unset = UNSET,
 ) -> Response[File | MiddleAuthError | ServerError]:
     """Query a table at any timestamp (server-side live query)
 
@@ -307,6 +317,7 @@ async def asyncio_detailed(
         allow_invalid_root_ids (bool | Unset):  Default: False.
         ipc_compress (bool | Unset):  Default: True.
         direct_sql_pandas (bool | Unset):  Default: False.
+        accept_encoding (str | Unset):
         body (V2QuerySchema): Body of a live query. `table` and `timestamp` are required; unknown
             fields are rejected (the rejection surfaces as a 500). Filters are keyed by table name,
             then column name.
@@ -331,6 +342,7 @@ async def asyncio_detailed(
         allow_invalid_root_ids=allow_invalid_root_ids,
         ipc_compress=ipc_compress,
         direct_sql_pandas=direct_sql_pandas,
+        accept_encoding=accept_encoding,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -352,6 +364,7 @@ async def asyncio(
     allow_invalid_root_ids: bool | Unset = False,
     ipc_compress: bool | Unset = True,
     direct_sql_pandas: bool | Unset = False,
+    accept_encoding: str | Unset = UNSET,
 ) -> File | MiddleAuthError | ServerError | None:
     """Query a table at any timestamp (server-side live query)
 
@@ -382,6 +395,7 @@ async def asyncio(
         allow_invalid_root_ids (bool | Unset):  Default: False.
         ipc_compress (bool | Unset):  Default: True.
         direct_sql_pandas (bool | Unset):  Default: False.
+        accept_encoding (str | Unset):
         body (V2QuerySchema): Body of a live query. `table` and `timestamp` are required; unknown
             fields are rejected (the rejection surfaces as a 500). Filters are keyed by table name,
             then column name.
@@ -408,5 +422,6 @@ async def asyncio(
             allow_invalid_root_ids=allow_invalid_root_ids,
             ipc_compress=ipc_compress,
             direct_sql_pandas=direct_sql_pandas,
+            accept_encoding=accept_encoding,
         )
     ).parsed

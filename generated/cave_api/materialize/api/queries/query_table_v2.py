@@ -26,8 +26,11 @@ def _get_kwargs(
     split_positions: bool | Unset = False,
     count: bool | Unset = False,
     random_sample: int | Unset = UNSET,
+    accept_encoding: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(accept_encoding, Unset):
+        headers["Accept-Encoding"] = accept_encoding
 
     params: dict[str, Any] = {}
 
@@ -118,6 +121,7 @@ def sync_detailed(
     split_positions: bool | Unset = False,
     count: bool | Unset = False,
     random_sample: int | Unset = UNSET,
+    accept_encoding: str | Unset = UNSET,
 ) -> Response[File | MiddleAuthError | ServerError]:
     """Query one frozen table (API v2)
 
@@ -136,6 +140,7 @@ def sync_detailed(
         split_positions (bool | Unset):  Default: False.
         count (bool | Unset):  Default: False.
         random_sample (int | Unset):
+        accept_encoding (str | Unset):
         body (SimpleQuerySchema): Body of a single-table or view query. Every field is optional;
             unknown fields are rejected (the rejection surfaces as a 500). All filters are keyed by
             table (or view) name, then column name, and combine with AND.
@@ -158,6 +163,7 @@ def sync_detailed(
         split_positions=split_positions,
         count=count,
         random_sample=random_sample,
+        accept_encoding=accept_encoding,
     )
 
     response = client.get_httpx_client().request(
@@ -179,6 +185,7 @@ def sync(
     split_positions: bool | Unset = False,
     count: bool | Unset = False,
     random_sample: int | Unset = UNSET,
+    accept_encoding: str | Unset = UNSET,
 ) -> File | MiddleAuthError | ServerError | None:
     """Query one frozen table (API v2)
 
@@ -197,6 +204,7 @@ def sync(
         split_positions (bool | Unset):  Default: False.
         count (bool | Unset):  Default: False.
         random_sample (int | Unset):
+        accept_encoding (str | Unset):
         body (SimpleQuerySchema): Body of a single-table or view query. Every field is optional;
             unknown fields are rejected (the rejection surfaces as a 500). All filters are keyed by
             table (or view) name, then column name, and combine with AND.
@@ -220,6 +228,7 @@ def sync(
         split_positions=split_positions,
         count=count,
         random_sample=random_sample,
+        accept_encoding=accept_encoding,
     ).parsed
 
 
@@ -235,6 +244,7 @@ async def asyncio_detailed(
     split_positions: bool | Unset = False,
     count: bool | Unset = False,
     random_sample: int | Unset = UNSET,
+    accept_encoding: str | Unset = UNSET,
 ) -> Response[File | MiddleAuthError | ServerError]:
     """Query one frozen table (API v2)
 
@@ -253,6 +263,7 @@ async def asyncio_detailed(
         split_positions (bool | Unset):  Default: False.
         count (bool | Unset):  Default: False.
         random_sample (int | Unset):
+        accept_encoding (str | Unset):
         body (SimpleQuerySchema): Body of a single-table or view query. Every field is optional;
             unknown fields are rejected (the rejection surfaces as a 500). All filters are keyed by
             table (or view) name, then column name, and combine with AND.
@@ -275,6 +286,7 @@ async def asyncio_detailed(
         split_positions=split_positions,
         count=count,
         random_sample=random_sample,
+        accept_encoding=accept_encoding,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -294,6 +306,7 @@ async def asyncio(
     split_positions: bool | Unset = False,
     count: bool | Unset = False,
     random_sample: int | Unset = UNSET,
+    accept_encoding: str | Unset = UNSET,
 ) -> File | MiddleAuthError | ServerError | None:
     """Query one frozen table (API v2)
 
@@ -312,6 +325,7 @@ async def asyncio(
         split_positions (bool | Unset):  Default: False.
         count (bool | Unset):  Default: False.
         random_sample (int | Unset):
+        accept_encoding (str | Unset):
         body (SimpleQuerySchema): Body of a single-table or view query. Every field is optional;
             unknown fields are rejected (the rejection surfaces as a 500). All filters are keyed by
             table (or view) name, then column name, and combine with AND.
@@ -336,5 +350,6 @@ async def asyncio(
             split_positions=split_positions,
             count=count,
             random_sample=random_sample,
+            accept_encoding=accept_encoding,
         )
     ).parsed

@@ -30,8 +30,11 @@ def _get_kwargs(
     allow_invalid_root_ids: bool | Unset = False,
     ipc_compress: bool | Unset = True,
     direct_sql_pandas: bool | Unset = False,
+    accept_encoding: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(accept_encoding, Unset):
+        headers["Accept-Encoding"] = accept_encoding
 
     params: dict[str, Any] = {}
 
@@ -134,6 +137,7 @@ def sync_detailed(
     allow_invalid_root_ids: bool | Unset = False,
     ipc_compress: bool | Unset = True,
     direct_sql_pandas: bool | Unset = False,
+    accept_encoding: str | Unset = UNSET,
 ) -> Response[File | MiddleAuthError | ServerError]:
     """Query one frozen table
 
@@ -161,6 +165,7 @@ def sync_detailed(
         allow_invalid_root_ids (bool | Unset):  Default: False.
         ipc_compress (bool | Unset):  Default: True.
         direct_sql_pandas (bool | Unset):  Default: False.
+        accept_encoding (str | Unset):
         body (SimpleQuerySchema): Body of a single-table or view query. Every field is optional;
             unknown fields are rejected (the rejection surfaces as a 500). All filters are keyed by
             table (or view) name, then column name, and combine with AND.
@@ -187,6 +192,7 @@ def sync_detailed(
         allow_invalid_root_ids=allow_invalid_root_ids,
         ipc_compress=ipc_compress,
         direct_sql_pandas=direct_sql_pandas,
+        accept_encoding=accept_encoding,
     )
 
     response = client.get_httpx_client().request(
@@ -212,6 +218,7 @@ def sync(
     allow_invalid_root_ids: bool | Unset = False,
     ipc_compress: bool | Unset = True,
     direct_sql_pandas: bool | Unset = False,
+    accept_encoding: str | Unset = UNSET,
 ) -> File | MiddleAuthError | ServerError | None:
     """Query one frozen table
 
@@ -239,6 +246,7 @@ def sync(
         allow_invalid_root_ids (bool | Unset):  Default: False.
         ipc_compress (bool | Unset):  Default: True.
         direct_sql_pandas (bool | Unset):  Default: False.
+        accept_encoding (str | Unset):
         body (SimpleQuerySchema): Body of a single-table or view query. Every field is optional;
             unknown fields are rejected (the rejection surfaces as a 500). All filters are keyed by
             table (or view) name, then column name, and combine with AND.
@@ -266,6 +274,7 @@ def sync(
         allow_invalid_root_ids=allow_invalid_root_ids,
         ipc_compress=ipc_compress,
         direct_sql_pandas=direct_sql_pandas,
+        accept_encoding=accept_encoding,
     ).parsed
 
 
@@ -285,6 +294,7 @@ async def asyncio_detailed(
     allow_invalid_root_ids: bool | Unset = False,
     ipc_compress: bool | Unset = True,
     direct_sql_pandas: bool | Unset = False,
+    accept_encoding: str | Unset = UNSET,
 ) -> Response[File | MiddleAuthError | ServerError]:
     """Query one frozen table
 
@@ -312,6 +322,7 @@ async def asyncio_detailed(
         allow_invalid_root_ids (bool | Unset):  Default: False.
         ipc_compress (bool | Unset):  Default: True.
         direct_sql_pandas (bool | Unset):  Default: False.
+        accept_encoding (str | Unset):
         body (SimpleQuerySchema): Body of a single-table or view query. Every field is optional;
             unknown fields are rejected (the rejection surfaces as a 500). All filters are keyed by
             table (or view) name, then column name, and combine with AND.
@@ -338,6 +349,7 @@ async def asyncio_detailed(
         allow_invalid_root_ids=allow_invalid_root_ids,
         ipc_compress=ipc_compress,
         direct_sql_pandas=direct_sql_pandas,
+        accept_encoding=accept_encoding,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -361,6 +373,7 @@ async def asyncio(
     allow_invalid_root_ids: bool | Unset = False,
     ipc_compress: bool | Unset = True,
     direct_sql_pandas: bool | Unset = False,
+    accept_encoding: str | Unset = UNSET,
 ) -> File | MiddleAuthError | ServerError | None:
     """Query one frozen table
 
@@ -388,6 +401,7 @@ async def asyncio(
         allow_invalid_root_ids (bool | Unset):  Default: False.
         ipc_compress (bool | Unset):  Default: True.
         direct_sql_pandas (bool | Unset):  Default: False.
+        accept_encoding (str | Unset):
         body (SimpleQuerySchema): Body of a single-table or view query. Every field is optional;
             unknown fields are rejected (the rejection surfaces as a 500). All filters are keyed by
             table (or view) name, then column name, and combine with AND.
@@ -416,5 +430,6 @@ async def asyncio(
             allow_invalid_root_ids=allow_invalid_root_ids,
             ipc_compress=ipc_compress,
             direct_sql_pandas=direct_sql_pandas,
+            accept_encoding=accept_encoding,
         )
     ).parsed

@@ -30,8 +30,11 @@ def _get_kwargs(
     allow_invalid_root_ids: bool | Unset = False,
     ipc_compress: bool | Unset = True,
     direct_sql_pandas: bool | Unset = False,
+    accept_encoding: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(accept_encoding, Unset):
+        headers["Accept-Encoding"] = accept_encoding
 
     params: dict[str, Any] = {}
 
@@ -134,6 +137,7 @@ def sync_detailed(
     allow_invalid_root_ids: bool | Unset = False,
     ipc_compress: bool | Unset = True,
     direct_sql_pandas: bool | Unset = False,
+    accept_encoding: str | Unset = UNSET,
 ) -> Response[File | MiddleAuthError | ServerError]:
     """Query a view
 
@@ -156,6 +160,7 @@ def sync_detailed(
         allow_invalid_root_ids (bool | Unset):  Default: False.
         ipc_compress (bool | Unset):  Default: True.
         direct_sql_pandas (bool | Unset):  Default: False.
+        accept_encoding (str | Unset):
         body (SimpleQuerySchema): Body of a single-table or view query. Every field is optional;
             unknown fields are rejected (the rejection surfaces as a 500). All filters are keyed by
             table (or view) name, then column name, and combine with AND.
@@ -182,6 +187,7 @@ def sync_detailed(
         allow_invalid_root_ids=allow_invalid_root_ids,
         ipc_compress=ipc_compress,
         direct_sql_pandas=direct_sql_pandas,
+        accept_encoding=accept_encoding,
     )
 
     response = client.get_httpx_client().request(
@@ -207,6 +213,7 @@ def sync(
     allow_invalid_root_ids: bool | Unset = False,
     ipc_compress: bool | Unset = True,
     direct_sql_pandas: bool | Unset = False,
+    accept_encoding: str | Unset = UNSET,
 ) -> File | MiddleAuthError | ServerError | None:
     """Query a view
 
@@ -229,6 +236,7 @@ def sync(
         allow_invalid_root_ids (bool | Unset):  Default: False.
         ipc_compress (bool | Unset):  Default: True.
         direct_sql_pandas (bool | Unset):  Default: False.
+        accept_encoding (str | Unset):
         body (SimpleQuerySchema): Body of a single-table or view query. Every field is optional;
             unknown fields are rejected (the rejection surfaces as a 500). All filters are keyed by
             table (or view) name, then column name, and combine with AND.
@@ -256,6 +264,7 @@ def sync(
         allow_invalid_root_ids=allow_invalid_root_ids,
         ipc_compress=ipc_compress,
         direct_sql_pandas=direct_sql_pandas,
+        accept_encoding=accept_encoding,
     ).parsed
 
 
@@ -275,6 +284,7 @@ async def asyncio_detailed(
     allow_invalid_root_ids: bool | Unset = False,
     ipc_compress: bool | Unset = True,
     direct_sql_pandas: bool | Unset = False,
+    accept_encoding: str | Unset = UNSET,
 ) -> Response[File | MiddleAuthError | ServerError]:
     """Query a view
 
@@ -297,6 +307,7 @@ async def asyncio_detailed(
         allow_invalid_root_ids (bool | Unset):  Default: False.
         ipc_compress (bool | Unset):  Default: True.
         direct_sql_pandas (bool | Unset):  Default: False.
+        accept_encoding (str | Unset):
         body (SimpleQuerySchema): Body of a single-table or view query. Every field is optional;
             unknown fields are rejected (the rejection surfaces as a 500). All filters are keyed by
             table (or view) name, then column name, and combine with AND.
@@ -323,6 +334,7 @@ async def asyncio_detailed(
         allow_invalid_root_ids=allow_invalid_root_ids,
         ipc_compress=ipc_compress,
         direct_sql_pandas=direct_sql_pandas,
+        accept_encoding=accept_encoding,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -346,6 +358,7 @@ async def asyncio(
     allow_invalid_root_ids: bool | Unset = False,
     ipc_compress: bool | Unset = True,
     direct_sql_pandas: bool | Unset = False,
+    accept_encoding: str | Unset = UNSET,
 ) -> File | MiddleAuthError | ServerError | None:
     """Query a view
 
@@ -368,6 +381,7 @@ async def asyncio(
         allow_invalid_root_ids (bool | Unset):  Default: False.
         ipc_compress (bool | Unset):  Default: True.
         direct_sql_pandas (bool | Unset):  Default: False.
+        accept_encoding (str | Unset):
         body (SimpleQuerySchema): Body of a single-table or view query. Every field is optional;
             unknown fields are rejected (the rejection surfaces as a 500). All filters are keyed by
             table (or view) name, then column name, and combine with AND.
@@ -396,5 +410,6 @@ async def asyncio(
             allow_invalid_root_ids=allow_invalid_root_ids,
             ipc_compress=ipc_compress,
             direct_sql_pandas=direct_sql_pandas,
+            accept_encoding=accept_encoding,
         )
     ).parsed

@@ -1,0 +1,1361 @@
+"""`client.materialize`: versions, tables, views and queries (the materialization service).
+
+The service lives on the datastack's local server. Queries use the v3 routes (the v2 query routes of
+5.26.4 fail after running the query) and come back as DataFrames decoded from Arrow: exact int64/uint64
+ids, UTC-aware timestamps, positions as [x, y, z] arrays unless `split_positions=True`, the query's
+metadata in `df.attrs`, and the server's `Warning` headers as `CAVEServerWarning`s.
+
+Every filter is checked before anything is sent: its kind and values, timestamps (timezone-aware), and,
+when the table's metadata is at hand (it is fetched anyway for `df.attrs` and reference tables), its
+columns against the table's schema.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, cast
+
+from cave_api.materialize.api.neuroglancer import (
+    get_precomputed_annotation_info,
+    get_segment_properties_info,
+)
+from cave_api.materialize.api.tables import (
+    get_table_count_v2,
+    get_tables_metadata,
+    get_tables_v2,
+    get_unique_string_values,
+)
+from cave_api.materialize.api.versions import get_versions_metadata_v3
+from cave_api.materialize.api.views import get_view_schemas, get_views
+from cave_api.materialize.api.workflows import ingest_annotation_table, lookup_supervoxel_ids
+from cave_api.materialize.models.analysis_version import AnalysisVersion
+from cave_api.materialize.models.annotation_id_list import AnnotationIDList
+from cave_api.materialize.models.precomputed_annotation_info import PrecomputedAnnotationInfo
+from cave_api.materialize.models.segment_properties import SegmentProperties
+from cave_api.materialize.models.table_metadata import TableMetadata as TableMetadataModel
+from cave_api.materialize.models.unique_string_values import UniqueStringValues
+from cave_api.materialize.models.view_schemas import ViewSchemas
+from cave_api.materialize.models.views_by_name import ViewsByName
+
+from .._frames import (
+    merge_position_columns,
+    query_headers,
+    raise_server_warnings,
+    rescale_positions,
+)
+from .._live_query import map_root_filters, update_root_ids
+from .._parse import parsed, parsed_list
+from .._plan import M, Plan, api_method, api_property, fetch, fetch_all, read, write
+from .._query_filters import (
+    FILTER_KINDS,
+    QueryFilters,
+    check_known_columns,
+    keep_matching,
+    single_table_filters,
+    table_keyed_filters,
+)
+from .._query_request import QueryRoute
+from .._schema_columns import TableColumns, view_columns
+from .._values import as_id_array
+from ..errors import CAVEError, InvalidInputError, NotFoundError
+from ..table_records import TableMetadata, VersionMetadata, ViewColumnType, ViewMetadata
+from ._materialize_base import MaterializeBase
+from ._materialize_values import (
+    _loose_filter,
+    _name,
+    _table_pairs,
+    _timestamp,
+    _version_number,
+    _version_record,
+    settable_api_property,
+    string_format_timestamp,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .._table_manager import TableManager, ViewManager
+
+__all__ = [
+    "MaterializationClient",
+    "concatenate_position_columns",
+    "convert_position_columns",
+    "convert_timestamp",
+    "string_format_timestamp",
+]
+
+logger = logging.getLogger("caveclient_gen")
+
+FLAT_FILTER_PARAMETERS = tuple(kind.parameter for kind in FILTER_KINDS)
+ROOT_FILTER_PARAMETERS = FLAT_FILTER_PARAMETERS[:7]
+"""The filters a live query translates to the past and re-applies (all but spatial and regex)."""
+
+
+# ---------------------------------------------------------------- caveclient's helpers
+
+
+def convert_timestamp(ts: datetime | float | str | None) -> datetime:
+    """A UTC-aware datetime from a datetime (naive taken as UTC), POSIX seconds, an ISO string
+    (with or without fractional seconds) or "now". None gives the latest representable time."""
+    if ts is None:
+        return datetime.max.replace(tzinfo=UTC)
+    if isinstance(ts, str) and ts == "now":
+        return datetime.now(UTC)
+    if isinstance(ts, bool):
+        raise InvalidInputError("ts", "a bool is not a timestamp")
+    if isinstance(ts, int | float):
+        return datetime.fromtimestamp(float(ts), tz=UTC)
+    if isinstance(ts, str):
+        try:
+            ts = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidInputError("ts", f"{ts!r} is not an ISO 8601 timestamp") from None
+    if not isinstance(ts, datetime):
+        raise InvalidInputError("ts", f"cannot read a timestamp from {type(ts).__name__}")
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def concatenate_position_columns(df: pd.DataFrame, inplace: bool = False) -> pd.DataFrame:
+    """Each `<pt>_x/_y/_z` column triple merged into one column of [x, y, z] arrays."""
+    del inplace  # a new frame sharing the unchanged columns is returned either way
+    return merge_position_columns(df)
+
+
+def convert_position_columns(
+    df: pd.DataFrame, given_resolution: Sequence[float], desired_resolution: Sequence[float]
+) -> pd.DataFrame:
+    """Split position columns converted from `given_resolution` to `desired_resolution` (nm)."""
+    return rescale_positions(df, given_resolution, desired_resolution)
+
+
+class MaterializationClient(MaterializeBase[M]):
+    """The materialization service: frozen versions of a datastack's tables, and queries of them."""
+
+    # ------------------------------------------------------------ properties
+
+    @property
+    def datastack_name(self) -> str | None:
+        """The datastack of this client."""
+        return self._deployment.datastack_name
+
+    def _version_plan(self) -> Plan[int]:
+        """The version queries use by default: the client's (CAVEclient(version=...)), else the one
+        assigned here (checked against get_versions(expired=True) on first use), else the latest,
+        resolved once (assign None to resolve it again)."""
+        datastack = self._datastack(None)
+        return (yield from self._resolved_version(datastack, None))
+
+    def _set_version(self, value: Any) -> None:
+        if self._core.version is not None:
+            raise InvalidInputError(
+                "version",
+                "this client was created with a version; set it on the client "
+                "(CAVEclient(version=...)), not on client.materialize",
+            )
+        if value is None:
+            self._version = None
+            self._latest.pop(self._deployment.datastack_name or "", None)
+            return
+        number = _version_number("version", value)
+        self._version = number
+
+    version = settable_api_property(_version_plan, _set_version)
+
+    def _synapse_table_plan(self) -> Plan[str | None]:
+        """The synapse table synapse_query uses: the datastack's (info record), unless assigned."""
+        if self._synapse_table is not None:
+            return self._synapse_table
+        record = yield from self._deployment.datastack_info()
+        table = record.get("synapse_table")
+        return str(table) if table else None
+
+    def _set_synapse_table(self, value: Any) -> None:
+        self._synapse_table = None if value is None else _name("synapse_table", value)
+
+    synapse_table = settable_api_property(_synapse_table_plan, _set_synapse_table)
+
+    @api_property
+    def homepage(self) -> Plan[str]:
+        """URL of the materialization service's web pages for this datastack."""
+        datastack = self._datastack(None)
+        server = yield from self._deployment.local_server()
+        return f"{server}/materialize/views/datastack/{datastack}"
+
+    @api_property
+    def tables(self) -> Plan[TableManager[M]]:
+        """The tables of the client's version: `client.materialize.tables.<table>(filters).query()`."""
+        from .._table_manager import TableManager
+
+        datastack = self._datastack(None)
+        version = yield from self._resolved_version(datastack, None)
+        key = (datastack, version)
+        if key not in self._table_managers:
+            metadata, schemas = yield from self._tables_and_schemas(datastack, version)
+            self._table_managers[key] = TableManager(self, metadata, schemas)
+        return self._table_managers[key]
+
+    @api_property
+    def views(self) -> Plan[ViewManager[M]]:
+        """The views of the client's version: `client.materialize.views.<view>(filters).query()`."""
+        from .._table_manager import ViewManager
+
+        datastack = self._datastack(None)
+        version = yield from self._resolved_version(datastack, None)
+        key = (datastack, version)
+        if key not in self._view_managers:
+            api = yield from self._api(datastack)
+            views_response, schemas_response = yield from fetch_all(
+                [
+                    read(
+                        get_views.sync_detailed,
+                        get_views.asyncio_detailed,
+                        datastack,
+                        version,
+                        client=api,
+                    ),
+                    read(
+                        get_view_schemas.sync_detailed,
+                        get_view_schemas.asyncio_detailed,
+                        datastack,
+                        version,
+                        client=api,
+                    ),
+                ],
+                2,
+            )
+            views = {
+                name: cast(ViewMetadata, view.to_dict())
+                for name, view in parsed(views_response, ViewsByName).additional_properties.items()
+            }
+            schemas = cast(
+                dict[str, dict[str, ViewColumnType]], parsed(schemas_response, ViewSchemas).to_dict()
+            )
+            self._view_managers[key] = ViewManager(self, views, schemas)
+        return self._view_managers[key]
+
+    # ------------------------------------------------------------ versions
+
+    @api_method
+    def most_recent_version(self, datastack_name: str | None = None) -> Plan[int]:
+        """The newest valid materialization version of the datastack."""
+        return (yield from self._latest_version(self._datastack(datastack_name)))
+
+    @api_method
+    def get_versions(self, datastack_name: str | None = None, expired: bool = False) -> Plan[list[int]]:
+        """Version numbers of the datastack (with `expired=True`, expired ones too)."""
+        return (yield from self._versions(self._datastack(datastack_name), bool(expired)))
+
+    @api_method
+    def get_tables(
+        self, datastack_name: str | None = None, version: int | None = None
+    ) -> Plan[list[str]]:
+        """Names of the tables of a version (default: the client's version)."""
+        datastack = self._datastack(datastack_name)
+        chosen = yield from self._resolved_version(datastack, version)
+        api = yield from self._api(datastack)
+        try:
+            response = yield from fetch(
+                read(
+                    get_tables_v2.sync_detailed,
+                    get_tables_v2.asyncio_detailed,
+                    datastack,
+                    chosen,
+                    client=api,
+                )
+            )
+        except NotFoundError as error:
+            if error.wire_status != 404:  # an unknown version (sent as a 500), not "no tables"
+                raise
+            return []
+        return parsed_list(response, str)
+
+    @api_method
+    def get_annotation_count(
+        self, table_name: str, datastack_name: str | None = None, version: int | None = None
+    ) -> Plan[int | None]:
+        """Rows the table had in a version (None if the version recorded no count)."""
+        table = _name("table_name", table_name)
+        datastack = self._datastack(datastack_name)
+        chosen = yield from self._resolved_version(datastack, version)
+        api = yield from self._api(datastack)
+        response = yield from fetch(
+            read(
+                get_table_count_v2.sync_detailed,
+                get_table_count_v2.asyncio_detailed,
+                datastack,
+                chosen,
+                table,
+                client=api,
+            )
+        )
+        count = response.parsed
+        return int(count) if isinstance(count, int) else None
+
+    @api_method
+    def get_version_metadata(
+        self, version: int | None = None, datastack_name: str | None = None
+    ) -> Plan[VersionMetadata]:
+        """The record of a version; `time_stamp` and `expires_on` are UTC-aware datetimes."""
+        datastack = self._datastack(datastack_name)
+        chosen = yield from self._resolved_version(datastack, version)
+        return (yield from self._version_record(datastack, chosen))
+
+    @api_method
+    def get_timestamp(
+        self, version: int | None = None, datastack_name: str | None = None
+    ) -> Plan[datetime]:
+        """When a version was frozen (UTC-aware)."""
+        record = yield from MaterializationClient.get_version_metadata.plan(
+            self, version, datastack_name
+        )
+        return record["time_stamp"]
+
+    @api_method
+    def get_versions_metadata(
+        self, datastack_name: str | None = None, expired: bool = False
+    ) -> Plan[list[VersionMetadata]]:
+        """The records of every version (cached for 12 hours by this client)."""
+        datastack = self._datastack(datastack_name)
+        key = ("versions", datastack, bool(expired))
+        cached = self._cached(key)
+        if cached is not None:
+            return cast(list[VersionMetadata], cached)
+        api = yield from self._api(datastack)
+        response = yield from fetch(
+            read(
+                get_versions_metadata_v3.sync_detailed,
+                get_versions_metadata_v3.asyncio_detailed,
+                datastack,
+                client=api,
+                expired=bool(expired),
+            )
+        )
+        records = [_version_record(v) for v in parsed_list(response, AnalysisVersion)]
+        return cast(list[VersionMetadata], self._metadata.put(key, records))
+
+    @api_method
+    def get_table_metadata(
+        self,
+        table_name: str,
+        datastack_name: str | None = None,
+        version: int | None = None,
+        log_warning: bool = True,
+    ) -> Plan[TableMetadata]:
+        """Metadata of a table in a version, with `voxel_resolution` [x, y, z] (cached 12 hours)."""
+        table = _name("table_name", table_name)
+        datastack = self._datastack(datastack_name)
+        chosen = yield from self._resolved_version(datastack, version)
+        return (yield from self._table_metadata(datastack, chosen, table, log_warning))
+
+    @api_method
+    def get_tables_metadata(
+        self,
+        datastack_name: str | None = None,
+        version: int | None = None,
+        log_warning: bool = True,
+    ) -> Plan[list[TableMetadata]]:
+        """Metadata of every table of a version (cached 12 hours); [] when it has none."""
+        datastack = self._datastack(datastack_name)
+        chosen = yield from self._resolved_version(datastack, version)
+        cached = self._cached(("tables", datastack, chosen))
+        if cached is not None:
+            return cast(list[TableMetadata], cached)
+        api = yield from self._api(datastack)
+        try:
+            response = yield from fetch(
+                read(
+                    get_tables_metadata.sync_detailed,
+                    get_tables_metadata.asyncio_detailed,
+                    datastack,
+                    chosen,
+                    client=api,
+                )
+            )
+        except NotFoundError as error:
+            if error.wire_status != 404:  # an unknown version (sent as a 500), not "no tables"
+                raise
+            return []
+        raise_server_warnings(query_headers(response.headers).warnings, log_warning)
+        raw = [t.to_dict() for t in parsed_list(response, TableMetadataModel)]
+        return self._store_tables_metadata(datastack, chosen, raw)
+
+    # ------------------------------------------------------------ queries
+
+    @api_method
+    def query_table(
+        self,
+        table: str,
+        filter_in_dict: dict[str, Any] | None = None,
+        filter_out_dict: dict[str, Any] | None = None,
+        filter_equal_dict: dict[str, Any] | None = None,
+        filter_greater_dict: dict[str, Any] | None = None,
+        filter_less_dict: dict[str, Any] | None = None,
+        filter_greater_equal_dict: dict[str, Any] | None = None,
+        filter_less_equal_dict: dict[str, Any] | None = None,
+        filter_spatial_dict: dict[str, Any] | None = None,
+        filter_regex_dict: dict[str, Any] | None = None,
+        select_columns: list[str] | dict[str, list[str]] | None = None,
+        offset: int | None = None,
+        limit: int | None = None,
+        datastack_name: str | None = None,
+        return_df: bool = True,
+        split_positions: bool = False,
+        materialization_version: int | None = None,
+        timestamp: datetime | None = None,
+        metadata: bool = True,
+        merge_reference: bool = True,
+        desired_resolution: Sequence[float] | None = None,
+        get_counts: bool = False,
+        random_sample: int | None = None,
+        log_warning: bool = True,
+    ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
+        """Rows of a table in a materialization version, filtered.
+
+        Filters map column names to values: `filter_in_dict` / `filter_out_dict` to lists,
+        `filter_equal_dict` and the inequality filters to one value, `filter_spatial_dict` a position
+        column to [[min_x, min_y, min_z], [max_x, max_y, max_z]] (table voxels), `filter_regex_dict`
+        to a pattern. With `timestamp` (timezone-aware), the query is answered as of that moment
+        (see live_query). Reference tables are joined to the table they annotate unless
+        `merge_reference=False`. Returns a DataFrame (JSON records with `return_df=False`); the
+        exclusions of `filter_out_dict` are applied to the rows received, since the 5.26.4 server
+        ignores them (a `limit` then counts rows before exclusion).
+        """
+        flat = {
+            "filter_in_dict": filter_in_dict,
+            "filter_out_dict": filter_out_dict,
+            "filter_equal_dict": filter_equal_dict,
+            "filter_greater_dict": filter_greater_dict,
+            "filter_less_dict": filter_less_dict,
+            "filter_greater_equal_dict": filter_greater_equal_dict,
+            "filter_less_equal_dict": filter_less_equal_dict,
+            "filter_spatial_dict": filter_spatial_dict,
+            "filter_regex_dict": filter_regex_dict,
+        }
+        name = _name("table", table)
+        if timestamp is not None:
+            if materialization_version is not None:
+                raise InvalidInputError(
+                    "timestamp", "give either a timestamp or a materialization_version, not both"
+                )
+            return (
+                yield from MaterializationClient.live_query.plan(
+                    self,
+                    name,
+                    timestamp,
+                    **flat,
+                    select_columns=select_columns,
+                    offset=offset,
+                    limit=limit,
+                    datastack_name=datastack_name,
+                    split_positions=split_positions,
+                    post_filter=True,
+                    metadata=metadata,
+                    merge_reference=merge_reference,
+                    desired_resolution=desired_resolution,
+                    random_sample=random_sample,
+                    log_warning=log_warning,
+                )
+            )
+        filters = single_table_filters(name, flat)
+        offset_, limit_, sample, desired, select = self._common_options(
+            offset=offset,
+            limit=limit,
+            random_sample=random_sample,
+            desired_resolution=desired_resolution,
+            select_columns=select_columns,
+        )
+        datastack = self._datastack(datastack_name)
+        version = yield from self._resolved_version(
+            datastack, materialization_version, "materialization_version"
+        )
+        return (
+            yield from self._frozen_table_query(
+                datastack,
+                version,
+                name,
+                filters,
+                select=select,
+                offset=offset_,
+                limit=limit_,
+                sample=sample,
+                desired=desired,
+                return_df=return_df,
+                split_positions=split_positions,
+                metadata=metadata,
+                merge_reference=merge_reference,
+                get_counts=get_counts,
+                log_warning=log_warning,
+                live_timestamp=None,
+            )
+        )
+
+    def _frozen_table_query(
+        self,
+        datastack: str,
+        version: int,
+        table: str,
+        filters: QueryFilters,
+        *,
+        select: Any,
+        offset: int | None,
+        limit: int | None,
+        sample: int | None,
+        desired: list[float] | None,
+        return_df: bool,
+        split_positions: bool,
+        metadata: bool,
+        merge_reference: bool,
+        get_counts: bool,
+        log_warning: bool,
+        live_timestamp: datetime | None,
+        after_decode: Callable[[pd.DataFrame], Plan[pd.DataFrame]] | None = None,
+        attrs_filters: QueryFilters | None = None,
+    ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
+        """A query of one table at a version (joined to its target when it is a reference table)."""
+        meta: TableMetadata | None = None
+        if merge_reference or metadata:
+            meta = yield from self._table_metadata(datastack, version, table)
+        columns = yield from self._known_columns(table, meta)
+        if columns is not None:
+            check_known_columns(filters, {table: columns})
+        reference = (meta or {}).get("reference_table") if merge_reference else None
+        tables: list[tuple[str, str | None, str | None]] = [(table, None, None)]
+        if isinstance(select, dict):
+            if reference is None and set(select) - {table}:
+                raise InvalidInputError("select_columns", f"may only name table {table!r} here")
+            if reference is None:
+                select = select.get(table, [])
+        body = self._body(filters, select, offset, limit, desired)
+        route: QueryRoute = "table"
+        if reference:
+            route = "join"
+            body["tables"] = [[table, "target_id"], [reference, "id"]]
+            body["suffix_map"] = {table: "", reference: "_ref"}
+            tables = [(table, "target_id", ""), (reference, "id", "_ref")]
+        elif columns is not None and isinstance(select, list):
+            unknown = [c for c in select if c not in columns.kinds]
+            if unknown:
+                raise InvalidInputError(
+                    "select_columns",
+                    f"table {table!r} has no columns {unknown}; its columns are {sorted(columns.names)}",
+                )
+        answer = yield from self._fetch_answer(
+            route,
+            datastack=datastack,
+            version=version,
+            name=table,
+            body=body,
+            params=self._params(sample, get_counts),
+            return_df=return_df,
+            filters=filters,
+            log_warning=log_warning,
+        )
+        if answer.frame is None:
+            return answer.records or []
+        frame = yield from self._rescaled(
+            answer.frame, answer.headers, desired, self._table_resolution(datastack, version, table)
+        )
+        if after_decode is not None:
+            frame = yield from after_decode(frame)
+        if not split_positions:
+            frame = merge_position_columns(frame)
+        if metadata:
+            described = []
+            for name, column, suffix in tables:
+                meta_of = yield from self._attrs_metadata(datastack, version, name)
+                described.append((name, meta_of, column, suffix))
+            frame.attrs.update(
+                self._frame_attrs(
+                    datastack,
+                    tables=described,
+                    headers=answer.headers,
+                    desired=desired,
+                    filters=attrs_filters or filters,
+                    select_columns=select,
+                    offset=offset,
+                    limit=limit,
+                    live_query=live_timestamp is not None,
+                    timestamp=live_timestamp,
+                    version=None if live_timestamp is not None else version,
+                    record_column_names=live_timestamp is None,
+                )
+            )
+        return frame
+
+    @api_method
+    def join_query(
+        self,
+        tables: list[list[str]],
+        filter_in_dict: dict[str, dict[str, Any]] | None = None,
+        filter_out_dict: dict[str, dict[str, Any]] | None = None,
+        filter_equal_dict: dict[str, dict[str, Any]] | None = None,
+        filter_greater_dict: dict[str, dict[str, Any]] | None = None,
+        filter_less_dict: dict[str, dict[str, Any]] | None = None,
+        filter_greater_equal_dict: dict[str, dict[str, Any]] | None = None,
+        filter_less_equal_dict: dict[str, dict[str, Any]] | None = None,
+        filter_spatial_dict: dict[str, dict[str, Any]] | None = None,
+        filter_regex_dict: dict[str, dict[str, Any]] | None = None,
+        select_columns: dict[str, list[str]] | list[str] | None = None,
+        offset: int | None = None,
+        limit: int | None = None,
+        suffixes: dict[str, str] | list[str] | None = None,
+        datastack_name: str | None = None,
+        return_df: bool = True,
+        split_positions: bool = False,
+        materialization_version: int | None = None,
+        metadata: bool = True,
+        desired_resolution: Sequence[float] | None = None,
+        random_sample: int | None = None,
+        log_warning: bool = True,
+    ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
+        """Two tables of a version joined: `tables=[[table_a, column_a], [table_b, column_b]]`.
+
+        Filters, `select_columns` and `suffixes` are keyed by table name. Returns a DataFrame, or
+        the JSON records with `return_df=False`.
+        """
+        pairs = _table_pairs(tables)
+        names = [pair[0] for pair in pairs]
+        filters = table_keyed_filters(
+            names,
+            {
+                "filter_in_dict": filter_in_dict,
+                "filter_out_dict": filter_out_dict,
+                "filter_equal_dict": filter_equal_dict,
+                "filter_greater_dict": filter_greater_dict,
+                "filter_less_dict": filter_less_dict,
+                "filter_greater_equal_dict": filter_greater_equal_dict,
+                "filter_less_equal_dict": filter_less_equal_dict,
+                "filter_spatial_dict": filter_spatial_dict,
+                "filter_regex_dict": filter_regex_dict,
+            },
+        )
+        offset_, limit_, sample, desired, select = self._common_options(
+            offset=offset,
+            limit=limit,
+            random_sample=random_sample,
+            desired_resolution=desired_resolution,
+            select_columns=select_columns,
+        )
+        suffix_of = self._suffixes(suffixes, names)
+        datastack = self._datastack(datastack_name)
+        version = yield from self._resolved_version(
+            datastack, materialization_version, "materialization_version"
+        )
+        metas: dict[str, dict[str, Any]] = {}
+        if metadata:
+            known: dict[str, TableColumns] = {}
+            for name in names:
+                metas[name] = dict((yield from self._table_metadata(datastack, version, name)))
+                columns = yield from self._known_columns(name, metas[name])
+                if columns is not None:
+                    known[name] = columns
+            check_known_columns(filters, known)
+        body = self._body(filters, select, offset_, limit_, desired)
+        body["tables"] = pairs
+        if isinstance(suffixes, Mapping):
+            body["suffix_map"] = dict(suffix_of)
+        elif suffixes is not None:
+            body["suffixes"] = [suffix_of[name] for name in names]
+        answer = yield from self._fetch_answer(
+            "join",
+            datastack=datastack,
+            version=version,
+            name="",
+            body=body,
+            params=self._params(sample),
+            return_df=return_df,
+            filters=filters,
+            log_warning=log_warning,
+        )
+        if answer.frame is None:
+            return answer.records or []
+        frame = answer.frame
+        if not split_positions:
+            frame = merge_position_columns(frame)
+        if metadata:
+            frame.attrs.update(
+                self._frame_attrs(
+                    datastack,
+                    tables=[(name, metas[name], column, suffix_of.get(name)) for name, column in pairs],
+                    headers=answer.headers,
+                    desired=desired,
+                    filters=filters,
+                    select_columns=select,
+                    offset=offset_,
+                    limit=limit_,
+                    live_query=False,
+                    timestamp=None,
+                    version=version,
+                )
+            )
+        return frame
+
+    @api_method
+    def map_filters(
+        self,
+        filters: list[dict[str, Any] | None],
+        timestamp: datetime,
+        timestamp_past: datetime,
+    ) -> Plan[tuple[list[dict[str, Any] | None], dict[int, int]]]:
+        """Root-id filters valid at `timestamp` translated to the roots they were at `timestamp_past`.
+
+        Returns the translated filter dicts and the map of each past root id to the root it became at
+        `timestamp`. Root ids not valid at `timestamp` are refused.
+        """
+        moment = _timestamp("timestamp", timestamp)
+        past = _timestamp("timestamp_past", timestamp_past)
+        checked = [None if columns is None else _loose_filter(columns) for columns in filters]
+        lookups = yield from self._lookups(self._datastack(None))
+        return (yield from map_root_filters(checked, moment, past, lookups))
+
+    @api_method
+    def live_query(
+        self,
+        table: str,
+        timestamp: datetime,
+        filter_in_dict: dict[str, Any] | None = None,
+        filter_out_dict: dict[str, Any] | None = None,
+        filter_equal_dict: dict[str, Any] | None = None,
+        filter_greater_dict: dict[str, Any] | None = None,
+        filter_less_dict: dict[str, Any] | None = None,
+        filter_greater_equal_dict: dict[str, Any] | None = None,
+        filter_less_equal_dict: dict[str, Any] | None = None,
+        filter_spatial_dict: dict[str, Any] | None = None,
+        filter_regex_dict: dict[str, Any] | None = None,
+        select_columns: list[str] | dict[str, list[str]] | None = None,
+        offset: int | None = None,
+        limit: int | None = None,
+        datastack_name: str | None = None,
+        split_positions: bool = False,
+        post_filter: bool = True,
+        metadata: bool = True,
+        merge_reference: bool = True,
+        desired_resolution: Sequence[float] | None = None,
+        random_sample: int | None = None,
+        log_warning: bool = True,
+    ) -> Plan[pd.DataFrame]:
+        """A table as it was at `timestamp` (timezone-aware), computed client-side.
+
+        Queries the newest materialization version frozen at or before `timestamp` with root-id
+        filters translated back to that version's time, then updates every root id to its value at
+        `timestamp` with the chunkedgraph. With `post_filter` the filters are applied again to the
+        updated rows (a root that split since the version may have brought rows that no longer
+        match).
+        """
+        name = _name("table", table)
+        moment = _timestamp("timestamp", timestamp)
+        flat = {
+            "filter_in_dict": filter_in_dict,
+            "filter_out_dict": filter_out_dict,
+            "filter_equal_dict": filter_equal_dict,
+            "filter_greater_dict": filter_greater_dict,
+            "filter_less_dict": filter_less_dict,
+            "filter_greater_equal_dict": filter_greater_equal_dict,
+            "filter_less_equal_dict": filter_less_equal_dict,
+            "filter_spatial_dict": filter_spatial_dict,
+            "filter_regex_dict": filter_regex_dict,
+        }
+        filters = single_table_filters(name, flat)
+        offset_, limit_, sample, desired, select = self._common_options(
+            offset=offset,
+            limit=limit,
+            random_sample=random_sample,
+            desired_resolution=desired_resolution,
+            select_columns=select_columns,
+        )
+        datastack = self._datastack(datastack_name)
+        versions = yield from MaterializationClient.get_versions_metadata.plan(self, datastack)
+        chosen: VersionMetadata | None = None
+        for record in sorted(versions, key=lambda r: r["id"]):
+            if record["time_stamp"] <= moment:
+                chosen = record
+        if chosen is None:
+            oldest = min((r["time_stamp"] for r in versions), default=None)
+            raise InvalidInputError(
+                "timestamp",
+                f"{moment.isoformat()} is before every available materialization version"
+                + (f" (the oldest is from {oldest.isoformat()})" if oldest else ""),
+            )
+        common: dict[str, Any] = {
+            "select": select,
+            "offset": offset_,
+            "limit": limit_,
+            "sample": sample,
+            "desired": desired,
+            "return_df": True,
+            "split_positions": split_positions,
+            "metadata": metadata,
+            "merge_reference": merge_reference,
+            "get_counts": False,
+            "log_warning": log_warning,
+        }
+        if chosen["time_stamp"] == moment:
+            return cast(
+                "pd.DataFrame",
+                (
+                    yield from self._frozen_table_query(
+                        datastack, chosen["version"], name, filters, live_timestamp=None, **common
+                    )
+                ),
+            )
+        lookups = yield from self._lookups(datastack)
+        originals = [filters.flat(parameter) for parameter in ROOT_FILTER_PARAMETERS]
+        translated, future_map = yield from map_root_filters(
+            originals, moment, chosen["time_stamp"], lookups
+        )
+        past = dict(zip(ROOT_FILTER_PARAMETERS, translated, strict=True))
+        equal = dict(past.get("filter_equal_dict") or {})
+        for column in [c for c in equal if c.endswith("root_id")]:
+            # One root now may be several roots then: an equality becomes membership.
+            value = equal.pop(column)
+            members = value if isinstance(value, list) else [value]
+            past["filter_in_dict"] = {**(past.get("filter_in_dict") or {}), column: members}
+        past["filter_equal_dict"] = equal or None
+        past_filters = single_table_filters(
+            name,
+            {
+                **past,
+                "filter_spatial_dict": flat["filter_spatial_dict"],
+                "filter_regex_dict": flat["filter_regex_dict"],
+            },
+        )
+
+        def bring_forward(frame: pd.DataFrame) -> Plan[pd.DataFrame]:
+            updated = yield from update_root_ids(frame, moment, future_map, lookups)
+            if post_filter:
+                updated = keep_matching(updated, {p: filters.flat(p) for p in ROOT_FILTER_PARAMETERS})
+            return updated
+
+        return cast(
+            "pd.DataFrame",
+            (
+                yield from self._frozen_table_query(
+                    datastack,
+                    chosen["version"],
+                    name,
+                    past_filters,
+                    live_timestamp=moment,
+                    after_decode=bring_forward,
+                    attrs_filters=filters,
+                    **common,
+                )
+            ),
+        )
+
+    @api_method
+    def live_live_query(
+        self,
+        table: str,
+        timestamp: datetime,
+        joins: list[list[str]] | None = None,
+        filter_in_dict: dict[str, dict[str, Any]] | None = None,
+        filter_out_dict: dict[str, dict[str, Any]] | None = None,
+        filter_equal_dict: dict[str, dict[str, Any]] | None = None,
+        filter_greater_dict: dict[str, dict[str, Any]] | None = None,
+        filter_less_dict: dict[str, dict[str, Any]] | None = None,
+        filter_greater_equal_dict: dict[str, dict[str, Any]] | None = None,
+        filter_less_equal_dict: dict[str, dict[str, Any]] | None = None,
+        filter_spatial_dict: dict[str, dict[str, Any]] | None = None,
+        filter_regex_dict: dict[str, dict[str, Any]] | None = None,
+        select_columns: dict[str, list[str]] | None = None,
+        offset: int | None = None,
+        limit: int | None = None,
+        datastack_name: str | None = None,
+        split_positions: bool = False,
+        metadata: bool = True,
+        suffixes: dict[str, str] | None = None,
+        desired_resolution: Sequence[float] | None = None,
+        allow_missing_lookups: bool = False,
+        allow_invalid_root_ids: bool = False,
+        random_sample: int | None = None,
+        log_warning: bool = True,
+    ) -> Plan[pd.DataFrame]:
+        """A table (optionally joined to others) as of `timestamp`, computed by the server.
+
+        Filters, `select_columns` and `suffixes` are keyed by table name; `joins` lists
+        `[table, column, other_table, other_column]`.
+        """
+        name = _name("table", table)
+        moment = _timestamp("timestamp", timestamp)
+        join_list = self._joins(joins)
+        names = [name] + [t for join in join_list for t in (join[0], join[2])]
+        filters = table_keyed_filters(
+            names,
+            {
+                "filter_in_dict": filter_in_dict,
+                "filter_out_dict": filter_out_dict,
+                "filter_equal_dict": filter_equal_dict,
+                "filter_greater_dict": filter_greater_dict,
+                "filter_less_dict": filter_less_dict,
+                "filter_greater_equal_dict": filter_greater_equal_dict,
+                "filter_less_equal_dict": filter_less_equal_dict,
+                "filter_spatial_dict": filter_spatial_dict,
+                "filter_regex_dict": filter_regex_dict,
+            },
+        )
+        offset_, limit_, sample, desired, select = self._common_options(
+            offset=offset,
+            limit=limit,
+            random_sample=random_sample,
+            desired_resolution=desired_resolution,
+            select_columns=select_columns,
+        )
+        if select is not None and not isinstance(select, dict):
+            raise InvalidInputError("select_columns", "must map table names to lists of columns here")
+        suffix_of = self._suffixes(suffixes, list(dict.fromkeys(names))) if suffixes else None
+        datastack = self._datastack(datastack_name)
+        meta: dict[str, Any] | None = None
+        if metadata:
+            version = yield from self._resolved_version(datastack, None)
+            meta = yield from self._attrs_metadata(datastack, version, name)
+            columns = yield from self._known_columns(name, meta)
+            if columns is not None:
+                check_known_columns(filters, {name: columns})
+        body: dict[str, Any] = {"table": name, "timestamp": moment}
+        if join_list:
+            body["join_tables"] = join_list
+        body.update(self._body(filters, None, offset_, limit_, desired))
+        if select is not None:
+            body["select_columns"] = select
+        if suffix_of is not None:
+            body["suffixes"] = suffix_of
+        answer = yield from self._fetch_answer(
+            "live",
+            datastack=datastack,
+            version=None,
+            name=name,
+            body=body,
+            params=self._params(
+                sample,
+                allow_missing_lookups=bool(allow_missing_lookups),
+                allow_invalid_root_ids=bool(allow_invalid_root_ids),
+            ),
+            return_df=True,
+            filters=filters,
+            log_warning=log_warning,
+        )
+        assert answer.frame is not None
+
+        def resolution() -> Plan[list[float] | None]:
+            described = meta
+            if described is None:
+                version = yield from self._resolved_version(datastack, None)
+                described = yield from self._attrs_metadata(datastack, version, name)
+            return list(described.get("voxel_resolution") or []) or None
+
+        frame = yield from self._rescaled(answer.frame, answer.headers, desired, resolution)
+        if not split_positions:
+            frame = merge_position_columns(frame)
+        if metadata and meta is not None:
+            frame.attrs.update(
+                self._frame_attrs(
+                    datastack,
+                    tables=[(name, meta, None, None)],
+                    headers=answer.headers,
+                    desired=desired,
+                    filters=filters,
+                    select_columns=select,
+                    offset=offset_,
+                    limit=limit_,
+                    live_query=True,
+                    timestamp=moment,
+                    version=None,
+                    record_column_names=False,
+                )
+            )
+        return frame
+
+    @api_method
+    def synapse_query(
+        self,
+        pre_ids: int | Iterable[int] | None = None,
+        post_ids: int | Iterable[int] | None = None,
+        bounding_box: Sequence[Sequence[float]] | None = None,
+        bounding_box_column: str = "post_pt_position",
+        timestamp: datetime | None = None,
+        remove_autapses: bool = True,
+        include_zeros: bool = True,
+        limit: int | None = None,
+        offset: int | None = None,
+        split_positions: bool = False,
+        desired_resolution: Sequence[float] | None = None,
+        materialization_version: int | None = None,
+        synapse_table: str | None = None,
+        datastack_name: str | None = None,
+        metadata: bool = True,
+    ) -> Plan[pd.DataFrame]:
+        """Synapses of the datastack's synapse table by pre- and/or postsynaptic root ids.
+
+        One id filters with equality, several with membership. Autapses (pre == post) are removed
+        unless `remove_autapses=False`; `include_zeros=False` drops synapses whose partner is
+        outside the segmentation (root id 0).
+        """
+        table = synapse_table
+        if table is None:
+            table = yield from self._synapse_table_plan()
+        if table is None:
+            raise InvalidInputError(
+                "synapse_table", "the datastack names no synapse table; pass synapse_table="
+            )
+        filter_in: dict[str, Any] = {}
+        filter_equal: dict[str, Any] = {}
+        for column, ids in (("pre_pt_root_id", pre_ids), ("post_pt_root_id", post_ids)):
+            if ids is None:
+                continue
+            parameter = "pre_ids" if column.startswith("pre") else "post_ids"
+            if isinstance(ids, int) or (hasattr(ids, "ndim") and getattr(ids, "ndim", 1) == 0):
+                filter_equal[column] = int(as_id_array(parameter, ids)[0])
+            else:
+                filter_in[column] = as_id_array(parameter, ids)
+        frame = yield from MaterializationClient.query_table.plan(
+            self,
+            table,
+            filter_in_dict=filter_in or None,
+            filter_out_dict=None if include_zeros else {"pre_pt_root_id": [0], "post_pt_root_id": [0]},
+            filter_equal_dict=filter_equal or None,
+            filter_spatial_dict=None if bounding_box is None else {bounding_box_column: bounding_box},
+            offset=offset,
+            limit=limit,
+            split_positions=split_positions,
+            desired_resolution=desired_resolution,
+            materialization_version=materialization_version,
+            timestamp=timestamp,
+            datastack_name=datastack_name,
+            metadata=metadata,
+            merge_reference=False,
+        )
+        assert not isinstance(frame, list)
+        if metadata:
+            frame.attrs["remove_autapses"] = remove_autapses
+        if remove_autapses and {"pre_pt_root_id", "post_pt_root_id"} <= set(frame.columns):
+            keep = (frame["pre_pt_root_id"] != frame["post_pt_root_id"]).to_numpy(
+                dtype=bool, na_value=True
+            )
+            if not keep.all():
+                attrs = dict(frame.attrs)
+                frame = frame.loc[keep]
+                frame.attrs.update(attrs)
+        return frame
+
+    # ------------------------------------------------------------ views
+
+    @api_method
+    def get_views(
+        self, version: int | None = None, datastack_name: str | None = None
+    ) -> Plan[dict[str, ViewMetadata]]:
+        """The views of a version, by name."""
+        datastack = self._datastack(datastack_name)
+        chosen = yield from self._resolved_version(datastack, version)
+        api = yield from self._api(datastack)
+        response = yield from fetch(
+            read(get_views.sync_detailed, get_views.asyncio_detailed, datastack, chosen, client=api)
+        )
+        return {
+            name: cast(ViewMetadata, view.to_dict())
+            for name, view in parsed(response, ViewsByName).additional_properties.items()
+        }
+
+    @api_method
+    def get_view_metadata(
+        self,
+        view_name: str,
+        materialization_version: int | None = None,
+        datastack_name: str | None = None,
+        log_warning: bool = True,
+    ) -> Plan[ViewMetadata]:
+        """Metadata of a view (cached 12 hours)."""
+        view = _name("view_name", view_name)
+        datastack = self._datastack(datastack_name)
+        version = yield from self._resolved_version(
+            datastack, materialization_version, "materialization_version"
+        )
+        return (yield from self._view_metadata(datastack, version, view, log_warning))
+
+    @api_method
+    def get_view_schema(
+        self,
+        view_name: str,
+        materialization_version: int | None = None,
+        datastack_name: str | None = None,
+        log_warning: bool = True,
+    ) -> Plan[dict[str, ViewColumnType]]:
+        """The columns of a view and their types."""
+        view = _name("view_name", view_name)
+        datastack = self._datastack(datastack_name)
+        version = yield from self._resolved_version(
+            datastack, materialization_version, "materialization_version"
+        )
+        return (yield from self._view_schema(datastack, version, view, log_warning))
+
+    @api_method
+    def get_view_schemas(
+        self,
+        materialization_version: int | None = None,
+        datastack_name: str | None = None,
+        log_warning: bool = True,
+    ) -> Plan[dict[str, dict[str, ViewColumnType]]]:
+        """The columns of every view, by view name ({} when there are no views)."""
+        datastack = self._datastack(datastack_name)
+        version = yield from self._resolved_version(
+            datastack, materialization_version, "materialization_version"
+        )
+        api = yield from self._api(datastack)
+        try:
+            response = yield from fetch(
+                read(
+                    get_view_schemas.sync_detailed,
+                    get_view_schemas.asyncio_detailed,
+                    datastack,
+                    version,
+                    client=api,
+                )
+            )
+        except NotFoundError as error:
+            if error.wire_status != 404:  # an unknown version (sent as a 500), not "no views"
+                raise
+            return {}
+        raise_server_warnings(query_headers(response.headers).warnings, log_warning)
+        return cast(dict[str, dict[str, ViewColumnType]], parsed(response, ViewSchemas).to_dict())
+
+    @api_method
+    def query_view(
+        self,
+        view_name: str,
+        filter_in_dict: dict[str, Any] | None = None,
+        filter_out_dict: dict[str, Any] | None = None,
+        filter_equal_dict: dict[str, Any] | None = None,
+        filter_greater_dict: dict[str, Any] | None = None,
+        filter_less_dict: dict[str, Any] | None = None,
+        filter_greater_equal_dict: dict[str, Any] | None = None,
+        filter_less_equal_dict: dict[str, Any] | None = None,
+        filter_spatial_dict: dict[str, Any] | None = None,
+        filter_regex_dict: dict[str, Any] | None = None,
+        select_columns: list[str] | None = None,
+        offset: int | None = None,
+        limit: int | None = None,
+        datastack_name: str | None = None,
+        return_df: bool = True,
+        split_positions: bool = False,
+        materialization_version: int | None = None,
+        metadata: bool = True,
+        desired_resolution: Sequence[float] | None = None,
+        get_counts: bool = False,
+        random_sample: int | None = None,
+    ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
+        """Rows of a view, filtered like query_table (version 0: the live database)."""
+        view = _name("view_name", view_name)
+        filters = single_table_filters(
+            view,
+            {
+                "filter_in_dict": filter_in_dict,
+                "filter_out_dict": filter_out_dict,
+                "filter_equal_dict": filter_equal_dict,
+                "filter_greater_dict": filter_greater_dict,
+                "filter_less_dict": filter_less_dict,
+                "filter_greater_equal_dict": filter_greater_equal_dict,
+                "filter_less_equal_dict": filter_less_equal_dict,
+                "filter_spatial_dict": filter_spatial_dict,
+                "filter_regex_dict": filter_regex_dict,
+            },
+        )
+        offset_, limit_, sample, desired, select = self._common_options(
+            offset=offset,
+            limit=limit,
+            random_sample=random_sample,
+            desired_resolution=desired_resolution,
+            select_columns=select_columns,
+        )
+        if isinstance(select, dict):
+            raise InvalidInputError("select_columns", "must be a list of column names for a view")
+        datastack = self._datastack(datastack_name)
+        version = yield from self._resolved_version(
+            datastack, materialization_version, "materialization_version"
+        )
+        if filters.tables():
+            try:
+                schema = yield from self._view_schema(datastack, version, view)
+            except NotFoundError:
+                schema = None
+            except CAVEError as error:
+                logger.debug("columns of view %r unknown: %s", view, error)
+                schema = None
+            if schema is not None:
+                check_known_columns(filters, {view: view_columns(schema)})
+        answer = yield from self._fetch_answer(
+            "view",
+            datastack=datastack,
+            version=version,
+            name=view,
+            body=self._body(filters, select, offset_, limit_, desired),
+            params=self._params(sample, get_counts),
+            return_df=return_df,
+            filters=filters,
+            log_warning=True,
+        )
+        if answer.frame is None:
+            return answer.records or []
+        frame = answer.frame
+        if not split_positions:
+            frame = merge_position_columns(frame)
+        if metadata:
+            meta = yield from self._view_metadata(datastack, version, view)
+            frame.attrs.update(
+                self._frame_attrs(
+                    datastack,
+                    tables=[(view, dict(meta), None, None)],
+                    headers=answer.headers,
+                    desired=desired,
+                    filters=filters,
+                    select_columns=select,
+                    offset=offset_,
+                    limit=limit_,
+                    live_query=False,
+                    timestamp=None,
+                    version=version,
+                )
+            )
+        return frame
+
+    @api_method
+    def get_unique_string_values(
+        self, table: str, datastack_name: str | None = None
+    ) -> Plan[dict[str, list[str | None]]]:
+        """Distinct values of each string column of a (live) table."""
+        name = _name("table", table)
+        datastack = self._datastack(datastack_name)
+        api = yield from self._api(datastack)
+        response = yield from fetch(
+            read(
+                get_unique_string_values.sync_detailed,
+                get_unique_string_values.asyncio_detailed,
+                datastack,
+                name,
+                client=api,
+            )
+        )
+        return cast(dict[str, list[str | None]], parsed(response, UniqueStringValues).to_dict())
+
+    # ------------------------------------------------------------ workflows
+
+    @api_method
+    def ingest_annotation_table(self, table_name: str, datastack_name: str | None = None) -> Plan[int]:
+        """Start the lookup of supervoxels and root ids for new rows of a table (needs edit rights)."""
+        table = _name("table_name", table_name)
+        datastack = self._datastack(datastack_name)
+        api = yield from self._api(datastack)
+        response = yield from fetch(
+            write(
+                ingest_annotation_table.sync_detailed,
+                ingest_annotation_table.asyncio_detailed,
+                datastack,
+                table,
+                client=api,
+            )
+        )
+        return parsed(response, int)
+
+    @api_method
+    def lookup_supervoxel_ids(
+        self,
+        table_name: str,
+        annotation_ids: Iterable[int] | None = None,
+        datastack_name: str | None = None,
+    ) -> Plan[int]:
+        """Start supervoxel lookups for some annotations of a table (all of it without ids)."""
+        table = _name("table_name", table_name)
+        datastack = self._datastack(datastack_name)
+        body = AnnotationIDList()
+        if annotation_ids is not None:
+            body.annotation_ids = [
+                int(i) for i in as_id_array("annotation_ids", annotation_ids).tolist()
+            ]
+        api = yield from self._api(datastack)
+        response = yield from fetch(
+            write(
+                lookup_supervoxel_ids.sync_detailed,
+                lookup_supervoxel_ids.asyncio_detailed,
+                datastack,
+                table,
+                client=api,
+                body=body,
+            )
+        )
+        return parsed(response, int)
+
+    # ------------------------------------------------------------ neuroglancer
+
+    @api_method
+    def neuroglancer_annotation_path(
+        self, table_name: str, datastack_name: str | None = None, for_neuroglancer: bool = True
+    ) -> Plan[str]:
+        """Where Neuroglancer reads a live table as a precomputed annotation source."""
+        table = _name("table_name", table_name)
+        datastack = self._datastack(datastack_name)
+        server = yield from self._deployment.local_server(datastack)
+        path = f"{server}/materialize/api/v3/datastack/{datastack}/table/{table}/precomputed"
+        return f"precomputed://middleauth+{path}" if for_neuroglancer else path
+
+    @api_method
+    def neuroglancer_annotation_info(
+        self, table_name: str, datastack_name: str | None = None
+    ) -> Plan[dict[str, Any]]:
+        """The precomputed-annotation `info` document of a live table."""
+        table = _name("table_name", table_name)
+        datastack = self._datastack(datastack_name)
+        api = yield from self._api(datastack)
+        response = yield from fetch(
+            read(
+                get_precomputed_annotation_info.sync_detailed,
+                get_precomputed_annotation_info.asyncio_detailed,
+                datastack,
+                table,
+                client=api,
+            )
+        )
+        return parsed(response, PrecomputedAnnotationInfo).to_dict()
+
+    @api_method
+    def neuroglancer_segprop_path(
+        self,
+        table_name: str,
+        datastack_name: str | None = None,
+        materialization_version: int | None = None,
+        for_neuroglancer: bool = True,
+    ) -> Plan[str]:
+        """Where Neuroglancer reads a table's segment properties at a version."""
+        table = _name("table_name", table_name)
+        datastack = self._datastack(datastack_name)
+        version = yield from self._resolved_version(
+            datastack, materialization_version, "materialization_version"
+        )
+        server = yield from self._deployment.local_server(datastack)
+        path = f"{server}/materialize/api/v3/datastack/{datastack}/version/{version}/table/{table}"
+        return f"precomputed://middleauth+{path}" if for_neuroglancer else path
+
+    @api_method
+    def neuroglancer_segprop_info(
+        self,
+        table_name: str,
+        datastack_name: str | None = None,
+        materialization_version: int | None = None,
+    ) -> Plan[dict[str, Any]]:
+        """The segment-properties `info` document of a table at a version."""
+        table = _name("table_name", table_name)
+        datastack = self._datastack(datastack_name)
+        version = yield from self._resolved_version(
+            datastack, materialization_version, "materialization_version"
+        )
+        api = yield from self._api(datastack)
+        response = yield from fetch(
+            read(
+                get_segment_properties_info.sync_detailed,
+                get_segment_properties_info.asyncio_detailed,
+                datastack,
+                version,
+                table,
+                client=api,
+            )
+        )
+        return parsed(response, SegmentProperties).to_dict()
