@@ -52,6 +52,7 @@ from .._query_filters import (
     FILTER_KINDS,
     QueryFilters,
     check_known_columns,
+    filter_arguments,
     keep_matching,
     single_table_filters,
     table_keyed_filters,
@@ -422,17 +423,7 @@ class MaterializationClient(MaterializeBase[M]):
         exclusions of `filter_out_dict` are applied to the rows received, since the 5.26.4 server
         ignores them (a `limit` then counts rows before exclusion).
         """
-        flat = {
-            "filter_in_dict": filter_in_dict,
-            "filter_out_dict": filter_out_dict,
-            "filter_equal_dict": filter_equal_dict,
-            "filter_greater_dict": filter_greater_dict,
-            "filter_less_dict": filter_less_dict,
-            "filter_greater_equal_dict": filter_greater_equal_dict,
-            "filter_less_equal_dict": filter_less_equal_dict,
-            "filter_spatial_dict": filter_spatial_dict,
-            "filter_regex_dict": filter_regex_dict,
-        }
+        flat = filter_arguments(locals())
         name = _name("table", table)
         if timestamp is not None:
             if materialization_version is not None:
@@ -619,17 +610,7 @@ class MaterializationClient(MaterializeBase[M]):
         names = [pair[0] for pair in pairs]
         filters = table_keyed_filters(
             names,
-            {
-                "filter_in_dict": filter_in_dict,
-                "filter_out_dict": filter_out_dict,
-                "filter_equal_dict": filter_equal_dict,
-                "filter_greater_dict": filter_greater_dict,
-                "filter_less_dict": filter_less_dict,
-                "filter_greater_equal_dict": filter_greater_equal_dict,
-                "filter_less_equal_dict": filter_less_equal_dict,
-                "filter_spatial_dict": filter_spatial_dict,
-                "filter_regex_dict": filter_regex_dict,
-            },
+            filter_arguments(locals()),
         )
         offset_, limit_, sample, desired, select = self._common_options(
             offset=offset,
@@ -746,17 +727,7 @@ class MaterializationClient(MaterializeBase[M]):
         """
         name = _name("table", table)
         moment = _timestamp("timestamp", timestamp)
-        flat = {
-            "filter_in_dict": filter_in_dict,
-            "filter_out_dict": filter_out_dict,
-            "filter_equal_dict": filter_equal_dict,
-            "filter_greater_dict": filter_greater_dict,
-            "filter_less_dict": filter_less_dict,
-            "filter_greater_equal_dict": filter_greater_equal_dict,
-            "filter_less_equal_dict": filter_less_equal_dict,
-            "filter_spatial_dict": filter_spatial_dict,
-            "filter_regex_dict": filter_regex_dict,
-        }
+        flat = filter_arguments(locals())
         filters = single_table_filters(name, flat)
         offset_, limit_, sample, desired, select = self._common_options(
             offset=offset,
@@ -883,17 +854,7 @@ class MaterializationClient(MaterializeBase[M]):
         names = [name] + [t for join in join_list for t in (join[0], join[2])]
         filters = table_keyed_filters(
             names,
-            {
-                "filter_in_dict": filter_in_dict,
-                "filter_out_dict": filter_out_dict,
-                "filter_equal_dict": filter_equal_dict,
-                "filter_greater_dict": filter_greater_dict,
-                "filter_less_dict": filter_less_dict,
-                "filter_greater_equal_dict": filter_greater_equal_dict,
-                "filter_less_equal_dict": filter_less_equal_dict,
-                "filter_spatial_dict": filter_spatial_dict,
-                "filter_regex_dict": filter_regex_dict,
-            },
+            filter_arguments(locals()),
         )
         offset_, limit_, sample, desired, select = self._common_options(
             offset=offset,
@@ -1148,17 +1109,7 @@ class MaterializationClient(MaterializeBase[M]):
         view = _name("view_name", view_name)
         filters = single_table_filters(
             view,
-            {
-                "filter_in_dict": filter_in_dict,
-                "filter_out_dict": filter_out_dict,
-                "filter_equal_dict": filter_equal_dict,
-                "filter_greater_dict": filter_greater_dict,
-                "filter_less_dict": filter_less_dict,
-                "filter_greater_equal_dict": filter_greater_equal_dict,
-                "filter_less_equal_dict": filter_less_equal_dict,
-                "filter_spatial_dict": filter_spatial_dict,
-                "filter_regex_dict": filter_regex_dict,
-            },
+            filter_arguments(locals()),
         )
         offset_, limit_, sample, desired, select = self._common_options(
             offset=offset,

@@ -15,7 +15,7 @@ from starlette.routing import Router
 
 from .._deployment import Deployment
 from .._middle_auth import AuthGuard
-from . import auth, info, schema, state
+from . import annotation, auth, chunkedgraph, info, materialize, schema, state
 
 RouterFactory = Callable[[Deployment, AuthGuard], Router]
 
@@ -32,4 +32,8 @@ SERVICE_MOUNTS: tuple[ServiceMount, ...] = (
     ServiceMount(info.PREFIX, info.create_router),
     ServiceMount(schema.PREFIX, schema.create_router),
     ServiceMount(state.PREFIX, state.create_router),
+    ServiceMount(materialize.PREFIX, materialize.create_router),
+    ServiceMount(annotation.PREFIX, annotation.create_router),
+    ServiceMount(chunkedgraph.PREFIX, chunkedgraph.create_router),
+    ServiceMount(chunkedgraph.MESHING_PREFIX, chunkedgraph.create_meshing_router),
 )
