@@ -94,7 +94,8 @@ def sync_detailed(
 
     The answer is the bare table name as text (not JSON); the server labels it
     `text/html; charset=utf-8`. An invalid name, an existing table or an unknown schema comes back as
-    a 500 whose message starts with `400 Bad Request`; a missing description as `404 Not Found`.
+    a 500 whose message starts with `400 Bad Request` (a missing description is refused the same
+    way, by the request body schema).
     Needs `edit` permission on the aligned volume's dataset.
 
     Args:
@@ -135,7 +136,8 @@ def sync(
 
     The answer is the bare table name as text (not JSON); the server labels it
     `text/html; charset=utf-8`. An invalid name, an existing table or an unknown schema comes back as
-    a 500 whose message starts with `400 Bad Request`; a missing description as `404 Not Found`.
+    a 500 whose message starts with `400 Bad Request` (a missing description is refused the same
+    way, by the request body schema).
     Needs `edit` permission on the aligned volume's dataset.
 
     Args:
@@ -171,7 +173,8 @@ async def asyncio_detailed(
 
     The answer is the bare table name as text (not JSON); the server labels it
     `text/html; charset=utf-8`. An invalid name, an existing table or an unknown schema comes back as
-    a 500 whose message starts with `400 Bad Request`; a missing description as `404 Not Found`.
+    a 500 whose message starts with `400 Bad Request` (a missing description is refused the same
+    way, by the request body schema).
     Needs `edit` permission on the aligned volume's dataset.
 
     Args:
@@ -210,7 +213,8 @@ async def asyncio(
 
     The answer is the bare table name as text (not JSON); the server labels it
     `text/html; charset=utf-8`. An invalid name, an existing table or an unknown schema comes back as
-    a 500 whose message starts with `400 Bad Request`; a missing description as `404 Not Found`.
+    a 500 whose message starts with `400 Bad Request` (a missing description is refused the same
+    way, by the request body schema).
     Needs `edit` permission on the aligned volume's dataset.
 
     Args:

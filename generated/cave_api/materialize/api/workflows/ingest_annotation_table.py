@@ -82,8 +82,9 @@ def sync_detailed(
     """Start the ingest workflow for new annotations of a table
 
      Queues the background workflow that looks up supervoxel and root ids for annotations of the table
-    that have none yet. Needs `edit` permission on the datastack and write access to the table. Takes no
-    body; answers at once with the JSON number `200` (the workflow runs asynchronously).
+    that have none yet. Needs `edit` permission on the datastack; the server refuses non-owners of
+    GROUP-writable tables only. Takes no body; answers at once with the JSON number `200` (the workflow
+    runs asynchronously).
 
     Args:
         datastack_name (str):
@@ -118,8 +119,9 @@ def sync(
     """Start the ingest workflow for new annotations of a table
 
      Queues the background workflow that looks up supervoxel and root ids for annotations of the table
-    that have none yet. Needs `edit` permission on the datastack and write access to the table. Takes no
-    body; answers at once with the JSON number `200` (the workflow runs asynchronously).
+    that have none yet. Needs `edit` permission on the datastack; the server refuses non-owners of
+    GROUP-writable tables only. Takes no body; answers at once with the JSON number `200` (the workflow
+    runs asynchronously).
 
     Args:
         datastack_name (str):
@@ -149,8 +151,9 @@ async def asyncio_detailed(
     """Start the ingest workflow for new annotations of a table
 
      Queues the background workflow that looks up supervoxel and root ids for annotations of the table
-    that have none yet. Needs `edit` permission on the datastack and write access to the table. Takes no
-    body; answers at once with the JSON number `200` (the workflow runs asynchronously).
+    that have none yet. Needs `edit` permission on the datastack; the server refuses non-owners of
+    GROUP-writable tables only. Takes no body; answers at once with the JSON number `200` (the workflow
+    runs asynchronously).
 
     Args:
         datastack_name (str):
@@ -183,8 +186,9 @@ async def asyncio(
     """Start the ingest workflow for new annotations of a table
 
      Queues the background workflow that looks up supervoxel and root ids for annotations of the table
-    that have none yet. Needs `edit` permission on the datastack and write access to the table. Takes no
-    body; answers at once with the JSON number `200` (the workflow runs asynchronously).
+    that have none yet. Needs `edit` permission on the datastack; the server refuses non-owners of
+    GROUP-writable tables only. Takes no body; answers at once with the JSON number `200` (the workflow
+    runs asynchronously).
 
     Args:
         datastack_name (str):
