@@ -59,6 +59,8 @@ KIND_BY_PARAMETER = {kind.parameter: kind for kind in FILTER_KINDS}
 def filter_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
     """The filter dictionaries among a method's arguments (pass it `locals()`), by parameter name."""
     return {kind.parameter: arguments[kind.parameter] for kind in FILTER_KINDS}
+
+
 INEQUALITY_OPERATORS = {
     "<": "filter_less_dict",
     ">": "filter_greater_dict",

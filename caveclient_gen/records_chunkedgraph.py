@@ -117,7 +117,8 @@ class OperationDetails(TypedDict, total=False):
 class EditResult(TypedDict):
     """Outcome of a merge or an undo: the logged operation and the root ids it created."""
 
-    operation_id: int
+    operation_id: int | None
+    """None when an undo had nothing left to change."""
     new_root_ids: npt.NDArray[np.uint64]
 
 

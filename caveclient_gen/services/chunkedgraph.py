@@ -636,7 +636,10 @@ class ChunkedGraphClient(ServiceClient[M]):
             )
         )
         result = _edit_result(parsed(response, EditResultModel))
-        return result["operation_id"], result["new_root_ids"]
+        operation_id = result["operation_id"]
+        if operation_id is None:
+            raise UnexpectedResponseError("the split was answered without an operation id")
+        return operation_id, result["new_root_ids"]
 
     @api_method
     def preview_split(
@@ -1273,6 +1276,6 @@ def _int_key(key: str, what: str) -> int:
 
 def _edit_result(result: EditResultModel) -> EditResult:
     return {
-        "operation_id": int(result.operation_id),
+        "operation_id": None if result.operation_id is None else int(result.operation_id),
         "new_root_ids": ids_from_json(result.new_root_ids, "new_root_ids"),
     }

@@ -33,7 +33,7 @@ IMAGE_MIRRORS = (
     ),
     ("google", "precomputed://gs://iarpa_microns/minnie/minnie65/em"),
 )
-ALL_PERMISSIONS = ("view", "edit", "admin")
+ALL_PERMISSIONS = ("view", "edit", "admin", "admin_view")
 # Fixed creation dates keep every listing identical from run to run.
 _ACCOUNTS_CREATED = datetime(2024, 1, 15, 9, 30, tzinfo=UTC)
 

@@ -25,7 +25,7 @@ def test_version_is_a_plain_text_banner(client: httpx.Client) -> None:
 
 def test_user_cache_payload_of_the_superadmin(admin: httpx.Client, cave: LocalCAVE) -> None:
     payload = admin.get(f"{API}/user/cache").json()
-    everything = ["view", "edit", "admin"]
+    everything = ["view", "edit", "admin", "admin_view"]
     assert payload == {
         "id": 1,
         "parent_id": None,

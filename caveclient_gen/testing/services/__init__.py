@@ -15,7 +15,7 @@ from starlette.routing import Router
 
 from .._deployment import Deployment
 from .._middle_auth import AuthGuard
-from . import annotation, auth, chunkedgraph, info, materialize, schema, state
+from . import annotation, auth, chunkedgraph, info, l2cache, materialize, schema, skeleton, state
 
 RouterFactory = Callable[[Deployment, AuthGuard], Router]
 
@@ -36,4 +36,6 @@ SERVICE_MOUNTS: tuple[ServiceMount, ...] = (
     ServiceMount(annotation.PREFIX, annotation.create_router),
     ServiceMount(chunkedgraph.PREFIX, chunkedgraph.create_router),
     ServiceMount(chunkedgraph.MESHING_PREFIX, chunkedgraph.create_meshing_router),
+    ServiceMount(l2cache.PREFIX, l2cache.create_router),
+    ServiceMount(skeleton.PREFIX, skeleton.create_router),
 )

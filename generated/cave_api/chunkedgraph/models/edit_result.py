@@ -16,15 +16,16 @@ class EditResult:
     """Result of an edit (merge, split or undo).
 
     Attributes:
-        operation_id (int): Id of the logged operation.
+        operation_id (int | None): Id of the logged operation; null when an undo had nothing left to change.
         new_root_ids (list[int]): A list of chunkedgraph node ids.
     """
 
-    operation_id: int
+    operation_id: int | None
     new_root_ids: list[int]
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        operation_id: int | None
         operation_id = self.operation_id
 
         new_root_ids = self.new_root_ids
@@ -43,7 +44,13 @@ class EditResult:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        operation_id = d.pop("operation_id")
+
+        def _parse_operation_id(data: object) -> int | None:
+            if data is None:
+                return data
+            return cast(int | None, data)
+
+        operation_id = _parse_operation_id(d.pop("operation_id"))
 
         new_root_ids = cast(list[int], d.pop("new_root_ids"))
 
