@@ -157,6 +157,39 @@ def l2_attributes(count_name: str) -> Callable[[Setup], Operation]:
     return case
 
 
+def arrow_lower_bound(setup: Setup) -> Operation:
+    """The floor of the big query: the same Arrow answer moved over loopback by plain httpx and
+    decoded from memory by pyarrow into pandas, with nothing else (no client, no checks)."""
+    import httpx
+    import pyarrow as pa
+
+    config = setup.config
+    datastack, table = config["datastack"], config["synapse_table"]
+    version = config["latest_version"]
+    url = (
+        f"{config['server']}/materialize/api/v3/datastack/{datastack}/version/{version}"
+        f"/table/{table}/query"
+    )
+    http = httpx.Client(
+        headers={"Authorization": f"Bearer {config['token']}", "Accept-Encoding": "zstd"},
+        timeout=600,
+    )
+    params = {
+        "return_pyarrow": "true",
+        "arrow_format": "true",
+        "split_positions": "true",
+        "direct_sql_pandas": "true",
+    }
+    http.post(url, params=params, json={"limit": 10})
+
+    def operation() -> Any:
+        content = http.post(url, params=params, json={}).content
+        with pa.ipc.open_stream(pa.py_buffer(content)) as reader:
+            return reader.read_all().to_pandas(split_blocks=True, self_destruct=True)
+
+    return operation
+
+
 CASES: dict[str, Callable[[Setup], Operation]] = {
     "import": import_package,
     "construct_first_query": construct_and_first_query,
@@ -169,4 +202,8 @@ CASES: dict[str, Callable[[Setup], Operation]] = {
     "lineage": lineage,
     "l2_attributes_100k": l2_attributes("l2_100k"),
     "l2_attributes_1m": l2_attributes("l2_1m"),
+    "arrow_lower_bound": arrow_lower_bound,
 }
+
+OURS_ONLY = frozenset({"arrow_lower_bound"})
+"""Cases measured for our environment only (a floor to compare with, not a client)."""

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from caveclient_gen import CAVEclient
 from caveclient_gen.testing import LocalCAVE
 from caveclient_gen.testing._materialization_settings import configure_materialization
 from caveclient_gen.testing._segmentation import SegmentationGraph
@@ -26,6 +27,7 @@ CASE_NAMES = (
     "lineage",
     "l2_attributes_100k",
     "l2_attributes_1m",
+    "arrow_lower_bound",
 )
 
 SEED = 11
@@ -65,4 +67,9 @@ def prepared_deployment(scratch: Path, *, quick: bool) -> Iterator[tuple[LocalCA
         "distinct_supervoxels": int(supervoxels.size),
     }
     with cave:
+        with CAVEclient(
+            cave.datastack, server_address=cave.url, auth_token=cave.token, write_server_cache=False
+        ) as client:
+            config["latest_version"] = int(client.materialize.most_recent_version())
+        cave.deployment.request_log.clear()
         yield cave, config

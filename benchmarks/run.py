@@ -50,6 +50,8 @@ class Measurements:
         return min(values), max(values)
 
     def ratio(self, key: str) -> float | None:
+        if not self.runs["caveclient"]:
+            return None
         theirs = self.median("caveclient", key)
         return self.median("ours", key) / theirs if theirs > 0 else None
 
@@ -98,11 +100,14 @@ def measure(client: str, case: str, config: dict[str, Any], home: Path) -> dict[
 
 
 def run_case(case: str, repeat: int, cave: Any, config: dict[str, Any], home: Path) -> Measurements:
+    from cases import OURS_ONLY
+
     measurements = Measurements(case)
+    clients = ("ours",) if case in OURS_ONLY else CLIENTS
     cave.latency = LATENCY_SECONDS.get(case, 0.0)
     try:
         for repetition in range(repeat):
-            order = CLIENTS if repetition % 2 == 0 else CLIENTS[::-1]
+            order = clients if repetition % 2 == 0 else clients[::-1]
             for client in order:
                 before = len(cave.requests)
                 run = measure(client, case, config, home)
@@ -115,8 +120,10 @@ def run_case(case: str, repeat: int, cave: Any, config: dict[str, Any], home: Pa
                 )
     finally:
         cave.latency = 0.0
-    checks = {client: [run["check"] for run in runs] for client, runs in measurements.runs.items()}
-    if checks["ours"][0] != checks["caveclient"][0]:
+    checks = {
+        client: [run["check"] for run in runs] for client, runs in measurements.runs.items() if runs
+    }
+    if len(checks) == 2 and checks["ours"][0] != checks["caveclient"][0]:
         print(
             f"  note: results differ: ours {checks['ours'][0]} vs caveclient {checks['caveclient'][0]}"
         )
@@ -144,6 +151,12 @@ def report(all_measurements: list[Measurements], header: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for m in all_measurements:
+        if not m.runs["caveclient"]:
+            lines.append(
+                f"| {m.case} | {_cell(m, 'ours', 'seconds')} | - | - | "
+                f"{_cell(m, 'ours', 'extra_peak_mb')} | - | - | - |"
+            )
+            continue
         time_ratio = m.ratio("seconds")
         memory_ratio = m.ratio("extra_peak_mb")
         requests = f"{int(m.median('ours', 'requests'))} / {int(m.median('caveclient', 'requests'))}"

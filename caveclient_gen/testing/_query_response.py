@@ -53,7 +53,7 @@ def ipc_codec(accept_encoding: str, ipc_compress: bool) -> str | None:
 
 
 def arrow_stream(frame: pd.DataFrame, codec: str | None) -> bytes:
-    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow as pa
 
     batch = pa.RecordBatch.from_pandas(frame)
     sink = pa.BufferOutputStream()
