@@ -143,7 +143,7 @@ def small_calls(setup: Setup) -> Operation:
 def lineage(setup: Setup) -> Operation:
     client = setup.client()
     root = int(setup.config["edited_root"])
-    client.chunkedgraph.get_root_timestamps([root])
+    client.chunkedgraph.get_lineage_graph(root)
     return lambda: client.chunkedgraph.get_lineage_graph(root)
 
 

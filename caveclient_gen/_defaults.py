@@ -19,8 +19,9 @@ POOL_TIMEOUT = 60.0
 """Time to wait for a free connection of the shared pool."""
 
 # ---------------------------------------------------------------- connection pool
-POOL_MAXSIZE = 10
-"""Connections kept open per client, shared by every sub-client (caveclient's `pool_maxsize`)."""
+POOL_MAXSIZE = 16
+"""Connections kept open per client, shared by every sub-client (caveclient's `pool_maxsize`, which
+defaults to 10; more connections let `client.map` and chunked bulk calls overlap their waits)."""
 
 # ---------------------------------------------------------------- retries
 MAX_RETRIES = 3

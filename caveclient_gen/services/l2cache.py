@@ -92,8 +92,9 @@ class L2CacheClient(ServiceClient[M]):
         )
         data: dict[str, L2Attributes] = {}
         for response in responses:
-            for key, features in parsed(response, L2AttributesMap).additional_properties.items():
-                data[key] = cast(L2Attributes, features.to_dict())
+            # The spec leaves each entry as decoded JSON: no model per entry for a million ids.
+            entries = parsed(response, L2AttributesMap).additional_properties
+            data.update(cast(dict[str, L2Attributes], entries))
         return data
 
     @api_method

@@ -3,56 +3,47 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
-
-if TYPE_CHECKING:
-    from ..models.l2_attributes import L2Attributes
-
 
 T = TypeVar("T", bound="L2AttributesMap")
 
 
 @_attrs_define
 class L2AttributesMap:
-    """Level-2 id (decimal string) → its cached features (empty object when not cached)."""
+    """Level-2 id (decimal string) → its cached features (`L2Attributes`; an empty object when not
+    cached). Declared with `patternProperties`, so the decoded JSON reaches the client as is (no
+    per-entry model for up to a million entries) while validators still check every entry.
 
-    additional_properties: dict[str, L2Attributes] = _attrs_field(init=False, factory=dict)
+    """
+
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
 
         field_dict: dict[str, Any] = {}
-        for prop_name, prop in self.additional_properties.items():
-            field_dict[prop_name] = prop.to_dict()
+        field_dict.update(self.additional_properties)
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.l2_attributes import L2Attributes  # noqa: PLC0415
-
         d = dict(src_dict)
         l2_attributes_map = cls()
 
-        additional_properties = {}
-        for prop_name, prop_dict in d.items():
-            additional_property = L2Attributes.from_dict(prop_dict)
-
-            additional_properties[prop_name] = additional_property
-
-        l2_attributes_map.additional_properties = additional_properties
+        l2_attributes_map.additional_properties = d
         return l2_attributes_map
 
     @property
     def additional_keys(self) -> list[str]:
         return list(self.additional_properties.keys())
 
-    def __getitem__(self, key: str) -> L2Attributes:
+    def __getitem__(self, key: str) -> Any:
         return self.additional_properties[key]
 
-    def __setitem__(self, key: str, value: L2Attributes) -> None:
+    def __setitem__(self, key: str, value: Any) -> None:
         self.additional_properties[key] = value
 
     def __delitem__(self, key: str) -> None:
