@@ -193,8 +193,10 @@ def map_root_filters(
         return list(filters), {}
     latest = yield from lookups.is_latest_roots(root_ids, timestamp)
     created = yield from lookups.root_creation_seconds(root_ids)
-    too_recent = root_ids[created >= timestamp.timestamp()]
-    expired = root_ids[~latest]
+    existed = created < timestamp.timestamp()
+    too_recent = root_ids[~existed]
+    # is_latest_roots is also False for roots made after the timestamp: those are too recent.
+    expired = root_ids[~latest & existed]
     if len(expired) or len(too_recent):
         problems = []
         if len(expired):
