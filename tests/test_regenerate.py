@@ -247,3 +247,25 @@ def test_drift_command_prints_a_report(tmp_path: Path) -> None:
     assert "Matching operations" in result.stdout
     strict = run_script("--drift", str(path), "--strict")
     assert strict.returncode == 0
+
+
+REFERENCE_SPECS = ROOT.parent / "shared" / "reference" / "specs"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "materialization-5.26.4.swagger.json",
+        "annotation-4.35.0.swagger.json",
+        "info-4.3.3.swagger.json",
+        "schema-5.26.3.swagger.json",
+        "skeleton-0.23.11.swagger.json",
+    ],
+)
+def test_our_specs_match_the_servers_own_documents(document: str) -> None:
+    """The Swagger documents the real servers produce show no unexplained drift from our specs."""
+    path = REFERENCE_SPECS / document
+    if not path.is_file():
+        pytest.skip(f"{path} is not available on this machine")
+    report, drifted = drift_report(load_document(str(path)), load_ours(), source=document)
+    assert not drifted, report

@@ -46,8 +46,14 @@ def client(cave: LocalCAVE, recorder: RecordingTransport) -> Iterator[CAVEclient
         yield cave_client
 
 
-def run_caveclient(section: str, cave: LocalCAVE, home: Path) -> dict[str, Any]:
-    """Run the official caveclient (in its own environment) against `cave`; its results by call."""
+def run_caveclient(
+    section: str, cave: LocalCAVE, home: Path, inputs: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Run the official caveclient (in its own environment) against `cave`; its results by call.
+
+    `inputs` (JSON-serialisable) reach the driver's section as its third argument, passed as one
+    command-line argument: keep them well under Linux's 128 KiB limit per argument.
+    """
     command = [
         "uv",
         "run",
@@ -63,6 +69,8 @@ def run_caveclient(section: str, cave: LocalCAVE, home: Path) -> dict[str, Any]:
         cave.datastack,
         cave.token,
     ]
+    if inputs is not None:
+        command.append(json.dumps(inputs))
     environment = {**os.environ, "HOME": str(home)}
     environment.pop("VIRTUAL_ENV", None)
     result = subprocess.run(
