@@ -176,21 +176,17 @@ def root_id_filter_values(filters: Sequence[dict[str, Any] | None]) -> npt.NDArr
     return nonzero
 
 
-def map_root_filters(
-    filters: Sequence[dict[str, Any] | None],
-    timestamp: datetime,
-    timestamp_past: datetime,
-    lookups: ChunkedGraphLookups,
-) -> Plan[tuple[list[dict[str, Any] | None], dict[int, int]]]:
-    """Filters on root ids at `timestamp` translated to the roots they were at `timestamp_past`.
+def check_root_filters(
+    filters: Sequence[dict[str, Any] | None], timestamp: datetime, lookups: ChunkedGraphLookups
+) -> Plan[npt.NDArray[np.uint64]]:
+    """The root ids the filters name, checked to be roots at `timestamp`.
 
-    Returns the translated filters and the map from past roots to the root each became at
-    `timestamp`. Root ids that are not valid at `timestamp` (already replaced, or created later) are
-    refused with an InvalidInputError.
+    Root ids that are not (already replaced, or created later) are refused with an
+    InvalidInputError naming them, before the query is sent.
     """
     root_ids = root_id_filter_values(filters)
     if len(root_ids) == 0:
-        return list(filters), {}
+        return root_ids
     latest = yield from lookups.is_latest_roots(root_ids, timestamp)
     created = yield from lookups.root_creation_seconds(root_ids)
     existed = created < timestamp.timestamp()
@@ -209,6 +205,23 @@ def map_root_filters(
             + "; ".join(problems)
             + ". Use the chunkedgraph to find the roots valid at that time.",
         )
+    return root_ids
+
+
+def map_root_filters(
+    filters: Sequence[dict[str, Any] | None],
+    timestamp: datetime,
+    timestamp_past: datetime,
+    lookups: ChunkedGraphLookups,
+) -> Plan[tuple[list[dict[str, Any] | None], dict[int, int]]]:
+    """Filters on root ids at `timestamp` translated to the roots they were at `timestamp_past`.
+
+    Returns the translated filters and the map from past roots to the root each became at
+    `timestamp`. Root ids that are not valid at `timestamp` are refused (see check_root_filters).
+    """
+    root_ids = yield from check_root_filters(filters, timestamp, lookups)
+    if len(root_ids) == 0:
+        return list(filters), {}
     past, future = yield from lookups.past_id_maps(root_ids, timestamp_past, timestamp)
     translated: list[dict[str, Any] | None] = []
     for columns in filters:

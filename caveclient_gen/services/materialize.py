@@ -45,7 +45,7 @@ from .._frames import (
     raise_server_warnings,
     rescale_positions,
 )
-from .._live_query import map_root_filters, update_root_ids
+from .._live_query import check_root_filters, map_root_filters, update_root_ids
 from .._parse import parsed, parsed_list
 from .._plan import M, Plan, api_method, api_property, fetch, fetch_all, read, write
 from .._query_filters import (
@@ -874,6 +874,12 @@ class MaterializationClient(MaterializeBase[M]):
             columns = yield from self._known_columns(name, meta)
             if columns is not None:
                 check_known_columns(filters, {name: columns})
+        if not allow_invalid_root_ids:
+            lookups = yield from self._lookups(datastack)
+            column_filters = [
+                columns for tables in filters.by_parameter.values() for columns in tables.values()
+            ]
+            yield from check_root_filters(column_filters, moment, lookups)
         body: dict[str, Any] = {"table": name, "timestamp": moment}
         if join_list:
             body["join_tables"] = join_list

@@ -1,14 +1,14 @@
-"""A fake local CAVE server for the materialize and annotation unit tests (httpx.MockTransport).
+"""The fake CAVE server and sample data for the materialize and annotation unit tests.
 
-`FakeCAVE` answers the routes a test registers, records every request and answers anything else with
-a 404 whose message names the path, so an unexpected request shows up in the failure.
+`FakeCAVE` is the shared `FakeCAVEServer` with the datastack's info record already served; it builds
+clients whose transport it answers.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,8 @@ import pyarrow as pa
 from caveclient_gen import AsyncCAVEclient, CAVEclient
 from caveclient_gen.services.annotation import AnnotationClient
 from caveclient_gen.services.materialize import MaterializationClient
+
+from .fake_cave import FakeCAVEServer
 
 GLOBAL = "https://global.test"
 LOCAL = "https://local.test"
@@ -55,8 +57,6 @@ RECORD: dict[str, Any] = {
     "cell_identification_table": None,
     "proofreading_review_table": None,
 }
-
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def table_metadata(name: str, schema: str = "synapse", **changes: Any) -> dict[str, Any]:
@@ -216,45 +216,12 @@ def synapse_frame() -> pd.DataFrame:
     )
 
 
-class FakeCAVE:
-    """Routes requests by (method, path); records each request; 404 for anything unregistered."""
+class FakeCAVE(FakeCAVEServer):
+    """The fake server with the datastack's info record served, and clients pointed at it."""
 
     def __init__(self) -> None:
-        self.routes: dict[tuple[str, str], Handler] = {}
-        self.requests: list[httpx.Request] = []
-        self._lock = threading.Lock()
-        self.route("GET", f"/info/api/v2/datastack/full/{DATASTACK}", RECORD)
-
-    def route(self, method: str, path: str, answer: Handler | httpx.Response | Any) -> None:
-        if isinstance(answer, httpx.Response):
-            fixed = answer
-            self.routes[(method, path)] = lambda request: httpx.Response(
-                fixed.status_code, headers=fixed.headers, content=fixed.content
-            )
-        elif callable(answer):
-            self.routes[(method, path)] = answer
-        else:
-            self.routes[(method, path)] = lambda request: httpx.Response(200, json=answer)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        with self._lock:
-            self.requests.append(request)
-        handler = self.routes.get((request.method, request.url.path))
-        if handler is None:
-            return httpx.Response(404, json={"message": f"no route {request.method} {request.url.path}"})
-        return handler(request)
-
-    def sent(self, method: str, path: str) -> list[httpx.Request]:
-        return [r for r in self.requests if r.method == method and r.url.path == path]
-
-    def only(self, method: str, path: str) -> httpx.Request:
-        matching = self.sent(method, path)
-        assert len(matching) == 1, [f"{r.method} {r.url}" for r in self.requests]
-        return matching[0]
-
-    def paths(self) -> list[str]:
-        return [f"{r.method} {r.url.path}" for r in self.requests]
+        super().__init__()
+        self.serve_datastack_info(DATASTACK, RECORD)
 
     def materialize(self, **options: Any) -> MaterializationClient[Any]:
         return MaterializationClient(self.client(**options)._core)
@@ -295,3 +262,19 @@ def standard_materialize(fake: FakeCAVE, versions: list[int] | None = None) -> N
     for version in versions or [1, 2, 3]:
         fake.route("GET", f"{V3}/version/{version}/table/synapses/metadata", table_metadata("synapses"))
     fake.route("GET", "/schema/api/v2/type/synapse", SYNAPSE_SCHEMA)
+
+
+def roots_valid_since(fake: FakeCAVE, created: datetime, current: set[int] | None = None) -> None:
+    """Chunkedgraph answers for root-id checks: every root made at `created`; those in `current`
+    (default: all) still roots at any later time."""
+
+    def is_latest(request: httpx.Request) -> httpx.Response:
+        ids = body_of(request)["node_ids"]
+        return httpx.Response(200, json={"is_latest": [current is None or i in current for i in ids]})
+
+    def root_timestamps(request: httpx.Request) -> httpx.Response:
+        ids = body_of(request)["node_ids"]
+        return httpx.Response(200, json={"timestamp": [created.timestamp() for _ in ids]})
+
+    fake.route("POST", f"{SEGMENTATION}/is_latest_roots", is_latest)
+    fake.route("POST", f"{SEGMENTATION}/root_timestamps", root_timestamps)

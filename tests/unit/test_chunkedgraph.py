@@ -1,6 +1,6 @@
 """client.chunkedgraph against a mock transport: the exact requests sent and the typed results.
 
-Every route is answered by `FakeChunkedGraph`, which records the requests; tests check method, path,
+Every route is answered by `FakeCAVEServer`, which records the requests; tests check method, path,
 query and body, then the decoded result. Bulk methods are checked to split their input into chunks
 whose answers, put together, equal the answer of one big request.
 """
@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import threading
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -35,6 +34,8 @@ from caveclient_gen import (
 from caveclient_gen._plan import api_method
 from caveclient_gen.services.chunkedgraph import ChunkedGraphClient
 
+from .fake_cave import FakeCAVEServer, client_served_by
+
 LOCAL = "https://local.test"
 TABLE = "minnie3_v1"
 BASE = f"/segmentation/api/v1/table/{TABLE}"
@@ -46,46 +47,6 @@ RECORD = {
 BIG = 2**63 + 12345  # beyond int64: must survive exactly
 HUGE = 2**64 - 1
 WHEN = datetime(2024, 5, 6, 7, 8, 9, 250000, tzinfo=UTC)
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class FakeChunkedGraph:
-    """Answers requests by path; records every request (thread-safe: chunks arrive concurrently)."""
-
-    def __init__(self) -> None:
-        self.routes: dict[tuple[str, str], Handler] = {}
-        self.requests: list[httpx.Request] = []
-        self._lock = threading.Lock()
-
-    def route(self, method: str, path: str, handler: Handler | httpx.Response | Any) -> None:
-        if isinstance(handler, httpx.Response):
-            response = handler
-            self.routes[(method, path)] = lambda request: _copy(response)
-        elif callable(handler):
-            self.routes[(method, path)] = handler
-        else:
-            self.routes[(method, path)] = lambda request: httpx.Response(200, json=handler)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        with self._lock:
-            self.requests.append(request)
-        handler = self.routes.get((request.method, request.url.path))
-        if handler is None:
-            return httpx.Response(404, json={"code": 404, "message": f"no route {request.url.path}"})
-        return handler(request)
-
-    def only(self, path: str) -> httpx.Request:
-        matching = [request for request in self.requests if request.url.path == path]
-        assert len(matching) == 1, [str(request.url) for request in self.requests]
-        return matching[0]
-
-    def all(self, path: str) -> list[httpx.Request]:
-        return [request for request in self.requests if request.url.path == path]
-
-
-def _copy(response: httpx.Response) -> httpx.Response:
-    return httpx.Response(response.status_code, headers=response.headers, content=response.content)
 
 
 def query(request: httpx.Request) -> dict[str, str]:
@@ -104,19 +65,13 @@ def pcg_error(status: int, message: str) -> httpx.Response:
 
 
 @pytest.fixture
-def server() -> FakeChunkedGraph:
-    return FakeChunkedGraph()
+def server() -> FakeCAVEServer:
+    return FakeCAVEServer()
 
 
 @pytest.fixture
-def client(server: FakeChunkedGraph) -> Iterator[CAVEclient]:
-    with CAVEclient(
-        "ds",
-        server_address="https://global.test",
-        auth_token="secret-token",
-        info_cache={"ds": dict(RECORD)},
-        transport=httpx.MockTransport(server),
-    ) as cave:
+def client(server: FakeCAVEServer) -> Iterator[CAVEclient]:
+    with client_served_by(server, info_cache={"ds": dict(RECORD)}) as cave:
         cave._core.runtime._sleep = lambda seconds: None  # type: ignore[union-attr]
         yield cave
 
@@ -143,12 +98,12 @@ def roots_binary_handler(request: httpx.Request) -> httpx.Response:
 # ---------------------------------------------------------------- construction, properties
 
 
-def test_construction_makes_no_request(server: FakeChunkedGraph, client: CAVEclient) -> None:
+def test_construction_makes_no_request(server: FakeCAVEServer, client: CAVEclient) -> None:
     ChunkedGraphClient(client._core)
     assert server.requests == []
 
 
-def test_table_properties(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None:
+def test_table_properties(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     info = {
         "type": "segmentation",
         "data_type": "uint64",
@@ -195,13 +150,13 @@ def test_timestamp_property(client: CAVEclient, cg: ChunkedGraphClient[Any]) -> 
 
 
 def test_get_roots_sends_raw_little_endian_uint64(
-    server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any]
 ) -> None:
     server.route("POST", f"{BASE}/roots_binary", roots_binary_handler)
     ids = [BIG, 5, HUGE, 0]
     roots = cg.get_roots(ids, timestamp=WHEN, stop_layer=3)
 
-    request = server.only(f"{BASE}/roots_binary")
+    request = server.only_request_to(f"{BASE}/roots_binary")
     expected = b"".join(value.to_bytes(8, "little") for value in ids)
     assert request.content == expected
     assert request.headers["content-type"] == "application/octet-stream"
@@ -216,7 +171,7 @@ def test_get_roots_sends_raw_little_endian_uint64(
 
 
 def test_get_roots_chunks_give_the_one_request_answer(
-    server: FakeChunkedGraph, cg: ChunkedGraphClient[Any], monkeypatch: pytest.MonkeyPatch
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server.route("POST", f"{BASE}/roots_binary", roots_binary_handler)
     rng = np.random.default_rng(7)
@@ -240,7 +195,7 @@ def test_get_roots_chunks_give_the_one_request_answer(
 
 
 def test_get_roots_default_chunk_size_splits_250k(
-    server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any]
 ) -> None:
     server.route("POST", f"{BASE}/roots_binary", roots_binary_handler)
     ids = np.arange(250_000, dtype=np.uint64) + np.uint64(2**63)
@@ -250,7 +205,7 @@ def test_get_roots_default_chunk_size_splits_250k(
 
 
 def test_get_roots_without_timestamp_sends_one_moment_for_all_chunks(
-    server: FakeChunkedGraph, cg: ChunkedGraphClient[Any], monkeypatch: pytest.MonkeyPatch
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server.route("POST", f"{BASE}/roots_binary", roots_binary_handler)
     monkeypatch.setattr(_defaults, "CHUNKEDGRAPH_ROOTS_CHUNK_SIZE", 10)
@@ -262,7 +217,7 @@ def test_get_roots_without_timestamp_sends_one_moment_for_all_chunks(
 
 
 def test_get_roots_uses_the_client_timestamps(
-    server: FakeChunkedGraph, client: CAVEclient, cg: ChunkedGraphClient[Any]
+    server: FakeCAVEServer, client: CAVEclient, cg: ChunkedGraphClient[Any]
 ) -> None:
     server.route("POST", f"{BASE}/roots_binary", roots_binary_handler)
     cg.timestamp = datetime(2023, 1, 1, tzinfo=UTC)
@@ -274,7 +229,7 @@ def test_get_roots_uses_the_client_timestamps(
 
 
 def test_get_roots_refuses_bad_input_before_sending(
-    server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any]
 ) -> None:
     with pytest.raises(InvalidInputError, match="timestamp"):
         cg.get_roots([1, 2], timestamp=datetime(2024, 1, 1))  # naive
@@ -290,7 +245,7 @@ def test_get_roots_refuses_bad_input_before_sending(
 
 
 def test_get_roots_empty_input_sends_nothing(
-    server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any]
 ) -> None:
     roots = cg.get_roots([])
     assert roots.dtype == np.uint64
@@ -299,7 +254,7 @@ def test_get_roots_empty_input_sends_nothing(
 
 
 def test_get_roots_answer_of_the_wrong_length(
-    server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any]
 ) -> None:
     server.route("POST", f"{BASE}/roots_binary", httpx.Response(200, content=b"\x00" * 8))
     with pytest.raises(UnexpectedResponseError, match="expected 2 ids"):
@@ -307,7 +262,7 @@ def test_get_roots_answer_of_the_wrong_length(
 
 
 def test_get_roots_retry_resends_the_whole_body(
-    server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any]
 ) -> None:
     calls: list[bytes] = []
 
@@ -325,14 +280,14 @@ def test_get_roots_retry_resends_the_whole_body(
     np.testing.assert_array_equal(roots, roots_of(ids))
 
 
-def test_get_roots_server_error(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None:
+def test_get_roots_server_error(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     server.route("POST", f"{BASE}/roots_binary", pcg_error(400, "[400]: bad timestamp"))
     with pytest.raises(BadRequestError, match=r"bad timestamp"):
         cg.get_roots([1])
 
 
 def test_get_roots_on_the_async_client_in_chunks(
-    server: FakeChunkedGraph, monkeypatch: pytest.MonkeyPatch
+    server: FakeCAVEServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server.route("POST", f"{BASE}/roots_binary", roots_binary_handler)
     monkeypatch.setattr(_defaults, "CHUNKEDGRAPH_ROOTS_CHUNK_SIZE", 4)
@@ -356,12 +311,12 @@ def test_get_roots_on_the_async_client_in_chunks(
 # ---------------------------------------------------------------- single roots, descendants
 
 
-def test_get_root_id(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None:
+def test_get_root_id(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     server.route("GET", f"{BASE}/node/{BIG}/root", {"root_id": HUGE})
     root = cg.get_root_id(BIG, timestamp=WHEN, level2=True)
     assert isinstance(root, np.uint64)
     assert int(root) == HUGE
-    assert query(server.only(f"{BASE}/node/{BIG}/root")) == {
+    assert query(server.only_request_to(f"{BASE}/node/{BIG}/root")) == {
         "timestamp": str(WHEN.timestamp()),
         "stop_layer": "2",
     }
@@ -369,12 +324,12 @@ def test_get_root_id(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> N
     assert "stop_layer" not in query(server.all(f"{BASE}/node/{BIG}/root")[1])
 
 
-def test_get_leaves(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None:
+def test_get_leaves(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     server.route("GET", f"{BASE}/node/{BIG}/leaves", {"leaf_ids": [HUGE, 3]})
     leaves = cg.get_leaves(BIG, bounds=[[0, 10], [5, 20], [1, 3]], stop_layer=2)
     assert leaves.dtype == np.uint64
     assert leaves.tolist() == [HUGE, 3]
-    assert query(server.only(f"{BASE}/node/{BIG}/leaves")) == {
+    assert query(server.only_request_to(f"{BASE}/node/{BIG}/leaves")) == {
         "stop_layer": "2",
         "bounds": "0-10_5-20_1-3",
     }
@@ -383,7 +338,7 @@ def test_get_leaves(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> No
 
 
 def test_get_leaves_many_chunks_and_merges(
-    server: FakeChunkedGraph, cg: ChunkedGraphClient[Any], monkeypatch: pytest.MonkeyPatch
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def leaves(request: httpx.Request) -> httpx.Response:
         roots = body(request)["node_ids"]
@@ -405,28 +360,28 @@ def test_get_leaves_many_chunks_and_merges(
 
 
 def test_get_leaves_many_sends_unique_roots_in_order(
-    server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any]
 ) -> None:
     server.route("POST", f"{BASE}/node/leaves_many", {"3": [1], "1": [2]})
     result = cg.get_leaves_many([3, 1, 3])
-    assert body(server.only(f"{BASE}/node/leaves_many")) == {"node_ids": [3, 1]}
-    assert query(server.only(f"{BASE}/node/leaves_many")) == {}
+    assert body(server.only_request_to(f"{BASE}/node/leaves_many")) == {"node_ids": [3, 1]}
+    assert query(server.only_request_to(f"{BASE}/node/leaves_many")) == {}
     assert list(result) == [3, 1]
 
 
-def test_get_children(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None:
+def test_get_children(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     server.route("GET", f"{BASE}/node/{HUGE}/children", {"children_ids": [BIG, 1]})
     children = cg.get_children(HUGE)
     assert children.dtype == np.uint64
     assert children.tolist() == [BIG, 1]
-    server.only(f"{BASE}/node/{HUGE}/children")
+    server.only_request_to(f"{BASE}/node/{HUGE}/children")
 
 
-def test_get_minimal_covering_nodes(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None:
+def test_get_minimal_covering_nodes(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     answer = np.array([BIG, 4], dtype="<u8").tobytes()
     server.route("POST", f"{BASE}/minimal_covering_nodes", httpx.Response(200, content=answer))
     nodes = cg.get_minimal_covering_nodes([BIG, 5, 6])
-    request = server.only(f"{BASE}/minimal_covering_nodes")
+    request = server.only_request_to(f"{BASE}/minimal_covering_nodes")
     assert body(request) == {"node_ids": [BIG, 5, 6]}
     assert query(request) == {"as_array": "true"}
     assert nodes.tolist() == [BIG, 4]
@@ -434,7 +389,7 @@ def test_get_minimal_covering_nodes(server: FakeChunkedGraph, cg: ChunkedGraphCl
 
 
 def test_get_minimal_covering_nodes_checks_the_status(
-    server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any]
 ) -> None:
     server.route("POST", f"{BASE}/minimal_covering_nodes", pcg_error(500, "lock failed"))
     with pytest.raises(ServerError, match="lock failed"):
@@ -445,7 +400,7 @@ def test_get_minimal_covering_nodes_checks_the_status(
 
 
 def test_is_latest_roots_in_chunks(
-    server: FakeChunkedGraph, cg: ChunkedGraphClient[Any], monkeypatch: pytest.MonkeyPatch
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def latest(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"is_latest": [i % 2 == 0 for i in body(request)["node_ids"]]})
@@ -464,7 +419,7 @@ def test_is_latest_roots_in_chunks(
 
 
 def test_is_latest_roots_wrong_answer_length(
-    server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any]
 ) -> None:
     server.route("POST", f"{BASE}/is_latest_roots", {"is_latest": [True]})
     with pytest.raises(UnexpectedResponseError):
@@ -472,7 +427,7 @@ def test_is_latest_roots_wrong_answer_length(
 
 
 def test_get_root_timestamps(
-    server: FakeChunkedGraph, cg: ChunkedGraphClient[Any], monkeypatch: pytest.MonkeyPatch
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def stamps(request: httpx.Request) -> httpx.Response:
         ids = body(request)["node_ids"]
@@ -494,7 +449,7 @@ def test_get_root_timestamps(
 
 
 def test_is_valid_nodes(
-    server: FakeChunkedGraph, cg: ChunkedGraphClient[Any], monkeypatch: pytest.MonkeyPatch
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def valid(request: httpx.Request) -> httpx.Response:
         ids = body(request)["node_ids"]
@@ -516,11 +471,11 @@ def test_is_valid_nodes(
 
 
 def test_is_valid_nodes_above_int64_and_without_end(
-    server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any]
 ) -> None:
     server.route("GET", f"{BASE}/valid_nodes", {"valid_roots": [BIG]})
     assert cg.is_valid_nodes([BIG, HUGE]).tolist() == [True, False]
-    assert "end_timestamp" not in query(server.only(f"{BASE}/valid_nodes"))
+    assert "end_timestamp" not in query(server.only_request_to(f"{BASE}/valid_nodes"))
     server.requests.clear()
     assert cg.is_valid_nodes([0, -1]).tolist() == [False, False]
     assert cg.is_valid_nodes(-5).tolist() == [False]
@@ -532,10 +487,10 @@ def test_is_valid_nodes_above_int64_and_without_end(
 # ---------------------------------------------------------------- edits
 
 
-def test_do_merge(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None:
+def test_do_merge(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     server.route("POST", f"{BASE}/merge", {"operation_id": 42, "new_root_ids": [BIG]})
     result = cg.do_merge([BIG, 2**53 + 1], [[10, 20, 30], [11, 21, 31]], resolution=(4, 4, 40))
-    request = server.only(f"{BASE}/merge")
+    request = server.only_request_to(f"{BASE}/merge")
     assert query(request) == {"priority": "false", "remesh": "true", "chebyshev_distance": "3"}
     sent = body(request)
     assert sent == [[BIG, 40.0, 80.0, 1200.0], [2**53 + 1, 44.0, 84.0, 1240.0]]
@@ -545,7 +500,7 @@ def test_do_merge(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None
 
 
 def test_do_merge_refuses_bad_input_and_is_not_replayed(
-    server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any]
 ) -> None:
     with pytest.raises(InvalidInputError, match="supervoxels"):
         cg.do_merge([1, 2, 3], [[1, 2, 3]] * 3)
@@ -560,21 +515,21 @@ def test_do_merge_refuses_bad_input_and_is_not_replayed(
     assert len(server.all(f"{BASE}/merge")) == 1  # a write is never replayed on 503
 
 
-def test_undo_operation(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None:
+def test_undo_operation(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     server.route("POST", f"{BASE}/undo", {"operation_id": 43, "new_root_ids": [HUGE, 5]})
     result = cg.undo_operation(42)
-    request = server.only(f"{BASE}/undo")
+    request = server.only_request_to(f"{BASE}/undo")
     assert body(request) == {"operation_id": 42}
     assert query(request) == {"priority": "false", "remesh": "true"}
     assert result["new_root_ids"].tolist() == [HUGE, 5]
 
 
-def test_execute_split(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None:
+def test_execute_split(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     server.route("POST", f"{BASE}/split", {"operation_id": 7, "new_root_ids": [BIG, 9]})
     operation, roots = cg.execute_split(
         [[1, 2, 3], [4, 5, 6]], [[7, 8, 9]], BIG, source_supervoxels=[None, 11]
     )
-    request = server.only(f"{BASE}/split")
+    request = server.only_request_to(f"{BASE}/split")
     assert body(request) == {
         "sources": [[BIG, 1.0, 2.0, 3.0], [11, 4.0, 5.0, 6.0]],
         "sinks": [[BIG, 7.0, 8.0, 9.0]],
@@ -587,14 +542,14 @@ def test_execute_split(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) ->
         cg.execute_split([[1, 2, 3]], [[1, 2, 3]], 5, sink_supervoxels=[1, 2])
 
 
-def test_preview_split(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None:
+def test_preview_split(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     server.route(
         "POST",
         f"{BASE}/graph/split_preview",
         {"supervoxel_connected_components": [[BIG, 1], [2], [3, 4]], "illegal_split": False},
     )
     source, sink, success = cg.preview_split([[1, 2, 3]], [[4, 5, 6]], 99)
-    request = server.only(f"{BASE}/graph/split_preview")
+    request = server.only_request_to(f"{BASE}/graph/split_preview")
     assert body(request) == {"sources": [[99, 1.0, 2.0, 3.0]], "sinks": [[99, 4.0, 5.0, 6.0]]}
     assert query(request) == {}
     assert source.tolist() == [BIG, 1]
@@ -604,17 +559,17 @@ def test_preview_split(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) ->
     assert [other.tolist() for other in others] == [[3, 4]]
 
 
-def test_remesh_level2_chunks(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None:
+def test_remesh_level2_chunks(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     path = f"/meshing/api/v1/table/{TABLE}/remeshing"
     server.route("POST", path, httpx.Response(202, content=b""))
     assert cg.remesh_level2_chunks([BIG, 5]) is None
-    request = server.only(path)
+    request = server.only_request_to(path)
     assert body(request) == {"new_lvl2_ids": [BIG, 5]}
     assert query(request) == {}
 
 
 def test_remesh_level2_chunks_uses_the_error_handler(
-    server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any]
 ) -> None:
     server.route("POST", f"/meshing/api/v1/table/{TABLE}/remeshing", pcg_error(403, "no edit"))
     with pytest.raises(PermissionDeniedError, match="no edit"):
@@ -624,13 +579,13 @@ def test_remesh_level2_chunks_uses_the_error_handler(
 # ---------------------------------------------------------------- history
 
 
-def test_get_merge_log(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None:
+def test_get_merge_log(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     log = {"merge_edges": [[[BIG, 2]]], "merge_edge_coords": [[[[1, 2, 3]], [[4, 5, 6]]]]}
     server.route("GET", f"{BASE}/root/{BIG}/merge_log", log)
     assert cg.get_merge_log(BIG) == log
 
 
-def test_get_change_log(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None:
+def test_get_change_log(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     summary = {
         "n_splits": 1,
         "n_mergers": 2,
@@ -640,12 +595,12 @@ def test_get_change_log(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -
     }
     server.route("GET", f"{BASE}/root/{BIG}/change_log", summary)
     assert cg.get_change_log(BIG) == summary
-    assert query(server.only(f"{BASE}/root/{BIG}/change_log")) == {"filtered": "true"}
+    assert query(server.only_request_to(f"{BASE}/root/{BIG}/change_log")) == {"filtered": "true"}
     cg.get_change_log(BIG, filtered=False)
     assert query(server.all(f"{BASE}/root/{BIG}/change_log")[1]) == {"filtered": "false"}
 
 
-def test_get_tabular_change_log(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None:
+def test_get_tabular_change_log(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     frame = {
         "operation_id": {"0": 5, "1": 9},
         "timestamp": {"0": 1_700_000_000_123, "1": 1_700_000_100_000},
@@ -657,7 +612,7 @@ def test_get_tabular_change_log(server: FakeChunkedGraph, cg: ChunkedGraphClient
     }
     server.route("GET", f"{BASE}/tabular_change_log_many", {str(BIG): json.dumps(frame)})
     logs = cg.get_tabular_change_log([BIG, BIG])
-    request = server.only(f"{BASE}/tabular_change_log_many")
+    request = server.only_request_to(f"{BASE}/tabular_change_log_many")
     assert request.method == "GET"
     assert body(request) == {"root_ids": [BIG]}
     assert query(request) == {"filtered": "true"}
@@ -671,7 +626,7 @@ def test_get_tabular_change_log(server: FakeChunkedGraph, cg: ChunkedGraphClient
     assert table["is_merge"].dtype == bool
 
 
-def test_get_user_operations(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None:
+def test_get_user_operations(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     frame = {
         "operation_id": {"1": 8, "0": 7},
         "timestamp": {"0": 1_700_000_000_000, "1": 1_700_000_001_000},
@@ -679,7 +634,7 @@ def test_get_user_operations(server: FakeChunkedGraph, cg: ChunkedGraphClient[An
     server.route("GET", f"{BASE}/user_operations", frame)
     start = datetime(2023, 1, 1, tzinfo=UTC)
     operations = cg.get_user_operations(12, start, include_undo=False, timestamp_end=WHEN)
-    assert query(server.only(f"{BASE}/user_operations")) == {
+    assert query(server.only_request_to(f"{BASE}/user_operations")) == {
         "user_id": "12",
         "start_time": str(start.timestamp()),
         "end_time": str(WHEN.timestamp()),
@@ -693,12 +648,12 @@ def test_get_user_operations(server: FakeChunkedGraph, cg: ChunkedGraphClient[An
 
 
 def test_get_user_operations_defaults_and_empty(
-    server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any]
 ) -> None:
     server.route("GET", f"{BASE}/user_operations", {"operation_id": {}, "timestamp": {}})
     cg.timestamp = WHEN
     operations = cg.get_user_operations(0, None)
-    assert query(server.only(f"{BASE}/user_operations")) == {
+    assert query(server.only_request_to(f"{BASE}/user_operations")) == {
         "end_time": str(WHEN.timestamp()),
         "include_undone": "true",
     }
@@ -709,23 +664,23 @@ def test_get_user_operations_defaults_and_empty(
         cg.get_user_operations(1, datetime(2023, 1, 1))
 
 
-def test_get_operation_details(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None:
+def test_get_operation_details(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     details = {"1": {"timestamp": "2023-01-02 03:04:05.678000+00:00", "user": "12", "roots": [BIG]}}
     server.route("GET", f"{BASE}/operation_details", details)
     assert cg.get_operation_details(np.array([1, 2])) == details
-    request = server.only(f"{BASE}/operation_details")
+    request = server.only_request_to(f"{BASE}/operation_details")
     assert query(request) == {"operation_ids": "[1, 2]"}
     assert str(request.url).endswith("?operation_ids=%5B1%2C+2%5D")  # as caveclient sends it
 
 
-def test_get_past_ids(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None:
+def test_get_past_ids(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     server.route(
         "GET",
         f"{BASE}/past_id_mapping",
         {"past_id_map": {str(BIG): [1, HUGE]}, "future_id_map": {"1": BIG}},
     )
     mapping = cg.get_past_ids([BIG], timestamp_past=WHEN)
-    request = server.only(f"{BASE}/past_id_mapping")
+    request = server.only_request_to(f"{BASE}/past_id_mapping")
     assert request.method == "GET"
     assert body(request) == {"root_ids": [BIG]}
     assert query(request) == {"timestamp_past": str(WHEN.timestamp())}
@@ -734,11 +689,11 @@ def test_get_past_ids(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> 
     assert mapping["future_id_map"] == {1: BIG}
 
 
-def test_get_delta_roots(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None:
+def test_get_delta_roots(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     server.route("GET", f"{BASE}/delta_roots", {"old_roots": [BIG], "new_roots": [HUGE, 3]})
     past = datetime(2023, 1, 1, tzinfo=UTC)
     old, new = cg.get_delta_roots(past, WHEN)
-    assert query(server.only(f"{BASE}/delta_roots")) == {
+    assert query(server.only_request_to(f"{BASE}/delta_roots")) == {
         "timestamp_past": str(past.timestamp()),
         "timestamp_future": str(WHEN.timestamp()),
     }
@@ -749,12 +704,12 @@ def test_get_delta_roots(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) 
         cg.get_delta_roots(datetime(2023, 1, 1))
 
 
-def test_get_oldest_timestamp(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None:
+def test_get_oldest_timestamp(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     server.route("GET", f"{BASE}/oldest_timestamp", {"iso": "2020-06-01 12:00:00.123456+00:00"})
     oldest = cg.get_oldest_timestamp()
     assert oldest == datetime(2020, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
     assert oldest.tzinfo is UTC
-    assert query(server.only(f"{BASE}/oldest_timestamp")) == {"delimiter": " "}
+    assert query(server.only_request_to(f"{BASE}/oldest_timestamp")) == {"delimiter": " "}
 
 
 # ---------------------------------------------------------------- lineage
@@ -774,19 +729,19 @@ T0 = WHEN.timestamp()
 
 
 def test_get_lineage_graph_sends_timestamp_future(
-    server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any]
 ) -> None:
     graph = lineage([(1, T0 - 100), (BIG, T0 - 50)], [(1, BIG)])
     server.route("POST", f"{BASE}/lineage_graph_multiple", graph)
     cg.timestamp = WHEN
     assert cg.get_lineage_graph(BIG) == graph
-    request = server.only(f"{BASE}/lineage_graph_multiple")
+    request = server.only_request_to(f"{BASE}/lineage_graph_multiple")
     assert body(request) == {"root_ids": [BIG]}
     assert query(request) == {"timestamp_future": str(T0)}  # no stray `name=` parameter
 
 
 def test_get_lineage_graph_prunes_links_beyond_the_times(
-    server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any]
 ) -> None:
     graph = lineage([(1, T0 - 300), (2, T0 - 100), (3, T0 + 100)], [(1, 2), (2, 3)])
     server.route("POST", f"{BASE}/lineage_graph_multiple", graph)
@@ -796,7 +751,7 @@ def test_get_lineage_graph_prunes_links_beyond_the_times(
     )
     assert [node["id"] for node in kept["nodes"]] == [2]
     assert kept["links"] == []
-    assert query(server.only(f"{BASE}/lineage_graph_multiple")) == {
+    assert query(server.only_request_to(f"{BASE}/lineage_graph_multiple")) == {
         "timestamp_past": str(past.timestamp()),
         "timestamp_future": str(T0),
     }
@@ -804,7 +759,7 @@ def test_get_lineage_graph_prunes_links_beyond_the_times(
 
 
 def test_get_lineage_graph_as_networkx_needs_networkx(
-    server: FakeChunkedGraph, cg: ChunkedGraphClient[Any], monkeypatch: pytest.MonkeyPatch
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     graph = lineage([(1, T0)], [])
     server.route("POST", f"{BASE}/lineage_graph_multiple", graph)
@@ -821,7 +776,7 @@ def test_get_lineage_graph_as_networkx_needs_networkx(
 
 
 def test_get_latest_roots_verifies_the_leaves(
-    server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any]
 ) -> None:
     # 1 was split into 2 and 3; 3 was edited into BIG. The server never linked 2 forward (a leaf
     # that is not current): it is replaced by the roots its supervoxels have now.
@@ -849,16 +804,16 @@ def test_get_latest_roots_verifies_the_leaves(
 
     assert latest.dtype == np.uint64
     assert latest.tolist() == [BIG, HUGE]
-    assert query(server.only(f"{BASE}/lineage_graph_multiple")) == {
+    assert query(server.only_request_to(f"{BASE}/lineage_graph_multiple")) == {
         "timestamp_past": str(T0 - 300),
         "timestamp_future": str(T0),
     }
     assert body(server.all(f"{BASE}/is_latest_roots")[0]) == {"node_ids": [2, BIG]}
-    assert server.only(f"{BASE}/roots_binary").content == np.array([21, 22], "<u8").tobytes()
+    assert server.only_request_to(f"{BASE}/roots_binary").content == np.array([21, 22], "<u8").tobytes()
 
 
 def test_get_latest_roots_deprecated_timestamp_future(
-    server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any]
 ) -> None:
     server.route("POST", f"{BASE}/root_timestamps", {"timestamp": [T0 - 10]})
     server.route("POST", f"{BASE}/lineage_graph_multiple", lineage([(5, T0 - 10)], []))
@@ -870,29 +825,31 @@ def test_get_latest_roots_deprecated_timestamp_future(
 
 
 def test_get_latest_roots_in_the_past_takes_ancestors(
-    server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any]
 ) -> None:
     graph = lineage([(1, T0 - 300), (2, T0 - 250), (BIG, T0 + 100)], [(1, BIG), (2, BIG)])
     server.route("POST", f"{BASE}/root_timestamps", {"timestamp": [T0 + 100]})
     server.route("POST", f"{BASE}/lineage_graph_multiple", graph)
     server.route("POST", f"{BASE}/is_latest_roots", {"is_latest": [True, True]})
     assert cg.get_latest_roots(BIG, timestamp=WHEN).tolist() == [1, 2]
-    assert query(server.only(f"{BASE}/lineage_graph_multiple")) == {
+    assert query(server.only_request_to(f"{BASE}/lineage_graph_multiple")) == {
         "timestamp_past": str(T0),
         "timestamp_future": str(T0 + 100),
     }
 
 
-def test_get_original_roots(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None:
+def test_get_original_roots(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     graph = lineage([(1, T0 - 300), (2, T0 - 250), (BIG, T0)], [(1, BIG), (2, BIG)])
     server.route("POST", f"{BASE}/root_timestamps", {"timestamp": [T0]})
     server.route("POST", f"{BASE}/lineage_graph_multiple", graph)
     originals = cg.get_original_roots(BIG)
     assert originals.tolist() == [1, 2]
-    assert query(server.only(f"{BASE}/lineage_graph_multiple")) == {"timestamp_future": str(T0)}
+    assert query(server.only_request_to(f"{BASE}/lineage_graph_multiple")) == {
+        "timestamp_future": str(T0)
+    }
 
 
-def test_suggest_latest_roots(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None:
+def test_suggest_latest_roots(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     server.route(
         "GET",
         f"/segmentation/table/{TABLE}/info",
@@ -923,7 +880,7 @@ def test_suggest_latest_roots(server: FakeChunkedGraph, cg: ChunkedGraphClient[A
         httpx.Response(200, content=np.array([HUGE, 5, HUGE, HUGE], "<u8").tobytes()),
     )
     assert cg.suggest_latest_roots(BIG, timestamp=WHEN) == HUGE
-    assert query(server.only(f"{BASE}/node/{BIG}/leaves")) == {"stop_layer": "3"}
+    assert query(server.only_request_to(f"{BASE}/node/{BIG}/leaves")) == {"stop_layer": "3"}
     roots, fractions = cg.suggest_latest_roots(
         BIG, timestamp=WHEN, stop_layer=2, return_all=True, return_fraction_overlap=True
     )
@@ -934,26 +891,26 @@ def test_suggest_latest_roots(server: FakeChunkedGraph, cg: ChunkedGraphClient[A
 # ---------------------------------------------------------------- graph structure
 
 
-def test_get_contact_sites(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None:
+def test_get_contact_sites(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     server.route(
         "GET", f"{BASE}/node/{BIG}/contact_sites", {"contact_sites": HUGE, "contact_site_metadata": 5}
     )
     sites = cg.get_contact_sites(BIG, [[0, 10], [0, 10], [0, 10]])
     assert sites == {"contact_sites": HUGE, "contact_site_metadata": 5}
-    assert query(server.only(f"{BASE}/node/{BIG}/contact_sites")) == {
+    assert query(server.only_request_to(f"{BASE}/node/{BIG}/contact_sites")) == {
         "partners": "false",
         "bounds": "0-10_0-10_0-10",
     }
 
 
-def test_find_path(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None:
+def test_find_path(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     server.route(
         "POST",
         f"{BASE}/graph/find_path",
         {"centroids_list": [[1, 2, 3], [4, 5, 6]], "failed_l2_ids": [HUGE], "l2_path": [BIG, 3]},
     )
     centroids, path, failed = cg.find_path(BIG, np.array([1, 2, 3]), np.array([4.5, 5, 6]))
-    request = server.only(f"{BASE}/graph/find_path")
+    request = server.only_request_to(f"{BASE}/graph/find_path")
     assert body(request) == [[BIG, 1.0, 2.0, 3.0], [BIG, 4.5, 5.0, 6.0]]
     assert query(request) == {"precision_mode": "false"}
     assert centroids.shape == (2, 3)
@@ -964,7 +921,7 @@ def test_find_path(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> Non
         cg.find_path(BIG, [1, 2], [1, 2, 3])
 
 
-def test_get_subgraph(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None:
+def test_get_subgraph(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     server.route(
         "GET",
         f"{BASE}/node/{BIG}/subgraph",
@@ -976,13 +933,13 @@ def test_get_subgraph(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> 
     assert edges[0].tolist() == [1, HUGE]
     assert affinities.tolist() == [0.5, 0.25]
     assert areas.tolist() == [10, 3_000_000_000]
-    assert query(server.only(f"{BASE}/node/{BIG}/subgraph")) == {
+    assert query(server.only_request_to(f"{BASE}/node/{BIG}/subgraph")) == {
         "bounds": "0-1_0-1_0-1",
         "only_internal_edges": "true",
     }
 
 
-def test_level2_chunk_graph(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any]) -> None:
+def test_level2_chunk_graph(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     path = f"{BASE}/node/{BIG}/lvl2_graph"
     server.route(
         "GET",
@@ -991,7 +948,7 @@ def test_level2_chunk_graph(server: FakeChunkedGraph, cg: ChunkedGraphClient[Any
     )
     edges = cg.level2_chunk_graph(BIG, bounds=[[0, 1], [0, 1], [0, 1]])
     assert edges.tolist() == [[BIG, HUGE]]
-    assert query(server.only(path)) == {"bounds": "0-1_0-1_0-1"}
+    assert query(server.only_request_to(path)) == {"bounds": "0-1_0-1_0-1"}
 
     server.route(
         "GET", path, httpx.Response(200, json={"edge_graph": []}, headers={"Used-Bounds": "False"})

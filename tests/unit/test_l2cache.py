@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -15,6 +14,8 @@ import pytest
 from caveclient_gen import CAVEclient, InvalidInputError, ServerError, _defaults
 from caveclient_gen._plan import api_method
 from caveclient_gen.services.l2cache import L2CacheClient
+
+from .fake_cave import FakeCAVEServer, Handler, client_served_by
 
 LOCAL = "https://local.test"
 TABLE = "minnie3_v1"
@@ -42,37 +43,6 @@ FULL = {
     "rep_coord_nm": [100, 200, 300],
     "size_nm3": 5000,
 }
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class FakeL2Cache:
-    def __init__(self) -> None:
-        self.routes: dict[tuple[str, str], Handler] = {}
-        self.requests: list[httpx.Request] = []
-        self._lock = threading.Lock()
-
-    def route(self, method: str, path: str, handler: Handler | Any) -> None:
-        if isinstance(handler, httpx.Response):
-            response = handler
-            self.routes[(method, path)] = lambda request: httpx.Response(
-                response.status_code, headers=response.headers, content=response.content
-            )
-        elif callable(handler):
-            self.routes[(method, path)] = handler
-        else:
-            self.routes[(method, path)] = lambda request: httpx.Response(200, json=handler)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        with self._lock:
-            self.requests.append(request)
-        handler = self.routes.get((request.method, request.url.path))
-        if handler is None:
-            return httpx.Response(404, json={"message": f"no route {request.url.path}"})
-        return handler(request)
-
-    def all(self, path: str) -> list[httpx.Request]:
-        return [request for request in self.requests if request.url.path == path]
 
 
 def body(request: httpx.Request) -> Any:
@@ -90,19 +60,13 @@ def attributes_handler(data: dict[int, dict[str, Any]]) -> Handler:
 
 
 @pytest.fixture
-def server() -> FakeL2Cache:
-    return FakeL2Cache()
+def server() -> FakeCAVEServer:
+    return FakeCAVEServer()
 
 
 @pytest.fixture
-def client(server: FakeL2Cache) -> Iterator[CAVEclient]:
-    with CAVEclient(
-        "ds",
-        server_address="https://global.test",
-        auth_token="secret-token",
-        info_cache={"ds": dict(RECORD), "flat": dict(FLAT)},
-        transport=httpx.MockTransport(server),
-    ) as cave:
+def client(server: FakeCAVEServer) -> Iterator[CAVEclient]:
+    with client_served_by(server, info_cache={"ds": dict(RECORD), "flat": dict(FLAT)}) as cave:
         yield cave
 
 
@@ -111,7 +75,7 @@ def l2(client: CAVEclient) -> L2CacheClient[Any]:
     return L2CacheClient(client._core)
 
 
-def test_construction_makes_no_request(server: FakeL2Cache, client: CAVEclient) -> None:
+def test_construction_makes_no_request(server: FakeCAVEServer, client: CAVEclient) -> None:
     L2CacheClient(client._core)
     assert server.requests == []
 
@@ -122,7 +86,7 @@ def test_every_caveclient_method_exists() -> None:
     assert hasattr(L2CacheClient, "attributes")
 
 
-def test_get_l2data_request_and_result(server: FakeL2Cache, l2: L2CacheClient[Any]) -> None:
+def test_get_l2data_request_and_result(server: FakeCAVEServer, l2: L2CacheClient[Any]) -> None:
     server.route("POST", ATTRIBUTES, attributes_handler({BIG: FULL}))
     data = l2.get_l2data([BIG, 7, BIG], attributes=["size_nm3", "rep_coord_nm"])
     (request,) = server.all(ATTRIBUTES)
@@ -137,7 +101,7 @@ def test_get_l2data_request_and_result(server: FakeL2Cache, l2: L2CacheClient[An
 
 
 def test_get_l2data_in_chunks(
-    server: FakeL2Cache, l2: L2CacheClient[Any], monkeypatch: pytest.MonkeyPatch
+    server: FakeCAVEServer, l2: L2CacheClient[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server.route("POST", ATTRIBUTES, attributes_handler({i: {"size_nm3": i} for i in range(50)}))
     monkeypatch.setattr(_defaults, "L2CACHE_CHUNK_SIZE", 7)
@@ -149,7 +113,7 @@ def test_get_l2data_in_chunks(
     assert data == {str(i): {"size_nm3": i} for i in range(50)}
 
 
-def test_get_l2data_refuses_bad_input(server: FakeL2Cache, l2: L2CacheClient[Any]) -> None:
+def test_get_l2data_refuses_bad_input(server: FakeCAVEServer, l2: L2CacheClient[Any]) -> None:
     with pytest.raises(InvalidInputError, match="attributes"):
         l2.get_l2data([1], attributes="size_nm3")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="attributes"):
@@ -160,7 +124,7 @@ def test_get_l2data_refuses_bad_input(server: FakeL2Cache, l2: L2CacheClient[Any
     assert server.requests == []
 
 
-def test_get_l2data_server_error(server: FakeL2Cache, l2: L2CacheClient[Any]) -> None:
+def test_get_l2data_server_error(server: FakeCAVEServer, l2: L2CacheClient[Any]) -> None:
     server.route(
         "POST",
         ATTRIBUTES,
@@ -174,7 +138,7 @@ def test_get_l2data_server_error(server: FakeL2Cache, l2: L2CacheClient[Any]) ->
 
 
 def test_get_l2data_table_fills_missing_rows_with_nan(
-    server: FakeL2Cache, l2: L2CacheClient[Any]
+    server: FakeCAVEServer, l2: L2CacheClient[Any]
 ) -> None:
     partial = {"size_nm3": 10, "rep_coord_nm": [1, 2, 3]}  # no pca: left out by the server
     server.route("POST", ATTRIBUTES, attributes_handler({BIG: FULL, 5: partial}))
@@ -220,7 +184,7 @@ def test_get_l2data_table_fills_missing_rows_with_nan(
     assert all(dtype == np.float64 for dtype in table.dtypes)
 
 
-def test_get_l2data_table_without_splitting(server: FakeL2Cache, l2: L2CacheClient[Any]) -> None:
+def test_get_l2data_table_without_splitting(server: FakeCAVEServer, l2: L2CacheClient[Any]) -> None:
     server.route("POST", ATTRIBUTES, attributes_handler({1: {"rep_coord_nm": [1, 2, 3], "size_nm3": 4}}))
     table = l2.get_l2data_table([1, 2], attributes=["rep_coord_nm", "size_nm3"], split_columns=False)
     assert list(table.columns) == ["rep_coord_nm", "size_nm3"]
@@ -229,7 +193,7 @@ def test_get_l2data_table_without_splitting(server: FakeL2Cache, l2: L2CacheClie
     assert np.isnan(table.loc[2, "size_nm3"])
 
 
-def test_get_l2data_table_of_nothing_cached(server: FakeL2Cache, l2: L2CacheClient[Any]) -> None:
+def test_get_l2data_table_of_nothing_cached(server: FakeCAVEServer, l2: L2CacheClient[Any]) -> None:
     server.route("POST", ATTRIBUTES, attributes_handler({}))
     table = l2.get_l2data_table([3, 4], attributes=["size_nm3", "pca"])
     assert table.index.tolist() == [3, 4]
@@ -237,7 +201,7 @@ def test_get_l2data_table_of_nothing_cached(server: FakeL2Cache, l2: L2CacheClie
     assert table.isna().all().all()
 
 
-def test_cache_metadata_and_attributes(server: FakeL2Cache, l2: L2CacheClient[Any]) -> None:
+def test_cache_metadata_and_attributes(server: FakeCAVEServer, l2: L2CacheClient[Any]) -> None:
     metadata = {"size_nm3": "<class 'numpy.uint32'>", "pca": "<class 'numpy.float16'>"}
     server.route("GET", METADATA, metadata)
     assert l2.cache_metadata() == metadata
@@ -247,7 +211,7 @@ def test_cache_metadata_and_attributes(server: FakeL2Cache, l2: L2CacheClient[An
     assert all(not request.url.params for request in server.all(METADATA))
 
 
-def test_table_mapping_and_has_cache(server: FakeL2Cache, l2: L2CacheClient[Any]) -> None:
+def test_table_mapping_and_has_cache(server: FakeCAVEServer, l2: L2CacheClient[Any]) -> None:
     mapping = {TABLE: {"l2cache_id": "l2_minnie", "cv_path": f"graphene://{LOCAL}/x"}}
     server.route("GET", MAPPING, mapping)
     assert l2.table_mapping() == mapping
@@ -256,17 +220,17 @@ def test_table_mapping_and_has_cache(server: FakeL2Cache, l2: L2CacheClient[Any]
     assert l2.has_cache("flat") is False  # not a graphene:// segmentation
 
 
-def test_has_cache_for_other_tables(server: FakeL2Cache, l2: L2CacheClient[Any]) -> None:
+def test_has_cache_for_other_tables(server: FakeCAVEServer, l2: L2CacheClient[Any]) -> None:
     server.route("GET", MAPPING, {"other_table": {"l2cache_id": "x", "cv_path": "y"}})
     assert l2.has_cache() is False
 
 
-def test_has_cache_without_a_table_mapping(server: FakeL2Cache, l2: L2CacheClient[Any]) -> None:
+def test_has_cache_without_a_table_mapping(server: FakeCAVEServer, l2: L2CacheClient[Any]) -> None:
     with pytest.warns(UserWarning, match="no table mapping"):
         assert l2.has_cache() is False
     assert len(server.all(MAPPING)) == 1
 
 
-def test_default_url_mapping(server: FakeL2Cache, l2: L2CacheClient[Any]) -> None:
+def test_default_url_mapping(server: FakeCAVEServer, l2: L2CacheClient[Any]) -> None:
     assert l2.default_url_mapping == {"l2cache_server_address": LOCAL, "table_id": TABLE}
     assert server.requests == []

@@ -26,6 +26,7 @@ from .materialize_support import (
     ANNOTATION,
     LOCAL,
     SAMPLES,
+    SEGMENTATION,
     SYNAPSE_SCHEMA,
     V2,
     V3,
@@ -33,6 +34,7 @@ from .materialize_support import (
     arrow_response,
     arrow_stream,
     body_of,
+    roots_valid_since,
     standard_materialize,
     synapse_frame,
     table_metadata,
@@ -566,6 +568,7 @@ def test_join_query_bad_input(fake: FakeCAVE, arguments: dict[str, Any], paramet
 
 
 def test_live_live_query_body_params_and_attrs(fake: FakeCAVE) -> None:
+    roots_valid_since(fake, WHEN - timedelta(days=30))
     fake.route("POST", f"{V3}/query", arrow_response(synapse_frame()))
     frame = fake.materialize().live_live_query(
         "synapses",
@@ -580,6 +583,7 @@ def test_live_live_query_body_params_and_attrs(fake: FakeCAVE) -> None:
         random_sample=50,
     )
     request = fake.only("POST", f"{V3}/query")
+    assert body_of(fake.only("POST", f"{SEGMENTATION}/is_latest_roots"))["node_ids"] == [5]
     assert body_of(request) == {
         "table": "synapses",
         "timestamp": "2024-05-06T07:08:09+00:00",
@@ -834,3 +838,20 @@ def test_the_async_table_manager_awaits_its_queries(fake: FakeCAVE) -> None:
         "filter_in_dict": {"synapses": {"pre_pt_root_id": [5]}},
         "limit": 1,
     }
+
+
+def test_live_live_query_refuses_roots_not_valid_then_before_sending(fake: FakeCAVE) -> None:
+    roots_valid_since(fake, WHEN - timedelta(days=30), current={6})
+    fake.route("POST", f"{V3}/query", arrow_response(synapse_frame()))
+    with pytest.raises(InvalidInputError, match=r"\[5\] are no longer roots then"):
+        fake.materialize().live_live_query(
+            "synapses", WHEN, filter_in_dict={"synapses": {"pre_pt_root_id": [5, 6]}}
+        )
+    assert fake.sent("POST", f"{V3}/query") == []
+    fake.materialize().live_live_query(
+        "synapses",
+        WHEN,
+        filter_in_dict={"synapses": {"pre_pt_root_id": [5, 6]}},
+        allow_invalid_root_ids=True,
+    )
+    assert len(fake.sent("POST", f"{V3}/query")) == 1

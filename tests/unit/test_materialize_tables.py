@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pandas as pd
@@ -18,6 +18,7 @@ from .materialize_support import (
     FakeCAVE,
     arrow_response,
     body_of,
+    roots_valid_since,
     schema_documents,
     standard_materialize,
     synapse_frame,
@@ -173,6 +174,7 @@ def test_reference_tables_offer_both_tables_columns_and_join(fake: FakeCAVE) -> 
 
 
 def test_live_queries_go_to_the_server_side_live_route(fake: FakeCAVE) -> None:
+    roots_valid_since(fake, WHEN - timedelta(days=30))
     fake.route("POST", f"{V3}/query", arrow_response(synapse_frame()))
     tables = fake.materialize().tables
     tables.synapses(pre_pt_root_id=5).live_query(WHEN, allow_missing_lookups=True)
