@@ -40,7 +40,7 @@ RETRY_STATUSES_WRITE = frozenset({429})
 """Statuses retried for writes: only a rate-limit refusal, which the server did not act on."""
 
 # ---------------------------------------------------------------- concurrency of bulk work
-BULK_CONCURRENCY = 4
+BULK_CONCURRENCY = 8
 """Chunks of one bulk call fetched at the same time (bounded by the pool size)."""
 
 # ---------------------------------------------------------------- tokens
@@ -64,8 +64,8 @@ FALLBACK_NEUROGLANCER_URL = "https://neuroglancer.neuvue.io/"
 # ---------------------------------------------------------------- chunkedgraph / L2 cache bulk chunks
 # Big id lists are split into chunks of these sizes and fetched concurrently (BULK_CONCURRENCY at a
 # time); results are put back together in input order, identical to one big request.
-CHUNKEDGRAPH_ROOTS_CHUNK_SIZE = 200_000
-"""Supervoxel ids per `get_roots` request (binary: 8 bytes per id, 1.6 MB per chunk)."""
+CHUNKEDGRAPH_ROOTS_CHUNK_SIZE = 500_000
+"""Supervoxel ids per `get_roots` request (binary: 8 bytes per id, 4 MB per chunk)."""
 CHUNKEDGRAPH_ID_CHUNK_SIZE = 50_000
 """Ids per JSON request of `is_latest_roots`, `get_root_timestamps` and `is_valid_nodes`."""
 CHUNKEDGRAPH_LEAVES_CHUNK_SIZE = 20

@@ -194,11 +194,12 @@ def test_get_roots_chunks_give_the_one_request_answer(
     assert roots.dtype == np.uint64
 
 
-def test_get_roots_default_chunk_size_splits_250k(
+def test_get_roots_default_chunk_size_splits_a_larger_input_in_two(
     server: FakeCAVEServer, cg: ChunkedGraphClient[Any]
 ) -> None:
     server.route("POST", f"{BASE}/roots_binary", roots_binary_handler)
-    ids = np.arange(250_000, dtype=np.uint64) + np.uint64(2**63)
+    count = _defaults.CHUNKEDGRAPH_ROOTS_CHUNK_SIZE + 50_000
+    ids = np.arange(count, dtype=np.uint64) + np.uint64(2**63)
     roots = cg.get_roots(ids)
     assert len(server.all(f"{BASE}/roots_binary")) == 2
     np.testing.assert_array_equal(roots, roots_of(ids))
