@@ -77,7 +77,7 @@ class ClientCore:
             info_cache=info_cache,
         )
         self.desired_resolution = desired_resolution
-        self.version = version
+        self.version = None if version is None else _version_argument(version)
         self.timestamp: datetime | None = None
 
     # ------------------------------------------------------------ token
@@ -273,8 +273,6 @@ class CAVEclient(_ClientBase[Sync]):
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         del pool_block  # httpx waits for a free connection (up to the pool timeout) instead
-        if version is not None:
-            version = _version_argument(version)
         self._core = ClientCore(
             mode="sync",
             datastack_name=None if global_only else datastack_name,

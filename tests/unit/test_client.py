@@ -235,3 +235,15 @@ async def test_async_map_bounds_concurrency() -> None:
         results = await client.map(client.info.get_datastacks_by_aligned_volume, names, concurrency=3)
     assert results == [[name] for name in names]
     assert most == 3
+
+
+def test_both_clients_check_the_version_argument() -> None:
+    with pytest.raises(InvalidInputError, match="version"):
+        AsyncCAVEclient(version="3")  # type: ignore[arg-type]
+    assert CAVEclient(version=np_int(3)).version == 3
+
+
+def np_int(value: int) -> object:
+    import numpy as np
+
+    return np.int64(value)
