@@ -14,11 +14,11 @@ middle_auth checks), and :mod:`caveclient_gen.testing.services` (one router per 
 """
 
 from ._deployment import AlignedVolume, Datastack, Deployment, ImageSource
-from ._identity import LocalUser
 from ._in_process import InProcessTransport
 from ._localcave import LocalCAVE
-from ._middle_auth import AuthGuard, Caller
 from ._serve import serve
+from .auth.guard import AuthGuard, Caller
+from .auth.identity import LocalUser
 
 __all__ = [
     "AlignedVolume",

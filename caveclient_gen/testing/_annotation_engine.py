@@ -32,8 +32,8 @@ from ._annotation_tables import (
 )
 from ._body_schemas import Bool, Dict, Float, Int, List, Schema, Str
 from ._materialize_queries import check_read_permission, shares_group_with
-from ._middle_auth import Caller
 from ._restx_errors import AbortError
+from .auth.guard import Caller
 
 if TYPE_CHECKING:
     from ._deployment import Deployment

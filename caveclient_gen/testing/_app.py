@@ -10,9 +10,9 @@ from starlette.responses import Response
 from starlette.routing import Mount
 
 from ._deployment import Deployment
-from ._middle_auth import AuthGuard
 from ._middleware import FlaskCorsMiddleware, LatencyMiddleware
 from ._wire import flask_error_page
+from .auth.guard import AuthGuard
 from .services import SERVICE_MOUNTS
 
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from ._identity import IdentityStore, LocalUser, UserAccount
 from ._seeding import seeded_stream
 from ._state_store import StateStore
-from ._tokens import TokenStore
+from .auth.identity import IdentityStore, LocalUser, UserAccount
+from .auth.tokens import TokenStore
 
 ComponentT = TypeVar("ComponentT")
 

@@ -23,7 +23,7 @@ from ._default_world import (
     build_deployment,
 )
 from ._deployment import Deployment
-from ._identity import LocalUser
+from .auth.identity import LocalUser
 
 LOOPBACK_HOST = "127.0.0.1"
 _POLL_INTERVAL = 0.01

@@ -20,7 +20,6 @@ from ._annotation_tables import AnnotationTable
 from ._deployment import utc_now
 from ._materialize_queries import MaterializeQueries, QueryAnswer
 from ._materialize_requests import QueryArguments
-from ._middle_auth import Caller
 from ._restx_errors import AbortError
 from ._segment_properties import (
     annotation_property_specs,
@@ -29,6 +28,7 @@ from ._segment_properties import (
     segment_properties,
     spatial_levels,
 )
+from .auth.guard import Caller
 
 NANOMETRES = [1.0, 1.0, 1.0]
 _TYPED = QueryArguments(direct_sql_pandas=True)

@@ -21,7 +21,6 @@ from ._deployment import Deployment, utc_now
 from ._materialization_versions import AnalysisVersion
 from ._materialize_requests import QueryArguments
 from ._materialized_data import MaterializedData
-from ._middle_auth import Caller
 from ._restx_errors import AbortError
 from ._table_queries import (
     Projection,
@@ -34,6 +33,7 @@ from ._table_queries import (
     result_frame,
     sample_rows,
 )
+from .auth.guard import Caller
 
 SQL_STREAMING_WARNING = (
     "Query was executed using streaming via CSV, which can mangle types.\n"

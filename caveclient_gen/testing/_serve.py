@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from ._default_world import DEFAULT_ALIGNED_VOLUME, DEFAULT_DATASTACK
-from ._identity import LocalUser
 from ._localcave import LocalCAVE
+from .auth.identity import LocalUser
 
 _WAKE_INTERVAL = 0.5
 

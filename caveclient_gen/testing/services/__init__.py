@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from starlette.routing import Router
 
 from .._deployment import Deployment
-from .._middle_auth import AuthGuard
-from . import annotation, auth, chunkedgraph, info, l2cache, materialize, schema, skeleton, state
+from ..auth import routes as auth
+from ..auth.guard import AuthGuard
+from . import annotation, chunkedgraph, info, l2cache, materialize, schema, skeleton, state
 
 RouterFactory = Callable[[Deployment, AuthGuard], Router]
 

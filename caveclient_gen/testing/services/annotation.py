@@ -24,9 +24,9 @@ from .._annotation_engine import (
 from .._body_schemas import forced_json, load_body
 from .._deployment import Deployment
 from .._materialize_requests import parse_boolean
-from .._middle_auth import AuthGuard, Caller
 from .._restx_errors import answer_errors_like_restx, bad_request
 from .._wire import flask_json, flask_text, restx_json
+from ..auth.guard import AuthGuard, Caller
 
 PREFIX = "/annotation"
 API_VERSIONS = [2]

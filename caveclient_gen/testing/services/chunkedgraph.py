@@ -17,10 +17,10 @@ from starlette.responses import Response
 from starlette.routing import Route, Router
 
 from .._deployment import Deployment
-from .._middle_auth import AuthGuard, Caller
 from .._pcg_wire import Endpoint, PcgRequest, gzip_when_accepted, pcg_endpoint, pcg_json
 from .._segmentation import SegmentationGraph
 from .._wire import flask_text
+from ..auth.guard import AuthGuard, Caller
 from ._chunkedgraph_common import API_VERSIONS, SERVER_VERSION, ChunkedGraphContext
 from ._chunkedgraph_edits import edit_handlers
 from ._chunkedgraph_history import history_handlers

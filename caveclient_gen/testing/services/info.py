@@ -15,8 +15,8 @@ from starlette.responses import Response
 from starlette.routing import Route, Router
 
 from .._deployment import AlignedVolume, Datastack, Deployment, ImageSource
-from .._middle_auth import AuthGuard, Caller
 from .._wire import flask_json, restx_json, restx_not_found
+from ..auth.guard import AuthGuard, Caller
 
 PREFIX = "/info"
 SERVER_VERSION = "4.3.3"

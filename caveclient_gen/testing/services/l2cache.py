@@ -20,10 +20,10 @@ from starlette.routing import Route, Router
 
 from .._deployment import Deployment
 from .._l2_features import level2_features
-from .._middle_auth import AuthGuard, Caller
 from .._pcg_wire import Endpoint, PcgRequest, gzip_when_accepted, pcg_endpoint, pcg_json
 from .._segmentation import SegmentationGraph
 from .._wire import flask_text
+from ..auth.guard import AuthGuard, Caller
 
 PREFIX = "/l2cache"
 SERVER_VERSION = "1.3.1"

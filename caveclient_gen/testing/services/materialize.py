@@ -41,10 +41,10 @@ from .._materialize_requests import (
     optional_boolean,
     query_arguments,
 )
-from .._middle_auth import AuthGuard, Caller
 from .._query_response import json_document_response, query_response
 from .._restx_errors import AbortError, answer_errors_like_restx
 from .._wire import flask_error_page, flask_json, restx_json
+from ..auth.guard import AuthGuard, Caller
 
 PREFIX = "/materialize"
 SERVER_VERSION = "5.26.4"

@@ -16,7 +16,6 @@ from .._annotation_schemas import (
     types_all_json,
 )
 from .._deployment import Deployment
-from .._middle_auth import AuthGuard
 from .._wire import (
     JSON_MEDIA_TYPE,
     flask_json,
@@ -25,6 +24,7 @@ from .._wire import (
     restx_json,
     restx_not_found,
 )
+from ..auth.guard import AuthGuard
 
 PREFIX = "/schema"
 API_VERSIONS = [2]

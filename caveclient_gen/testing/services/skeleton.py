@@ -23,9 +23,9 @@ from starlette.routing import Route, Router
 
 from .. import _skeleton_formats as formats
 from .._deployment import Deployment
-from .._middle_auth import AuthGuard, Caller
 from .._skeleton_store import SkeletonStore
 from .._wire import flask_json, restx_internal_error, restx_json, restx_not_found
+from ..auth.guard import AuthGuard, Caller
 from ._skeleton_payloads import (
     BULK_FORMATS,
     OCTET_STREAM,

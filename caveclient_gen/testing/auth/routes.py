@@ -15,10 +15,10 @@ from starlette.responses import Response
 from starlette.routing import Route, Router
 
 from .._deployment import Deployment
-from .._identity import UserAccount
-from .._middle_auth import AuthGuard, Caller, CallerEndpoint, Endpoint, middle_auth_error
-from .._tokens import TokenRecord
 from .._wire import flask_error_page, flask_json, flask_text, http_date
+from .guard import AuthGuard, Caller, CallerEndpoint, Endpoint, middle_auth_error
+from .identity import UserAccount
+from .tokens import TokenRecord
 
 PREFIX = "/auth"
 # The "sticky" deployment of the same server, where the login and token pages live.
