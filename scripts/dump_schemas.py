@@ -16,9 +16,9 @@ Key order: marshmallow 3.5.1 collects a schema's fields in a plain ``set``, so t
 differs between server processes. The script re-runs itself with ``PYTHONHASHSEED=0``, which
 gives the order of the captured real responses, so the file is byte-for-byte reproducible.
 
-It writes ``caveclient_gen/testing/schemas-5.26.3.json.gz``: the types_all object, type names in
-the server's order, encoded as the server encodes it, gzip-compressed with a zero mtime so that
-the bytes only change when the definitions do. With ``--compare FILE`` it also checks the result
+It writes ``caveclient_gen/testing/schema/schemas-5.26.3.json.gz``: the types_all object, type
+names in the server's order, encoded as the server encodes it, gzip-compressed with a zero mtime so
+that the bytes only change when the definitions do. With ``--compare FILE`` it also checks the result
 against a captured ``schema-5.26.3.responses.json`` and exits non-zero on any difference.
 """
 
@@ -39,6 +39,7 @@ OUTPUT = (
     Path(__file__).resolve().parent.parent
     / "caveclient_gen"
     / "testing"
+    / "schema"
     / f"schemas-{SCHEMA_PACKAGE_VERSION}.json.gz"
 )
 

@@ -1,6 +1,6 @@
 """The columns of an annotation table, derived from its EMAnnotationSchemas schema type.
 
-The schema service's JSON-Schema documents (``_annotation_schemas``) say which fields a type has
+The schema service's JSON-Schema documents (``schema.definitions``) say which fields a type has
 and of what kind; the databases store them flattened: a nested point ``pre_pt`` becomes the
 geometry column ``pre_pt_position`` plus, for points bound to the segmentation, the segmentation
 columns ``pre_pt_supervoxel_id`` and ``pre_pt_root_id``. Column kinds follow the SQL types the
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from ._annotation_schemas import schema_document
+from .schema.definitions import schema_document
 
 SEGMENTATION_SUFFIXES = ("supervoxel_id", "root_id")
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ._deployment import AlignedVolume, Datastack, Deployment, ImageSource
-from ._state_store import STATE_COLUMNS
 from .auth.identity import LocalUser
+from .state.store import STATE_COLUMNS
 
 DEFAULT_DATASTACK = "minnie65_local"
 DEFAULT_ALIGNED_VOLUME = "minnie65_phase3"

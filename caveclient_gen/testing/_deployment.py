@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 from ._seeding import seeded_stream
-from ._state_store import StateStore
 from .auth.identity import IdentityStore, LocalUser, UserAccount
 from .auth.tokens import TokenStore
+from .state.store import StateStore
 
 ComponentT = TypeVar("ComponentT")
 

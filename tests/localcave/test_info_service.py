@@ -9,7 +9,7 @@ import pytest
 
 from caveclient_gen.testing import LocalCAVE
 from caveclient_gen.testing._wire import restx_not_found_message
-from caveclient_gen.testing.services.info import FLASK_RULES
+from caveclient_gen.testing.info.routes import FLASK_RULES
 
 from .conftest import bearer, reference_sample
 

@@ -31,7 +31,7 @@ def test_import_reads_no_data_and_opens_no_socket() -> None:
         "        raise AssertionError('socket opened at import')\n"
         "socket.socket = RefusingSocket\n"
         "import caveclient_gen.testing\n"
-        "from caveclient_gen.testing import _annotation_schemas as schemas\n"
+        "from caveclient_gen.testing.schema import definitions as schemas\n"
         "print(schemas.types_all_json.cache_info().currsize)\n"
     )
     result = subprocess.run(

@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from caveclient_gen.testing._annotation_schemas import schema_document, schema_type_names
+from caveclient_gen.testing.schema.definitions import schema_document, schema_type_names
 
 from .conftest import reference_sample
 

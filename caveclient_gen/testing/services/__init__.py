@@ -16,7 +16,10 @@ from starlette.routing import Router
 from .._deployment import Deployment
 from ..auth import routes as auth
 from ..auth.guard import AuthGuard
-from . import annotation, chunkedgraph, info, l2cache, materialize, schema, skeleton, state
+from ..info import routes as info
+from ..schema import routes as schema
+from ..state import routes as state
+from . import annotation, chunkedgraph, l2cache, materialize, skeleton
 
 RouterFactory = Callable[[Deployment, AuthGuard], Router]
 

@@ -9,12 +9,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
-from .._annotation_schemas import (
-    SCHEMA_PACKAGE_VERSION,
-    schema_document,
-    schema_type_names,
-    types_all_json,
-)
 from .._deployment import Deployment
 from .._wire import (
     JSON_MEDIA_TYPE,
@@ -25,6 +19,7 @@ from .._wire import (
     restx_not_found,
 )
 from ..auth.guard import AuthGuard
+from .definitions import SCHEMA_PACKAGE_VERSION, schema_document, schema_type_names, types_all_json
 
 PREFIX = "/schema"
 API_VERSIONS = [2]

@@ -16,9 +16,9 @@ from starlette.responses import Response
 from starlette.routing import Route, Router
 
 from .._deployment import Deployment, utc_now
-from .._state_store import PROPERTY_COLUMNS, STATE_COLUMNS, StateStoreError
 from .._wire import JSON_MEDIA_TYPE, flask_error_page, flask_json, flask_text
 from ..auth.guard import AuthGuard, Caller
+from .store import PROPERTY_COLUMNS, STATE_COLUMNS, StateStoreError
 
 PREFIX = "/nglstate"
 SERVER_VERSION = "0.7.2"

@@ -1,0 +1,1 @@
+"""The info service: the routes over the deployment's aligned volumes and datastacks."""

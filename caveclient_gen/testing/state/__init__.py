@@ -1,0 +1,1 @@
+"""The JSON state service: its datastore of Neuroglancer states and its routes."""
