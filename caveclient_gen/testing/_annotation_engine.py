@@ -289,7 +289,7 @@ class AnnotationEngine:
         """Supervoxels under each bound point, as the materialization's lookup finds them."""
         if not table.model.bound_points:
             return {}
-        from ._segmentation import SegmentationGraph
+        from .chunkedgraph.segmentation.graph import SegmentationGraph
 
         graph = self._deployment.component(SegmentationGraph)
         resolution = table.metadata.voxel_resolution

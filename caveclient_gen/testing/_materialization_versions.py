@@ -70,7 +70,7 @@ class MaterializationTimeline:
     """The fixed moments of one deployment; ``deployment.component(MaterializationTimeline)``."""
 
     def __init__(self, deployment: Deployment) -> None:
-        from ._segmentation import SegmentationGraph
+        from .chunkedgraph.segmentation.graph import SegmentationGraph
 
         graph = deployment.component(SegmentationGraph)
         created = naive_utc(graph.created)

@@ -239,7 +239,7 @@ class NeuroglancerDocuments:
 
     def bounds(self) -> tuple[list[float], list[float]]:
         """The segmentation volume's bounds in nanometres."""
-        from ._segmentation import SegmentationGraph
+        from .chunkedgraph.segmentation.graph import SegmentationGraph
 
         graph = self._data.deployment.component(SegmentationGraph)
         voxels = np.asarray(graph.bounds_voxels, dtype=np.float64)

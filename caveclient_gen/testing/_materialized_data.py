@@ -184,14 +184,14 @@ class MaterializedData:
         return result
 
     def roots_at(self, supervoxels: np.ndarray, moment: datetime) -> np.ndarray:
-        from ._segmentation import SegmentationGraph
+        from .chunkedgraph.segmentation.graph import SegmentationGraph
 
         graph = self._deployment.component(SegmentationGraph)
         roots: np.ndarray = graph.roots_at(np.asarray(supervoxels, dtype=np.uint64), _aware(moment))
         return roots
 
     def roots_alive_at(self, moment: datetime) -> np.ndarray:
-        from ._segmentation import SegmentationGraph
+        from .chunkedgraph.segmentation.graph import SegmentationGraph
 
         graph = self._deployment.component(SegmentationGraph)
         alive: np.ndarray = graph.roots_alive_at(_aware(moment))

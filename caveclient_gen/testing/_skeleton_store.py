@@ -12,8 +12,8 @@ import threading
 from collections import OrderedDict
 
 from ._deployment import Deployment
-from ._segmentation import SegmentationGraph
 from ._skeletons import Skeleton, build_skeleton
+from .chunkedgraph.segmentation.graph import SegmentationGraph
 
 INITIALLY_CACHED_SHARE = 0.6
 _BUILT_SKELETONS_KEPT = 64

@@ -15,8 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ._l2_features import L2Features, level2_features
-from ._pcg_queries import descendants
-from ._segmentation import SegmentationGraph
+from .chunkedgraph.queries import descendants
+from .chunkedgraph.segmentation.graph import SegmentationGraph
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

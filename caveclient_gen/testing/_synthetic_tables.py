@@ -137,7 +137,7 @@ class _SyntheticRows:
     """Builds the rows of the synthetic tables; nucleus rows are needed by the cell types too."""
 
     def __init__(self, deployment: Deployment) -> None:
-        from ._segmentation import SegmentationGraph
+        from .chunkedgraph.segmentation.graph import SegmentationGraph
 
         self._deployment = deployment
         self._graph = deployment.component(SegmentationGraph)

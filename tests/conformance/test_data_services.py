@@ -21,7 +21,7 @@ import pytest
 from caveclient_gen import CAVEclient
 from caveclient_gen.errors import CAVEServerWarning
 from caveclient_gen.testing import LocalCAVE
-from caveclient_gen.testing._segmentation import SegmentationGraph
+from caveclient_gen.testing.chunkedgraph.segmentation.graph import SegmentationGraph
 
 from .caveclient_driver import frame_json
 from .conftest import run_caveclient

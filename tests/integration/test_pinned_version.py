@@ -7,7 +7,7 @@ import pytest
 
 from caveclient_gen import CAVEclient, InvalidInputError
 from caveclient_gen.testing import InProcessTransport, LocalCAVE
-from caveclient_gen.testing._segmentation import SegmentationGraph
+from caveclient_gen.testing.chunkedgraph.segmentation.graph import SegmentationGraph
 
 
 def pinned(cave: LocalCAVE, version: int | None) -> CAVEclient:

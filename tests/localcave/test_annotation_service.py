@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from caveclient_gen.testing import LocalCAVE, LocalUser
-from caveclient_gen.testing._segmentation import SegmentationGraph
+from caveclient_gen.testing.chunkedgraph.segmentation.graph import SegmentationGraph
 
 from ._spec_checks import SpecCheckedClient
 from .conftest import bearer

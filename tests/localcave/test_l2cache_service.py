@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from caveclient_gen.testing import LocalCAVE
-from caveclient_gen.testing._segmentation import SegmentationGraph
+from caveclient_gen.testing.chunkedgraph.segmentation.graph import SegmentationGraph
 
 from ._spec_checks import SpecCheckedClient, spec_checked, unchecked
 

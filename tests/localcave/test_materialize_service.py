@@ -22,7 +22,7 @@ from caveclient_gen.testing._materialization_settings import (
     configure_materialization,
 )
 from caveclient_gen.testing._materialization_versions import MaterializationTimeline
-from caveclient_gen.testing._segmentation import SegmentationGraph
+from caveclient_gen.testing.chunkedgraph.segmentation.graph import SegmentationGraph
 
 from ._spec_checks import SpecCheckedClient
 from .conftest import REFERENCE, bearer

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from caveclient_gen.testing import LocalCAVE
-from caveclient_gen.testing._segmentation import SegmentationGraph
+from caveclient_gen.testing.chunkedgraph.segmentation.graph import SegmentationGraph
 
 END_OF_HISTORY = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -16,10 +16,11 @@ from starlette.routing import Router
 from .._deployment import Deployment
 from ..auth import routes as auth
 from ..auth.guard import AuthGuard
+from ..chunkedgraph import routes as chunkedgraph
 from ..info import routes as info
 from ..schema import routes as schema
 from ..state import routes as state
-from . import annotation, chunkedgraph, l2cache, materialize, skeleton
+from . import annotation, l2cache, materialize, skeleton
 
 RouterFactory = Callable[[Deployment, AuthGuard], Router]
 

@@ -21,9 +21,9 @@ from starlette.routing import Route, Router
 from .._deployment import Deployment
 from .._l2_features import level2_features
 from .._pcg_wire import Endpoint, PcgRequest, gzip_when_accepted, pcg_endpoint, pcg_json
-from .._segmentation import SegmentationGraph
 from .._wire import flask_text
 from ..auth.guard import AuthGuard, Caller
+from ..chunkedgraph.segmentation.graph import SegmentationGraph
 
 PREFIX = "/l2cache"
 SERVER_VERSION = "1.3.1"

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from ._segmentation_state import Operation, OperationKind, Point, RebuildResult, SegmentationState
+from .state import Operation, OperationKind, Point, RebuildResult, SegmentationState
 
 MERGE_EDGE_AFFINITY = 1.0
 SPLIT_BOUNDING_BOX_OFFSET: Point = (240, 240, 24)

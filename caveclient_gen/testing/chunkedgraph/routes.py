@@ -18,13 +18,13 @@ from starlette.routing import Route, Router
 
 from .._deployment import Deployment
 from .._pcg_wire import Endpoint, PcgRequest, gzip_when_accepted, pcg_endpoint, pcg_json
-from .._segmentation import SegmentationGraph
 from .._wire import flask_text
 from ..auth.guard import AuthGuard, Caller
-from ._chunkedgraph_common import API_VERSIONS, SERVER_VERSION, ChunkedGraphContext
-from ._chunkedgraph_edits import edit_handlers
-from ._chunkedgraph_history import history_handlers
-from ._chunkedgraph_lookups import lookup_handlers
+from .common import API_VERSIONS, SERVER_VERSION, ChunkedGraphContext
+from .edit_routes import edit_handlers
+from .history_routes import history_handlers
+from .lookup_routes import lookup_handlers
+from .segmentation.graph import SegmentationGraph
 
 PREFIX = "/segmentation"
 MESHING_PREFIX = "/meshing"

@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 from starlette.responses import Response
 
-from .. import _pcg_queries as queries
 from .._deployment import Deployment
 from .._pcg_wire import PcgRequest, bad_request, pcg_json, raw_bytes
-from .._segmentation import SegmentationGraph
-from .._segmentation_edits import EditPreconditionError
-from .._segmentation_state import Operation, Point
-from ._chunkedgraph_common import ChunkedGraphContext, edit_time
+from . import queries
+from .common import ChunkedGraphContext, edit_time
+from .segmentation.edits import EditPreconditionError
+from .segmentation.graph import SegmentationGraph
+from .segmentation.state import Operation, Point
 
 Handler = Callable[[PcgRequest], Response]
 

@@ -8,9 +8,9 @@ from collections.abc import Callable
 import numpy as np
 from starlette.responses import Response
 
-from .. import _pcg_queries as queries
 from .._pcg_wire import PcgRequest, bad_request, pcg_json, uint64_bytes
-from ._chunkedgraph_common import ChunkedGraphContext, body_ids, node_id
+from . import queries
+from .common import ChunkedGraphContext, body_ids, node_id
 
 Handler = Callable[[PcgRequest], Response]
 

@@ -9,9 +9,9 @@ from collections.abc import Callable
 import numpy as np
 from starlette.responses import Response
 
-from .. import _pcg_history as history
 from .._pcg_wire import PcgRequest, bad_request, pcg_json, raw_bytes
-from ._chunkedgraph_common import ChunkedGraphContext, body_ids, node_id
+from . import history
+from .common import ChunkedGraphContext, body_ids, node_id
 
 Handler = Callable[[PcgRequest], Response]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from ._graph_algorithms import components_from_pairs, minimum_cut
+from .graph_algorithms import components_from_pairs, minimum_cut
 
 
 class SupervoxelGraph:

@@ -10,7 +10,7 @@ import numpy.typing as npt
 
 from .._deployment import Deployment
 from .._pcg_wire import PcgRequest
-from .._segmentation import SegmentationGraph
+from .segmentation.graph import SegmentationGraph
 
 SERVER_VERSION = "2.21.1"
 API_VERSIONS = [0, 1]

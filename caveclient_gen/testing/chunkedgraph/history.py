@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._segmentation import SegmentationGraph
-from ._segmentation_state import NodeRecord, Operation
+from .segmentation.graph import SegmentationGraph
+from .segmentation.state import NodeRecord, Operation
 
 UInt64Array = npt.NDArray[np.uint64]
 EARLIEST_TIMESTAMP_MARGIN = timedelta(milliseconds=500)

@@ -20,9 +20,9 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from ._graph_algorithms import components_from_pairs
-from ._pcg_ids import NodeIdLayout
-from ._supervoxel_graph import SupervoxelGraph
+from .graph_algorithms import components_from_pairs
+from .ids import NodeIdLayout
+from .supervoxel_graph import SupervoxelGraph
 
 UInt64Array = npt.NDArray[np.uint64]
 IntArray = npt.NDArray[np.int64]

@@ -13,11 +13,11 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
-from ._graph_algorithms import components_from_pairs, shortest_path
-from ._l2_features import level2_features
-from ._pcg_wire import bad_request
-from ._segmentation import SegmentationGraph
-from ._segmentation_state import NodeRecord
+from .._l2_features import level2_features
+from .._pcg_wire import bad_request
+from .segmentation.graph import SegmentationGraph
+from .segmentation.graph_algorithms import components_from_pairs, shortest_path
+from .segmentation.state import NodeRecord
 
 UInt64Array = npt.NDArray[np.uint64]
 IntArray = npt.NDArray[np.int64]

@@ -16,12 +16,12 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
-from ._neuron_growth import GrownNeurons, grow_neurons
-from ._pcg_ids import NodeIdLayout
-from ._segmentation_edits import EditLog
-from ._segmentation_state import SegmentationState
-from ._segmentation_volume import VolumeGeometry
-from ._supervoxel_graph import SupervoxelGraph
+from .edits import EditLog
+from .ids import NodeIdLayout
+from .neuron_growth import GrownNeurons, grow_neurons
+from .state import SegmentationState
+from .supervoxel_graph import SupervoxelGraph
+from .volume import VolumeGeometry
 
 IntArray = npt.NDArray[np.int64]
 UInt64Array = npt.NDArray[np.uint64]
