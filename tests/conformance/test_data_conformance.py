@@ -17,9 +17,9 @@ import pytest
 from caveclient_gen import CAVEclient
 from caveclient_gen.errors import CAVEError, CAVEServerWarning
 from caveclient_gen.testing import LocalCAVE
-from caveclient_gen.testing._skeleton_store import SkeletonStore
 from caveclient_gen.testing.chunkedgraph.queries import contact_sites
 from caveclient_gen.testing.chunkedgraph.segmentation.graph import SegmentationGraph
+from caveclient_gen.testing.skeleton.store import SkeletonStore
 
 from .spec_validator import RecordingTransport, SpecValidator
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from caveclient_gen.testing import LocalCAVE
-from caveclient_gen.testing._skeleton_store import SkeletonStore
 from caveclient_gen.testing.chunkedgraph.segmentation.graph import SegmentationGraph
+from caveclient_gen.testing.skeleton.store import SkeletonStore
 
 from ._spec_checks import SpecCheckedClient, spec_checked, unchecked
 

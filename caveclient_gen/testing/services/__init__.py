@@ -18,9 +18,11 @@ from ..auth import routes as auth
 from ..auth.guard import AuthGuard
 from ..chunkedgraph import routes as chunkedgraph
 from ..info import routes as info
+from ..l2cache import routes as l2cache
 from ..schema import routes as schema
+from ..skeleton import routes as skeleton
 from ..state import routes as state
-from . import annotation, l2cache, materialize, skeleton
+from . import annotation, materialize
 
 RouterFactory = Callable[[Deployment, AuthGuard], Router]
 

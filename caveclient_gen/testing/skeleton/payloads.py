@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import _skeleton_formats as formats
 from .._pcg_wire import FAST_GZIP_LEVEL
-from .._skeletons import Skeleton
 from .._wire import flask_json
+from . import formats
+from .build import Skeleton
 
 OCTET_STREAM = "application/octet-stream"
 SINGLE_FORMATS = (

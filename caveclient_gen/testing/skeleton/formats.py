@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ._skeletons import Skeleton
+from .build import Skeleton
 
 LATEST_VERSION = 4
 NEUROGLANCER_VERSION = 2

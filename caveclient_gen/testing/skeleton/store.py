@@ -11,9 +11,9 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from ._deployment import Deployment
-from ._skeletons import Skeleton, build_skeleton
-from .chunkedgraph.segmentation.graph import SegmentationGraph
+from .._deployment import Deployment
+from ..chunkedgraph.segmentation.graph import SegmentationGraph
+from .build import Skeleton, build_skeleton
 
 INITIALLY_CACHED_SHARE = 0.6
 _BUILT_SKELETONS_KEPT = 64

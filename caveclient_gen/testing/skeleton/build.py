@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ._l2_features import L2Features, level2_features
-from .chunkedgraph.queries import descendants
-from .chunkedgraph.segmentation.graph import SegmentationGraph
+from ..chunkedgraph.queries import descendants
+from ..chunkedgraph.segmentation.graph import SegmentationGraph
+from ..l2cache.features import L2Features, level2_features
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

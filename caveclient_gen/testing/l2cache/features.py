@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .chunkedgraph.segmentation.graph import SegmentationGraph
+from ..chunkedgraph.segmentation.graph import SegmentationGraph
 
 FloatArray = npt.NDArray[np.float64]
 _UINT16_MAX = 65535

@@ -21,12 +21,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
-from .. import _skeleton_formats as formats
 from .._deployment import Deployment
-from .._skeleton_store import SkeletonStore
 from .._wire import flask_json, restx_internal_error, restx_json, restx_not_found
 from ..auth.guard import AuthGuard, Caller
-from ._skeleton_payloads import (
+from . import formats
+from .payloads import (
     BULK_FORMATS,
     OCTET_STREAM,
     SINGLE_FORMATS,
@@ -35,6 +34,7 @@ from ._skeleton_payloads import (
     cache_file_name,
     render,
 )
+from .store import SkeletonStore
 
 PREFIX = "/skeletoncache"
 SERVER_VERSION = "0.23.11"

@@ -19,11 +19,11 @@ from starlette.responses import Response
 from starlette.routing import Route, Router
 
 from .._deployment import Deployment
-from .._l2_features import level2_features
 from .._pcg_wire import Endpoint, PcgRequest, gzip_when_accepted, pcg_endpoint, pcg_json
 from .._wire import flask_text
 from ..auth.guard import AuthGuard, Caller
 from ..chunkedgraph.segmentation.graph import SegmentationGraph
+from .features import level2_features
 
 PREFIX = "/l2cache"
 SERVER_VERSION = "1.3.1"
