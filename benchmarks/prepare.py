@@ -12,8 +12,8 @@ import numpy as np
 
 from caveclient_gen import CAVEclient
 from caveclient_gen.testing import LocalCAVE
-from caveclient_gen.testing._materialization_settings import configure_materialization
 from caveclient_gen.testing.chunkedgraph.segmentation.graph import SegmentationGraph
+from caveclient_gen.testing.materialize.settings import configure_materialization
 
 CASE_NAMES = (
     "import",

@@ -32,7 +32,7 @@ PCG_TABLE = "minnie3_v1"
 V2_QUERY_QUIRK = (
     "MaterializationEngine 5.26.4's v2 query routes run the query, then fail with HTTP 500 "
     "\"'ipc_compress'\": their argument parser lacks an argument the shared response builder "
-    "reads (LocalCAVE keeps the quirk; see caveclient_gen/testing/services/materialize.py)."
+    "reads (LocalCAVE keeps the quirk; see caveclient_gen/testing/materialize/routes.py)."
 )
 
 NEVER_ANSWERED_SUCCESSFULLY: dict[tuple[str, str], str] = {

@@ -17,12 +17,12 @@ import pyarrow as pa
 import pytest
 
 from caveclient_gen.testing import InProcessTransport, LocalCAVE, LocalUser
-from caveclient_gen.testing._materialization_settings import (
+from caveclient_gen.testing.chunkedgraph.segmentation.graph import SegmentationGraph
+from caveclient_gen.testing.materialize.settings import (
     MaterializationSettings,
     configure_materialization,
 )
-from caveclient_gen.testing._materialization_versions import MaterializationTimeline
-from caveclient_gen.testing.chunkedgraph.segmentation.graph import SegmentationGraph
+from caveclient_gen.testing.materialize.versions import MaterializationTimeline
 
 from ._spec_checks import SpecCheckedClient
 from .conftest import REFERENCE, bearer

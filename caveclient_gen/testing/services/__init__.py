@@ -14,15 +14,16 @@ from dataclasses import dataclass
 from starlette.routing import Router
 
 from .._deployment import Deployment
+from ..annotation import routes as annotation
 from ..auth import routes as auth
 from ..auth.guard import AuthGuard
 from ..chunkedgraph import routes as chunkedgraph
 from ..info import routes as info
 from ..l2cache import routes as l2cache
+from ..materialize import routes as materialize
 from ..schema import routes as schema
 from ..skeleton import routes as skeleton
 from ..state import routes as state
-from . import annotation, materialize
 
 RouterFactory = Callable[[Deployment, AuthGuard], Router]
 

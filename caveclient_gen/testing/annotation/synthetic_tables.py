@@ -22,13 +22,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ._annotation_tables import AnnotationTable, empty_rows, storage_columns
-from ._materialization_settings import MaterializationSettings
-from ._materialization_versions import MaterializationTimeline
+from ..materialize.settings import MaterializationSettings
+from ..materialize.versions import MaterializationTimeline
+from .tables import AnnotationTable, empty_rows, storage_columns
 
 if TYPE_CHECKING:
-    from ._annotation_tables import AnnotationTableStore
-    from ._deployment import Deployment
+    from .._deployment import Deployment
+    from .tables import AnnotationTableStore
 
 SYNAPSE_TABLE = "synapses_pni_2"
 NUCLEUS_TABLE = "nucleus_detection_v0"
@@ -137,7 +137,7 @@ class _SyntheticRows:
     """Builds the rows of the synthetic tables; nucleus rows are needed by the cell types too."""
 
     def __init__(self, deployment: Deployment) -> None:
-        from .chunkedgraph.segmentation.graph import SegmentationGraph
+        from ..chunkedgraph.segmentation.graph import SegmentationGraph
 
         self._deployment = deployment
         self._graph = deployment.component(SegmentationGraph)
@@ -208,7 +208,7 @@ class _SyntheticRows:
     # -- tables ----------------------------------------------------------------------------
 
     def _synapses(self) -> pd.DataFrame:
-        from ._annotation_columns import schema_model
+        from .columns import schema_model
 
         rng = self._rng("synapses")
         count = self._settings.synapse_count
@@ -228,7 +228,7 @@ class _SyntheticRows:
         return self._frame(columns, storage_columns(model))
 
     def _nuclei(self) -> pd.DataFrame:
-        from ._annotation_columns import schema_model
+        from .columns import schema_model
 
         rng = self._rng("nuclei")
         count = self._settings.nucleus_count
@@ -251,8 +251,8 @@ class _SyntheticRows:
         return self._frame(columns, storage_columns(model))
 
     def _cell_types(self) -> pd.DataFrame:
-        from ._annotation_columns import schema_model
-        from ._annotation_tables import AnnotationTableStore
+        from .columns import schema_model
+        from .tables import AnnotationTableStore
 
         model = schema_model("cell_type_reference")
         assert model is not None

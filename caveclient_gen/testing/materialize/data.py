@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._annotation_columns import Column, ColumnKind
-from ._annotation_tables import AnnotationTable, AnnotationTableStore, naive_utc
-from ._materialization_settings import MaterializationSettings
-from ._materialization_versions import AnalysisVersion, MaterializationTimeline
-from ._synthetic_tables import ANNOTATION_RESOLUTION, CELL_TYPE_TABLE, NUCLEUS_TABLE
-from ._table_queries import QueryTable
+from ..annotation.columns import Column, ColumnKind
+from ..annotation.synthetic_tables import ANNOTATION_RESOLUTION, CELL_TYPE_TABLE, NUCLEUS_TABLE
+from ..annotation.tables import AnnotationTable, AnnotationTableStore, naive_utc
+from .settings import MaterializationSettings
+from .table_queries import QueryTable
+from .versions import AnalysisVersion, MaterializationTimeline
 
 if TYPE_CHECKING:
-    from ._deployment import Deployment
+    from .._deployment import Deployment
 
 CRUD_MODEL_COLUMNS = (
     Column("id", ColumnKind.BIGINT),
@@ -184,14 +184,14 @@ class MaterializedData:
         return result
 
     def roots_at(self, supervoxels: np.ndarray, moment: datetime) -> np.ndarray:
-        from .chunkedgraph.segmentation.graph import SegmentationGraph
+        from ..chunkedgraph.segmentation.graph import SegmentationGraph
 
         graph = self._deployment.component(SegmentationGraph)
         roots: np.ndarray = graph.roots_at(np.asarray(supervoxels, dtype=np.uint64), _aware(moment))
         return roots
 
     def roots_alive_at(self, moment: datetime) -> np.ndarray:
-        from .chunkedgraph.segmentation.graph import SegmentationGraph
+        from ..chunkedgraph.segmentation.graph import SegmentationGraph
 
         graph = self._deployment.component(SegmentationGraph)
         alive: np.ndarray = graph.roots_alive_at(_aware(moment))

@@ -15,20 +15,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._annotation_columns import ColumnKind
-from ._annotation_tables import AnnotationTable
-from ._deployment import utc_now
-from ._materialize_queries import MaterializeQueries, QueryAnswer
-from ._materialize_requests import QueryArguments
-from ._restx_errors import AbortError
-from ._segment_properties import (
+from .._deployment import utc_now
+from .._restx_errors import AbortError
+from ..annotation.columns import ColumnKind
+from ..annotation.tables import AnnotationTable
+from ..auth.guard import Caller
+from .queries import MaterializeQueries, QueryAnswer
+from .requests import QueryArguments
+from .segment_properties import (
     annotation_property_specs,
     check_label_format,
     geometry_prefixes,
     segment_properties,
     spatial_levels,
 )
-from .auth.guard import Caller
 
 NANOMETRES = [1.0, 1.0, 1.0]
 _TYPED = QueryArguments(direct_sql_pandas=True)
@@ -239,7 +239,7 @@ class NeuroglancerDocuments:
 
     def bounds(self) -> tuple[list[float], list[float]]:
         """The segmentation volume's bounds in nanometres."""
-        from .chunkedgraph.segmentation.graph import SegmentationGraph
+        from ..chunkedgraph.segmentation.graph import SegmentationGraph
 
         graph = self._data.deployment.component(SegmentationGraph)
         voxels = np.asarray(graph.bounds_voxels, dtype=np.float64)

@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._annotation_tables import AnnotationTable
-from ._deployment import Deployment, utc_now
-from ._materialization_versions import AnalysisVersion
-from ._materialize_requests import QueryArguments
-from ._materialized_data import MaterializedData
-from ._restx_errors import AbortError
-from ._table_queries import (
+from .._deployment import Deployment, utc_now
+from .._restx_errors import AbortError
+from ..annotation.tables import AnnotationTable
+from ..auth.guard import Caller
+from .data import MaterializedData
+from .requests import QueryArguments
+from .table_queries import (
     Projection,
     QueryTable,
     Selection,
@@ -33,7 +33,7 @@ from ._table_queries import (
     result_frame,
     sample_rows,
 )
-from .auth.guard import Caller
+from .versions import AnalysisVersion
 
 SQL_STREAMING_WARNING = (
     "Query was executed using streaming via CSV, which can mangle types.\n"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from .schema.definitions import schema_document
+from ..schema.definitions import schema_document
 
 SEGMENTATION_SUFFIXES = ("supervoxel_id", "root_id")
 

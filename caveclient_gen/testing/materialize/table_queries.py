@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ._annotation_columns import Column, ColumnKind
+from ..annotation.columns import Column, ColumnKind
 
 DEFAULT_SUFFIXES = ("x", "y", "z", "xx", "yy", "zz", "xxx", "yyy", "zzz")
 AXES = ("x", "y", "z")

@@ -23,16 +23,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
-from .._body_schemas import forced_json, load_body
 from .._deployment import Deployment
-from .._materialize_neuroglancer import (
-    NeuroglancerDocuments,
-    TooLargeError,
-    properties_json,
-    unique_string_values,
-)
-from .._materialize_queries import MaterializeQueries, QueryAnswer, shares_group_with
-from .._materialize_requests import (
+from .._restx_errors import AbortError, answer_errors_like_restx
+from .._wire import flask_error_page, flask_json, restx_json
+from ..annotation.body_schemas import forced_json, load_body
+from ..auth.guard import AuthGuard, Caller
+from .neuroglancer import NeuroglancerDocuments, TooLargeError, properties_json, unique_string_values
+from .queries import MaterializeQueries, QueryAnswer, shares_group_with
+from .query_response import json_document_response, query_response
+from .requests import (
     ANNOTATION_ID_LIST_SCHEMA,
     COMPLEX_QUERY_SCHEMA,
     LIVE_QUERY_SCHEMA,
@@ -41,10 +40,6 @@ from .._materialize_requests import (
     optional_boolean,
     query_arguments,
 )
-from .._query_response import json_document_response, query_response
-from .._restx_errors import AbortError, answer_errors_like_restx
-from .._wire import flask_error_page, flask_json, restx_json
-from ..auth.guard import AuthGuard, Caller
 
 PREFIX = "/materialize"
 SERVER_VERSION = "5.26.4"
@@ -538,8 +533,8 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
 
 
 def _view_schema() -> dict[str, Any]:
-    from .._annotation_columns import ColumnKind
-    from .._materialized_data import view_columns
+    from ..annotation.columns import ColumnKind
+    from .data import view_columns
 
     kinds = {
         ColumnKind.BIGINT: {"type": "integer"},

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ._annotation_tables import iso, naive_utc
+from ..annotation.tables import iso, naive_utc
 
 if TYPE_CHECKING:
-    from ._deployment import Deployment
+    from .._deployment import Deployment
 
 EXPIRED_VERSION, OLDER_VERSION, LATEST_VERSION = 1, 2, 3
 _DEFAULT_EDIT_SPAN = timedelta(days=60)
@@ -70,7 +70,7 @@ class MaterializationTimeline:
     """The fixed moments of one deployment; ``deployment.component(MaterializationTimeline)``."""
 
     def __init__(self, deployment: Deployment) -> None:
-        from .chunkedgraph.segmentation.graph import SegmentationGraph
+        from ..chunkedgraph.segmentation.graph import SegmentationGraph
 
         graph = deployment.component(SegmentationGraph)
         created = naive_utc(graph.created)

@@ -12,8 +12,8 @@ from typing import Any
 
 from starlette.requests import Request
 
-from ._body_schemas import AwareDateTime, Dict, Float, Int, List, Schema, Str
-from ._restx_errors import bad_request
+from .._restx_errors import bad_request
+from ..annotation.body_schemas import AwareDateTime, Dict, Float, Int, List, Schema, Str
 
 
 @dataclass(frozen=True)

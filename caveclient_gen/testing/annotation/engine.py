@@ -16,27 +16,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._annotation_columns import (
-    AnnotationValidationError,
-    ColumnKind,
-    InvalidPositionError,
-    SchemaModel,
-)
-from ._annotation_tables import (
-    INSERT_LIMIT,
-    PERMISSIONS,
-    AnnotationTable,
-    AnnotationTableStore,
-    TableError,
-    iso,
-)
-from ._body_schemas import Bool, Dict, Float, Int, List, Schema, Str
-from ._materialize_queries import check_read_permission, shares_group_with
-from ._restx_errors import AbortError
-from .auth.guard import Caller
+from .._restx_errors import AbortError
+from ..auth.guard import Caller
+from ..materialize.queries import check_read_permission, shares_group_with
+from .body_schemas import Bool, Dict, Float, Int, List, Schema, Str
+from .columns import AnnotationValidationError, ColumnKind, InvalidPositionError, SchemaModel
+from .tables import INSERT_LIMIT, PERMISSIONS, AnnotationTable, AnnotationTableStore, TableError, iso
 
 if TYPE_CHECKING:
-    from ._deployment import Deployment
+    from .._deployment import Deployment
 
 _TABLE_NAME = re.compile(r"^[a-z_]+[a-z0-9_]*$")
 _TABLE_NAME_ERROR = (
@@ -289,7 +277,7 @@ class AnnotationEngine:
         """Supervoxels under each bound point, as the materialization's lookup finds them."""
         if not table.model.bound_points:
             return {}
-        from .chunkedgraph.segmentation.graph import SegmentationGraph
+        from ..chunkedgraph.segmentation.graph import SegmentationGraph
 
         graph = self._deployment.component(SegmentationGraph)
         resolution = table.metadata.voxel_resolution

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._annotation_columns import Column, ColumnKind, SchemaModel, schema_model
+from .columns import Column, ColumnKind, SchemaModel, schema_model
 
 if TYPE_CHECKING:
-    from ._deployment import Deployment
+    from .._deployment import Deployment
 
 INSERT_LIMIT = 10_000
 PERMISSIONS = ("PRIVATE", "GROUP", "PUBLIC")
@@ -199,7 +199,7 @@ class AnnotationTableStore:
         }
         self._next_metadata_id = 1
         self._next_segmentation_id = 1
-        from ._synthetic_tables import add_synthetic_tables
+        from .synthetic_tables import add_synthetic_tables
 
         for volume in deployment.aligned_volumes:
             add_synthetic_tables(deployment, self, volume)

@@ -14,19 +14,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
-from .._annotation_engine import (
+from .._deployment import Deployment
+from .._restx_errors import answer_errors_like_restx, bad_request
+from .._wire import flask_json, flask_text, restx_json
+from ..auth.guard import AuthGuard, Caller
+from ..materialize.requests import parse_boolean
+from .body_schemas import forced_json, load_body
+from .engine import (
     ANNOTATIONS_SCHEMA,
     CREATE_TABLE_SCHEMA,
     DELETE_ANNOTATIONS_SCHEMA,
     UPDATE_TABLE_SCHEMA,
     AnnotationEngine,
 )
-from .._body_schemas import forced_json, load_body
-from .._deployment import Deployment
-from .._materialize_requests import parse_boolean
-from .._restx_errors import answer_errors_like_restx, bad_request
-from .._wire import flask_json, flask_text, restx_json
-from ..auth.guard import AuthGuard, Caller
 
 PREFIX = "/annotation"
 API_VERSIONS = [2]
