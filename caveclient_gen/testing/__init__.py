@@ -10,15 +10,20 @@ Public API:
 - :class:`InProcessTransport` — an httpx transport that calls ``cave.app`` without a socket.
 
 For service authors: :class:`Deployment` (the world), :class:`AuthGuard` and :class:`Caller` (the
-middle_auth checks), and :mod:`caveclient_gen.testing.services` (one router per service).
+middle_auth checks), and one subpackage per service (``auth``, ``info``, ``schema``, ``state``,
+``chunkedgraph``, ``materialize``, ``annotation``, ``l2cache``, ``skeleton``), each holding the
+service's data model and its ``routes`` module. The shared pieces sit beside them: ``server`` (the
+ASGI app and its mount table :mod:`caveclient_gen.testing.server.mounts`, middleware, wire
+encodings, the in-process transport, :class:`LocalCAVE` and :func:`serve`) and ``world`` (the
+deployment, seeded random streams and the default world).
 """
 
-from ._deployment import AlignedVolume, Datastack, Deployment, ImageSource
-from ._in_process import InProcessTransport
-from ._localcave import LocalCAVE
-from ._serve import serve
 from .auth.guard import AuthGuard, Caller
 from .auth.identity import LocalUser
+from .server.in_process import InProcessTransport
+from .server.localcave import LocalCAVE
+from .server.serve import serve
+from .world.deployment import AlignedVolume, Datastack, Deployment, ImageSource
 
 __all__ = [
     "AlignedVolume",

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from caveclient_gen.testing import LocalCAVE
-from caveclient_gen.testing._wire import restx_not_found_message
 from caveclient_gen.testing.info.routes import FLASK_RULES
+from caveclient_gen.testing.server.wire import restx_not_found_message
 
 from .conftest import bearer, reference_sample
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from starlette.requests import Request
 
-from .._restx_errors import BAD_REQUEST_DESCRIPTION, AbortError
+from ..server.restx_errors import BAD_REQUEST_DESCRIPTION, AbortError
 
 _TRUTHY = {"t", "T", "true", "True", "TRUE", "on", "On", "ON", "y", "Y", "yes", "Yes", "YES", "1", 1}
 _FALSY = {"f", "F", "false", "False", "FALSE", "off", "Off", "OFF", "n", "N", "no", "No", "NO", "0", 0}

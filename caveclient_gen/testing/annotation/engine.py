@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._restx_errors import AbortError
 from ..auth.guard import Caller
 from ..materialize.queries import check_read_permission, shares_group_with
+from ..server.restx_errors import AbortError
 from .body_schemas import Bool, Dict, Float, Int, List, Schema, Str
 from .columns import AnnotationValidationError, ColumnKind, InvalidPositionError, SchemaModel
 from .tables import INSERT_LIMIT, PERMISSIONS, AnnotationTable, AnnotationTableStore, TableError, iso
 
 if TYPE_CHECKING:
-    from .._deployment import Deployment
+    from ..world.deployment import Deployment
 
 _TABLE_NAME = re.compile(r"^[a-z_]+[a-z0-9_]*$")
 _TABLE_NAME_ERROR = (

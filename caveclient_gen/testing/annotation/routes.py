@@ -14,11 +14,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
-from .._deployment import Deployment
-from .._restx_errors import answer_errors_like_restx, bad_request
-from .._wire import flask_json, flask_text, restx_json
 from ..auth.guard import AuthGuard, Caller
 from ..materialize.requests import parse_boolean
+from ..server.restx_errors import answer_errors_like_restx, bad_request
+from ..server.wire import flask_json, flask_text, restx_json
+from ..world.deployment import Deployment
 from .body_schemas import forced_json, load_body
 from .engine import (
     ANNOTATIONS_SCHEMA,

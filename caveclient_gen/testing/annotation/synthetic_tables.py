@@ -27,7 +27,7 @@ from ..materialize.versions import MaterializationTimeline
 from .tables import AnnotationTable, empty_rows, storage_columns
 
 if TYPE_CHECKING:
-    from .._deployment import Deployment
+    from ..world.deployment import Deployment
     from .tables import AnnotationTableStore
 
 SYNAPSE_TABLE = "synapses_pni_2"

@@ -25,7 +25,7 @@ import pandas as pd
 from .columns import Column, ColumnKind, SchemaModel, schema_model
 
 if TYPE_CHECKING:
-    from .._deployment import Deployment
+    from ..world.deployment import Deployment
 
 INSERT_LIMIT = 10_000
 PERMISSIONS = ("PRIVATE", "GROUP", "PUBLIC")

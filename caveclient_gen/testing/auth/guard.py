@@ -27,8 +27,8 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .._deployment import Deployment
-from .._wire import flask_json, flask_redirect, flask_text
+from ..server.wire import flask_json, flask_redirect, flask_text
+from ..world.deployment import Deployment
 
 AUTH_COOKIE_NAME = "middle_auth_token"
 # The payload a public-access request runs with when it has no valid token.

@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
-from .._deployment import Deployment
-from .._wire import flask_error_page, flask_json, flask_text, http_date
+from ..server.wire import flask_error_page, flask_json, flask_text, http_date
+from ..world.deployment import Deployment
 from .guard import AuthGuard, Caller, CallerEndpoint, Endpoint, middle_auth_error
 from .identity import UserAccount
 from .tokens import TokenRecord

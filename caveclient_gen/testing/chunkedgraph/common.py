@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
-from .._deployment import Deployment
-from .._pcg_wire import PcgRequest
+from ..server.pcg_wire import PcgRequest
+from ..world.deployment import Deployment
 from .segmentation.graph import SegmentationGraph
 
 SERVER_VERSION = "2.21.1"

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 from starlette.responses import Response
 
-from .._deployment import Deployment
-from .._pcg_wire import PcgRequest, bad_request, pcg_json, raw_bytes
+from ..server.pcg_wire import PcgRequest, bad_request, pcg_json, raw_bytes
+from ..world.deployment import Deployment
 from . import queries
 from .common import ChunkedGraphContext, edit_time
 from .segmentation.edits import EditPreconditionError

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 from starlette.responses import Response
 
-from .._pcg_wire import PcgRequest, bad_request, pcg_json, raw_bytes
+from ..server.pcg_wire import PcgRequest, bad_request, pcg_json, raw_bytes
 from . import history
 from .common import ChunkedGraphContext, body_ids, node_id
 

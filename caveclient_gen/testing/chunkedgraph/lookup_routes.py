@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 from starlette.responses import Response
 
-from .._pcg_wire import PcgRequest, bad_request, pcg_json, uint64_bytes
+from ..server.pcg_wire import PcgRequest, bad_request, pcg_json, uint64_bytes
 from . import queries
 from .common import ChunkedGraphContext, body_ids, node_id
 

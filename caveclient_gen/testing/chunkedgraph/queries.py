@@ -13,8 +13,8 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
-from .._pcg_wire import bad_request
 from ..l2cache.features import level2_features
+from ..server.pcg_wire import bad_request
 from .segmentation.graph import SegmentationGraph
 from .segmentation.graph_algorithms import components_from_pairs, shortest_path
 from .segmentation.state import NodeRecord

@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
-from .._deployment import AlignedVolume, Datastack, Deployment, ImageSource
-from .._wire import flask_json, restx_json, restx_not_found
 from ..auth.guard import AuthGuard, Caller
+from ..server.wire import flask_json, restx_json, restx_not_found
+from ..world.deployment import AlignedVolume, Datastack, Deployment, ImageSource
 
 PREFIX = "/info"
 SERVER_VERSION = "4.3.3"

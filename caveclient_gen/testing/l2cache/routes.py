@@ -18,11 +18,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
-from .._deployment import Deployment
-from .._pcg_wire import Endpoint, PcgRequest, gzip_when_accepted, pcg_endpoint, pcg_json
-from .._wire import flask_text
 from ..auth.guard import AuthGuard, Caller
 from ..chunkedgraph.segmentation.graph import SegmentationGraph
+from ..server.pcg_wire import Endpoint, PcgRequest, gzip_when_accepted, pcg_endpoint, pcg_json
+from ..server.wire import flask_text
+from ..world.deployment import Deployment
 from .features import level2_features
 
 PREFIX = "/l2cache"

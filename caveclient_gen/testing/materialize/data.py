@@ -26,7 +26,7 @@ from .table_queries import QueryTable
 from .versions import AnalysisVersion, MaterializationTimeline
 
 if TYPE_CHECKING:
-    from .._deployment import Deployment
+    from ..world.deployment import Deployment
 
 CRUD_MODEL_COLUMNS = (
     Column("id", ColumnKind.BIGINT),

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._deployment import utc_now
-from .._restx_errors import AbortError
 from ..annotation.columns import ColumnKind
 from ..annotation.tables import AnnotationTable
 from ..auth.guard import Caller
+from ..server.restx_errors import AbortError
+from ..world.deployment import utc_now
 from .queries import MaterializeQueries, QueryAnswer
 from .requests import QueryArguments
 from .segment_properties import (

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._deployment import Deployment, utc_now
-from .._restx_errors import AbortError
 from ..annotation.tables import AnnotationTable
 from ..auth.guard import Caller
+from ..server.restx_errors import AbortError
+from ..world.deployment import Deployment, utc_now
 from .data import MaterializedData
 from .requests import QueryArguments
 from .table_queries import (

@@ -1,7 +1,7 @@
 """Reading materialization requests as the server does: the flask-restx argument parser of the
 query routes, and the marshmallow schemas of the request bodies.
 
-Every rejection is an :class:`~._restx_errors.AbortError` with status 400, which the service
+Every rejection is an :class:`~..server.restx_errors.AbortError` with status 400, which the service
 turns into its 500 answer.
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 
 from starlette.requests import Request
 
-from .._restx_errors import bad_request
 from ..annotation.body_schemas import AwareDateTime, Dict, Float, Int, List, Schema, Str
+from ..server.restx_errors import bad_request
 
 
 @dataclass(frozen=True)

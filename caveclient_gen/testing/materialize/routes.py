@@ -23,11 +23,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
-from .._deployment import Deployment
-from .._restx_errors import AbortError, answer_errors_like_restx
-from .._wire import flask_error_page, flask_json, restx_json
 from ..annotation.body_schemas import forced_json, load_body
 from ..auth.guard import AuthGuard, Caller
+from ..server.restx_errors import AbortError, answer_errors_like_restx
+from ..server.wire import flask_error_page, flask_json, restx_json
+from ..world.deployment import Deployment
 from .neuroglancer import NeuroglancerDocuments, TooLargeError, properties_json, unique_string_values
 from .queries import MaterializeQueries, QueryAnswer, shares_group_with
 from .query_response import json_document_response, query_response

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .._deployment import Deployment
+    from ..world.deployment import Deployment
 
 DEFAULT_SYNAPSE_COUNT = 20_000
 DEFAULT_NUCLEUS_COUNT = 400

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..annotation.tables import iso, naive_utc
 
 if TYPE_CHECKING:
-    from .._deployment import Deployment
+    from ..world.deployment import Deployment
 
 EXPIRED_VERSION, OLDER_VERSION, LATEST_VERSION = 1, 2, 3
 _DEFAULT_EDIT_SPAN = timedelta(days=60)

@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
-from .._deployment import Deployment
-from .._wire import (
+from ..auth.guard import AuthGuard
+from ..server.wire import (
     JSON_MEDIA_TYPE,
     flask_json,
     flask_redirect,
@@ -18,7 +18,7 @@ from .._wire import (
     restx_json,
     restx_not_found,
 )
-from ..auth.guard import AuthGuard
+from ..world.deployment import Deployment
 from .definitions import SCHEMA_PACKAGE_VERSION, schema_document, schema_type_names, types_all_json
 
 PREFIX = "/schema"

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .._pcg_wire import FAST_GZIP_LEVEL
-from .._wire import flask_json
+from ..server.pcg_wire import FAST_GZIP_LEVEL
+from ..server.wire import flask_json
 from . import formats
 from .build import Skeleton
 

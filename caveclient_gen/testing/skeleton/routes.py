@@ -21,9 +21,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
-from .._deployment import Deployment
-from .._wire import flask_json, restx_internal_error, restx_json, restx_not_found
 from ..auth.guard import AuthGuard, Caller
+from ..server.wire import flask_json, restx_internal_error, restx_json, restx_not_found
+from ..world.deployment import Deployment
 from . import formats
 from .payloads import (
     BULK_FORMATS,

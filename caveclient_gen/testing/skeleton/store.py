@@ -11,8 +11,8 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from .._deployment import Deployment
 from ..chunkedgraph.segmentation.graph import SegmentationGraph
+from ..world.deployment import Deployment
 from .build import Skeleton, build_skeleton
 
 INITIALLY_CACHED_SHARE = 0.6

@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
-from .._deployment import Deployment, utc_now
-from .._wire import JSON_MEDIA_TYPE, flask_error_page, flask_json, flask_text
 from ..auth.guard import AuthGuard, Caller
+from ..server.wire import JSON_MEDIA_TYPE, flask_error_page, flask_json, flask_text
+from ..world.deployment import Deployment, utc_now
 from .store import PROPERTY_COLUMNS, STATE_COLUMNS, StateStoreError
 
 PREFIX = "/nglstate"

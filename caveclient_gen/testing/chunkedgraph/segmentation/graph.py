@@ -1,10 +1,10 @@
 """The synthetic segmentation every segmentation-aware LocalCAVE service reads (one per deployment).
 
-A PyChunkedGraph-like graph (see ``.state``): supervoxels are the cells of a grid
+A PyChunkedGraph-like graph (see ``segmentation.state``): supervoxels are the cells of a grid
 inside each chunk of a minnie65-sized volume, neurons are random-walk blobs of cells, and a
-seeded proofreading history (``.seeded_history``) has changed their root ids many times between
-:attr:`SegmentationGraph.created` and the end of 2025. Live edits through the chunkedgraph
-service append to that history at wall-clock time.
+seeded proofreading history (``segmentation.seeded_history``) has changed their root ids many
+times between :attr:`SegmentationGraph.created` and the end of 2025. Live edits through the
+chunkedgraph service append to that history at wall-clock time.
 
 Public contract (shared with the materialization service; all ids numpy uint64, timestamps
 timezone-aware UTC datetimes; naive datetimes are read as UTC):
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from ..._default_world import PCG_TABLE
+from ...world.default import PCG_TABLE
 from .edits import EditLog, SplitPlan
 from .ids import NodeIdLayout
 from .seeded_history import build_seeded_segmentation
@@ -38,7 +38,7 @@ from .state import NodeRecord, Operation, Point, SegmentationState
 from .volume import VolumeGeometry, minnie_like_geometry
 
 if TYPE_CHECKING:
-    from ..._deployment import Deployment
+    from ...world.deployment import Deployment
 
 UInt64Array = npt.NDArray[np.uint64]
 IntArray = npt.NDArray[np.int64]

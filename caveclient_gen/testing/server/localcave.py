@@ -14,16 +14,16 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
-from ._app import build_app
-from ._default_world import (
+from ..auth.identity import LocalUser
+from ..world.default import (
     DEFAULT_ALIGNED_VOLUME,
     DEFAULT_DATASTACK,
     SUPERADMIN,
     WorldSettings,
     build_deployment,
 )
-from ._deployment import Deployment
-from .auth.identity import LocalUser
+from ..world.deployment import Deployment
+from .app import build_app
 
 LOOPBACK_HOST = "127.0.0.1"
 _POLL_INTERVAL = 0.01

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from ._deployment import AlignedVolume, Datastack, Deployment, ImageSource
-from .auth.identity import LocalUser
-from .state.store import STATE_COLUMNS
+from ..auth.identity import LocalUser
+from ..state.store import STATE_COLUMNS
+from .deployment import AlignedVolume, Datastack, Deployment, ImageSource
 
 DEFAULT_DATASTACK = "minnie65_local"
 DEFAULT_ALIGNED_VOLUME = "minnie65_phase3"

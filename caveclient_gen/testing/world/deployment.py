@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from ._seeding import seeded_stream
-from .auth.identity import IdentityStore, LocalUser, UserAccount
-from .auth.tokens import TokenStore
-from .state.store import StateStore
+from ..auth.identity import IdentityStore, LocalUser, UserAccount
+from ..auth.tokens import TokenStore
+from ..state.store import StateStore
+from .seeding import seeded_stream
 
 ComponentT = TypeVar("ComponentT")
 
@@ -71,7 +71,7 @@ def utc_now() -> datetime:
 
 
 class Deployment:
-    """Everything a LocalCAVE knows; built by ``_default_world.build_deployment``."""
+    """Everything a LocalCAVE knows; built by ``world.default.build_deployment``."""
 
     def __init__(
         self,

@@ -17,7 +17,7 @@ from typing import ParamSpec
 
 from starlette.responses import Response
 
-from ._wire import restx_json
+from .wire import restx_json
 
 # werkzeug's names of the statuses these services abort with (Python's HTTPStatus renamed 413).
 _WERKZEUG_REASONS = {

@@ -7,9 +7,9 @@ import threading
 from collections.abc import Sequence
 from typing import TextIO
 
-from ._default_world import DEFAULT_ALIGNED_VOLUME, DEFAULT_DATASTACK
-from ._localcave import LocalCAVE
-from .auth.identity import LocalUser
+from ..auth.identity import LocalUser
+from ..world.default import DEFAULT_ALIGNED_VOLUME, DEFAULT_DATASTACK
+from .localcave import LocalCAVE
 
 _WAKE_INTERVAL = 0.5
 

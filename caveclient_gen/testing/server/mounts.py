@@ -1,7 +1,8 @@
-"""LocalCAVE's services: one module per CAVE service, mounted at the service's real URL prefix.
+"""Where LocalCAVE's services are mounted: each service's router at the service's real URL prefix.
 
-A service module exposes ``create_router(deployment, guard) -> starlette.routing.Router`` whose
-routes are relative to its prefix, and is listed in :data:`SERVICE_MOUNTS`. Endpoints read and
+Each service subpackage of ``caveclient_gen.testing`` has a ``routes`` module exposing ``PREFIX``
+and ``create_router(deployment, guard) -> starlette.routing.Router`` whose routes are relative to
+its prefix, and is listed in :data:`SERVICE_MOUNTS`. Endpoints read and
 change the shared :class:`~caveclient_gen.testing.Deployment` and protect themselves with the
 :class:`~caveclient_gen.testing.AuthGuard` decorators.
 """
@@ -13,7 +14,6 @@ from dataclasses import dataclass
 
 from starlette.routing import Router
 
-from .._deployment import Deployment
 from ..annotation import routes as annotation
 from ..auth import routes as auth
 from ..auth.guard import AuthGuard
@@ -24,6 +24,7 @@ from ..materialize import routes as materialize
 from ..schema import routes as schema
 from ..skeleton import routes as skeleton
 from ..state import routes as state
+from ..world.deployment import Deployment
 
 RouterFactory = Callable[[Deployment, AuthGuard], Router]
 

@@ -9,11 +9,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount
 
-from ._deployment import Deployment
-from ._middleware import FlaskCorsMiddleware, LatencyMiddleware
-from ._wire import flask_error_page
-from .auth.guard import AuthGuard
-from .services import SERVICE_MOUNTS
+from ..auth.guard import AuthGuard
+from ..world.deployment import Deployment
+from .middleware import FlaskCorsMiddleware, LatencyMiddleware
+from .mounts import SERVICE_MOUNTS
+from .wire import flask_error_page
 
 
 async def _flask_style_error(request: Request, exc: Exception) -> Response:

@@ -29,8 +29,8 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ._wire import FLASK_DEFAULT_MEDIA_TYPE, JSON_MEDIA_TYPE
-from .auth.guard import Caller
+from ..auth.guard import Caller
+from .wire import FLASK_DEFAULT_MEDIA_TYPE, JSON_MEDIA_TYPE
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 # The servers gzip at level 9, which takes tens of seconds on 80 MB id arrays; level 1 gives the
