@@ -7,9 +7,8 @@ client.materialize.query_table("nucleus_detection_v0")
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from ._client import AsyncCAVEclient, CAVEclient
+from ._version import __version__
 from .errors import (
     AnnotationUploadError,
     AuthenticationError,

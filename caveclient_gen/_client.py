@@ -4,24 +4,19 @@ configured sub-client per service. Construction does no I/O; sub-clients are bui
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import cached_property
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 import httpx
 
-from . import _defaults
-from ._datastack import DatastackRecord, Deployment
-from ._plan import Async, M, Plan, Sync
-from ._retry import RetryPolicy
-from ._runtime import AsyncRuntime, SyncRuntime
-from ._session import HTTPSettings, Session, default_timeout
-from ._tokens import TokenSource, find_token
+from ._core.core import ClientCore, http_settings, version_argument
+from ._core.datastack import DatastackRecord
+from ._http.plan import Async, M, Plan, Sync
+from ._http.runtime import SyncRuntime
 from .errors import InvalidInputError
 
 A = TypeVar("A")
@@ -39,97 +34,12 @@ if TYPE_CHECKING:
     from .services.state import JSONService
 
 
-class ClientCore:
-    """What the sub-clients of one client share: session, runtime, deployment and token."""
+def _version_timestamp(core: ClientCore, version: int) -> Plan[datetime]:
+    """When a materialization version was made: what a pinned client's chunkedgraph calls use."""
+    from .services.materialize import MaterializationClient
 
-    def __init__(
-        self,
-        *,
-        mode: str,
-        datastack_name: str | None,
-        server_address: str | None,
-        auth_token_file: str | os.PathLike[str] | None,
-        auth_token_key: str | None,
-        auth_token: str | None,
-        settings: HTTPSettings,
-        write_server_cache: bool,
-        info_cache: dict[str, DatastackRecord] | None,
-        desired_resolution: Any,
-        version: int | None,
-    ) -> None:
-        self.settings = settings
-        self._token_arguments: dict[str, Any] = {
-            "auth_token": auth_token,
-            "auth_token_file": auth_token_file,
-            "auth_token_key": auth_token_key,
-        }
-        self._token_source: TokenSource | None = None
-        self._token_lock = threading.Lock()
-        self.session = Session(settings, self.token, "sync" if mode == "sync" else "async")
-        self.runtime: SyncRuntime | AsyncRuntime = (
-            SyncRuntime(settings.retry) if mode == "sync" else AsyncRuntime(settings.retry)
-        )
-        self.deployment = Deployment(
-            self.session,
-            datastack_name=datastack_name,
-            server_address=server_address,
-            write_server_cache=write_server_cache,
-            info_cache=info_cache,
-        )
-        self.desired_resolution = desired_resolution
-        self.version = None if version is None else _version_argument(version)
-        self.timestamp: datetime | None = None
-
-    # ------------------------------------------------------------ token
-
-    def token_source(self) -> TokenSource:
-        if self._token_source is None:
-            with self._token_lock:
-                if self._token_source is None:
-                    self._token_source = find_token(
-                        self.deployment.global_server, **self._token_arguments
-                    )
-        return self._token_source
-
-    def token(self) -> str | None:
-        return self.token_source().token
-
-    def explicit_token_file(self) -> Path | None:
-        path = self._token_arguments["auth_token_file"]
-        return Path(path).expanduser() if path is not None else None
-
-    def pinned_timestamp(self) -> Plan[datetime | None]:
-        """The time of the client's materialization version (fetched once), or None without one.
-
-        Chunkedgraph calls default to it, so roots agree with the tables of that version.
-        """
-        if self.timestamp is None and self.version is not None:
-            from .services.materialize import MaterializationClient
-
-            materialize: MaterializationClient[Any] = MaterializationClient(self)
-            self.timestamp = yield from MaterializationClient.get_timestamp.plan(
-                materialize, self.version
-            )
-        return self.timestamp
-
-    def forget_token(self) -> None:
-        """Look the token up again on next use, and rebuild every connection with it."""
-        with self._token_lock:
-            self._token_source = None
-        self.session.reset_connections()
-
-    def set_token(self, token: str | None, description: str) -> None:
-        """Use another token from now on: every connection is rebuilt with it."""
-        with self._token_lock:
-            self._token_source = TokenSource(token, description)
-        self.session.reset_connections()
-
-
-def _version_argument(value: object) -> int:
-    """A materialization version number; numpy integers are welcome (caveclient refused them)."""
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise InvalidInputError("version", f"must be an integer, not {type(value).__name__}")
-    return int(value.__index__())
+    materialize: MaterializationClient[Any] = MaterializationClient(core)
+    return MaterializationClient.get_timestamp.plan(materialize, version)
 
 
 def _concurrency(asked: int | None, pool_size: int) -> int:
@@ -137,29 +47,6 @@ def _concurrency(asked: int | None, pool_size: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidInputError("concurrency", f"must be a positive integer, not {value!r}")
     return value
-
-
-def _settings(
-    *,
-    max_retries: int | None,
-    pool_maxsize: int | None,
-    timeout: float | httpx.Timeout | None,
-    transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
-) -> HTTPSettings:
-    if timeout is None:
-        chosen = default_timeout()
-    elif isinstance(timeout, httpx.Timeout):
-        chosen = timeout
-    else:
-        chosen = httpx.Timeout(float(timeout), connect=min(float(timeout), _defaults.CONNECT_TIMEOUT))
-    retries = _defaults.MAX_RETRIES if max_retries is None else max_retries
-    return HTTPSettings(
-        timeout=chosen,
-        pool_maxsize=_defaults.POOL_MAXSIZE if pool_maxsize is None else pool_maxsize,
-        retry=RetryPolicy(max_retries=retries),
-        transport=transport if isinstance(transport, httpx.BaseTransport) else None,
-        async_transport=transport if isinstance(transport, httpx.AsyncBaseTransport) else None,
-    )
 
 
 class _ClientBase(Generic[M]):
@@ -280,7 +167,7 @@ class CAVEclient(_ClientBase[Sync]):
             auth_token_file=auth_token_file,
             auth_token_key=auth_token_key,
             auth_token=auth_token,
-            settings=_settings(
+            settings=http_settings(
                 max_retries=max_retries,
                 pool_maxsize=pool_maxsize,
                 timeout=timeout,
@@ -290,6 +177,7 @@ class CAVEclient(_ClientBase[Sync]):
             info_cache=info_cache,
             desired_resolution=desired_resolution,
             version=version,
+            version_timestamp=_version_timestamp,
         )
 
     @property
@@ -303,7 +191,7 @@ class CAVEclient(_ClientBase[Sync]):
     @version.setter
     def version(self, value: int | None) -> None:
         if value is not None:
-            value = _version_argument(value)
+            value = version_argument(value)
             if value not in self.materialize.get_versions(expired=True):
                 raise InvalidInputError(
                     "version", f"{value} is not a materialization version of {self.datastack_name!r}"
@@ -344,9 +232,14 @@ class CAVEclient(_ClientBase[Sync]):
         Asks for the token without echoing it, checks it against the server, and stores it in the
         files caveclient and CloudVolume read. Returns where it was saved.
         """
-        from ._onboarding import setup_token
+        from ._core.onboarding import setup_token
 
-        return setup_token(server_address, overwrite=overwrite, open_browser=open)
+        return setup_token(
+            server_address,
+            connect=lambda token: CAVEclient(server_address=server_address, auth_token=token),
+            overwrite=overwrite,
+            open_browser=open,
+        )
 
     def map(
         self,
@@ -419,7 +312,7 @@ class AsyncCAVEclient(_ClientBase[Async]):
             auth_token_file=auth_token_file,
             auth_token_key=auth_token_key,
             auth_token=auth_token,
-            settings=_settings(
+            settings=http_settings(
                 max_retries=max_retries,
                 pool_maxsize=pool_maxsize,
                 timeout=timeout,
@@ -429,6 +322,7 @@ class AsyncCAVEclient(_ClientBase[Async]):
             info_cache=info_cache,
             desired_resolution=desired_resolution,
             version=version,
+            version_timestamp=_version_timestamp,
         )
 
     async def map(

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from caveclient_gen._demo import WIDTH, render, run_demo
 from caveclient_gen.cli import main
+from caveclient_gen.cli.demo import WIDTH, render, run_demo
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._plan import M, SubClient
+from .._http.plan import M, SubClient
 
 if TYPE_CHECKING:
-    from .._client import ClientCore
+    from .._core.core import ClientCore
 
 
 class ServiceClient(SubClient[M]):

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._ids import ids_from_json
+from .._convert.ids import ids_from_json
 from ..errors import UnexpectedResponseError
 
 if TYPE_CHECKING:

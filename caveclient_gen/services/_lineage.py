@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ..records_chunkedgraph import LineageGraph, LineageLink, LineageNode
+from ..records.chunkedgraph import LineageGraph, LineageLink, LineageNode
 
 if TYPE_CHECKING:
     import numpy as np

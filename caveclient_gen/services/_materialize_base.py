@@ -25,8 +25,11 @@ from cave_api.schema.models.json_schema_document import JsonSchemaDocument
 from cave_api.schema.models.schema_definition_map import SchemaDefinitionMap
 
 from .. import _defaults
-from .._cache import TTLCache
-from .._frames import (
+from .._convert.values import as_resolution
+from .._http.cache import TTLCache
+from .._http.parse import parsed, parsed_list
+from .._http.plan import M, Plan, fetch, fetch_all, read
+from .._tables.frames import (
     QueryHeaders,
     decode_query_body,
     json_records,
@@ -35,15 +38,12 @@ from .._frames import (
     raise_server_warnings,
     rescale_positions,
 )
-from .._live_query import ChunkedGraphLookups
-from .._parse import parsed, parsed_list
-from .._plan import M, Plan, fetch, fetch_all, read
-from .._query_filters import QueryFilters, exclude_rows
-from .._query_request import QueryRoute, query_request
-from .._schema_columns import TableColumns, schema_columns
-from .._values import as_resolution
+from .._tables.live_query import ChunkedGraphLookups
+from .._tables.query_filters import QueryFilters, exclude_rows
+from .._tables.query_request import QueryRoute, query_request
+from .._tables.schema_columns import TableColumns, schema_columns
 from ..errors import CAVEError, InvalidInputError, NotFoundError
-from ..table_records import TableMetadata, VersionMetadata, ViewColumnType, ViewMetadata
+from ..records.tables import TableMetadata, VersionMetadata, ViewColumnType, ViewMetadata
 from ._base import ServiceClient
 from ._materialize_values import (
     _Answer,
@@ -62,8 +62,8 @@ from ._materialize_values import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .._client import ClientCore
-    from .._table_manager import TableManager, ViewManager
+    from .._core.core import ClientCore
+    from .._tables.table_manager import TableManager, ViewManager
 
 logger = logging.getLogger("caveclient_gen")
 

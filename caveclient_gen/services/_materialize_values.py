@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from cave_api.materialize.models.analysis_version import AnalysisVersion
 
-from .._frames import QueryHeaders
-from .._plan import Plan, SubClient, api_property
-from .._query_filters import QueryFilters, result_column, scalar, value_list
-from .._values import as_utc
+from .._convert.values import as_utc
+from .._http.plan import Plan, SubClient, api_property
+from .._tables.frames import QueryHeaders
+from .._tables.query_filters import QueryFilters, result_column, scalar, value_list
 from ..errors import InvalidInputError
-from ..table_records import TableMetadata, VersionMetadata
+from ..records.tables import TableMetadata, VersionMetadata
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import httpx
 from cave_api.skeleton.models.skeleton_token import SkeletonToken
 
-from .._session import ExternalResponse, Session
+from .._http.session import ExternalResponse, Session
 from ..errors import NotFoundError
 
 STORAGE_DOWNLOAD_URL = "https://storage.googleapis.com/download/storage/v1/b/{bucket}/o/{path}?alt=media"

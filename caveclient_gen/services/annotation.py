@@ -50,14 +50,14 @@ from cave_api.schema.client import Client as SchemaAPI
 from cave_api.schema.models.json_schema_document import JsonSchemaDocument
 
 from .. import _defaults
-from .._frames import query_headers, raise_server_warnings
-from .._parse import parsed, parsed_list
-from .._plan import M, Plan, api_method, api_property, fetch, fetch_all, read, write
-from .._retry import RequestNotSentError
-from .._stage import StagedAnnotations, plain
-from .._values import as_id_array, as_resolution, as_utc
+from .._convert.values import as_id_array, as_resolution, as_utc
+from .._http.parse import parsed, parsed_list
+from .._http.plan import M, Plan, api_method, api_property, fetch, fetch_all, read, write
+from .._http.retry import RequestNotSentError
+from .._tables.frames import query_headers, raise_server_warnings
+from .._tables.stage import StagedAnnotations, plain
 from ..errors import AnnotationUploadError, CAVEError, CAVEStatusError, InvalidInputError
-from ..table_records import AnnotationRecord, AnnotationTableMetadata
+from ..records.tables import AnnotationRecord, AnnotationTableMetadata
 from ._base import ServiceClient
 
 if TYPE_CHECKING:

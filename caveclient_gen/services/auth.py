@@ -17,11 +17,11 @@ from cave_api.auth.models.user import User
 from cave_api.auth.models.user_page import UserPage
 
 from .. import _defaults
-from .._parse import parsed_list
-from .._plan import M, Plan, api_method, fetch, read
-from .._tokens import read_token_file, secrets_directory, server_token_filename, write_token
+from .._core.tokens import read_token_file, secrets_directory, server_token_filename, write_token
+from .._http.parse import parsed_list
+from .._http.plan import M, Plan, api_method, fetch, read
 from ..errors import InvalidInputError, UnexpectedResponseError
-from ..records import GroupMember, TokenRecord, UserInfo
+from ..records.global_services import GroupMember, TokenRecord, UserInfo
 from ._base import ServiceClient
 
 logger = logging.getLogger("caveclient_gen")

@@ -89,7 +89,7 @@ from cave_api.chunkedgraph.models.valid_nodes_response import ValidNodesResponse
 from cave_api.chunkedgraph.types import File, Response
 
 from .. import _defaults
-from .._ids import (
+from .._convert.ids import (
     id_chunks,
     id_pairs_from_json,
     ids_from_bytes,
@@ -97,8 +97,9 @@ from .._ids import (
     ids_to_bytes,
     unique_in_order,
 )
-from .._parse import optional, parsed
-from .._plan import (
+from .._convert.values import as_bounds, as_id, as_id_array, as_resolution, as_utc, from_epoch_seconds
+from .._http.parse import optional, parsed
+from .._http.plan import (
     M,
     Plan,
     RawResponse,
@@ -110,9 +111,8 @@ from .._plan import (
     read,
     write,
 )
-from .._values import as_bounds, as_id, as_id_array, as_resolution, as_utc, from_epoch_seconds
 from ..errors import InvalidInputError, ServerIncompatibilityError, UnexpectedResponseError
-from ..records_chunkedgraph import (
+from ..records.chunkedgraph import (
     ChangeLog,
     ContactSites,
     EditResult,
@@ -131,7 +131,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     import pandas as pd
 
-    from .._client import ClientCore
+    from .._core.core import ClientCore
 
     IdArray = npt.NDArray[np.uint64]
     BoolArray = npt.NDArray[np.bool_]

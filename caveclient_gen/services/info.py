@@ -13,11 +13,11 @@ from cave_api.info.api.datastacks import get_datastacks, get_image_sources
 from cave_api.info.models.aligned_volume import AlignedVolume
 from cave_api.info.models.image_source import ImageSource
 
-from .._parse import parsed, parsed_list
-from .._plan import M, Plan, api_method, api_property, fetch, read
-from .._sources import format_source
+from .._convert.sources import format_source
+from .._http.parse import parsed, parsed_list
+from .._http.plan import M, Plan, api_method, api_property, fetch, read
 from ..errors import InvalidInputError
-from ..records import AlignedVolumeInfo, DatastackInfo, ImageMirror
+from ..records.global_services import AlignedVolumeInfo, DatastackInfo, ImageMirror
 from ._base import ServiceClient
 
 if TYPE_CHECKING:

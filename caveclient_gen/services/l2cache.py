@@ -15,20 +15,20 @@ from cave_api.l2cache.models.l2_cache_table_mapping import L2CacheTableMapping
 from cave_api.l2cache.models.l2_ids_request import L2IdsRequest
 
 from .. import _defaults
-from .._datastack import pcg_table_id
-from .._ids import id_chunks, unique_in_order
-from .._parse import optional, parsed
-from .._plan import M, Plan, api_method, api_property, fetch, fetch_all, read
-from .._values import as_id_array
+from .._convert.ids import id_chunks, unique_in_order
+from .._convert.values import as_id_array
+from .._core.datastack import pcg_table_id
+from .._http.parse import optional, parsed
+from .._http.plan import M, Plan, api_method, api_property, fetch, fetch_all, read
 from ..errors import InvalidInputError, NotFoundError
-from ..records_l2cache import L2Attributes, L2CacheTableInfo
+from ..records.l2cache import L2Attributes, L2CacheTableInfo
 from ._base import ServiceClient
 from ._l2_frames import l2data_frame
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .._client import ClientCore
+    from .._core.core import ClientCore
 
 
 class L2CacheClient(ServiceClient[M]):

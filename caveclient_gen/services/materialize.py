@@ -39,16 +39,17 @@ from cave_api.materialize.models.unique_string_values import UniqueStringValues
 from cave_api.materialize.models.view_schemas import ViewSchemas
 from cave_api.materialize.models.views_by_name import ViewsByName
 
-from .._frames import (
+from .._convert.values import as_id_array
+from .._http.parse import parsed, parsed_list
+from .._http.plan import M, Plan, api_method, api_property, fetch, fetch_all, read, write
+from .._tables.frames import (
     merge_position_columns,
     query_headers,
     raise_server_warnings,
     rescale_positions,
 )
-from .._live_query import check_root_filters, map_root_filters, update_root_ids
-from .._parse import parsed, parsed_list
-from .._plan import M, Plan, api_method, api_property, fetch, fetch_all, read, write
-from .._query_filters import (
+from .._tables.live_query import check_root_filters, map_root_filters, update_root_ids
+from .._tables.query_filters import (
     FILTER_KINDS,
     QueryFilters,
     check_known_columns,
@@ -57,11 +58,10 @@ from .._query_filters import (
     single_table_filters,
     table_keyed_filters,
 )
-from .._query_request import QueryRoute
-from .._schema_columns import TableColumns, view_columns
-from .._values import as_id_array
+from .._tables.query_request import QueryRoute
+from .._tables.schema_columns import TableColumns, view_columns
 from ..errors import CAVEError, InvalidInputError, NotFoundError
-from ..table_records import TableMetadata, VersionMetadata, ViewColumnType, ViewMetadata
+from ..records.tables import TableMetadata, VersionMetadata, ViewColumnType, ViewMetadata
 from ._materialize_base import MaterializeBase
 from ._materialize_values import (
     _loose_filter,
@@ -77,7 +77,7 @@ from ._materialize_values import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .._table_manager import TableManager, ViewManager
+    from .._tables.table_manager import TableManager, ViewManager
 
 __all__ = [
     "MaterializationClient",
@@ -187,7 +187,7 @@ class MaterializationClient(MaterializeBase[M]):
     @api_property
     def tables(self) -> Plan[TableManager[M]]:
         """The tables of the client's version: `client.materialize.tables.<table>(filters).query()`."""
-        from .._table_manager import TableManager
+        from .._tables.table_manager import TableManager
 
         datastack = self._datastack(None)
         version = yield from self._resolved_version(datastack, None)
@@ -200,7 +200,7 @@ class MaterializationClient(MaterializeBase[M]):
     @api_property
     def views(self) -> Plan[ViewManager[M]]:
         """The views of the client's version: `client.materialize.views.<view>(filters).query()`."""
-        from .._table_manager import ViewManager
+        from .._tables.table_manager import ViewManager
 
         datastack = self._datastack(None)
         version = yield from self._resolved_version(datastack, None)

@@ -14,8 +14,8 @@ from cave_api.schema.client import Client as SchemaAPI
 from cave_api.schema.models.json_schema_document import JsonSchemaDocument
 from cave_api.schema.models.schema_definition_map import SchemaDefinitionMap
 
-from .._parse import parsed, parsed_list
-from .._plan import M, Plan, api_method, fetch, read
+from .._http.parse import parsed, parsed_list
+from .._http.plan import M, Plan, api_method, fetch, read
 from ..errors import InvalidInputError
 from ._base import ServiceClient
 

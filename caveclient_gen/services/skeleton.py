@@ -41,10 +41,10 @@ from cave_api.skeleton.models.skeleton_token_request import SkeletonTokenRequest
 from cave_api.skeleton.models.skeletons_exist_map import SkeletonsExistMap
 from cave_api.skeleton.models.skeletons_exist_request import SkeletonsExistRequest
 
-from .._parse import parsed, parsed_list
-from .._plan import M, Plan, RawResponse, Request, api_method, fetch, fetch_all, read, write
-from .._values import as_id, as_id_array
-from .._versions import ServerVersion, parse_version
+from .._convert.values import as_id, as_id_array
+from .._convert.versions import ServerVersion, parse_version
+from .._http.parse import parsed, parsed_list
+from .._http.plan import M, Plan, RawResponse, Request, api_method, fetch, fetch_all, read, write
 from ..errors import (
     AuthenticationError,
     CAVEError,
@@ -74,7 +74,7 @@ from ._skeleton_storage import BucketGrant, BucketReader
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .._client import ClientCore
+    from .._core.core import ClientCore
 
     Skeleton: TypeAlias = SkeletonDict | pd.DataFrame
     """A skeleton: a SkeletonDict (output_format="dict") or an SWC DataFrame ("swc")."""

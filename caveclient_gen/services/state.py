@@ -18,9 +18,9 @@ from cave_api.state.models.neuroglancer_state import NeuroglancerState
 from cave_api.state.models.segment_properties import SegmentProperties
 
 from .. import _defaults
-from .._parse import optional, parsed
-from .._plan import M, Plan, RawResponse, api_method, fetch, read, write
-from .._session import origin
+from .._http.parse import optional, parsed
+from .._http.plan import M, Plan, RawResponse, api_method, fetch, read, write
+from .._http.session import origin
 from ..errors import InvalidInputError, NotFoundError, UnexpectedResponseError
 from ._base import ServiceClient
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from caveclient_gen._plan import api_method
+from caveclient_gen._http.plan import api_method
 
 SCRIPT = Path(__file__).with_name("caveclient_signatures.py")
 

@@ -31,7 +31,7 @@ from caveclient_gen import (
     UnexpectedResponseError,
     _defaults,
 )
-from caveclient_gen._plan import api_method
+from caveclient_gen._http.plan import api_method
 from caveclient_gen.services.chunkedgraph import ChunkedGraphClient
 
 from .fake_cave import FakeCAVEServer, client_served_by

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from caveclient_gen._frames import (
+from caveclient_gen._tables.frames import (
     CAVEServerWarning,
     arrow_to_frame,
     decode_query_body,
@@ -244,7 +244,7 @@ def test_real_server_bodies_decode(case: dict[str, object]) -> None:
 def test_big_filters_in_attrs_do_not_slow_every_frame_operation() -> None:
     import copy
 
-    from caveclient_gen._query_filters import single_table_filters
+    from caveclient_gen._tables.query_filters import single_table_filters
 
     ids = list(range(1_000_000))
     filters = single_table_filters("t", {"filter_in_dict": {"root_id": np.array(ids)}})

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from caveclient_gen import CAVEclient, InvalidInputError, ServerError, _defaults
-from caveclient_gen._plan import api_method
+from caveclient_gen._http.plan import api_method
 from caveclient_gen.services.l2cache import L2CacheClient
 
 from .fake_cave import FakeCAVEServer, Handler, client_served_by

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from caveclient_gen import InvalidInputError
-from caveclient_gen._table_manager import TableManager, ViewManager
+from caveclient_gen._tables.table_manager import TableManager, ViewManager
 from caveclient_gen.errors import InvalidInequalityException
 
 from .materialize_support import (

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from caveclient_gen import CAVEclient, CAVEError
-from caveclient_gen._redact import REDACTED, SAFE_QUERY_PARAMETERS, redact_url
+from caveclient_gen._http.redact import REDACTED, SAFE_QUERY_PARAMETERS, redact_url
 
 ROOT = Path(__file__).resolve().parents[2]
 CANARY = "canary-7f3a9c1e5b"

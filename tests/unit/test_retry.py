@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from caveclient_gen import CAVEclient
-from caveclient_gen._retry import RequestNotSentError, RetryPolicy
-from caveclient_gen._status import retry_after_seconds
+from caveclient_gen._http.retry import RequestNotSentError, RetryPolicy
+from caveclient_gen._http.status import retry_after_seconds
 from caveclient_gen.errors import (
     BadRequestError,
     CAVEConnectionError,

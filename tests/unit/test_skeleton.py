@@ -26,8 +26,8 @@ from caveclient_gen import (
     ServerError,
     UnexpectedResponseError,
 )
-from caveclient_gen._plan import Async
-from caveclient_gen._versions import ServerVersion, parse_version
+from caveclient_gen._convert.versions import ServerVersion, parse_version
+from caveclient_gen._http.plan import Async
 from caveclient_gen.errors import MissingSkeletonsWarning
 from caveclient_gen.services._skeleton_formats import HDF5_MAGIC, id_array
 from caveclient_gen.services.skeleton import SkeletonClient

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from caveclient_gen._sources import format_source
+from caveclient_gen._convert.sources import format_source
 from caveclient_gen.errors import InvalidInputError
 
 GRAPHENE = "graphene://https://cave.test/segmentation/table/t1"

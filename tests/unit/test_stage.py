@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from caveclient_gen import InvalidInputError
-from caveclient_gen._schema_columns import main_definition, referenced_definition
-from caveclient_gen._stage import SchemaValidator, StagedAnnotations
+from caveclient_gen._tables.schema_columns import main_definition, referenced_definition
+from caveclient_gen._tables.stage import SchemaValidator, StagedAnnotations
 
 from .materialize_support import SCHEMA_SAMPLES, SYNAPSE_SCHEMA
 

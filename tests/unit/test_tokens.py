@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from caveclient_gen import CAVEclient, InvalidInputError
-from caveclient_gen._tokens import find_token, server_token_filename, write_token
+from caveclient_gen._core.tokens import find_token, server_token_filename, write_token
 
 
 def secrets(home: Path) -> Path:

@@ -12,8 +12,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import _defaults
-from .errors import (
+from .. import _defaults
+from ..errors import (
     CAVEConnectionError,
     CAVEError,
     CAVEStatusError,
@@ -61,7 +61,7 @@ class RetryPolicy:
             return None
         asked: float | None = None
         if isinstance(error, CAVEStatusError):
-            from ._status import retry_after_seconds
+            from .status import retry_after_seconds
 
             asked = error.retry_after if isinstance(error, RateLimitError) else None
             if asked is None:

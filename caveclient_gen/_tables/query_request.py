@@ -21,7 +21,7 @@ from cave_api.materialize.models.complex_query_schema import ComplexQuerySchema
 from cave_api.materialize.models.simple_query_schema import SimpleQuerySchema
 from cave_api.materialize.models.v2_query_schema import V2QuerySchema
 
-from ._plan import Request, read
+from .._http.plan import Request, read
 
 QueryRoute = Literal["table", "join", "view", "live"]
 Body = TypeVar("Body", SimpleQuerySchema, ComplexQuerySchema, V2QuerySchema)

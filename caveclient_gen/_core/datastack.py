@@ -16,12 +16,12 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import _defaults
-from ._parse import optional, parsed
-from ._plan import Plan, fetch, read
-from ._session import Session
-from ._tokens import secrets_directory
-from .errors import GlobalClientError, InvalidInputError
+from .. import _defaults
+from .._http.parse import optional, parsed
+from .._http.plan import Plan, fetch, read
+from .._http.session import Session
+from ..errors import GlobalClientError, InvalidInputError
+from .tokens import secrets_directory
 
 if TYPE_CHECKING:
     from cave_api.info.client import Client as InfoAPI

@@ -11,14 +11,14 @@ from typing import Any
 
 import httpx
 
-from ._redact import redact_url, scrub
-from .errors import (
+from ..errors import (
     AuthenticationError,
     CAVEStatusError,
     RateLimitError,
     TermsOfServiceError,
     status_error_class,
 )
+from .redact import redact_url, scrub
 
 EMBEDDED_STATUS = re.compile(r"^(?P<status>[1-5]\d\d) (?P<reason>[^:]*):\s*(?P<text>.*)$", re.DOTALL)
 HTML_TITLE = re.compile(r"<title[^>]*>(?P<title>.*?)</title>", re.IGNORECASE | re.DOTALL)

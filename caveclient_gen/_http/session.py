@@ -19,10 +19,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from . import __version__, _defaults
-from ._redact import redact_url
-from ._retry import RetryPolicy
-from ._status import error_from_response
+from .. import _defaults
+from .._version import __version__
+from .redact import redact_url
+from .retry import RetryPolicy
+from .status import error_from_response
 
 logger = logging.getLogger("caveclient_gen")
 

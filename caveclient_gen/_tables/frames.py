@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import CAVEServerWarning, UnexpectedResponseError
+from ..errors import CAVEServerWarning, UnexpectedResponseError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -122,8 +122,8 @@ def raise_server_warnings(messages: Sequence[str], log_warning: bool = True) -> 
 
 
 def _caller_stacklevel() -> int:
-    """The `stacklevel` of the first frame outside this package, seen from raise_server_warnings."""
-    package = os.path.dirname(os.path.abspath(__file__))
+    """The `stacklevel` of the first frame outside caveclient_gen, seen from raise_server_warnings."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     frame = sys._getframe(2)  # the caller of raise_server_warnings
     level = 2
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):

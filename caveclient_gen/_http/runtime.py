@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ._plan import Effect, Gather, Plan, RawResponse, Request
-from ._redact import redact_url
-from ._retry import RequestNotSentError, RetryPolicy
-from .errors import CAVEConnectionError, CAVEError, CAVETimeoutError, UnexpectedResponseError
+from ..errors import CAVEConnectionError, CAVEError, CAVETimeoutError, UnexpectedResponseError
+from .plan import Effect, Gather, Plan, RawResponse, Request
+from .redact import redact_url
+from .retry import RequestNotSentError, RetryPolicy
 
 logger = logging.getLogger("caveclient_gen")
 T = TypeVar("T")

@@ -23,11 +23,11 @@ from cave_api.chunkedgraph.models.root_ids_request import RootIdsRequest
 from cave_api.chunkedgraph.models.root_timestamps_response import RootTimestampsResponse
 from cave_api.chunkedgraph.types import File
 
-from . import _defaults
-from ._parse import parsed
-from ._plan import Plan, Request, fetch_all, read
-from ._session import Session
-from .errors import InvalidInputError, UnexpectedResponseError
+from .. import _defaults
+from .._http.parse import parsed
+from .._http.plan import Plan, Request, fetch_all, read
+from .._http.session import Session
+from ..errors import InvalidInputError, UnexpectedResponseError
 
 if TYPE_CHECKING:
     import numpy as np

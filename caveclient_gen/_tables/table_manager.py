@@ -20,18 +20,18 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Generic, Literal, cast
 
-from ._plan import M, Plan, SubClient, api_method
-from ._query_filters import INEQUALITY_OPERATORS
-from ._schema_columns import NUMERIC_KINDS, TableColumns, schema_columns, view_columns
-from .errors import InvalidInequalityException, InvalidInputError
+from .._http.plan import M, Plan, SubClient, api_method
+from ..errors import InvalidInequalityException, InvalidInputError
+from .query_filters import INEQUALITY_OPERATORS
+from .schema_columns import NUMERIC_KINDS, TableColumns, schema_columns, view_columns
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     import pandas as pd
 
-    from .services.materialize import MaterializationClient
-    from .table_records import TableMetadata, ViewColumnType, ViewMetadata
+    from ..records.tables import TableMetadata, ViewColumnType, ViewMetadata
+    from ..services.materialize import MaterializationClient
 
 FILTERABLE_KINDS = frozenset({"integer", "float", "string", "boolean"})
 REFERENCE_SUFFIX = "_ref"

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import _defaults
-from .errors import InvalidInputError
+from .. import _defaults
+from ..errors import InvalidInputError
 
 
 def secrets_directory() -> Path:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, TypeVar, cast
 
-from ._plan import RawResponse
-from .errors import UnexpectedResponseError
+from ..errors import UnexpectedResponseError
+from .plan import RawResponse
 
 T = TypeVar("T")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from .errors import InvalidInputError
+from ..errors import InvalidInputError
 
 FORMATS = ("raw", "cloudvolume", "neuroglancer", "cave_explorer", "cave-explorer", "spelunker")
 GCS_HTTPS = "https://storage.googleapis.com"

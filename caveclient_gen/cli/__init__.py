@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import __version__
+from .._version import __version__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,11 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         if bool(args.server) != bool(args.datastack):
             parser.error("--server and --datastack go together")
-        from ._demo import run_demo
+        from .demo import run_demo
 
         return run_demo(server=args.server, datastack=args.datastack, seed=args.seed)
     if args.command == "serve":
-        from .testing import serve as serve_local
+        from ..testing import serve as serve_local
 
         serve_local(port=args.port, seed=args.seed, latency=args.latency)
         return 0

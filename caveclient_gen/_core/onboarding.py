@@ -5,16 +5,28 @@ from __future__ import annotations
 import getpass
 import re
 import webbrowser
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from .errors import AuthenticationError, InvalidInputError
+from ..errors import AuthenticationError, InvalidInputError
+
+if TYPE_CHECKING:
+    from .._client import CAVEclient
 
 TOKEN_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 
 
-def setup_token(server_address: str, *, overwrite: bool = True, open_browser: bool = True) -> str:
-    """Ask for a token, check that the server accepts it, then save it; returns the file used."""
-    from ._client import CAVEclient
+def setup_token(
+    server_address: str,
+    *,
+    connect: Callable[[str], CAVEclient],
+    overwrite: bool = True,
+    open_browser: bool = True,
+) -> str:
+    """Ask for a token, check that the server accepts it, then save it; returns the file used.
 
+    `connect(token)` makes a client of `server_address` using that token.
+    """
     page = f"{server_address.rstrip('/')}/sticky_auth/settings/tokens"
     print(f"Visit {page} and copy an existing token or create a new one.")
     if open_browser:
@@ -22,7 +34,7 @@ def setup_token(server_address: str, *, overwrite: bool = True, open_browser: bo
     token = getpass.getpass("Paste the token here (it is not shown): ").strip().lower()
     if not TOKEN_PATTERN.match(token):
         raise InvalidInputError("token", "a CAVE token is 32 hexadecimal characters")
-    with CAVEclient(server_address=server_address, auth_token=token) as client:
+    with connect(token) as client:
         try:
             datastacks = client.info.get_datastacks()
         except AuthenticationError:

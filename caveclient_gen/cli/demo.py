@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
-from . import CAVEclient, CAVEError
-from .errors import InvalidInputError
+from .. import CAVEclient, CAVEError
+from ..errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from .testing import LocalCAVE
+    from ..testing import LocalCAVE
 
 MAX_LINES = 14
 WIDTH = 100
@@ -491,7 +491,7 @@ def run_demo(
     print("caveclient_gen — a tour of the client", file=stream)
     with contextlib.ExitStack() as stack:
         if local:
-            from .testing import LocalCAVE
+            from ..testing import LocalCAVE
 
             stack.enter_context(temporary_home())
             cave = stack.enter_context(LocalCAVE(seed=seed))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .errors import UnexpectedResponseError
+from ..errors import UnexpectedResponseError
 
 if TYPE_CHECKING:
     import numpy as np

@@ -1,4 +1,4 @@
-"""Typed shapes of the metadata records the client returns.
+"""Typed shapes of the records the auth and info sub-clients return.
 
 Records are plain dicts at run time — code written for caveclient indexes them the same way — and
 TypedDicts for type checkers and IDEs, which complete and check their keys.

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from ._schema_columns import TableColumns
-from ._values import as_utc
-from .errors import InvalidInputError
+from .._convert.values import as_utc
+from ..errors import InvalidInputError
+from .schema_columns import TableColumns
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from ._schema_columns import main_definition, referenced_definition
-from .errors import AnnotationUploadError, InvalidInputError
+from ..errors import AnnotationUploadError, InvalidInputError
+from .schema_columns import main_definition, referenced_definition
 
 if TYPE_CHECKING:
     import pandas as pd

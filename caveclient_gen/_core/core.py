@@ -1,0 +1,141 @@
+"""ClientCore: what the sub-clients of one client share (session, runtime, deployment, token).
+
+It sits below the sub-clients: they receive it, and only ``caveclient_gen._client`` builds it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .. import _defaults
+from .._http.plan import Plan
+from .._http.retry import RetryPolicy
+from .._http.runtime import AsyncRuntime, SyncRuntime
+from .._http.session import HTTPSettings, Session, default_timeout
+from ..errors import InvalidInputError
+from .datastack import DatastackRecord, Deployment
+from .tokens import TokenSource, find_token
+
+VersionTimestamp = Callable[["ClientCore", int], Plan[datetime]]
+"""Looks up when a materialization version was made (given by the client, which knows the
+materialization sub-client)."""
+
+
+class ClientCore:
+    """What the sub-clients of one client share: session, runtime, deployment and token."""
+
+    def __init__(
+        self,
+        *,
+        mode: str,
+        datastack_name: str | None,
+        server_address: str | None,
+        auth_token_file: str | os.PathLike[str] | None,
+        auth_token_key: str | None,
+        auth_token: str | None,
+        settings: HTTPSettings,
+        write_server_cache: bool,
+        info_cache: dict[str, DatastackRecord] | None,
+        desired_resolution: Any,
+        version: int | None,
+        version_timestamp: VersionTimestamp,
+    ) -> None:
+        self.settings = settings
+        self._version_timestamp = version_timestamp
+        self._token_arguments: dict[str, Any] = {
+            "auth_token": auth_token,
+            "auth_token_file": auth_token_file,
+            "auth_token_key": auth_token_key,
+        }
+        self._token_source: TokenSource | None = None
+        self._token_lock = threading.Lock()
+        self.session = Session(settings, self.token, "sync" if mode == "sync" else "async")
+        self.runtime: SyncRuntime | AsyncRuntime = (
+            SyncRuntime(settings.retry) if mode == "sync" else AsyncRuntime(settings.retry)
+        )
+        self.deployment = Deployment(
+            self.session,
+            datastack_name=datastack_name,
+            server_address=server_address,
+            write_server_cache=write_server_cache,
+            info_cache=info_cache,
+        )
+        self.desired_resolution = desired_resolution
+        self.version = None if version is None else version_argument(version)
+        self.timestamp: datetime | None = None
+
+    # ------------------------------------------------------------ token
+
+    def token_source(self) -> TokenSource:
+        if self._token_source is None:
+            with self._token_lock:
+                if self._token_source is None:
+                    self._token_source = find_token(
+                        self.deployment.global_server, **self._token_arguments
+                    )
+        return self._token_source
+
+    def token(self) -> str | None:
+        return self.token_source().token
+
+    def explicit_token_file(self) -> Path | None:
+        path = self._token_arguments["auth_token_file"]
+        return Path(path).expanduser() if path is not None else None
+
+    def pinned_timestamp(self) -> Plan[datetime | None]:
+        """The time of the client's materialization version (fetched once), or None without one.
+
+        Chunkedgraph calls default to it, so roots agree with the tables of that version.
+        """
+        if self.timestamp is None and self.version is not None:
+            self.timestamp = yield from self._version_timestamp(self, self.version)
+        return self.timestamp
+
+    def forget_token(self) -> None:
+        """Look the token up again on next use, and rebuild every connection with it."""
+        with self._token_lock:
+            self._token_source = None
+        self.session.reset_connections()
+
+    def set_token(self, token: str | None, description: str) -> None:
+        """Use another token from now on: every connection is rebuilt with it."""
+        with self._token_lock:
+            self._token_source = TokenSource(token, description)
+        self.session.reset_connections()
+
+
+def version_argument(value: object) -> int:
+    """A materialization version number; numpy integers are welcome (caveclient refused them)."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise InvalidInputError("version", f"must be an integer, not {type(value).__name__}")
+    return int(value.__index__())
+
+
+def http_settings(
+    *,
+    max_retries: int | None,
+    pool_maxsize: int | None,
+    timeout: float | httpx.Timeout | None,
+    transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
+) -> HTTPSettings:
+    if timeout is None:
+        chosen = default_timeout()
+    elif isinstance(timeout, httpx.Timeout):
+        chosen = timeout
+    else:
+        chosen = httpx.Timeout(float(timeout), connect=min(float(timeout), _defaults.CONNECT_TIMEOUT))
+    retries = _defaults.MAX_RETRIES if max_retries is None else max_retries
+    return HTTPSettings(
+        timeout=chosen,
+        pool_maxsize=_defaults.POOL_MAXSIZE if pool_maxsize is None else pool_maxsize,
+        retry=RetryPolicy(max_retries=retries),
+        transport=transport if isinstance(transport, httpx.BaseTransport) else None,
+        async_transport=transport if isinstance(transport, httpx.AsyncBaseTransport) else None,
+    )
