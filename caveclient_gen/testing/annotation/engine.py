@@ -21,7 +21,8 @@ from ..materialize.queries import check_read_permission, shares_group_with
 from ..server.restx_errors import AbortError
 from .body_schemas import Bool, Dict, Float, Int, List, Schema, Str
 from .columns import AnnotationValidationError, ColumnKind, InvalidPositionError, SchemaModel
-from .tables import INSERT_LIMIT, PERMISSIONS, AnnotationTable, AnnotationTableStore, TableError, iso
+from .synthetic_tables import annotation_tables
+from .tables import INSERT_LIMIT, PERMISSIONS, AnnotationTable, TableError, iso
 
 if TYPE_CHECKING:
     from ..world.deployment import Deployment
@@ -98,7 +99,7 @@ class AnnotationEngine:
 
     def __init__(self, deployment: Deployment) -> None:
         self._deployment = deployment
-        self.store = deployment.component(AnnotationTableStore)
+        self.store = deployment.component(annotation_tables)
 
     # -- tables ----------------------------------------------------------------------------
 

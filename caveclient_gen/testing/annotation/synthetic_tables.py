@@ -24,11 +24,10 @@ import pandas as pd
 
 from ..materialize.settings import MaterializationSettings
 from ..materialize.versions import MaterializationTimeline
-from .tables import AnnotationTable, empty_rows, storage_columns
+from .tables import AnnotationTable, AnnotationTableStore, empty_rows, storage_columns
 
 if TYPE_CHECKING:
     from ..world.deployment import Deployment
-    from .tables import AnnotationTableStore
 
 SYNAPSE_TABLE = "synapses_pni_2"
 NUCLEUS_TABLE = "nucleus_detection_v0"
@@ -61,6 +60,17 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
+def annotation_tables(deployment: Deployment) -> AnnotationTableStore:
+    """The deployment's annotation tables, starting with the synthetic ones of every aligned volume.
+
+    The component every service reads: ``deployment.component(annotation_tables)``.
+    """
+    store = AnnotationTableStore(deployment)
+    for volume in deployment.aligned_volumes:
+        add_synthetic_tables(deployment, store, volume)
+    return store
+
+
 def add_synthetic_tables(
     deployment: Deployment, store: AnnotationTableStore, aligned_volume: str
 ) -> None:
@@ -76,7 +86,7 @@ def add_synthetic_tables(
     last_updated = timeline.version_times[max(timeline.version_times)]
 
     def builder(make: str) -> pd.DataFrame:
-        return _SyntheticRows(deployment).build(make)
+        return _SyntheticRows(deployment, store).build(make)
 
     synapses = store.create_table(
         aligned_volume,
@@ -136,10 +146,11 @@ def _last_change(timeline: MaterializationTimeline) -> datetime:
 class _SyntheticRows:
     """Builds the rows of the synthetic tables; nucleus rows are needed by the cell types too."""
 
-    def __init__(self, deployment: Deployment) -> None:
+    def __init__(self, deployment: Deployment, store: AnnotationTableStore) -> None:
         from ..chunkedgraph.segmentation.graph import SegmentationGraph
 
         self._deployment = deployment
+        self._store = store
         self._graph = deployment.component(SegmentationGraph)
         self._timeline = deployment.component(MaterializationTimeline)
         self._settings = MaterializationSettings.of(deployment)
@@ -252,11 +263,10 @@ class _SyntheticRows:
 
     def _cell_types(self) -> pd.DataFrame:
         from .columns import schema_model
-        from .tables import AnnotationTableStore
 
         model = schema_model("cell_type_reference")
         assert model is not None
-        store = self._deployment.component(AnnotationTableStore)
+        store = self._store
         volume = next(iter(self._deployment.aligned_volumes))
         nuclei: AnnotationTable | None = store.find(volume, NUCLEUS_TABLE)
         if nuclei is None:

@@ -1,7 +1,8 @@
 """The live annotation tables of each aligned volume, shared by the annotation and materialization
 services.
 
-One :class:`AnnotationTableStore` per deployment (``deployment.component(AnnotationTableStore)``)
+One :class:`AnnotationTableStore` per deployment (``deployment.component(annotation_tables)``, seeded
+with the synthetic tables by :mod:`.synthetic_tables`)
 holds, per aligned volume, every table's metadata row (``annotation_table_metadata``), its
 segmentation metadata row once supervoxels were looked up, and its rows. Rows keep the CRUD
 columns of the real tables (``created``, ``deleted``, ``superceded_id``, ``valid``): nothing is
@@ -199,10 +200,6 @@ class AnnotationTableStore:
         }
         self._next_metadata_id = 1
         self._next_segmentation_id = 1
-        from .synthetic_tables import add_synthetic_tables
-
-        for volume in deployment.aligned_volumes:
-            add_synthetic_tables(deployment, self, volume)
 
     # -- tables ----------------------------------------------------------------------------
 

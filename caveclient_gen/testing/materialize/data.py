@@ -19,8 +19,13 @@ import numpy as np
 import pandas as pd
 
 from ..annotation.columns import Column, ColumnKind
-from ..annotation.synthetic_tables import ANNOTATION_RESOLUTION, CELL_TYPE_TABLE, NUCLEUS_TABLE
-from ..annotation.tables import AnnotationTable, AnnotationTableStore, naive_utc
+from ..annotation.synthetic_tables import (
+    ANNOTATION_RESOLUTION,
+    CELL_TYPE_TABLE,
+    NUCLEUS_TABLE,
+    annotation_tables,
+)
+from ..annotation.tables import AnnotationTable, naive_utc
 from .settings import MaterializationSettings
 from .table_queries import QueryTable
 from .versions import AnalysisVersion, MaterializationTimeline
@@ -81,7 +86,7 @@ class MaterializedData:
     def __init__(self, deployment: Deployment) -> None:
         self._deployment = deployment
         self.deployment = deployment
-        self.store = deployment.component(AnnotationTableStore)
+        self.store = deployment.component(annotation_tables)
         self.timeline = deployment.component(MaterializationTimeline)
         self.settings = MaterializationSettings.of(deployment)
         self._roots: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
