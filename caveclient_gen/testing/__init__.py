@@ -18,6 +18,9 @@ encodings, the in-process transport, :class:`LocalCAVE` and :func:`serve`) and `
 deployment, seeded random streams and the default world).
 """
 
+from .server import requires  # noqa: F401 - first: says which extra is missing
+
+# isort: split
 from .auth.guard import AuthGuard, Caller
 from .auth.identity import LocalUser
 from .server.in_process import InProcessTransport

@@ -1,0 +1,71 @@
+"""Packaging: the client installs without a web server, LocalCAVE says which extra it needs,
+and the metadata carries the licence and project URLs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+HIDE_SERVER = """
+import importlib.abc, sys
+class Hide(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("starlette", "uvicorn"):
+            raise ModuleNotFoundError(name)
+        return None
+sys.meta_path.insert(0, Hide())
+"""
+
+
+def run(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", HIDE_SERVER + code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_client_imports_and_works_without_a_web_server() -> None:
+    done = run(
+        "import caveclient_gen, caveclient_gen.errors\n"
+        "c = caveclient_gen.CAVEclient(server_address='https://cave.example.org', auth_token='x')\n"
+        "assert 'starlette' not in sys.modules and 'uvicorn' not in sys.modules\n"
+        "print('ok')"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+def test_localcave_without_the_extra_names_it() -> None:
+    done = run("import caveclient_gen.testing")
+    assert done.returncode != 0
+    assert "ImportError" in done.stderr
+    assert "caveclient-gen[local]" in done.stderr
+    assert "starlette" in done.stderr
+
+
+def test_the_web_server_is_an_extra_that_the_development_environment_includes() -> None:
+    required = " ".join(PYPROJECT["project"]["dependencies"])
+    assert "starlette" not in required
+    assert "uvicorn" not in required
+    local = " ".join(PYPROJECT["project"]["optional-dependencies"]["local"])
+    assert "starlette" in local
+    assert "uvicorn" in local
+    assert "caveclient-gen[local]" in PYPROJECT["dependency-groups"]["dev"]
+
+
+def test_the_licence_file_matches_the_metadata_and_urls_are_given() -> None:
+    assert PYPROJECT["project"]["license"] == "MIT"
+    licence = (ROOT / "LICENSE").read_text()
+    assert licence.startswith("MIT License")
+    assert "LICENSE" in PYPROJECT["project"]["license-files"]
+    urls = PYPROJECT["project"]["urls"]
+    assert {"Homepage", "Documentation", "Repository", "Issues"} <= set(urls)
+    assert all(url.startswith("https://") for url in urls.values())
