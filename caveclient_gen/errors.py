@@ -2,7 +2,9 @@
 
     CAVEError
     ├── CAVEConnectionError           the server could not be reached, or the connection broke
-    │   └── CAVETimeoutError          a connect/read/write/pool timeout expired
+    │   ├── CAVETimeoutError          a connect/read/write/pool timeout expired
+    │   │   └── ConnectTimeoutError   opening a connection took too long (also a RequestNotSentError)
+    │   └── RequestNotSentError       the connection could not be opened: the server saw nothing
     ├── CAVEStatusError               the server answered with an error status
     │   ├── BadRequestError           400
     │   ├── AuthenticationError       401, or a redirect to the login page (token missing or invalid)
@@ -46,6 +48,7 @@ __all__ = [
     "CAVEStatusError",
     "CAVETimeoutError",
     "ConflictError",
+    "ConnectTimeoutError",
     "GlobalClientError",
     "InvalidInequalityException",
     "InvalidInputError",
@@ -53,6 +56,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RequestNotSentError",
     "ServerError",
     "ServerIncompatibilityError",
     "TermsOfServiceError",
@@ -76,6 +80,28 @@ class CAVEConnectionError(CAVEError):
 
 class CAVETimeoutError(CAVEConnectionError):
     """A timeout expired (see caveclient_gen's defaults for the limits)."""
+
+
+class RequestNotSentError(CAVEConnectionError):
+    """The connection could not be opened, so the server never saw the request."""
+
+
+class ConnectTimeoutError(RequestNotSentError, CAVETimeoutError):
+    """Opening a connection (or getting one from the pool) took too long; nothing was sent."""
+
+
+_AUTH_ADVICE = (
+    "Create a token with `caveclient-gen setup-token {server}` (it opens the page that issues one "
+    "and saves it where the client looks), or check which token is used with "
+    "`caveclient-gen token --check`."
+)
+
+
+def _server_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "SERVER"
 
 
 class CAVEStatusError(CAVEError):
@@ -115,7 +141,15 @@ class BadRequestError(CAVEStatusError):
 
 
 class AuthenticationError(CAVEStatusError):
-    """401 or a login redirect: no token was sent, or the token is invalid or expired."""
+    """401 or a login redirect: no token was sent, or the token is invalid or expired.
+
+    The message names the command that creates and saves a token for the server that refused.
+    """
+
+    def _describe(self) -> str:
+        text = super()._describe().rstrip()
+        stop = "" if text.endswith((".", "!", "?")) else "."
+        return f"{text}{stop} {_AUTH_ADVICE.format(server=_server_of(self.url))}"
 
 
 class PermissionDeniedError(CAVEStatusError):

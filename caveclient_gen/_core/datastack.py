@@ -20,7 +20,14 @@ from .. import _defaults
 from .._http.parse import optional, parsed
 from .._http.plan import Plan, fetch, read
 from .._http.session import Session
-from ..errors import GlobalClientError, InvalidInputError
+from ..errors import (
+    BadRequestError,
+    CAVEError,
+    CAVEStatusError,
+    GlobalClientError,
+    InvalidInputError,
+    NotFoundError,
+)
 from .tokens import secrets_directory
 
 if TYPE_CHECKING:
@@ -29,6 +36,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("caveclient_gen")
 
 DatastackRecord = dict[str, Any]
+
+UNKNOWN_RESOURCE = frozenset({"invalid_table_id", "missing_table_id"})
+"""middle_auth's error codes (HTTP 400) for a datastack it cannot map to a dataset: an unknown name."""
 
 
 def datastack_map_path() -> Path:
@@ -145,21 +155,44 @@ class Deployment:
         key = (name, image_mirror)
         if use_stored and key in self._records:
             return self._records[key]
-        response = yield from fetch(
-            read(
-                get_datastack_info.sync_detailed,
-                get_datastack_info.asyncio_detailed,
-                name,
-                client=self.info_api(),
-                image_source_name=optional(image_mirror),
+        try:
+            response = yield from fetch(
+                read(
+                    get_datastack_info.sync_detailed,
+                    get_datastack_info.asyncio_detailed,
+                    name,
+                    client=self.info_api(),
+                    image_source_name=optional(image_mirror),
+                )
             )
-        )
+        except (NotFoundError, BadRequestError) as missing:
+            if isinstance(missing, BadRequestError) and missing.error_code not in UNKNOWN_RESOURCE:
+                raise
+            visible = yield from self._visible_datastacks()
+            raise _unknown_datastack(missing, name, visible, self.global_server) from missing
         record = parsed(response, DatastackInfo).to_dict()
         self._records[key] = record
         local = record.get("local_server")
         if isinstance(local, str) and local:
             self._session.add_cave_server(local)
         return record
+
+    def _visible_datastacks(self) -> Plan[list[str] | None]:
+        """The datastacks the token may view, or None when they cannot be listed."""
+        from cave_api.info.api.datastacks import get_datastacks
+
+        try:
+            response = yield from fetch(
+                read(
+                    get_datastacks.sync_detailed, get_datastacks.asyncio_detailed, client=self.info_api()
+                )
+            )
+        except CAVEError:
+            return None
+        names = response.parsed
+        if not isinstance(names, list):
+            return None
+        return sorted(str(name) for name in names)
 
     def stored_record(self) -> DatastackRecord | None:
         """This client's datastack record if it was already fetched (never makes a request)."""
@@ -195,3 +228,28 @@ class Deployment:
                 f"segmentation (segmentation_source={source!r})",
             )
         return pcg_table_id(source)
+
+
+def _unknown_datastack(
+    missing: CAVEStatusError, name: str, visible: list[str] | None, server: str
+) -> CAVEStatusError:
+    """The 404 of an unknown datastack, saying which datastacks the token can see."""
+    if visible is None:
+        advice = "the datastacks this token can see could not be listed"
+    elif visible:
+        advice = f"this token can see {len(visible)} on {server}: {', '.join(visible)}"
+    else:
+        advice = (
+            f"this token can see none on {server} (check the server, or the token's permissions "
+            "with `caveclient-gen token --check`)"
+        )
+    return type(missing)(
+        f"datastack {name!r} is unknown; {advice}. (Server: {missing.server_message})",
+        method=missing.method,
+        url=missing.url,
+        status_code=missing.status_code,
+        wire_status=missing.wire_status,
+        error_code=missing.error_code,
+        data=missing.data,
+        headers=missing.headers,
+    )

@@ -19,11 +19,10 @@ from ..errors import (
     CAVEStatusError,
     CAVETimeoutError,
     RateLimitError,
+    RequestNotSentError,
 )
 
-
-class RequestNotSentError(CAVEConnectionError):
-    """The connection could not be opened, so the server never saw the request."""
+__all__ = ["RequestNotSentError", "RetryPolicy"]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,13 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ..errors import CAVEConnectionError, CAVEError, CAVETimeoutError, UnexpectedResponseError
+from ..errors import (
+    CAVEConnectionError,
+    CAVEError,
+    CAVETimeoutError,
+    ConnectTimeoutError,
+    UnexpectedResponseError,
+)
 from .plan import Effect, Gather, Plan, RawResponse, Request
 from .redact import redact_url
 from .retry import RequestNotSentError, RetryPolicy
@@ -52,10 +58,6 @@ def unexpected_response(error: Exception) -> UnexpectedResponseError:
     return UnexpectedResponseError(
         f"the server's answer does not match the documented shape ({type(error).__name__}: {error})"
     )
-
-
-class ConnectTimeoutError(RequestNotSentError, CAVETimeoutError):
-    """Opening a connection (or getting one from the pool) took too long; nothing was sent."""
 
 
 def _timeout_not_sent(error: httpx.TransportError, method: str, url: str) -> CAVEConnectionError:
