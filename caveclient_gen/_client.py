@@ -16,6 +16,7 @@ import httpx
 from ._core.core import ClientCore, http_settings, version_argument
 from ._core.datastack import DatastackRecord
 from ._http.plan import Async, M, Plan, Sync
+from ._http.progress import check_setting, progress_bar
 from ._http.runtime import SyncRuntime
 from .errors import InvalidInputError
 
@@ -62,6 +63,19 @@ class _ClientBase(Generic[M]):
     def server_address(self) -> str:
         """The global server (auth, info, schema, state)."""
         return self._core.deployment.global_server
+
+    @property
+    def progress(self) -> bool | None:
+        """Whether long operations show progress bars: True, False, or None (automatic).
+
+        Automatic means the ``CAVECLIENT_GEN_PROGRESS`` environment variable (``1``/``0``) if set,
+        else bars only in Jupyter or on a terminal. Settable at any time.
+        """
+        return self._core.settings.progress.setting
+
+    @progress.setter
+    def progress(self, value: bool | None) -> None:
+        self._core.settings.progress.setting = check_setting(value)
 
     @property
     def desired_resolution(self) -> Any:
@@ -158,6 +172,7 @@ class CAVEclient(_ClientBase[Sync]):
         *,
         timeout: float | httpx.Timeout | None = None,
         transport: httpx.BaseTransport | None = None,
+        progress: bool | None = None,
     ) -> None:
         del pool_block  # httpx waits for a free connection (up to the pool timeout) instead
         self._core = ClientCore(
@@ -172,6 +187,7 @@ class CAVEclient(_ClientBase[Sync]):
                 pool_maxsize=pool_maxsize,
                 timeout=timeout,
                 transport=transport,
+                progress=progress,
             ),
             write_server_cache=write_server_cache,
             info_cache=info_cache,
@@ -259,10 +275,19 @@ class CAVEclient(_ClientBase[Sync]):
         arguments = list(items)
         if len(arguments) <= 1 or workers == 1:
             return [method(argument) for argument in arguments]
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="caveclient_gen") as pool:
+        with (
+            progress_bar(
+                self._core.settings.progress, len(arguments), _name(method), unit="call"
+            ) as advance,
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="caveclient_gen") as pool,
+        ):
             futures = [pool.submit(method, argument) for argument in arguments]
             try:
-                return [future.result() for future in futures]
+                results = []
+                for future in futures:
+                    results.append(future.result())
+                    advance(1)
+                return results
             except BaseException:
                 for future in futures:
                     future.cancel()
@@ -304,6 +329,7 @@ class AsyncCAVEclient(_ClientBase[Async]):
         *,
         timeout: float | httpx.Timeout | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        progress: bool | None = None,
     ) -> None:
         self._core = ClientCore(
             mode="async",
@@ -317,6 +343,7 @@ class AsyncCAVEclient(_ClientBase[Async]):
                 pool_maxsize=pool_maxsize,
                 timeout=timeout,
                 transport=transport,
+                progress=progress,
             ),
             write_server_cache=write_server_cache,
             info_cache=info_cache,
@@ -340,17 +367,24 @@ class AsyncCAVEclient(_ClientBase[Async]):
 
         limit = asyncio.Semaphore(_concurrency(concurrency, self._core.settings.pool_maxsize))
 
-        async def bounded(argument: A) -> T:
-            async with limit:
-                return await method(argument)
+        arguments = list(items)
+        with progress_bar(
+            self._core.settings.progress, len(arguments), _name(method), unit="call"
+        ) as advance:
 
-        tasks = [asyncio.ensure_future(bounded(argument)) for argument in items]
-        try:
-            return list(await asyncio.gather(*tasks))
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            raise
+            async def bounded(argument: A) -> T:
+                async with limit:
+                    result = await method(argument)
+                advance(1)
+                return result
+
+            tasks = [asyncio.ensure_future(bounded(argument)) for argument in arguments]
+            try:
+                return list(await asyncio.gather(*tasks))
+            except BaseException:
+                for task in tasks:
+                    task.cancel()
+                raise
 
     async def aclose(self) -> None:
         await self._core.session.aclose()
@@ -365,3 +399,8 @@ class AsyncCAVEclient(_ClientBase[Async]):
         traceback: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _name(method: Callable[..., Any]) -> str:
+    """How a progress bar of client.map names the calls it counts."""
+    return str(getattr(method, "__name__", "calls"))

@@ -43,6 +43,14 @@ RETRY_STATUSES_WRITE = frozenset({429})
 BULK_CONCURRENCY = 8
 """Chunks of one bulk call fetched at the same time (bounded by the pool size)."""
 
+# ---------------------------------------------------------------- progress bars
+PROGRESS_ENVIRONMENT_VARIABLE = "CAVECLIENT_GEN_PROGRESS"
+"""1/true/on shows progress bars, 0/false/off hides them (the client's `progress` argument wins)."""
+PROGRESS_MINIMUM = 8
+"""Bulk work of fewer steps than this finishes too fast to deserve a progress bar."""
+PROGRESS_DOWNLOAD_MINIMUM = 32 * 1024 * 1024
+"""A response body gets a progress bar once this many bytes (compressed) have arrived."""
+
 # ---------------------------------------------------------------- tokens
 TOKEN_ENVIRONMENT_VARIABLE = "CAVE_TOKEN"
 """Environment variable holding a token (checked after explicit arguments)."""

@@ -16,6 +16,7 @@ import httpx
 
 from .. import _defaults
 from .._http.plan import Plan
+from .._http.progress import ProgressSwitch
 from .._http.retry import RetryPolicy
 from .._http.runtime import AsyncRuntime, SyncRuntime
 from .._http.session import HTTPSettings, Session, default_timeout
@@ -58,7 +59,9 @@ class ClientCore:
         self._token_lock = threading.Lock()
         self.session = Session(settings, self.token, "sync" if mode == "sync" else "async")
         self.runtime: SyncRuntime | AsyncRuntime = (
-            SyncRuntime(settings.retry) if mode == "sync" else AsyncRuntime(settings.retry)
+            SyncRuntime(settings.retry, progress=settings.progress)
+            if mode == "sync"
+            else AsyncRuntime(settings.retry, progress=settings.progress)
         )
         self.deployment = Deployment(
             self.session,
@@ -124,6 +127,7 @@ def http_settings(
     pool_maxsize: int | None,
     timeout: float | httpx.Timeout | None,
     transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
+    progress: bool | None = None,
 ) -> HTTPSettings:
     if timeout is None:
         chosen = default_timeout()
@@ -138,4 +142,5 @@ def http_settings(
         retry=RetryPolicy(max_retries=retries),
         transport=transport if isinstance(transport, httpx.BaseTransport) else None,
         async_transport=transport if isinstance(transport, httpx.AsyncBaseTransport) else None,
+        progress=ProgressSwitch(progress),
     )

@@ -8,11 +8,9 @@ Both apply the same RetryPolicy and map transport failures to caveclient_gen's e
 from __future__ import annotations
 
 import logging
-import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import httpx
@@ -25,6 +23,7 @@ from ..errors import (
     UnexpectedResponseError,
 )
 from .plan import Effect, Gather, Plan, RawResponse, Request
+from .progress import ProgressSwitch, progress_bar
 from .redact import redact_url
 from .retry import RequestNotSentError, RetryPolicy
 
@@ -67,9 +66,15 @@ def _timeout_not_sent(error: httpx.TransportError, method: str, url: str) -> CAV
 class SyncRuntime:
     """Runs plans to completion, blocking."""
 
-    def __init__(self, retry: RetryPolicy, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        retry: RetryPolicy,
+        sleep: Callable[[float], None] = time.sleep,
+        progress: ProgressSwitch | None = None,
+    ) -> None:
         self.retry = retry
         self._sleep = sleep
+        self.progress = progress
 
     def run(self, plan: Plan[T]) -> T:
         answer: Any = None
@@ -112,7 +117,7 @@ class SyncRuntime:
             return [self.send(gather.requests[0])]
         workers = min(gather.concurrency, len(gather.requests))
         with (
-            _progress(len(gather.requests), gather.description) as advance,
+            progress_bar(self.progress, len(gather.requests), gather.description) as advance,
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="caveclient_gen") as pool,
         ):
             futures = [pool.submit(self.send, request) for request in gather.requests]
@@ -120,7 +125,7 @@ class SyncRuntime:
             try:
                 for future in futures:
                     results.append(future.result())
-                    advance()
+                    advance(1)
             except BaseException:
                 for future in futures:
                     future.cancel()
@@ -135,11 +140,13 @@ class AsyncRuntime:
         self,
         retry: RetryPolicy,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        progress: ProgressSwitch | None = None,
     ) -> None:
         import asyncio  # only async users pay for importing asyncio
 
         self.retry = retry
         self._sleep = sleep or asyncio.sleep
+        self.progress = progress
 
     def run(self, plan: Plan[T]) -> Coroutine[Any, Any, T]:
         return self._run(plan)
@@ -184,12 +191,12 @@ class AsyncRuntime:
         import asyncio
 
         limit = asyncio.Semaphore(gather.concurrency)
-        with _progress(len(gather.requests), gather.description) as advance:
+        with progress_bar(self.progress, len(gather.requests), gather.description) as advance:
 
             async def bounded(request: Request[Any]) -> Any:
                 async with limit:
                     response = await self.send(request)
-                advance()
+                advance(1)
                 return response
 
             return list(await asyncio.gather(*(bounded(r) for r in gather.requests)))
@@ -198,26 +205,3 @@ class AsyncRuntime:
 def _where(error: CAVEError) -> str:
     method, url = getattr(error, "method", "?"), getattr(error, "url", "?")
     return f"{method} {url}"
-
-
-PROGRESS_MINIMUM = 8
-"""Bulk work of fewer chunks than this finishes too fast to deserve a progress bar."""
-
-
-@contextmanager
-def _progress(total: int, description: str) -> Iterator[Callable[[], None]]:
-    """A tqdm progress bar on stderr when it is a terminal and the work is long."""
-    bar: Any = None
-    if description and total >= PROGRESS_MINIMUM and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, desc=description, unit="chunk", leave=False)
-    try:
-        yield (bar.update if bar is not None else _nothing)
-    finally:
-        if bar is not None:
-            bar.close()
-
-
-def _nothing(*_: Any) -> None:
-    return None

@@ -21,6 +21,7 @@ import httpx
 
 from .. import _defaults
 from .._version import __version__
+from .progress import ProgressSwitch, watch_download
 from .redact import redact_url
 from .retry import RetryPolicy
 from .status import error_from_response
@@ -61,6 +62,8 @@ class HTTPSettings:
     transport: httpx.BaseTransport | None = None
     """A transport to use instead of the network (tests use httpx.MockTransport)."""
     async_transport: httpx.AsyncBaseTransport | None = None
+    progress: ProgressSwitch = field(default_factory=ProgressSwitch)
+    """Whether long operations show progress bars (`caveclient_gen._http.progress`)."""
 
     def __post_init__(self) -> None:
         if self.pool_maxsize < 1:
@@ -210,12 +213,14 @@ class Session:
         if response.is_error or response.is_redirect:
             response.read()
             raise error_from_response(response, self._token_if_known())
+        watch_download(response, self.settings.progress, asynchronous=False)
 
     async def _check_async(self, response: httpx.Response) -> None:
         _log_response(response)
         if response.is_error or response.is_redirect:
             await response.aread()
             raise error_from_response(response, self._token_if_known())
+        watch_download(response, self.settings.progress, asynchronous=True)
 
     def _token_if_known(self) -> str | None:
         try:

@@ -8,7 +8,6 @@ report exactly which rows were written when a batch fails.
 
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -53,6 +52,7 @@ from .. import _defaults
 from .._convert.values import as_id_array, as_resolution, as_utc
 from .._http.parse import parsed, parsed_list
 from .._http.plan import M, Plan, api_method, api_property, fetch, fetch_all, read, write
+from .._http.progress import ProgressSwitch
 from .._http.retry import RequestNotSentError
 from .._tables.frames import query_headers, raise_server_warnings
 from .._tables.stage import StagedAnnotations, plain
@@ -589,7 +589,7 @@ class AnnotationClient(ServiceClient[M]):
         batches = _chunks(staged_annos._pending_rows(), batch_size)
         inserted: list[int] = []
         replaced: dict[int, int] = {}
-        bar = _progress_bar(len(batches), progress)
+        bar = _progress_bar(len(batches), progress, self._session.settings.progress)
         try:
             for number, rows in enumerate(batches):
                 try:
@@ -633,9 +633,10 @@ def _with_fields(model: Any, fields: Mapping[str, Any]) -> Any:
     return model
 
 
-def _progress_bar(total: int, wanted: bool) -> Any:
-    if not wanted or total < 2 or not sys.stderr.isatty():
+def _progress_bar(total: int, wanted: bool, switch: ProgressSwitch) -> Any:
+    """A bar over the batches of an upload: asked for by the call and allowed by the client's switch."""
+    if not wanted or total < 2 or not switch.enabled():
         return None
-    from tqdm import tqdm
+    from tqdm.auto import tqdm
 
     return tqdm(total=total, desc="Annotation batches", unit="batch", leave=False)
