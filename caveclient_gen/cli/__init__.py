@@ -1,4 +1,5 @@
-"""The `caveclient-gen` command: a guided tour of the client, and a local CAVE deployment to serve."""
+"""The `caveclient-gen` command: a guided tour of the client, a local CAVE deployment to serve, and
+tokens from the shell (setup-token, token --check)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="seconds added to every request, to model a real network",
     )
 
+    setup = commands.add_parser(
+        "setup-token",
+        help="get a token from a CAVE server's token page, check it and save it",
+        description="Open the server's token page in a browser, read the token you paste (it is not "
+        "shown), check that the server accepts it, and save it in the files caveclient, CloudVolume "
+        "and this client read (~/.cloudvolume/secrets/, mode 0600).",
+    )
+    setup.add_argument(
+        "server",
+        nargs="?",
+        metavar="SERVER",
+        help="the global server's address (default: the public CAVE server)",
+    )
+    setup.add_argument(
+        "--overwrite", action="store_true", help="replace a different token that is already saved"
+    )
+    setup.add_argument(
+        "--no-open", action="store_true", help="print the token page's address, do not open a browser"
+    )
+
+    token = commands.add_parser(
+        "token",
+        help="say which token is used and what it may access (never printing it)",
+        description="Say which token the client would use and where it came from, whether the server "
+        "accepts it, whose it is, its groups, its permissions per dataset and the datastacks it may "
+        "view. The token itself is never printed.",
+    )
+    token.add_argument(
+        "--check", action="store_true", required=True, help="check the token against the server"
+    )
+    token.add_argument("--server", metavar="URL", help="the global server (default: the public one)")
+    token.add_argument("--datastack", metavar="NAME", help="also say whether it may view this datastack")
+
     args = parser.parse_args(argv)
     if args.command == "demo":
         if bool(args.server) != bool(args.datastack):
@@ -54,6 +88,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         serve_local(port=args.port, seed=args.seed, latency=args.latency)
         return 0
+    if args.command == "setup-token":
+        from .token import setup_token, stdout
+
+        return setup_token(
+            args.server, overwrite=args.overwrite, open_browser=not args.no_open, out=stdout()
+        )
+    if args.command == "token":
+        from .token import check_token, stdout
+
+        return check_token(args.server, args.datastack, out=stdout())
     parser.error(f"unknown command {args.command}")
     return 2
 
