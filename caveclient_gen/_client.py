@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 import httpx
 
+from ._core import display
 from ._core.core import ClientCore, http_settings, version_argument
 from ._core.datastack import DatastackRecord
 from ._http.plan import Async, M, Plan, Sync
@@ -134,6 +135,12 @@ class _ClientBase(Generic[M]):
         from .services.skeleton import SkeletonClient
 
         return SkeletonClient(self._core)
+
+    def _repr_html_(self) -> str:
+        return display.as_html(type(self).__name__, display.summary(self._core))
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        display.pretty(printer, type(self).__name__, display.summary(self._core), cycle)
 
     def __repr__(self) -> str:
         server = self._core.deployment._explicit_server or "(resolved on first use)"

@@ -114,6 +114,15 @@ class Deployment:
                     self._session.add_cave_server(self._global_server)
         return self._global_server
 
+    def peek_global_server(self) -> str:
+        """The global server as it is or would be resolved, without writing or registering anything."""
+        if self._global_server is not None:
+            return self._global_server
+        if self._explicit_server:
+            return self._explicit_server
+        mapped = read_datastack_map().get(self.datastack_name) if self.datastack_name else None
+        return mapped.rstrip("/") if mapped else _defaults.DEFAULT_GLOBAL_SERVER
+
     def _resolve_global_server(self) -> str:
         name = self.datastack_name
         if self._explicit_server:

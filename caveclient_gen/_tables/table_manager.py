@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Generic, Literal, cast
 
+from .._core import display
 from .._http.plan import M, Plan, SubClient, api_method
 from ..errors import InvalidInequalityException, InvalidInputError
 from .query_filters import INEQUALITY_OPERATORS
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from .._core.core import ClientCore
     from ..records.tables import TableMetadata, ViewColumnType, ViewMetadata
     from ..services.materialize import MaterializationClient
 
@@ -429,9 +431,31 @@ class ViewQueryBuilder(_Builder[M]):
 class _Manager(Generic[M]):
     _kind: Literal["table", "view"] = "table"
 
-    def __init__(self, builders: dict[str, Any], descriptions: dict[str, str]) -> None:
+    def __init__(
+        self,
+        builders: dict[str, Any],
+        descriptions: dict[str, str],
+        core: ClientCore | None = None,
+        version: int | None = None,
+    ) -> None:
         self._builders = dict(sorted(builders.items()))
         self._descriptions = descriptions
+        self._core = core
+        self._version = version
+
+    def _display_rows(self) -> list[tuple[str, str]]:
+        rows = display.summary(self._core, self._version) if self._core is not None else []
+        return [*rows, (f"{self._kind}s", str(len(self._builders)))]
+
+    def _display_title(self) -> str:
+        return f"{type(self).__name__}: the {self._kind}s of a materialization version"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        if cycle:
+            printer.text(self._display_title())
+            return
+        names = "\n".join(f"  {name}" for name in self._builders)
+        printer.text(f"{display.as_text(self._display_title(), self._display_rows())}\n{names}")
 
     @property
     def table_names(self) -> list[str]:
@@ -464,7 +488,7 @@ class _Manager(Generic[M]):
             f"<p>{html.escape(self._descriptions.get(name, ''))}</p></details>"
             for name in self._builders
         )
-        return f"<div>{items}</div>"
+        return display.as_html(self._display_title(), self._display_rows(), f"<div>{items}</div>")
 
     def _missing(self, name: str) -> AttributeError:
         close = self.find(name)[:5]
@@ -480,6 +504,7 @@ class TableManager(_Manager[M]):
         client: MaterializationClient[M],
         metadata: list[TableMetadata],
         schemas: Mapping[str, Mapping[str, Any]],
+        version: int | None = None,
     ) -> None:
         by_table = {str(m.get("annotation_table") or m.get("table_name")): dict(m) for m in metadata}
         columns_of_schema: dict[str, TableColumns] = {}
@@ -492,7 +517,12 @@ class TableManager(_Manager[M]):
             name: TableQueryBuilder(client, table_definition(name, meta, by_table, columns_of_schema))
             for name, meta in by_table.items()
         }
-        super().__init__(builders, {n: str(m.get("description") or "") for n, m in by_table.items()})
+        super().__init__(
+            builders,
+            {n: str(m.get("description") or "") for n, m in by_table.items()},
+            client._core,
+            version,
+        )
 
     def __getattr__(self, name: str) -> TableQueryBuilder[M]:
         if name.startswith("_"):
@@ -518,12 +548,18 @@ class ViewManager(_Manager[M]):
         client: MaterializationClient[M],
         views: Mapping[str, ViewMetadata],
         schemas: Mapping[str, Mapping[str, ViewColumnType]],
+        version: int | None = None,
     ) -> None:
         builders = {
             name: ViewQueryBuilder(client, view_definition(name, meta, schemas.get(name, {})))
             for name, meta in views.items()
         }
-        super().__init__(builders, {n: str(m.get("description") or "") for n, m in views.items()})
+        super().__init__(
+            builders,
+            {n: str(m.get("description") or "") for n, m in views.items()},
+            client._core,
+            version,
+        )
 
     def __getattr__(self, name: str) -> ViewQueryBuilder[M]:
         if name.startswith("_"):

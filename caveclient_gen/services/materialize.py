@@ -194,7 +194,7 @@ class MaterializationClient(MaterializeBase[M]):
         key = (datastack, version)
         if key not in self._table_managers:
             metadata, schemas = yield from self._tables_and_schemas(datastack, version)
-            self._table_managers[key] = TableManager(self, metadata, schemas)
+            self._table_managers[key] = TableManager(self, metadata, schemas, version)
         return self._table_managers[key]
 
     @api_property
@@ -233,7 +233,7 @@ class MaterializationClient(MaterializeBase[M]):
             schemas = cast(
                 dict[str, dict[str, ViewColumnType]], parsed(schemas_response, ViewSchemas).to_dict()
             )
-            self._view_managers[key] = ViewManager(self, views, schemas)
+            self._view_managers[key] = ViewManager(self, views, schemas, version)
         return self._view_managers[key]
 
     # ------------------------------------------------------------ versions
