@@ -37,7 +37,11 @@ class AuthClient(ServiceClient[M]):
 
     @property
     def token(self) -> str | None:
-        """The token requests carry (looked up in the documented order on first use)."""
+        """The token requests carry, looked up on first use (see the client for the order).
+
+        Settable: a new token is used from the next request on (every connection is rebuilt). Makes no
+        request. Never printed, logged or shown in a repr by this client.
+        """
         return self._core.token()
 
     @token.setter
@@ -48,30 +52,64 @@ class AuthClient(ServiceClient[M]):
 
     @property
     def token_source(self) -> str:
-        """Where the current token came from (safe to print: never the token itself)."""
+        """Where the current token came from, e.g. ``"the CAVE_TOKEN variable"`` or a file path.
+
+        Safe to print: never the token itself. Makes no request.
+        """
         return self._core.token_source().description
 
     @property
     def request_header(self) -> dict[str, str]:
-        """The Authorization header requests carry (empty without a token)."""
+        """The ``Authorization: Bearer`` header requests carry, as a dict (empty without a token).
+
+        Holds the token: do not print or log it. Makes no request.
+        """
         token = self.token
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     @property
     def local_server(self) -> str | None:
-        """The datastack's local server, when it is already known (no request is made)."""
+        """The datastack's local server if its record was already fetched, else None.
+
+        Makes no request.
+        """
         record = self._deployment.stored_record()
         local = record.get("local_server") if record else None
         return local if isinstance(local, str) else None
 
     @property
     def local_server_filepath(self) -> Path | None:
-        """The token file CloudVolume reads for the local server's graphene paths."""
+        """The token file CloudVolume reads for the local server's ``graphene://`` paths.
+
+        ``~/.cloudvolume/secrets/<local server host>-cave-secret.json``, or None while the local server
+        is
+        not known. Makes no request.
+        """
         local = self.local_server
         return secrets_directory() / server_token_filename(local) if local else None
 
     def get_token(self, token_key: str | None = None) -> str | None:
-        """Load the token stored under `token_key` in the token file and use it from now on."""
+        """Load the token stored under a key of the token file, and use it from now on.
+
+        Makes no request. The file is the ``auth_token_file`` argument, else the global server's own
+        file,
+        else ``~/.cloudvolume/secrets/cave-secret.json``.
+
+        Parameters
+        ----------
+        token_key : str, optional
+            The key in the JSON file (default: ``"token"``).
+
+        Returns
+        -------
+        str or None
+            The token loaded.
+
+        Raises
+        ------
+        InvalidInputError
+            The file holds no token under this key, or is not readable JSON.
+        """
         key = token_key or _defaults.TOKEN_KEY
         path = self._token_file()
         token = read_token_file(path, key)
@@ -100,13 +138,42 @@ class AuthClient(ServiceClient[M]):
         ignore_readonly: bool = True,
         local_server: bool = True,
     ) -> list[Path]:
-        """Store a token (default: the current one) where caveclient and CloudVolume find it.
+        """Store a token where caveclient, CloudVolume and this client find it.
 
-        Writes the global server's own file (`write_to_server_file`), `token_file` (default: the
-        file the token is read from, else cave-secret.json) and, with `local_server`, the local
-        server's file when the datastack's local server is already known. Files are written
-        atomically with mode 0600. Storing a token identical to the one stored is not an error;
-        replacing a different one needs `overwrite=True`. Returns the files written.
+        Makes no request. Files are written atomically with mode 0600 (their folder 0700).
+
+        Parameters
+        ----------
+        token : str, optional
+            The token to store (default: the current one).
+        token_key : str, default "token"
+            The key to store it under in the JSON file.
+        overwrite : bool, default False
+            Replace a different token already stored; storing the same token again is not an error.
+        token_file : str or pathlib.Path, optional
+            The file to write (default: the file the current token was read from, else
+            ``~/.cloudvolume/secrets/cave-secret.json``).
+        switch_token : bool, default True
+            Use the stored token for this client's requests from now on.
+        write_to_server_file : bool, default True
+            Also write the global server's own file, ``<server host>-cave-secret.json``.
+        ignore_readonly : bool, default True
+            Skip files that cannot be written (permission denied), logging a warning, instead of failing.
+        local_server : bool, default True
+            Also write the local server's file when the datastack's local server is already known.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The files written (empty when every file already held this token).
+
+        Raises
+        ------
+        InvalidInputError
+            No token to store, a different token is stored and `overwrite` is False, or a file exists
+            but is not a JSON object.
+        PermissionError
+            A file could not be written and `ignore_readonly` is False.
         """
         value = token if token is not None else self.token
         if not value or not isinstance(value, str):
@@ -134,16 +201,41 @@ class AuthClient(ServiceClient[M]):
     # ------------------------------------------------------------ getting a token
 
     def get_token_page(self, open: bool = True) -> str:
-        """The web page listing your tokens (opened in a browser when `open`)."""
+        """The web page of the global server that lists your tokens.
+
+        Makes no request (opens a browser when asked).
+
+        Parameters
+        ----------
+        open : bool, default True
+            Open the page in a web browser.
+
+        Returns
+        -------
+        str
+            The page's URL, ``<server>/sticky_auth/settings/tokens``.
+        """
         url = f"{self._deployment.global_server}/sticky_auth/settings/tokens"
         if open:
             webbrowser.open(url)
         return url
 
     def get_new_token(self, open: bool = False, no_text: bool = False) -> str:
-        """The page that creates a new token; prints how to use it unless `no_text`.
+        """The page that creates a new token, with instructions printed.
 
-        Creating a new token this way invalidates the previous one made there.
+        Makes no request. Creating a token on that page invalidates the one previously created there.
+
+        Parameters
+        ----------
+        open : bool, default False
+            Open the page in a web browser.
+        no_text : bool, default False
+            Do not print the instructions.
+
+        Returns
+        -------
+        str
+            The page's URL, ``<server>/auth/api/v1/create_token``.
         """
         url = f"{self._deployment.global_server}/auth/api/v1/create_token"
         if not no_text:
@@ -162,7 +254,23 @@ class AuthClient(ServiceClient[M]):
         return url
 
     def setup_token(self, make_new: bool = True, open: bool = True) -> str:
-        """Guide to getting a token: a new one (`make_new`), or one from your token page."""
+        """A guide to getting a token: a new one, or one from your token page.
+
+        Makes no request. From the shell, ``caveclient-gen setup-token SERVER`` also checks and saves it.
+
+        Parameters
+        ----------
+        make_new : bool, default True
+            Point at the page that creates a new token (see :meth:`get_new_token`); False points at your
+            list of tokens (:meth:`get_token_page`).
+        open : bool, default True
+            Open the page in a web browser.
+
+        Returns
+        -------
+        str
+            The page's URL.
+        """
         if make_new:
             return self.get_new_token(open=open)
         url = self.get_token_page(open=open)
@@ -176,7 +284,24 @@ class AuthClient(ServiceClient[M]):
 
     @api_method
     def get_tokens(self) -> Plan[list[TokenRecord]]:
-        """Your tokens, as recorded by the auth service."""
+        """Your tokens, as recorded by the auth service.
+
+        Calls ``GET /auth/api/v1/user/token``.
+
+        Returns
+        -------
+        list of TokenRecord
+            One dict per token: ``id``, ``user_id``, ``token``, ``description``, ``created``,
+            ``updated``,
+            ``last_used``. The values are secrets: do not print them.
+
+        Raises
+        ------
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         response = yield from fetch(
             read(get_tokens.sync_detailed, get_tokens.asyncio_detailed, client=self._api())
         )
@@ -184,7 +309,32 @@ class AuthClient(ServiceClient[M]):
 
     @api_method
     def get_user_information(self, user_ids: list[int]) -> Plan[list[UserInfo]]:
-        """Records of users by id (needs an admin role on the auth service)."""
+        """Records of users, by id (needs an admin role on the auth service).
+
+        Calls ``GET /auth/api/v1/user?id=...``.
+
+        Parameters
+        ----------
+        user_ids : list of int
+            User ids (NumPy integers accepted).
+
+        Returns
+        -------
+        list of UserInfo
+            One dict per user found: ``id``, ``name``, ``email``, ``pi``, ``affiliations``, ``admin``,
+            ``service_account``, ``created``, ...
+
+        Raises
+        ------
+        InvalidInputError
+            `user_ids` is empty or holds a value that is not an integer.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         ids = _id_list("user_ids", user_ids)
         response = yield from fetch(
             read(
@@ -203,7 +353,31 @@ class AuthClient(ServiceClient[M]):
 
     @api_method
     def get_group_users(self, group_id: int) -> Plan[list[GroupMember]]:
-        """Members of a group (needs an admin role on the auth service)."""
+        """Members of a group (needs an admin role on the auth service).
+
+        Calls ``GET /auth/api/v1/group/{group_id}/user``.
+
+        Parameters
+        ----------
+        group_id : int
+            The group's id.
+
+        Returns
+        -------
+        list of GroupMember
+            One dict per member: ``id``, ``name``, ``admin``.
+
+        Raises
+        ------
+        InvalidInputError
+            `group_id` is not an integer.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         response = yield from fetch(
             read(
                 get_group_users.sync_detailed,

@@ -31,7 +31,20 @@ class SchemaClient(ServiceClient[M]):
 
     @api_method
     def get_schemas(self) -> Plan[list[str]]:
-        """Names of every annotation schema."""
+        """Names of every annotation schema (``synapse``, ``cell_type_local``, ``bound_tag``, ...).
+
+        Calls ``GET /schema/api/v2/type``.
+
+        Returns
+        -------
+        list of str
+            Schema names.
+
+        Raises
+        ------
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         response = yield from fetch(
             read(
                 get_schema_types.sync_detailed,
@@ -43,7 +56,28 @@ class SchemaClient(ServiceClient[M]):
 
     @api_method
     def schema_definition(self, schema_type: str) -> Plan[SchemaDocument]:
-        """The JSON-Schema document of one annotation schema."""
+        """The JSON-Schema document of one annotation schema.
+
+        Calls ``GET /schema/api/v2/type/{annotation_type}``.
+
+        Parameters
+        ----------
+        schema_type : str
+            The schema's name (see :meth:`get_schemas`).
+
+        Returns
+        -------
+        SchemaDocument
+            A dict: ``$ref`` names the main definition, ``definitions`` maps each definition name to its
+            ``properties`` (column name -> JSON-Schema field, with ``type``/``format`` or ``$ref``).
+
+        Raises
+        ------
+        NotFoundError
+            No schema has this name.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         _check_name("schema_type", schema_type)
         response = yield from fetch(
             read(
@@ -57,7 +91,29 @@ class SchemaClient(ServiceClient[M]):
 
     @api_method
     def schema_definition_multi(self, schema_types: list[str]) -> Plan[dict[str, SchemaDocument]]:
-        """The JSON-Schema documents of several annotation schemas, by name."""
+        """The JSON-Schema documents of several annotation schemas.
+
+        Calls ``POST /schema/api/v2/types``.
+
+        Parameters
+        ----------
+        schema_types : list of str
+            Schema names.
+
+        Returns
+        -------
+        dict of str to SchemaDocument
+            One document per name (see :meth:`schema_definition`).
+
+        Raises
+        ------
+        InvalidInputError
+            `schema_types` is not a list of names.
+        NotFoundError
+            A name is not a schema.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         if isinstance(schema_types, str) or not schema_types:
             raise InvalidInputError("schema_types", "must be a non-empty list of schema names")
         for name in schema_types:
@@ -74,7 +130,20 @@ class SchemaClient(ServiceClient[M]):
 
     @api_method
     def schema_definition_all(self) -> Plan[dict[str, SchemaDocument]]:
-        """The JSON-Schema documents of every annotation schema, by name."""
+        """The JSON-Schema documents of every annotation schema.
+
+        Calls ``GET /schema/api/v2/types_all``.
+
+        Returns
+        -------
+        dict of str to SchemaDocument
+            One document per schema name (see :meth:`schema_definition`).
+
+        Raises
+        ------
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         response = yield from fetch(
             read(
                 get_schema_definition_all.sync_detailed,

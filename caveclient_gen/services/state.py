@@ -40,12 +40,15 @@ class JSONService(ServiceClient[M]):
 
     @property
     def state_service_endpoint(self) -> str:
-        """Where states are uploaded."""
+        """The URL template states are uploaded to (on the global server). Makes no request."""
         return f"{self._deployment.global_server}{STATE_PATH}/post"
 
     @property
     def ngl_url(self) -> str | None:
-        """The Neuroglancer deployment links point at (None: the datastack's viewer_site)."""
+        """The Neuroglancer deployment that links point at; None means the datastack's ``viewer_site``.
+
+        Settable (a URL, or None to go back to the datastack's). Makes no request.
+        """
         return self._ngl_url
 
     @ngl_url.setter
@@ -68,7 +71,31 @@ class JSONService(ServiceClient[M]):
 
     @api_method
     def get_state_json(self, state_id: int | str) -> Plan[dict[str, Any]]:
-        """A state by id, or by the URL of a state on this client's state service."""
+        """A Neuroglancer state, by id or by the URL of a state on this client's state service.
+
+        Calls ``GET /nglstate/api/v1/{json_id}``.
+
+        Parameters
+        ----------
+        state_id : int or str
+            The state's numeric id, or a URL ending in it (``.../nglstate/api/v1/123``).
+
+        Returns
+        -------
+        dict
+            The state as stored (JSON object).
+
+        Raises
+        ------
+        InvalidInputError
+            `state_id` is neither an id nor a URL of this client's state service.
+        NotFoundError
+            No state has this id.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         identifier = self._state_id(state_id)
         response = yield from fetch(
             read(get_state.sync_detailed, get_state.asyncio_detailed, identifier, client=self._api())
@@ -82,10 +109,38 @@ class JSONService(ServiceClient[M]):
         state_id: int | None = None,
         timestamp: float | None = None,
     ) -> Plan[int]:
-        """Store a state and return its new id.
+        """Store a Neuroglancer state and return its new id.
 
-        `state_id` (superadmins only) stores it under that id instead; `timestamp` (unix seconds)
-        then dates it. Numpy integers are stored as strings, as Neuroglancer expects ids.
+        Calls ``POST /nglstate/api/v1/post`` (or ``POST /nglstate/api/v1/post/{json_id}`` with
+        `state_id`).
+        Uploads are not retried after the request may have reached the server.
+
+        Parameters
+        ----------
+        json_state : dict
+            The state (a JSON object). NumPy integers are written as strings, as Neuroglancer expects
+            ids.
+        state_id : int, optional
+            Store under this id instead of a new one (superadmins only).
+        timestamp : float, optional
+            With `state_id`: the state's date, in unix seconds.
+
+        Returns
+        -------
+        int
+            The id of the stored state (use with :meth:`get_state_json` or
+            :meth:`build_neuroglancer_url`).
+
+        Raises
+        ------
+        InvalidInputError
+            `json_state` is not a JSON object, or `timestamp` is given without `state_id`.
+        PermissionDeniedError
+            `state_id` was given by a user who is not a superadmin.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         body = NeuroglancerState.from_dict(_state_dict("json_state", json_state))
         if state_id is None:
@@ -113,7 +168,29 @@ class JSONService(ServiceClient[M]):
 
     @api_method
     def get_property_json(self, state_id: int) -> Plan[dict[str, Any]]:
-        """A segment-properties document by id."""
+        """A segment-properties document, by id.
+
+        Calls ``GET /nglstate/api/v1/property/{json_id}/info``.
+
+        Parameters
+        ----------
+        state_id : int
+            The document's id.
+
+        Returns
+        -------
+        dict
+            The segment-properties document (``@type``, ``inline`` with ``ids`` and ``properties``).
+
+        Raises
+        ------
+        NotFoundError
+            No document has this id.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         response = yield from fetch(
             read(
                 get_properties.sync_detailed,
@@ -131,7 +208,34 @@ class JSONService(ServiceClient[M]):
         state_id: int | None = None,
         max_size: int | None = MAX_PROPERTY_SIZE,
     ) -> Plan[int]:
-        """Store a segment-properties document and return its id (refused above `max_size` bytes)."""
+        """Store a segment-properties document and return its id.
+
+        Calls ``POST /nglstate/api/v1/property/post`` (or ``.../property/post/{json_id}`` with
+        `state_id`).
+
+        Parameters
+        ----------
+        property_json : dict
+            The segment-properties document.
+        state_id : int, optional
+            Store under this id instead of a new one (superadmins only).
+        max_size : int or None, default 2500000
+            Refuse documents larger than this many bytes of JSON before sending; None: no limit.
+
+        Returns
+        -------
+        int
+            The id of the stored document.
+
+        Raises
+        ------
+        InvalidInputError
+            The document is larger than `max_size` or not a JSON object.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         document = _state_dict("property_json", property_json)
         size = len(json.dumps(document, separators=(",", ":")).encode())
         if max_size is not None and size > max_size:
@@ -163,7 +267,28 @@ class JSONService(ServiceClient[M]):
     def save_state_json_local(
         self, json_state: dict[str, Any], filename: str | Path, overwrite: bool = False
     ) -> None:
-        """Write a state to a local JSON file (refuses to replace one unless `overwrite`)."""
+        """Write a state to a local JSON file.
+
+        Makes no request.
+
+        Parameters
+        ----------
+        json_state : dict
+            The state.
+        filename : str or pathlib.Path
+            Where to write it.
+        overwrite : bool, default False
+            Replace an existing file.
+
+        Returns
+        -------
+        None
+
+        Raises
+        ------
+        FileExistsError
+            The file exists and `overwrite` is False.
+        """
         path = Path(filename)
         document = _state_dict("json_state", json_state)
         if path.exists() and not overwrite:
@@ -172,9 +297,24 @@ class JSONService(ServiceClient[M]):
 
     @api_method
     def get_neuroglancer_info(self, ngl_url: str | None = None) -> Plan[dict[str, Any]]:
-        """The `version.json` of a Neuroglancer deployment ({} when it has none).
+        """The ``version.json`` of a Neuroglancer deployment, which says which flavour it is.
 
-        Fetched without the token: a viewer host is not a CAVE server.
+        Calls ``GET {ngl_url}/version.json`` without the token (a viewer host is not a CAVE server).
+
+        Parameters
+        ----------
+        ngl_url : str, optional
+            The deployment's URL (default: :attr:`ngl_url`, else the datastack's ``viewer_site``).
+
+        Returns
+        -------
+        dict
+            The parsed ``version.json``; ``{}`` when the deployment has none.
+
+        Raises
+        ------
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         viewer = yield from self._viewer(ngl_url)
         url = viewer.rstrip("/") + "/version.json"
@@ -200,10 +340,34 @@ class JSONService(ServiceClient[M]):
     ) -> Plan[str]:
         """A Neuroglancer link that opens a stored state.
 
-        `target_site` is seunglab (`?json_url=`), or cave-explorer / mainline / spelunker
-        (`#!middleauth+`); None asks the deployment (its version.json exists on the latter).
-        `static_url` treats `state_id` as a URL of a JSON file; `format_properties` returns the
-        `precomputed://` source of a segment-properties document instead.
+        Calls ``GET {ngl_url}/version.json`` when `target_site` is None, to learn the deployment's
+        flavour.
+
+        Parameters
+        ----------
+        state_id : int or str
+            The state's id (or, with `static_url`, the URL of a JSON file).
+        ngl_url : str, optional
+            The Neuroglancer deployment (default: :attr:`ngl_url`, else the datastack's ``viewer_site``).
+        target_site : str, optional
+            ``"seunglab"`` (links with ``?json_url=``), or ``"cave-explorer"``, ``"mainline"`` or
+            ``"spelunker"`` (links with ``#!middleauth+``). None asks the deployment.
+        static_url : bool, default False
+            Treat `state_id` as the URL of a JSON file rather than a state id.
+        format_properties : bool, default False
+            Return the ``precomputed://`` source of a segment-properties document instead of a link.
+
+        Returns
+        -------
+        str
+            The link (or source path).
+
+        Raises
+        ------
+        InvalidInputError
+            `target_site` is unknown, or `state_id` does not end in an id.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         if target_site is not None and target_site not in TARGET_SITES:
             raise InvalidInputError("target_site", f"must be one of {', '.join(TARGET_SITES)}")
