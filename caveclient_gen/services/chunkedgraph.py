@@ -204,8 +204,11 @@ class ChunkedGraphClient(ServiceClient[M]):
 
     @property
     def timestamp(self) -> datetime | None:
-        """Default time of queries (UTC): the parent client's version time when it has one, else
-        the value set here; None means "now" at each call."""
+        """Default time of queries (UTC), or None for "now" at each call.
+
+        The parent client's version time when it is pinned to a version, else the value set here
+        (a timezone-aware datetime). Makes no request.
+        """
         parent = self._core.timestamp
         if parent is None:
             return self._own_timestamp
@@ -253,19 +256,28 @@ class ChunkedGraphClient(ServiceClient[M]):
 
     @api_property
     def table_name(self) -> Plan[str]:
-        """The chunkedgraph table id (last element of the datastack's graphene:// source)."""
+        """The chunkedgraph table id: the last element of the datastack's ``graphene://`` source.
+
+        Calls ``GET /info/api/v2/datastack/full/{datastack}`` (once per datastack; the record is kept).
+        """
         return (yield from self._deployment.segmentation_table())
 
     @api_property
     def cloudvolume_path(self) -> Plan[str]:
-        """The `graphene://` path of the segmentation for CloudVolume."""
+        """The ``graphene://`` path of the segmentation, for CloudVolume.
+
+        Calls ``GET /info/api/v2/datastack/full/{datastack}`` (once per datastack; the record is kept).
+        """
         server = yield from self._deployment.local_server()
         table = yield from self._deployment.segmentation_table()
         return f"graphene://{server}/segmentation/api/v1/{table}"
 
     @api_property
     def segmentation_info(self) -> Plan[SegmentationInfo]:
-        """The table's info document (fetched once per sub-client)."""
+        """The table's info document: layers, chunk size, resolution, data directory, graph settings.
+
+        Calls ``GET /segmentation/table/{table_id}/info`` (once per sub-client).
+        """
         if self._segmentation_info is None:
             api, table = yield from self._target()
             response = yield from fetch(
@@ -278,7 +290,10 @@ class ChunkedGraphClient(ServiceClient[M]):
 
     @api_property
     def base_resolution(self) -> Plan[list[float]]:
-        """Voxel size [x, y, z] (nm) of the chunkedgraph's base (mip 0) resolution."""
+        """Voxel size ``[x, y, z]`` in nm of the chunkedgraph's base (mip 0) resolution.
+
+        Calls ``GET /segmentation/table/{table_id}/info`` (once per sub-client).
+        """
         info = yield from ChunkedGraphClient.segmentation_info.plan(self)
         scales = info.get("scales") or []
         if not scales or "resolution" not in scales[0]:
@@ -296,9 +311,37 @@ class ChunkedGraphClient(ServiceClient[M]):
     ) -> Plan[IdArray]:
         """Root ids (or ancestors at `stop_layer`) of supervoxel ids, one per input id, in order.
 
-        Uses the binary route (raw little-endian uint64 both ways). Large inputs are split into
-        chunks of `_defaults.CHUNKEDGRAPH_ROOTS_CHUNK_SIZE` ids fetched concurrently; all chunks use
-        the same timestamp, so the result equals one big request. Ids without a root give 0.
+        Calls ``POST /segmentation/api/v1/table/{table_id}/roots_binary`` (raw little-endian uint64 both
+        ways). Large inputs are split into
+        chunks of ``CHUNKEDGRAPH_ROOTS_CHUNK_SIZE`` (500,000) ids fetched concurrently, all at the same
+        timestamp, so the result equals one big request; a progress bar shows when it is switched on.
+
+        Parameters
+        ----------
+        supervoxel_ids : array-like of int
+            Ids as a list, NumPy array (any integer dtype) or pandas Series; a single int is accepted.
+        timestamp : datetime.datetime, optional
+            A timezone-aware moment (naive datetimes are refused). Default: the chunkedgraph's
+            :attr:`timestamp` (the pinned version's time when the client has a version), else now.
+        stop_layer : int, optional
+            Return the ancestors at this layer (2 = level-2 nodes) instead of supervoxels / roots.
+
+        Returns
+        -------
+        numpy.ndarray
+            uint64 array of the input's length; 0 where an id has no root (e.g. supervoxel 0).
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         import numpy as np
 
@@ -333,7 +376,39 @@ class ChunkedGraphClient(ServiceClient[M]):
     def get_root_id(
         self, supervoxel_id: int, timestamp: datetime | None = None, level2: bool = False
     ) -> Plan[np.uint64]:
-        """The root id of one supervoxel (its level-2 id with `level2=True`), as np.uint64."""
+        """The root id of one supervoxel.
+
+        Calls ``GET /segmentation/api/v1/table/{table_id}/node/{node_id}/root``.
+
+        Parameters
+        ----------
+        supervoxel_id : int
+            A supervoxel id (NumPy integers accepted).
+        timestamp : datetime.datetime, optional
+            A timezone-aware moment (naive datetimes are refused). Default: the chunkedgraph's
+            :attr:`timestamp` (the pinned version's time when the client has a version), else now.
+        level2 : bool, default False
+            Return the supervoxel's level-2 id instead of its root.
+
+        Returns
+        -------
+        numpy.uint64
+            The root (or level-2) id.
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        NotFoundError, BadRequestError
+            The server does not know the id.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         import numpy as np
 
         node = as_id("supervoxel_id", supervoxel_id)
@@ -354,7 +429,36 @@ class ChunkedGraphClient(ServiceClient[M]):
 
     @api_method
     def is_latest_roots(self, root_ids: Any, timestamp: datetime | None = None) -> Plan[BoolArray]:
-        """Whether each id is a root that no edit had superseded at `timestamp`, in input order."""
+        """Whether each id is a root that no edit had superseded at `timestamp`.
+
+        Calls ``POST /segmentation/api/v1/table/{table_id}/is_latest_roots`` (in chunks for large
+        inputs).
+
+        Parameters
+        ----------
+        root_ids : array-like of int
+            Ids as a list, NumPy array (any integer dtype) or pandas Series; a single int is accepted.
+        timestamp : datetime.datetime, optional
+            A timezone-aware moment (naive datetimes are refused). Default: the chunkedgraph's
+            :attr:`timestamp` (the pinned version's time when the client has a version), else now.
+
+        Returns
+        -------
+        numpy.ndarray
+            bool array, one value per input id, in input order.
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         import numpy as np
 
         ids = as_id_array("root_ids", root_ids)
@@ -385,11 +489,37 @@ class ChunkedGraphClient(ServiceClient[M]):
     def get_root_timestamps(
         self, root_ids: Any, latest: bool = False, timestamp: datetime | None = None
     ) -> Plan[npt.NDArray[np.object_]]:
-        """When each root was created (UTC-aware datetimes, input order).
+        """When each root was created, or the last moment it was current.
 
-        With `latest=True`, the last moment each root was current instead (1 ms before the edit
-        that superseded it, or `timestamp` for roots still current then). Needs a server at 2.17.0
-        or later for `latest`.
+        Calls ``POST /segmentation/api/v1/table/{table_id}/root_timestamps``.
+
+        Parameters
+        ----------
+        root_ids : array-like of int
+            Ids as a list, NumPy array (any integer dtype) or pandas Series; a single int is accepted.
+        latest : bool, default False
+            Return the last moment each root was current instead: 1 ms before the edit that superseded
+            it, or `timestamp` for roots still current then. Needs a chunkedgraph server 2.17.0 or later.
+        timestamp : datetime.datetime, optional
+            A timezone-aware moment (naive datetimes are refused). Default: the chunkedgraph's
+            :attr:`timestamp` (the pinned version's time when the client has a version), else now.
+
+        Returns
+        -------
+        numpy.ndarray
+            object array of timezone-aware (UTC) datetimes, in input order.
+
+        Raises
+        ------
+        ServerIncompatibilityError
+            `latest` on a server older than 2.17.0.
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         import numpy as np
 
@@ -429,11 +559,37 @@ class ChunkedGraphClient(ServiceClient[M]):
         start_timestamp: datetime | None = None,
         end_timestamp: datetime | None = None,
     ) -> Plan[BoolArray]:
-        """Whether each id is a node that exists in the graph (any layer), in input order.
+        """Whether each id is a node of the graph (any layer).
 
-        A node counts when it was written between `start_timestamp` (default 2000-01-01 UTC) and
-        `end_timestamp` (default this client's `timestamp`, else unbounded). Ids of 0 or below are
-        invalid without asking the server.
+        Calls ``GET /segmentation/api/v1/table/{table_id}/valid_nodes``. Ids of 0 or below are invalid
+        without asking the server.
+
+        Parameters
+        ----------
+        node_ids : array-like of int
+            Ids as a list, NumPy array (any integer dtype) or pandas Series; a single int is accepted.
+        start_timestamp : datetime.datetime, optional
+            Count nodes written since this time (timezone-aware; default 2000-01-01 UTC).
+        end_timestamp : datetime.datetime, optional
+            Count nodes written until this time (default: the chunkedgraph's :attr:`timestamp`, else no
+            limit).
+
+        Returns
+        -------
+        numpy.ndarray
+            bool array, one value per input id, in input order.
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         import numpy as np
 
@@ -474,8 +630,40 @@ class ChunkedGraphClient(ServiceClient[M]):
     def get_leaves(
         self, root_id: int, bounds: Any = None, stop_layer: int | None = None
     ) -> Plan[IdArray]:
-        """Supervoxels of a node (or its descendants at `stop_layer`), optionally within `bounds`
-        ([[xmin, xmax], [ymin, ymax], [zmin, zmax]] in chunkedgraph voxels), as uint64."""
+        """Supervoxels of a node, or its descendants at `stop_layer`.
+
+        Calls ``GET /segmentation/api/v1/table/{table_id}/node/{node_id}/leaves``.
+
+        Parameters
+        ----------
+        root_id : int
+            A root or any other node id.
+        bounds : array-like, optional
+            A box ``[[xmin, xmax], [ymin, ymax], [zmin, zmax]]`` in chunkedgraph (base resolution)
+            voxels;
+            default: no limit.
+        stop_layer : int, optional
+            Return the ancestors at this layer (2 = level-2 nodes) instead of supervoxels / roots.
+
+        Returns
+        -------
+        numpy.ndarray
+            uint64 ids.
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        NotFoundError, BadRequestError
+            The server does not know the id.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         node = as_id("root_id", root_id)
         box = as_bounds("bounds", bounds)
         layer = _layer("stop_layer", stop_layer)
@@ -497,9 +685,41 @@ class ChunkedGraphClient(ServiceClient[M]):
     def get_leaves_many(
         self, root_ids: Any, bounds: Any = None, stop_layer: int | None = None
     ) -> Plan[dict[int, IdArray]]:
-        """Leaves of many nodes: {node id: uint64 leaves}, in input order (duplicates once).
+        """Leaves of many nodes at once.
 
-        Roots are sent `_defaults.CHUNKEDGRAPH_LEAVES_CHUNK_SIZE` per request, concurrently.
+        Calls ``POST /segmentation/api/v1/table/{table_id}/node/leaves_many``,
+        ``CHUNKEDGRAPH_LEAVES_CHUNK_SIZE`` (20) nodes per request,
+        concurrently (a progress bar shows for many chunks when switched on).
+
+        Parameters
+        ----------
+        root_ids : array-like of int
+            Ids as a list, NumPy array (any integer dtype) or pandas Series; a single int is accepted.
+        bounds : array-like, optional
+            A box ``[[xmin, xmax], [ymin, ymax], [zmin, zmax]]`` in chunkedgraph (base resolution)
+            voxels;
+            default: no limit.
+        stop_layer : int, optional
+            Return the ancestors at this layer (2 = level-2 nodes) instead of supervoxels / roots.
+
+        Returns
+        -------
+        dict of int to numpy.ndarray
+            Node id -> its uint64 leaves, in input order (duplicates once).
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        NotFoundError, BadRequestError
+            The server does not know the id.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         ids = unique_in_order(as_id_array("root_ids", root_ids))
         box = as_bounds("bounds", bounds)
@@ -529,7 +749,34 @@ class ChunkedGraphClient(ServiceClient[M]):
 
     @api_method
     def get_children(self, node_id: int) -> Plan[IdArray]:
-        """Direct children of a node (empty for a supervoxel), as uint64."""
+        """Direct children of a node (empty for a supervoxel).
+
+        Calls ``GET /segmentation/api/v1/table/{table_id}/node/{node_id}/children``.
+
+        Parameters
+        ----------
+        node_id : int
+            A node id.
+
+        Returns
+        -------
+        numpy.ndarray
+            uint64 ids.
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        NotFoundError, BadRequestError
+            The server does not know the id.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         node = as_id("node_id", node_id)
         api, table = yield from self._target()
         response = yield from fetch(
@@ -539,9 +786,32 @@ class ChunkedGraphClient(ServiceClient[M]):
 
     @api_method
     def get_minimal_covering_nodes(self, node_ids: Any) -> Plan[IdArray]:
-        """The fewest, highest nodes whose leaves exactly cover `node_ids` (uint64).
+        """The fewest, highest nodes whose leaves are exactly the leaves of `node_ids`.
 
-        Needs a server at 2.18.0 or later (3.0.5 in the 3.x line).
+        Calls ``POST /segmentation/api/v1/table/{table_id}/minimal_covering_nodes`` (chunkedgraph 2.18.0
+        or later; 3.0.5 in the 3.x line).
+
+        Parameters
+        ----------
+        node_ids : array-like of int
+            Ids as a list, NumPy array (any integer dtype) or pandas Series; a single int is accepted.
+
+        Returns
+        -------
+        numpy.ndarray
+            uint64 ids.
+
+        Raises
+        ------
+        ServerIncompatibilityError
+            The server is too old for this route.
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         ids = as_id_array("node_ids", node_ids, allow_empty=False)
         api, table = yield from self._target()
@@ -563,9 +833,38 @@ class ChunkedGraphClient(ServiceClient[M]):
     def do_merge(
         self, supervoxels: Any, coords: Any, resolution: Sequence[float] = (4, 4, 40)
     ) -> Plan[EditResult]:
-        """Merge the segments of two supervoxels; `coords` (2x3) are in voxels of `resolution`.
+        """Merge the segments of two supervoxels (an edit: needs the ``edit`` permission).
 
-        Returns the operation id and the new root id(s). Never retried automatically.
+        Calls ``POST /segmentation/api/v1/table/{table_id}/merge``. Never retried once the request may
+        have reached the server.
+
+        Parameters
+        ----------
+        supervoxels : array-like of int
+            The two supervoxel ids to join.
+        coords : array-like
+            Their positions, a 2x3 array, in voxels of `resolution`.
+        resolution : sequence of float, default (4, 4, 40)
+            nm per unit of `coords`.
+
+        Returns
+        -------
+        EditResult
+            A dict: ``operation_id`` and ``new_root_ids`` (the merged root).
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        BadRequestError
+            The server refused the edit (e.g. the supervoxels are already in one segment).
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         ids = as_id_array("supervoxels", supervoxels)
         if ids.size != 2:
@@ -594,7 +893,35 @@ class ChunkedGraphClient(ServiceClient[M]):
 
     @api_method
     def undo_operation(self, operation_id: int) -> Plan[EditResult]:
-        """Undo an edit; returns the undo's operation id and the root ids it created."""
+        """Undo an edit (needs the ``edit`` permission).
+
+        Calls ``POST /segmentation/api/v1/table/{table_id}/undo``. Never retried once the request may
+        have reached the server.
+
+        Parameters
+        ----------
+        operation_id : int
+            The edit to undo.
+
+        Returns
+        -------
+        EditResult
+            A dict: the undo's ``operation_id`` and the ``new_root_ids`` it created.
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        BadRequestError, NotFoundError
+            The operation cannot be undone or does not exist.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         operation = as_id("operation_id", operation_id)
         api, table = yield from self._target()
         response = yield from fetch(
@@ -618,10 +945,43 @@ class ChunkedGraphClient(ServiceClient[M]):
         source_supervoxels: Any = None,
         sink_supervoxels: Any = None,
     ) -> Plan[tuple[int, IdArray]]:
-        """Split a segment between source and sink points (nm); returns (operation id, new roots).
+        """Split a segment between source and sink points (needs the ``edit`` permission).
 
-        Points without a supervoxel are looked up by the server near the point within `root_id`.
-        Never retried automatically.
+        Calls ``POST /segmentation/api/v1/table/{table_id}/split``. Never retried once the request may
+        have reached the server.
+
+        Parameters
+        ----------
+        source_points : array-like
+            (n, 3) positions in nm on the side to keep together.
+        sink_points : array-like
+            (m, 3) positions in nm on the other side.
+        root_id : int
+            The segment to split.
+        source_supervoxels : array-like of int, optional
+            The supervoxel under each source point; looked up by the server near the point within
+            `root_id` when not given.
+        sink_supervoxels : array-like of int, optional
+            The supervoxel under each sink point (same rule).
+
+        Returns
+        -------
+        tuple of (int, numpy.ndarray)
+            The operation id and the new root ids (uint64).
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        BadRequestError
+            The server refused the split (e.g. the points cannot be separated).
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         body = _split_request(root_id, source_points, sink_points, source_supervoxels, sink_supervoxels)
         api, table = yield from self._target()
@@ -651,10 +1011,42 @@ class ChunkedGraphClient(ServiceClient[M]):
         sink_supervoxels: Any = None,
         return_additional_ccs: bool = False,
     ) -> Plan[tuple[IdArray, IdArray, bool] | tuple[IdArray, IdArray, bool, list[IdArray]]]:
-        """What `execute_split` would do, without doing it.
+        """What :meth:`execute_split` would do, without doing it.
 
-        Returns (source component, sink component, whether the split is legal) as uint64 supervoxel
-        arrays, plus the other components cut off when `return_additional_ccs`.
+        Calls ``POST /segmentation/api/v1/table/{table_id}/graph/split_preview``.
+
+        Parameters
+        ----------
+        source_points : array-like
+            (n, 3) positions in nm on one side.
+        sink_points : array-like
+            (m, 3) positions in nm on the other side.
+        root_id : int
+            The segment to split.
+        source_supervoxels : array-like of int, optional
+            The supervoxel under each source point (looked up by the server when not given).
+        sink_supervoxels : array-like of int, optional
+            The supervoxel under each sink point.
+        return_additional_ccs : bool, default False
+            Also return the other connected components the cut would leave.
+
+        Returns
+        -------
+        tuple
+            ``(source supervoxels, sink supervoxels, legal)``: two uint64 arrays and whether the split is
+            legal; with `return_additional_ccs`, a fourth element: a list of uint64 arrays.
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         body = _split_request(root_id, source_points, sink_points, source_supervoxels, sink_supervoxels)
         api, table = yield from self._target()
@@ -681,7 +1073,31 @@ class ChunkedGraphClient(ServiceClient[M]):
 
     @api_method
     def remesh_level2_chunks(self, chunk_ids: Any) -> Plan[None]:
-        """Ask the meshing backend to rebuild the meshes of level-2 ids (answers at once)."""
+        """Ask the meshing backend to rebuild the meshes of level-2 ids (it answers at once).
+
+        Calls ``POST /meshing/api/v1/table/{table_id}/remeshing``.
+
+        Parameters
+        ----------
+        chunk_ids : array-like of int
+            Ids as a list, NumPy array (any integer dtype) or pandas Series; a single int is accepted.
+
+        Returns
+        -------
+        None
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         ids = as_id_array("chunk_ids", chunk_ids, allow_empty=False)
         api, table = yield from self._target()
         yield from fetch(
@@ -700,7 +1116,34 @@ class ChunkedGraphClient(ServiceClient[M]):
 
     @api_method
     def get_merge_log(self, root_id: int) -> Plan[MergeLog]:
-        """The supervoxel edges and points of every merge in the history of a root."""
+        """The supervoxel edges and points of every merge in the history of a root.
+
+        Calls ``GET /segmentation/api/v1/table/{table_id}/root/{root_id}/merge_log``.
+
+        Parameters
+        ----------
+        root_id : int
+            A root id.
+
+        Returns
+        -------
+        MergeLog
+            A dict: ``merge_edges`` (pairs of supervoxel ids), ``merge_edge_coords`` (their points).
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        NotFoundError, BadRequestError
+            The server does not know the id.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         node = as_id("root_id", root_id)
         api, table = yield from self._target()
         response = yield from fetch(
@@ -712,9 +1155,37 @@ class ChunkedGraphClient(ServiceClient[M]):
 
     @api_method
     def get_change_log(self, root_id: int, filtered: bool = True) -> Plan[ChangeLog]:
-        """Counts of merges and splits (overall and per user), operation ids and past ids of a root.
+        """Summary of the edits in a root's history.
 
-        `filtered` keeps only the edits that still shape the root.
+        Calls ``GET /segmentation/api/v1/table/{table_id}/root/{root_id}/change_log``.
+
+        Parameters
+        ----------
+        root_id : int
+            A root id.
+        filtered : bool, default True
+            Keep only the edits that still shape the root.
+
+        Returns
+        -------
+        ChangeLog
+            A dict: ``n_mergers``, ``n_splits``, ``operations_ids``, ``past_ids``, ``user_info`` (counts
+            per
+            user).
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        NotFoundError, BadRequestError
+            The server does not know the id.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         node = as_id("root_id", root_id)
         api, table = yield from self._target()
@@ -735,9 +1206,40 @@ class ChunkedGraphClient(ServiceClient[M]):
     def get_tabular_change_log(
         self, root_ids: Any, filtered: bool = True
     ) -> Plan[dict[int, pd.DataFrame]]:
-        """One DataFrame of edits per root: operation_id, timestamp (UTC datetimes; caveclient
-        gave epoch milliseconds), user_id, before_root_ids/after_root_ids (uint64 arrays),
-        is_merge, user_name, user_affiliation (and in_neuron, is_relevant unless `filtered`)."""
+        """One DataFrame of edits per root.
+
+        Calls ``GET /segmentation/api/v1/table/{table_id}/tabular_change_log_many``.
+
+        Parameters
+        ----------
+        root_ids : array-like of int
+            Ids as a list, NumPy array (any integer dtype) or pandas Series; a single int is accepted.
+        filtered : bool, default True
+            Keep only the edits that still shape each root; False adds the columns ``in_neuron`` and
+            ``is_relevant`` and lists every edit.
+
+        Returns
+        -------
+        dict of int to pandas.DataFrame
+            Root id -> a frame with columns ``operation_id``, ``timestamp`` (UTC datetimes; caveclient
+            gave
+            epoch milliseconds), ``user_id``, ``before_root_ids`` / ``after_root_ids`` (uint64 arrays),
+            ``is_merge``, ``user_name``, ``user_affiliation`` (and ``in_neuron``, ``is_relevant``).
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        NotFoundError, BadRequestError
+            The server does not know the id.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         ids = unique_in_order(as_id_array("root_ids", root_ids, allow_empty=False))
         api, table = yield from self._target()
         response = yield from fetch(
@@ -764,10 +1266,39 @@ class ChunkedGraphClient(ServiceClient[M]):
         include_undo: bool = True,
         timestamp_end: datetime | None = None,
     ) -> Plan[pd.DataFrame]:
-        """Operations of one user between two times (admins only): operation_id, timestamp (UTC).
+        """Edits made by one user between two times (admins only).
 
-        `timestamp_end` defaults to this client's `timestamp`, else now. `include_undo` also lists
-        undone edits and the undos themselves (caveclient sent it under a name the server ignores).
+        Calls ``GET /segmentation/api/v1/table/{table_id}/user_operations``.
+
+        Parameters
+        ----------
+        user_id : int
+            The user.
+        timestamp_start : datetime.datetime or None
+            Earliest time (timezone-aware); None: from the beginning.
+        include_undo : bool, default True
+            Also list undone edits and the undos themselves.
+        timestamp_end : datetime.datetime, optional
+            Latest time (default: the chunkedgraph's :attr:`timestamp`, else now).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per operation: ``operation_id``, ``timestamp`` (UTC), and the other columns the
+            server
+            sends.
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         user = _non_negative_int("user_id", user_id)
         start = as_utc("timestamp_start", timestamp_start)
@@ -790,7 +1321,35 @@ class ChunkedGraphClient(ServiceClient[M]):
 
     @api_method
     def get_operation_details(self, operation_ids: Any) -> Plan[dict[str, OperationDetails]]:
-        """The log record of each operation, keyed by operation id as a string (unknown ids left out)."""
+        """The log record of each operation.
+
+        Calls ``GET /segmentation/api/v1/table/{table_id}/operation_details``.
+
+        Parameters
+        ----------
+        operation_ids : array-like of int
+            Ids as a list, NumPy array (any integer dtype) or pandas Series; a single int is accepted.
+
+        Returns
+        -------
+        dict of str to OperationDetails
+            Operation id (as a decimal string) -> its record (``user``, ``timestamp``, ``roots``,
+            ``added_edges`` / ``removed_edges``, ``source_coords`` / ``sink_coords``, ...). Unknown ids
+            are
+            left out.
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         ids = as_id_array("operation_ids", operation_ids)
         api, table = yield from self._target()
         response = yield from fetch(
@@ -815,13 +1374,42 @@ class ChunkedGraphClient(ServiceClient[M]):
         exclude_links_to_future: bool = False,
         exclude_links_to_past: bool = False,
     ) -> Plan[LineageGraph | Any]:
-        """The graph of roots linked by edits around `root_id` (one id or several).
+        """The graph of roots linked by edits around one or several roots.
 
-        Goes back to `timestamp_past` (default: the beginning) and forward to `timestamp_future`
-        (default: this client's `timestamp`, else now). The server keeps the links that cross those
-        times; `exclude_links_to_past/future` drop the roots beyond them. Returns the networkx
-        node-link dict (node `timestamp`s are epoch seconds), or a networkx.DiGraph with
-        `as_nx_graph=True` (needs the optional package networkx).
+        Calls ``POST /segmentation/api/v1/table/{table_id}/lineage_graph_multiple``.
+
+        Parameters
+        ----------
+        root_id : int or array-like of int
+            One root id or several.
+        timestamp_past : datetime.datetime, optional
+            How far back to go (timezone-aware; default: the beginning).
+        timestamp_future : datetime.datetime, optional
+            How far forward (default: the chunkedgraph's :attr:`timestamp`, else now).
+        as_nx_graph : bool, default False
+            Return a ``networkx.DiGraph`` (needs the optional package networkx).
+        exclude_links_to_future : bool, default False
+            Drop the roots beyond `timestamp_future` that the server keeps linked.
+        exclude_links_to_past : bool, default False
+            Drop the roots before `timestamp_past` that the server keeps linked.
+
+        Returns
+        -------
+        LineageGraph or networkx.DiGraph
+            The networkx node-link dict (``nodes`` with ``id``, ``timestamp`` in epoch seconds,
+            ``operation_id``; ``links`` with ``source``, ``target``), or the graph itself.
+
+        Raises
+        ------
+        ImportError
+            `as_nx_graph` without networkx installed.
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         graph = yield from self._lineage_graph(
             root_id,
@@ -870,12 +1458,39 @@ class ChunkedGraphClient(ServiceClient[M]):
         timestamp: datetime | None = None,
         timestamp_future: datetime | None = None,
     ) -> Plan[IdArray]:
-        """The root ids current at `timestamp` that share supervoxels with `root_id` (uint64).
+        """The roots current at `timestamp` that share supervoxels with `root_id`.
 
-        Found from the lineage graph (its newest roots, or its oldest when `timestamp` is before
-        the root's creation), then each one checked with `is_latest_roots`; a candidate that is not
-        current is replaced by the roots its supervoxels have at `timestamp`, so every id returned
-        is current. `timestamp_future` is caveclient's deprecated name for `timestamp`.
+        Calls ``POST /segmentation/api/v1/table/{table_id}/lineage_graph_multiple`` and ``POST
+        /segmentation/api/v1/table/{table_id}/is_latest_roots`` (and
+        ``POST /segmentation/api/v1/table/{table_id}/roots_binary`` when a candidate is not current):
+        every id returned is current.
+
+        Parameters
+        ----------
+        root_id : int or array-like of int
+            A root id.
+        timestamp : datetime.datetime, optional
+            A timezone-aware moment (naive datetimes are refused). Default: the chunkedgraph's
+            :attr:`timestamp` (the pinned version's time when the client has a version), else now.
+        timestamp_future : datetime.datetime, optional
+            caveclient's deprecated name for `timestamp`.
+
+        Returns
+        -------
+        numpy.ndarray
+            uint64 root ids.
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         ids = unique_in_order(as_id_array("root_id", root_id, allow_empty=False))
         if timestamp_future is not None:
@@ -913,7 +1528,34 @@ class ChunkedGraphClient(ServiceClient[M]):
 
     @api_method
     def get_original_roots(self, root_id: Any, timestamp_past: datetime | None = None) -> Plan[IdArray]:
-        """The oldest ancestors of `root_id` (back to `timestamp_past`), as uint64."""
+        """The oldest ancestors of a root.
+
+        Calls ``POST /segmentation/api/v1/table/{table_id}/lineage_graph_multiple``.
+
+        Parameters
+        ----------
+        root_id : int or array-like of int
+            A root id.
+        timestamp_past : datetime.datetime, optional
+            How far back to go (timezone-aware; default: the beginning).
+
+        Returns
+        -------
+        numpy.ndarray
+            uint64 root ids.
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         ids = unique_in_order(as_id_array("root_id", root_id, allow_empty=False))
         past = as_utc("timestamp_past", timestamp_past)
         created = yield from ChunkedGraphClient.get_root_timestamps.plan(self, ids)
@@ -930,10 +1572,45 @@ class ChunkedGraphClient(ServiceClient[M]):
         return_all: bool = False,
         return_fraction_overlap: bool = False,
     ) -> Plan[int | IdArray | tuple[int, float] | tuple[IdArray, npt.NDArray[np.float64]]]:
-        """Current roots ranked by how many of `root_id`'s chunks at `stop_layer` they hold.
+        """Current roots ranked by how much of a root they hold.
 
-        `stop_layer` defaults to 4 layers below the root layer. Returns the best root (or all,
-        most overlap first, with `return_all`), and with `return_fraction_overlap` the fractions.
+        Calls ``GET /segmentation/api/v1/table/{table_id}/node/{node_id}/leaves`` (the root's nodes at
+        `stop_layer`) and
+        ``POST /segmentation/api/v1/table/{table_id}/roots_binary`` (their roots at `timestamp`).
+
+        Parameters
+        ----------
+        root_id : int
+            A root id, possibly outdated.
+        timestamp : datetime.datetime, optional
+            A timezone-aware moment (naive datetimes are refused). Default: the chunkedgraph's
+            :attr:`timestamp` (the pinned version's time when the client has a version), else now.
+        stop_layer : int, optional
+            The layer whose chunks are counted (default: 4 layers below the root layer).
+        return_all : bool, default False
+            Return every candidate, most overlap first, instead of the best.
+        return_fraction_overlap : bool, default False
+            Also return the fraction of the root's chunks each candidate holds.
+
+        Returns
+        -------
+        int, numpy.ndarray, or tuple
+            The best root; with `return_all` a uint64 array; with `return_fraction_overlap` a tuple of
+            those and the float fraction(s).
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        NotFoundError, BadRequestError
+            The server does not know the id.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         import numpy as np
 
@@ -967,9 +1644,38 @@ class ChunkedGraphClient(ServiceClient[M]):
         timestamp_past: datetime | None = None,
         timestamp_future: datetime | None = None,
     ) -> Plan[PastIdMapping]:
-        """For each root its ancestors at `timestamp_past` (`past_id_map`, uint64 arrays), and for
-        each ancestor the one root it unambiguously became by `timestamp_future` (`future_id_map`).
-        Keys are ints."""
+        """Ancestors of roots at a past time, and what each ancestor became.
+
+        Calls ``GET /segmentation/api/v1/table/{table_id}/past_id_mapping``.
+
+        Parameters
+        ----------
+        root_ids : array-like of int
+            Ids as a list, NumPy array (any integer dtype) or pandas Series; a single int is accepted.
+        timestamp_past : datetime.datetime, optional
+            The past moment (timezone-aware; default: the beginning).
+        timestamp_future : datetime.datetime, optional
+            The later moment (default: the chunkedgraph's :attr:`timestamp`, else now).
+
+        Returns
+        -------
+        PastIdMapping
+            A dict: ``past_id_map`` (root id -> uint64 array of its ancestors at `timestamp_past`) and
+            ``future_id_map`` (ancestor -> the one root it unambiguously became by `timestamp_future`).
+            Keys are ints.
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         ids = unique_in_order(as_id_array("root_ids", root_ids, allow_empty=False))
         past = as_utc("timestamp_past", timestamp_past)
         future = as_utc("timestamp_future", timestamp_future)
@@ -1001,9 +1707,33 @@ class ChunkedGraphClient(ServiceClient[M]):
     def get_delta_roots(
         self, timestamp_past: datetime, timestamp_future: datetime | None = None
     ) -> Plan[tuple[IdArray, IdArray]]:
-        """Roots retired and roots created by edits between two times, as (old, new) uint64 arrays.
+        """Roots retired and roots created by edits between two times.
 
-        `timestamp_future` defaults to this client's `timestamp`, else now.
+        Calls ``GET /segmentation/api/v1/table/{table_id}/delta_roots``.
+
+        Parameters
+        ----------
+        timestamp_past : datetime.datetime
+            The start (timezone-aware).
+        timestamp_future : datetime.datetime, optional
+            The end (default: the chunkedgraph's :attr:`timestamp`, else now).
+
+        Returns
+        -------
+        tuple of (numpy.ndarray, numpy.ndarray)
+            (old roots, new roots) as uint64 arrays.
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         past = as_utc("timestamp_past", timestamp_past)
         if past is None:
@@ -1028,7 +1758,22 @@ class ChunkedGraphClient(ServiceClient[M]):
 
     @api_method
     def get_oldest_timestamp(self) -> Plan[datetime]:
-        """The earliest time the table has data for (UTC-aware)."""
+        """The earliest time the table has data for.
+
+        Calls ``GET /segmentation/api/v1/table/{table_id}/oldest_timestamp``.
+
+        Returns
+        -------
+        datetime.datetime
+            Timezone-aware (UTC).
+
+        Raises
+        ------
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         api, table = yield from self._target()
         response = yield from fetch(
             read(
@@ -1051,11 +1796,37 @@ class ChunkedGraphClient(ServiceClient[M]):
     def get_contact_sites(
         self, root_id: int, bounds: Any, calc_partners: bool = False
     ) -> Plan[ContactSites]:
-        """Contact sites of a root within `bounds`, as PyChunkedGraph 2.21.1 answers them.
+        """Contact sites of a root within a box, as PyChunkedGraph 2.21.1 answers them.
 
-        That server only succeeds when there are exactly two partners and then answers their keys
-        (partner root ids with `calc_partners`, else 0 and 1) under `contact_sites` and
-        `contact_site_metadata`; otherwise it fails with a ServerError.
+        Calls ``GET /segmentation/api/v1/table/{table_id}/node/{node_id}/contact_sites``. That server
+        only succeeds when there are exactly
+        two partners.
+
+        Parameters
+        ----------
+        root_id : int
+            A root id.
+        bounds : array-like
+            A box ``[[xmin, xmax], [ymin, ymax], [zmin, zmax]]`` in chunkedgraph voxels (required).
+        calc_partners : bool, default False
+            Key the answer by the partners' root ids (else 0 and 1).
+
+        Returns
+        -------
+        ContactSites
+            A dict with ``contact_sites`` and ``contact_site_metadata``, keyed by partner.
+
+        Raises
+        ------
+        ServerError
+            The server found other than two partners.
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         node = as_id("root_id", root_id)
         box = as_bounds("bounds", bounds)
@@ -1081,10 +1852,40 @@ class ChunkedGraphClient(ServiceClient[M]):
     def find_path(
         self, root_id: int, src_pt: Any, dst_pt: Any, precision_mode: bool = False
     ) -> Plan[tuple[npt.NDArray[np.float64], IdArray, IdArray]]:
-        """Shortest level-2 path between two points (nm) of a root.
+        """Shortest level-2 path between two points of a root.
 
-        Returns (centroids (n, 3) in nm, level-2 ids along the path, level-2 ids whose mesh
-        centroid could not be computed); ids are uint64.
+        Calls ``POST /segmentation/api/v1/table/{table_id}/graph/find_path``.
+
+        Parameters
+        ----------
+        root_id : int
+            A root id.
+        src_pt : array-like
+            Start point ``[x, y, z]`` in nm.
+        dst_pt : array-like
+            End point ``[x, y, z]`` in nm.
+        precision_mode : bool, default False
+            Ask the server for the precise (slower) path search.
+
+        Returns
+        -------
+        tuple
+            ``(centroids, l2_path, failed_l2_ids)``: float64 (n, 3) centroids in nm, the uint64 level-2
+            ids along the path, and the uint64 level-2 ids whose mesh centroid could not be computed.
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        NotFoundError, BadRequestError
+            The server does not know the id.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         import numpy as np
 
@@ -1114,9 +1915,36 @@ class ChunkedGraphClient(ServiceClient[M]):
     def get_subgraph(
         self, root_id: int, bounds: Any
     ) -> Plan[tuple[IdArray, npt.NDArray[np.float64], npt.NDArray[np.int64]]]:
-        """Supervoxel edges of a node within `bounds`: (edges (n, 2) uint64, affinities, areas).
+        """Supervoxel edges of a node within a box.
 
-        Areas are int64 (caveclient: int32).
+        Calls ``GET /segmentation/api/v1/table/{table_id}/node/{node_id}/subgraph``.
+
+        Parameters
+        ----------
+        root_id : int
+            A node id.
+        bounds : array-like
+            A box ``[[xmin, xmax], [ymin, ymax], [zmin, zmax]]`` in chunkedgraph voxels.
+
+        Returns
+        -------
+        tuple
+            ``(edges, affinities, areas)``: (n, 2) uint64 supervoxel pairs, float64 affinities and int64
+            areas (caveclient: int32).
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        NotFoundError, BadRequestError
+            The server does not know the id.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         import numpy as np
 
@@ -1142,10 +1970,35 @@ class ChunkedGraphClient(ServiceClient[M]):
 
     @api_method
     def level2_chunk_graph(self, root_id: int, bounds: Any = None) -> Plan[IdArray]:
-        """Edges between the level-2 nodes of a root, as an (n, 2) uint64 array.
+        """Edges between the level-2 nodes of a root.
 
-        With `bounds`, only the part within them; raises ServerIncompatibilityError when the
-        server did not apply them (servers before 2.15.0).
+        Calls ``GET /segmentation/api/v1/table/{table_id}/node/{node_id}/lvl2_graph``.
+
+        Parameters
+        ----------
+        root_id : int
+            A root id.
+        bounds : array-like, optional
+            A box ``[[xmin, xmax], [ymin, ymax], [zmin, zmax]]`` in chunkedgraph (base resolution)
+            voxels;
+            default: no limit.
+
+        Returns
+        -------
+        numpy.ndarray
+            (n, 2) uint64 array of level-2 id pairs.
+
+        Raises
+        ------
+        ServerIncompatibilityError
+            `bounds` given but the server did not apply them (servers before 2.15.0).
+        InvalidInputError
+            An id is not an integer, a datetime is naive, or another argument is malformed (before any
+            request).
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         node = as_id("root_id", root_id)
         box = as_bounds("bounds", bounds)
