@@ -141,7 +141,23 @@ class SkeletonClient(ServiceClient[M]):
 
     @api_method
     def get_version(self) -> Plan[ServerVersion | None]:
-        """Version of the skeleton service (None when the server has no version route)."""
+        """Version of the skeleton service.
+
+        Calls ``GET /skeletoncache/api/version``.
+
+        Returns
+        -------
+        ServerVersion or None
+            The version (comparable, e.g. ``>= ServerVersion("0.6.0")``); None when the server has no
+            version route.
+
+        Raises
+        ------
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         api = (yield from self._api()).api
         try:
             response = yield from fetch(
@@ -157,10 +173,23 @@ class SkeletonClient(ServiceClient[M]):
 
     @api_method
     def get_versions(self) -> Plan[list[int] | None]:
-        """Skeleton versions the service accepts (e.g. [-1, 0, 1, 2, 3, 4]); None when unknown.
+        """Skeleton format versions the service accepts, e.g. ``[-1, 0, 1, 2, 3, 4]``.
 
-        These are skeleton format versions, not API versions: -1 is the latest (4) and 0 the
-        Neuroglancer-compatible one (2).
+        Calls ``GET /skeletoncache/api/versions``. These are skeleton formats, not API versions: -1
+        stands
+        for the latest (4) and 0 for the Neuroglancer-compatible one (2).
+
+        Returns
+        -------
+        list of int or None
+            The versions; None when the service does not say.
+
+        Raises
+        ------
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         api = (yield from self._api()).api
         try:
@@ -175,22 +204,80 @@ class SkeletonClient(ServiceClient[M]):
 
     @staticmethod
     def compressStringToBytes(inputString: str) -> bytes:  # noqa: N802, N803
-        """gzip of the UTF-8 text."""
+        """gzip the UTF-8 encoding of a text (caveclient's helper). Makes no request.
+
+        Parameters
+        ----------
+        inputString : str
+            The text.
+
+        Returns
+        -------
+        bytes
+            gzip-compressed bytes.
+        """
         return compress_text(inputString)
 
     @staticmethod
     def compressDictToBytes(inputDict: Any, remove_spaces: bool = True) -> bytes:  # noqa: N802, N803
-        """gzip of the JSON text; `remove_spaces` writes compact JSON (string values untouched)."""
+        """gzip the JSON text of a document (caveclient's helper). Makes no request.
+
+        Parameters
+        ----------
+        inputDict : Any
+            A JSON-serialisable value.
+        remove_spaces : bool, default True
+            Write compact JSON (string values untouched).
+
+        Returns
+        -------
+        bytes
+            gzip-compressed bytes.
+        """
         return compress_json(inputDict, compact=remove_spaces)
 
     @staticmethod
     def decompressBytesToString(inputBytes: bytes) -> str:  # noqa: N802, N803
-        """The UTF-8 text of gzip bytes."""
+        """The UTF-8 text of gzip bytes (caveclient's helper). Makes no request.
+
+        Parameters
+        ----------
+        inputBytes : bytes
+            gzip-compressed bytes.
+
+        Returns
+        -------
+        str
+            The text.
+
+        Raises
+        ------
+        OSError
+            The bytes are not gzip data.
+        """
         return decompress_text(inputBytes)
 
     @staticmethod
     def decompressBytesToDict(inputBytes: bytes) -> Any:  # noqa: N802, N803
-        """The JSON document of gzip bytes."""
+        """The JSON document of gzip bytes (caveclient's helper). Makes no request.
+
+        Parameters
+        ----------
+        inputBytes : bytes
+            gzip-compressed JSON.
+
+        Returns
+        -------
+        Any
+            The parsed JSON value.
+
+        Raises
+        ------
+        OSError
+            The bytes are not gzip data.
+        ValueError
+            The text is not JSON.
+        """
         return decompress_json(inputBytes)
 
     # ------------------------------------------------------------ the cache
@@ -202,9 +289,41 @@ class SkeletonClient(ServiceClient[M]):
         log_warning: bool = True,
         verbose_level: int | None = 0,
     ) -> Plan[pd.DataFrame]:
-        """Root ids the service refuses to skeletonize, as a DataFrame [DATASTACK_NAME, ROOT_ID].
+        """Root ids the service refuses to skeletonize.
 
-        The list is the service's whole list: filter DATASTACK_NAME yourself.
+        Calls ``GET /skeletoncache/api/v1/{datastack_name}/precomputed/skeleton/get_refusal_list``. The
+        list is the service's whole list:
+        filter ``DATASTACK_NAME`` yourself.
+
+        Parameters
+        ----------
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        log_warning : bool, default True
+            Raise the warnings the service sends with its answer as Python warnings
+            (``CAVEServerWarning``).
+        verbose_level : int or None, default 0
+            The service's logging verbosity for this request (0 to 3; None leaves it out).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``DATASTACK_NAME`` (str) and ``ROOT_ID`` (uint64), one row per refused id.
+
+        Raises
+        ------
+        InvalidInputError
+            A root id is not an integer, or `output_format` / `skeleton_version` is not accepted.
+        GlobalClientError
+            No datastack was given and the client has none.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        RateLimitError
+            The service refused for too many requests (after the client's retries).
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         level = _verbose_level(verbose_level)
         name, _, api = yield from self._api(datastack_name)
@@ -230,9 +349,47 @@ class SkeletonClient(ServiceClient[M]):
         log_warning: bool = True,
         verbose_level: int | None = 0,
     ) -> Plan[CacheContents]:
-        """Cached skeleton files whose root id starts with one of the decimal prefixes.
+        """Cached skeleton files whose root id starts with one of the given decimal prefixes.
 
-        `limit` caps the file names returned (0: all); `num_found` counts every match.
+        Calls ``GET
+        /skeletoncache/api/v1/{datastack_name}/precomputed/skeleton/query_cache/{skvn}/{root_id_prefixes}/{limit}``.
+
+        Parameters
+        ----------
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        skeleton_version : int or None, default 4
+            Skeleton format version (see :meth:`get_versions`): -1 is the latest (4), 0 the
+            Neuroglancer-compatible one (2); None lets the service choose.
+        root_id_prefixes : int, str or sequence of them, default 0
+            Decimal prefixes of root ids (``0`` matches nothing but is caveclient's default).
+        limit : int or None, default 0
+            At most this many file names returned (0 or None: all).
+        log_warning : bool, default True
+            Raise the warnings the service sends with its answer as Python warnings
+            (``CAVEServerWarning``).
+        verbose_level : int or None, default 0
+            The service's logging verbosity for this request (0 to 3; None leaves it out).
+
+        Returns
+        -------
+        CacheContents
+            A dict: ``num_found`` (every match) and ``files`` (file names, at most `limit`).
+
+        Raises
+        ------
+        InvalidInputError
+            A root id is not an integer, or `output_format` / `skeleton_version` is not accepted.
+        GlobalClientError
+            No datastack was given and the client has none.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        RateLimitError
+            The service refused for too many requests (after the client's retries).
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         version = _skeleton_version(skeleton_version)
         prefixes = _prefixes(root_id_prefixes)
@@ -264,9 +421,45 @@ class SkeletonClient(ServiceClient[M]):
         log_warning: bool = True,
         verbose_level: int | None = 0,
     ) -> Plan[bool | dict[int, bool]]:
-        """Whether each root id has a cached skeleton: a bool for one id, else {root id: bool}.
+        """Whether each root id has a cached skeleton.
 
-        Any number of ids: they are asked in pieces of 1000, concurrently.
+        Calls ``POST /skeletoncache/api/v1/{datastack_name}/precomputed/skeleton/exists``, 1000 ids per
+        request, concurrently.
+
+        Parameters
+        ----------
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        skeleton_version : int or None, default 4
+            Skeleton format version (see :meth:`get_versions`): -1 is the latest (4), 0 the
+            Neuroglancer-compatible one (2); None lets the service choose.
+        root_ids : int, str or iterable of int, default 0
+            One root id or many.
+        log_warning : bool, default True
+            Raise the warnings the service sends with its answer as Python warnings
+            (``CAVEServerWarning``).
+        verbose_level : int or None, default 0
+            The service's logging verbosity for this request (0 to 3; None leaves it out).
+
+        Returns
+        -------
+        bool or dict of int to bool
+            A bool for one id; else root id -> whether it is cached.
+
+        Raises
+        ------
+        InvalidInputError
+            A root id is not an integer, or `output_format` / `skeleton_version` is not accepted.
+        GlobalClientError
+            No datastack was given and the client has none.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        RateLimitError
+            The service refused for too many requests (after the client's retries).
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         version = _skeleton_version(skeleton_version)
         ids = _unique_ids("root_ids", _digits_to_int(root_ids))
@@ -315,10 +508,39 @@ class SkeletonClient(ServiceClient[M]):
     def get_precomputed_skeleton_info(
         self, skvn: int, datastack_name: str | None = None
     ) -> Plan[PrecomputedSkeletonInfo]:
-        """The Neuroglancer precomputed-skeleton `info` document of skeleton version `skvn`.
+        """The Neuroglancer precomputed-skeleton ``info`` document of a skeleton version.
 
-        The aliases -1 and 0 are asked as the versions they stand for (4 and 2). Documents are kept
-        per datastack and version: they are fixed by the service.
+        Calls ``GET /skeletoncache/api/v1/{datastack_name}/precomputed/skeleton/{skvn}/info`` (kept per
+        datastack and version: the service
+        fixes them). The aliases -1 and 0 are asked as the versions they stand for (4 and 2).
+
+        Parameters
+        ----------
+        skvn : int
+            Skeleton format version.
+        datastack_name : str, optional
+            The datastack (default: the client's).
+
+        Returns
+        -------
+        PrecomputedSkeletonInfo
+            A dict: ``@type``, ``transform``, ``vertex_attributes`` (``id``, ``data_type``,
+            ``num_components``).
+
+        Raises
+        ------
+        InvalidInputError
+            A root id is not an integer, or `output_format` / `skeleton_version` is not accepted.
+        GlobalClientError
+            No datastack was given and the client has none.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        RateLimitError
+            The service refused for too many requests (after the client's retries).
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         version = _skeleton_version(skvn, "skvn")
         concrete = VERSION_ALIASES.get(version, version)
@@ -344,9 +566,47 @@ class SkeletonClient(ServiceClient[M]):
     ) -> Plan[Skeleton]:
         """The skeleton of one root id, generated first if the service has none cached (slow).
 
-        `output_format` "dict" gives a SkeletonDict of numpy arrays; "swc" a DataFrame
-        [id, type, x, y, z, radius, parent]. Root ids the service refuses or that are not root
-        ids raise BadRequestError with the server's reason.
+        Calls ``GET
+        /skeletoncache/api/v1/{datastack_name}/async/get_skeleton/{skvn}/{rid}/{output_format}``.
+
+        Parameters
+        ----------
+        root_id : int
+            A current root id.
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        skeleton_version : int or None, default 4
+            Skeleton format version (see :meth:`get_versions`): -1 is the latest (4), 0 the
+            Neuroglancer-compatible one (2); None lets the service choose.
+        output_format : {"dict", "swc"}, default "dict"
+            ``"dict"``: a SkeletonDict of NumPy arrays (``vertices`` (n, 3) float nm, ``edges`` (m, 2),
+            ``root``, ``radius``, ``compartment``, ``mesh_to_skel_map``, ...). ``"swc"``: a DataFrame
+            with
+            columns ``id, type, x, y, z, radius, parent``.
+        log_warning : bool, default True
+            Raise the warnings the service sends with its answer as Python warnings
+            (``CAVEServerWarning``).
+        verbose_level : int or None, default 0
+            The service's logging verbosity for this request (0 to 3; None leaves it out).
+
+        Returns
+        -------
+        SkeletonDict or pandas.DataFrame
+            As `output_format` says.
+
+        Raises
+        ------
+        BadRequestError
+            The service refuses this root id, or it is not a root id (the server's reason is in the
+            message).
+        InvalidInputError
+            A root id is not an integer, or `output_format` / `skeleton_version` is not accepted.
+        GlobalClientError
+            No datastack was given and the client has none.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         root = as_id("root_id", root_id)
         version = _skeleton_version(skeleton_version)
@@ -384,12 +644,56 @@ class SkeletonClient(ServiceClient[M]):
         log_warning: bool = True,
         verbose_level: int | None = 0,
     ) -> Plan[dict[str, Skeleton]]:
-        """Skeletons of many root ids, keyed by root id (as a decimal string).
+        """Skeletons of many root ids.
 
-        Any number of ids: they are asked 10 at a time (the server's limit), concurrently. Ids
-        without a cached skeleton are queued for generation by the service and left out, as are
-        invalid and refused ids; a MissingSkeletonsWarning names them. For many cached skeletons,
-        fetch_skeletons is much faster.
+        Calls ``GET
+        /skeletoncache/api/v1/{datastack_name}/bulk/get_skeletons/{skvn}/{output_format}/{gms}/{rids}``,
+        10 ids per request
+        (the server's limit), concurrently. For many cached skeletons :meth:`fetch_skeletons` is much
+        faster.
+
+        Parameters
+        ----------
+        root_ids : iterable of int
+            Root ids (any number).
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        skeleton_version : int or None, default 4
+            Skeleton format version (see :meth:`get_versions`): -1 is the latest (4), 0 the
+            Neuroglancer-compatible one (2); None lets the service choose.
+        output_format : {"dict", "swc"}, default "dict"
+            ``"dict"``: a SkeletonDict of NumPy arrays (``vertices`` (n, 3) float nm, ``edges`` (m, 2),
+            ``root``, ``radius``, ``compartment``, ``mesh_to_skel_map``, ...). ``"swc"``: a DataFrame
+            with
+            columns ``id, type, x, y, z, radius, parent``.
+        generate_missing_skeletons : bool, default False
+            Queue generation of the skeletons not cached yet (they are still left out of this result).
+        log_warning : bool, default True
+            Raise the warnings the service sends with its answer as Python warnings
+            (``CAVEServerWarning``).
+        verbose_level : int or None, default 0
+            The service's logging verbosity for this request (0 to 3; None leaves it out).
+
+        Returns
+        -------
+        dict of str to SkeletonDict or pandas.DataFrame
+            Root id (as a decimal string) -> skeleton. Ids without a cached skeleton, invalid or refused
+            ids are left out, and a ``MissingSkeletonsWarning`` names them with the reason.
+
+        Raises
+        ------
+        InvalidInputError
+            A root id is not an integer, or `output_format` / `skeleton_version` is not accepted.
+        GlobalClientError
+            No datastack was given and the client has none.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        RateLimitError
+            The service refused for too many requests (after the client's retries).
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         ids = _unique_ids("root_ids", root_ids)
         version = _skeleton_version(skeleton_version)
@@ -434,11 +738,45 @@ class SkeletonClient(ServiceClient[M]):
         log_warning: bool = True,
         verbose_level: int | None = 0,
     ) -> Plan[float]:
-        """Queue generation of the skeletons of many root ids; returns the estimated seconds until done.
+        """Queue generation of the skeletons of many root ids.
 
-        Ids already cached, refused or not root ids are skipped by the service. Any number of ids:
-        they are sent 1000 at a time, concurrently; the estimate is the sum of the pieces'
-        estimates (an upper bound). Poll with skeletons_exist.
+        Calls ``POST /skeletoncache/api/v1/{datastack_name}/bulk/gen_skeletons``, 1000 ids per request,
+        concurrently. Ids already cached,
+        refused, or not root ids are skipped by the service. Poll with :meth:`skeletons_exist`.
+
+        Parameters
+        ----------
+        root_ids : iterable of int
+            Root ids (any number).
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        skeleton_version : int, optional
+            Skeleton format version (default: the service's choice).
+        log_warning : bool, default True
+            Raise the warnings the service sends with its answer as Python warnings
+            (``CAVEServerWarning``).
+        verbose_level : int or None, default 0
+            The service's logging verbosity for this request (0 to 3; None leaves it out).
+
+        Returns
+        -------
+        float
+            Estimated seconds until done: the sum of the pieces' estimates (an upper bound).
+
+        Raises
+        ------
+        InvalidInputError
+            A root id is not an integer, or `output_format` / `skeleton_version` is not accepted.
+        GlobalClientError
+            No datastack was given and the client has none.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        RateLimitError
+            The service refused for too many requests (after the client's retries).
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         ids = _unique_ids("root_ids", root_ids)
         version = _skeleton_version(4 if skeleton_version is None else skeleton_version)
@@ -489,16 +827,57 @@ class SkeletonClient(ServiceClient[M]):
         generate_missing_skeletons: bool = False,
         verbose_level: int | None = 0,
     ) -> Plan[dict[str, Skeleton]]:
-        """Already-cached skeletons of many root ids, keyed by root id (as a decimal string).
+        """Already-cached skeletons of many root ids: nothing is generated inline.
 
-        Nothing is generated inline: ids without a cached skeleton are left out (and named in a
-        MissingSkeletonsWarning); with `generate_missing_skeletons` their generation is queued.
-        Any number of ids: they are asked 500 at a time, concurrently.
+        Calls ``POST
+        /skeletoncache/api/v1/{datastack_name}/bulk/get_cached_skeletons/{skvn}/{output_format}`` (500
+        ids per request,
+        concurrently), or with ``method="gcs"`` ``POST
+        /skeletoncache/api/v1/{datastack_name}/bulk/get_skeleton_token/{skvn}`` and then reads
+        the H5 files from the service's storage bucket with that bucket's own short-lived token (the CAVE
+        token is never sent to the storage host).
 
-        `method="server"` (default) has the service send the skeletons. `method="gcs"` gets a
-        short-lived token for the service's storage bucket and downloads the H5 files directly
-        (dict output only; needs the optional h5py). That token is the bucket's own: the CAVE
-        token is never sent to the storage host.
+        Parameters
+        ----------
+        root_ids : iterable of int
+            Root ids (any number).
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        skeleton_version : int or None, default 4
+            Skeleton format version (see :meth:`get_versions`): -1 is the latest (4), 0 the
+            Neuroglancer-compatible one (2); None lets the service choose.
+        output_format : {"dict", "swc"}, default "dict"
+            ``"dict"``: a SkeletonDict of NumPy arrays (``vertices`` (n, 3) float nm, ``edges`` (m, 2),
+            ``root``, ``radius``, ``compartment``, ``mesh_to_skel_map``, ...). ``"swc"``: a DataFrame
+            with
+            columns ``id, type, x, y, z, radius, parent``.
+        method : {"server", "gcs"}, default "server"
+            ``"server"``: the service sends the skeletons. ``"gcs"``: download from the bucket (dict
+            output
+            only; needs the optional package h5py).
+        generate_missing_skeletons : bool, default False
+            Queue generation of the skeletons not cached.
+        verbose_level : int or None, default 0
+            The service's logging verbosity for this request (0 to 3; None leaves it out).
+
+        Returns
+        -------
+        dict of str to SkeletonDict or pandas.DataFrame
+            Root id (as a decimal string) -> skeleton; ids without a cached skeleton are left out and
+            named in a ``MissingSkeletonsWarning``.
+
+        Raises
+        ------
+        ImportError
+            ``method="gcs"`` without h5py installed.
+        InvalidInputError
+            A root id is not an integer, or `output_format` / `skeleton_version` is not accepted.
+        GlobalClientError
+            No datastack was given and the client has none.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         ids = _unique_ids("root_ids", root_ids)
         version = _skeleton_version(skeleton_version)

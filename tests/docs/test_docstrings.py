@@ -54,7 +54,7 @@ DOCUMENTED = (
     StagedAnnotations,
 )
 OWN_MODULE = "caveclient_gen"
-ROUTE = re.compile(r"``(GET|POST|PUT|PATCH|DELETE) [^`]+``|[Mm]akes no request")
+ROUTE = re.compile(r"``(GET|POST|PUT|PATCH|DELETE)\s+[^`]+``|[Mm]akes no request")
 SECTION = re.compile(r"^(?P<indent> *)(?P<title>[A-Z][A-Za-z ]+)\n(?P=indent)-{3,}$", re.MULTILINE)
 
 
