@@ -151,7 +151,10 @@ class AnnotationClient(ServiceClient[M]):
 
     @api_property
     def aligned_volume_name(self) -> Plan[str]:
-        """The aligned volume of the client's datastack."""
+        """The aligned volume of the client's datastack (where its annotation tables live).
+
+        Calls ``GET /info/api/v2/datastack/full/{datastack}`` (once per datastack; the record is kept).
+        """
         return (yield from self._deployment.aligned_volume_name())
 
     # ------------------------------------------------------------ tables
@@ -160,10 +163,36 @@ class AnnotationClient(ServiceClient[M]):
     def get_tables(
         self, aligned_volume_name: str | None = None, timestamp: datetime | None = None
     ) -> Plan[list[str]]:
-        """Names of the annotation tables of the aligned volume.
+        """Names of the annotation tables of an aligned volume.
 
-        `timestamp` (timezone-aware) is accepted for caveclient compatibility, but the annotation
-        engine (4.35) does not filter by it: the current tables are listed, with a warning.
+        Calls ``GET /annotation/api/v2/aligned_volume/{aligned_volume_name}/table``.
+
+        Parameters
+        ----------
+        aligned_volume_name : str, optional
+            The aligned volume holding the table (default: the aligned volume of the client's datastack,
+            which costs one info request the first time).
+        timestamp : datetime.datetime, optional
+            Accepted for caveclient compatibility (timezone-aware); the annotation engine does not filter
+            by it, so the current tables are listed, with a warning.
+
+        Returns
+        -------
+        list of str
+            Table names.
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The table or aligned volume does not exist.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         if timestamp is not None:
             as_utc("timestamp", timestamp)
@@ -181,7 +210,36 @@ class AnnotationClient(ServiceClient[M]):
 
     @api_method
     def get_annotation_count(self, table_name: str, aligned_volume_name: str | None = None) -> Plan[int]:
-        """Rows stored in a table (superseded and deleted rows included)."""
+        """Number of rows stored in a table (superseded and deleted rows included).
+
+        Calls ``GET /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}/count``.
+
+        Parameters
+        ----------
+        table_name : str
+            The annotation table.
+        aligned_volume_name : str, optional
+            The aligned volume holding the table (default: the aligned volume of the client's datastack,
+            which costs one info request the first time).
+
+        Returns
+        -------
+        int
+            The row count.
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The table or aligned volume does not exist.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         table = _table_name("table_name", table_name)
         volume = yield from self._volume(aligned_volume_name)
         api = yield from self._api()
@@ -200,7 +258,38 @@ class AnnotationClient(ServiceClient[M]):
     def get_table_metadata(
         self, table_name: str, aligned_volume_name: str | None = None
     ) -> Plan[AnnotationTableMetadata]:
-        """Metadata of a table, with `voxel_resolution` [x, y, z]."""
+        """Metadata of an annotation table.
+
+        Calls ``GET /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}``.
+
+        Parameters
+        ----------
+        table_name : str
+            The annotation table.
+        aligned_volume_name : str, optional
+            The aligned volume holding the table (default: the aligned volume of the client's datastack,
+            which costs one info request the first time).
+
+        Returns
+        -------
+        AnnotationTableMetadata
+            A dict: ``table_name``, ``schema_type``, ``description``, ``user_id``, ``created``,
+            ``read_permission``, ``write_permission``, ``reference_table``, ``notice_text``,
+            ``voxel_resolution`` (``[x, y, z]`` nm), ...
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The table or aligned volume does not exist.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         table = _table_name("table_name", table_name)
         volume = yield from self._volume(aligned_volume_name)
         api = yield from self._api()
@@ -218,7 +307,38 @@ class AnnotationClient(ServiceClient[M]):
 
     @api_method
     def delete_table(self, table_name: str, aligned_volume_name: str | None = None) -> Plan[bool]:
-        """Mark a table as deleted (owner only); its rows are kept but no longer materialized."""
+        """Mark a table as deleted (its owner only); its rows are kept but no longer materialized.
+
+        Calls ``DELETE /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}``.
+        Never retried once the request may have reached the
+        server.
+
+        Parameters
+        ----------
+        table_name : str
+            The annotation table.
+        aligned_volume_name : str, optional
+            The aligned volume holding the table (default: the aligned volume of the client's datastack,
+            which costs one info request the first time).
+
+        Returns
+        -------
+        bool
+            True when the server confirmed.
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The table or aligned volume does not exist.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         table = _table_name("table_name", table_name)
         volume = yield from self._volume(aligned_volume_name)
         api = yield from self._api()
@@ -243,9 +363,56 @@ class AnnotationClient(ServiceClient[M]):
         read_permission: str = "PUBLIC",
         notice_text: str | None = None,
     ) -> Plan[str]:
-        """Create an empty table of a schema type; returns the new table's name.
+        """Create an empty annotation table of a schema type.
 
-        `voxel_resolution` is the nm per unit of the positions that will be stored.
+        Calls ``POST /annotation/api/v2/aligned_volume/{aligned_volume_name}/table``. Never retried once
+        the request may have reached the server.
+
+        Parameters
+        ----------
+        table_name : str
+            The new table's name (letters, digits and underscores).
+        schema_name : str
+            The annotation schema (see ``client.schema.get_schemas()``).
+        description : str
+            What the table holds, who made it and how (required, non-empty).
+        voxel_resolution : sequence of float
+            nm per unit of the positions that will be stored, ``[x, y, z]``.
+        reference_table : str, optional
+            For reference schemas: the table whose rows these annotations point to.
+        track_target_id_updates : bool, optional
+            For reference schemas: follow the target rows when they are updated.
+        flat_segmentation_source : str, optional
+            A flat segmentation the table's points are bound to, instead of the chunkedgraph.
+        user_id : int, optional
+            Create the table on behalf of this user (admins only).
+        aligned_volume_name : str, optional
+            The aligned volume holding the table (default: the aligned volume of the client's datastack,
+            which costs one info request the first time).
+        write_permission : {"PRIVATE", "GROUP", "PUBLIC"}, default "PRIVATE"
+            Who may write rows.
+        read_permission : {"PRIVATE", "GROUP", "PUBLIC"}, default "PUBLIC"
+            Who may read rows.
+        notice_text : str, optional
+            A notice shown (as a warning) to everyone who queries the table.
+
+        Returns
+        -------
+        str
+            The new table's name.
+
+        Raises
+        ------
+        InvalidInputError
+            An empty description, a missing or malformed resolution, an unknown permission name.
+        ConflictError, BadRequestError
+            A table of this name exists, or the server refused the request.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         name = _new_table_name(table_name)
         schema = _table_name("schema_name", schema_name)
@@ -300,7 +467,48 @@ class AnnotationClient(ServiceClient[M]):
         notice_text: str | None = None,
         aligned_volume_name: str | None = None,
     ) -> Plan[AnnotationTableMetadata]:
-        """Change a table's metadata (owner only); fields left None keep their value."""
+        """Change a table's metadata (its owner only); fields left None keep their value.
+
+        Calls ``PUT /annotation/api/v2/aligned_volume/{aligned_volume_name}/table``.
+
+        Parameters
+        ----------
+        table_name : str
+            The annotation table.
+        description : str, optional
+            New description.
+        flat_segmentation_source : str, optional
+            New flat segmentation source.
+        read_permission : {"PRIVATE", "GROUP", "PUBLIC"}, optional
+            New read permission.
+        write_permission : {"PRIVATE", "GROUP", "PUBLIC"}, optional
+            New write permission.
+        user_id : int, optional
+            New owner (admins only).
+        notice_text : str, optional
+            New notice ("" clears it).
+        aligned_volume_name : str, optional
+            The aligned volume holding the table (default: the aligned volume of the client's datastack,
+            which costs one info request the first time).
+
+        Returns
+        -------
+        AnnotationTableMetadata
+            The table's metadata after the change.
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The table or aligned volume does not exist.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         table = _table_name("table_name", table_name)
         metadata = UpdateTableMetadata()
         if description is not None:
@@ -337,7 +545,42 @@ class AnnotationClient(ServiceClient[M]):
         annotation_ids: int | Iterable[int],
         aligned_volume_name: str | None = None,
     ) -> Plan[list[AnnotationRecord]]:
-        """Rows by id (ids that do not exist are skipped). Long id lists are fetched in chunks."""
+        """Rows of a table, by annotation id (ids that do not exist are skipped).
+
+        Calls ``GET
+        /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}/annotations``, in
+        chunks of ``ANNOTATION_IDS_PER_GET`` (400) ids.
+
+        Parameters
+        ----------
+        table_name : str
+            The annotation table.
+        annotation_ids : int or iterable of int
+            One id or many.
+        aligned_volume_name : str, optional
+            The aligned volume holding the table (default: the aligned volume of the client's datastack,
+            which costs one info request the first time).
+
+        Returns
+        -------
+        list of AnnotationRecord
+            One dict per row: ``id``, ``created``, ``valid``, and the schema's fields (points as dicts
+            with
+            ``position`` ``[x, y, z]``).
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The table or aligned volume does not exist.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         table = _table_name("table_name", table_name)
         ids = [int(i) for i in as_id_array("annotation_ids", annotation_ids, allow_empty=False).tolist()]
         volume = yield from self._volume(aligned_volume_name)
@@ -371,8 +614,41 @@ class AnnotationClient(ServiceClient[M]):
         data: dict[str, Any] | list[dict[str, Any]],
         aligned_volume_name: str | None = None,
     ) -> Plan[list[int]]:
-        """Insert annotations (shaped by the table's schema, points nested as {"position": [...]});
-        returns their new ids in order. At most 10,000 per call: use stage_annotations for more."""
+        """Insert annotations into a table.
+
+        Calls ``POST
+        /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}/annotations``. Never
+        retried once the request may have
+        reached the server. At most 10,000 per call: use :meth:`stage_annotations` for more.
+
+        Parameters
+        ----------
+        table_name : str
+            The annotation table.
+        data : dict or list of dict
+            Annotations shaped by the table's schema, points nested as ``{"position": [x, y, z]}``.
+        aligned_volume_name : str, optional
+            The aligned volume holding the table (default: the aligned volume of the client's datastack,
+            which costs one info request the first time).
+
+        Returns
+        -------
+        list of int
+            The new annotation ids, in input order.
+
+        Raises
+        ------
+        InvalidInputError
+            More than 10,000 annotations, or data that is not a dict or list of dicts.
+        BadRequestError, UnprocessableEntityError
+            The server refused the rows (they do not match the schema).
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         table = _table_name("table_name", table_name)
         annotations = _annotations("data", data)
         return (yield from self._insert(table, annotations, aligned_volume_name))
@@ -399,10 +675,28 @@ class AnnotationClient(ServiceClient[M]):
     def process_position_columns(
         df: pd.DataFrame, position_columns: Iterable[str] | Mapping[str, str] | None
     ) -> list[dict[str, Any]]:
-        """DataFrame rows as annotations: each position column becomes a nested point.
+        """DataFrame rows as annotations, each position column nested as a point.
 
-        `position_columns` maps column -> point field, or lists columns named `<field>_position`;
-        None takes every column ending in `_position`.
+        Makes no request.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            One row per annotation.
+        position_columns : iterable of str, mapping of str to str, or None
+            Which columns hold points: a mapping column -> point field, or a list of columns named
+            ``<field>_position``; None takes every column ending in ``_position``. Each value is
+            ``[x, y, z]`` in the table's voxel resolution.
+
+        Returns
+        -------
+        list of dict
+            One annotation per row, e.g. ``{"pt": {"position": [x, y, z]}, "tag": ...}``.
+
+        Raises
+        ------
+        InvalidInputError
+            A named column is missing or a position is not three numbers.
         """
         if position_columns is None:
             position_columns = [str(c) for c in df.columns if str(c).endswith("_position")]
@@ -431,7 +725,44 @@ class AnnotationClient(ServiceClient[M]):
         position_columns: Iterable[str] | Mapping[str, str] | None,
         aligned_volume_name: str | None = None,
     ) -> Plan[list[int]]:
-        """Insert the rows of a DataFrame (see process_position_columns); returns the new ids."""
+        """Insert the rows of a DataFrame into a table.
+
+        Calls ``POST
+        /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}/annotations`` (see
+        :meth:`post_annotation`).
+
+        Parameters
+        ----------
+        table_name : str
+            The annotation table.
+        df : pandas.DataFrame
+            One row per annotation, columns named as the schema's fields.
+        position_columns : iterable of str, mapping of str to str, or None
+            Which columns hold points: a mapping column -> point field, or a list of columns named
+            ``<field>_position``; None takes every column ending in ``_position``. Each value is
+            ``[x, y, z]`` in the table's voxel resolution.
+        aligned_volume_name : str, optional
+            The aligned volume holding the table (default: the aligned volume of the client's datastack,
+            which costs one info request the first time).
+
+        Returns
+        -------
+        list of int
+            The new annotation ids, in row order.
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The table or aligned volume does not exist.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         data = AnnotationClient.process_position_columns(df, position_columns)
         return (
             yield from AnnotationClient.post_annotation.plan(self, table_name, data, aligned_volume_name)
@@ -444,7 +775,41 @@ class AnnotationClient(ServiceClient[M]):
         data: dict[str, Any] | list[dict[str, Any]],
         aligned_volume_name: str | None = None,
     ) -> Plan[dict[int, int]]:
-        """Replace rows (each annotation carries the `id` it replaces); returns old id -> new id."""
+        """Replace rows: each annotation carries the ``id`` of the row it replaces.
+
+        Calls ``PUT
+        /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}/annotations``. Never
+        retried once the request may have reached
+        the server.
+
+        Parameters
+        ----------
+        table_name : str
+            The annotation table.
+        data : dict or list of dict
+            Annotations with an ``id`` and the schema's fields.
+        aligned_volume_name : str, optional
+            The aligned volume holding the table (default: the aligned volume of the client's datastack,
+            which costs one info request the first time).
+
+        Returns
+        -------
+        dict of int to int
+            Old annotation id -> the id of the row replacing it.
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The table or aligned volume does not exist.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         table = _table_name("table_name", table_name)
         annotations = _annotations("data", data)
         for index, annotation in enumerate(annotations):
@@ -481,7 +846,43 @@ class AnnotationClient(ServiceClient[M]):
         position_columns: Iterable[str] | Mapping[str, str] | None,
         aligned_volume_name: str | None = None,
     ) -> Plan[dict[int, int]]:
-        """Replace rows from a DataFrame with an `id` column; returns old id -> new id."""
+        """Replace rows from a DataFrame with an ``id`` column.
+
+        Calls ``PUT
+        /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}/annotations``.
+
+        Parameters
+        ----------
+        table_name : str
+            The annotation table.
+        df : pandas.DataFrame
+            One row per annotation: ``id`` (the row replaced) and the schema's fields.
+        position_columns : iterable of str, mapping of str to str, or None
+            Which columns hold points: a mapping column -> point field, or a list of columns named
+            ``<field>_position``; None takes every column ending in ``_position``. Each value is
+            ``[x, y, z]`` in the table's voxel resolution.
+        aligned_volume_name : str, optional
+            The aligned volume holding the table (default: the aligned volume of the client's datastack,
+            which costs one info request the first time).
+
+        Returns
+        -------
+        dict of int to int
+            Old annotation id -> new id.
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The table or aligned volume does not exist.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         data = AnnotationClient.process_position_columns(df, position_columns)
         return (
             yield from AnnotationClient.update_annotation.plan(
@@ -496,7 +897,41 @@ class AnnotationClient(ServiceClient[M]):
         annotation_ids: int | Iterable[int],
         aligned_volume_name: str | None = None,
     ) -> Plan[list[int]]:
-        """Mark rows as deleted; returns the ids marked (NotFoundError when none exists)."""
+        """Mark rows as deleted.
+
+        Calls ``DELETE
+        /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}/annotations``. Never
+        retried once the request may have
+        reached the server.
+
+        Parameters
+        ----------
+        table_name : str
+            The annotation table.
+        annotation_ids : int or iterable of int
+            One id or many.
+        aligned_volume_name : str, optional
+            The aligned volume holding the table (default: the aligned volume of the client's datastack,
+            which costs one info request the first time).
+
+        Returns
+        -------
+        list of int
+            The ids marked deleted.
+
+        Raises
+        ------
+        NotFoundError
+            None of the ids exists.
+        InvalidInputError
+            An id is not an integer.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         table = _table_name("table_name", table_name)
         ids = [int(i) for i in as_id_array("annotation_ids", annotation_ids, allow_empty=False).tolist()]
         volume = yield from self._volume(aligned_volume_name)
@@ -525,10 +960,43 @@ class AnnotationClient(ServiceClient[M]):
         table_resolution: Sequence[float] | None = None,
         annotation_resolution: Sequence[float] | None = None,
     ) -> Plan[StagedAnnotations]:
-        """A StagedAnnotations for a table (its schema and resolution are looked up) or a schema.
+        """A StagedAnnotations for a table or a schema: rows checked as they are added, uploaded later.
 
-        Add rows with `.add(**fields)` or `.add_dataframe(df)`; each is checked against the schema
-        immediately. Upload with upload_staged_annotations.
+        Calls ``GET /schema/api/v2/type/{annotation_type}`` (and, for a table,
+        ``GET /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}`` to find its
+        schema and resolution). Add rows with
+        ``.add(**fields)`` or ``.add_dataframe(df)``; upload with :meth:`upload_staged_annotations`.
+
+        Parameters
+        ----------
+        table_name : str, optional
+            The table the rows are for (its schema and resolution are looked up).
+        schema_name : str, optional
+            The schema, when no table is given (or to skip the lookup).
+        update : bool, default False
+            Stage replacements of existing rows (each needs an ``id``).
+        id_field : bool, default False
+            Rows carry their own ``id`` (inserts with chosen ids).
+        table_resolution : sequence of float, optional
+            nm per unit of the table's positions (default: the table's own).
+        annotation_resolution : sequence of float, optional
+            nm per unit of the positions you add; they are converted to `table_resolution`.
+
+        Returns
+        -------
+        StagedAnnotations
+            An empty stage.
+
+        Raises
+        ------
+        InvalidInputError
+            Neither a table nor a schema, or a malformed resolution.
+        NotFoundError
+            The table or schema does not exist.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         if table_name is not None:
             meta = yield from AnnotationClient.get_table_metadata.plan(self, table_name)
@@ -564,13 +1032,40 @@ class AnnotationClient(ServiceClient[M]):
         progress: bool = True,
         retries: int = 3,
     ) -> Plan[list[int] | dict[int, int]]:
-        """Upload the staged rows not uploaded yet, `batch_size` per request.
+        """Upload the staged rows not uploaded yet, `batch_size` rows per request.
 
-        Returns the new ids (inserts) or old id -> new id (updates); uploaded rows are marked in the
-        stage. A failed batch is not replayed: AnnotationUploadError says which rows were written,
-        whether the failed batch was written, and which rows remain. (`retries` is kept for
-        caveclient compatibility; only failures the server cannot have acted on are retried, by the
-        client's retry policy.)
+        Calls ``POST
+        /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}/annotations``
+        (inserts) or ``PUT
+        /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}/annotations``
+        (updates), one batch after the other. A failed batch is not replayed.
+
+        Parameters
+        ----------
+        staged_annos : StagedAnnotations
+            The stage (from :meth:`stage_annotations`), with its ``table_name`` set.
+        aligned_volume_name : str, optional
+            The aligned volume holding the table (default: the aligned volume of the client's datastack,
+            which costs one info request the first time).
+        batch_size : int, default 10000
+            Rows per request, 1 to 10,000.
+        progress : bool, default True
+            Show a progress bar over the batches (when the client's progress switch allows bars).
+        retries : int, default 3
+            Kept for caveclient compatibility and ignored: only failures the server cannot have acted on
+            are retried, by the client's retry policy.
+
+        Returns
+        -------
+        list of int or dict of int to int
+            The new ids (inserts), or old id -> new id (updates). Uploaded rows are marked in the stage.
+
+        Raises
+        ------
+        AnnotationUploadError
+            A batch failed: says which rows were written, whether the failed batch was, and which remain.
+        InvalidInputError
+            `staged_annos` is not a StagedAnnotations or has no table, or `batch_size` is out of range.
         """
         del retries
         if not isinstance(staged_annos, StagedAnnotations):
