@@ -86,7 +86,10 @@ class MaterializeBase(ServiceClient[M]):
 
     @property
     def desired_resolution(self) -> list[float] | None:
-        """Resolution (nm) positions are returned in by default (None: each table's own)."""
+        """Resolution (``[x, y, z]`` nm) positions are returned in by default; None: each table's own.
+
+        Settable. Makes no request.
+        """
         if self._desired_resolution_set:
             return self._desired_resolution
         return as_resolution("desired_resolution", self._core.desired_resolution)

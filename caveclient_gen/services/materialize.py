@@ -138,13 +138,17 @@ class MaterializationClient(MaterializeBase[M]):
 
     @property
     def datastack_name(self) -> str | None:
-        """The datastack of this client."""
+        """The datastack of this client (None on a global-only client). Makes no request."""
         return self._deployment.datastack_name
 
     def _version_plan(self) -> Plan[int]:
-        """The version queries use by default: the client's (CAVEclient(version=...)), else the one
-        assigned here (checked against get_versions(expired=True) on first use), else the latest,
-        resolved once (assign None to resolve it again)."""
+        """The version queries use by default.
+
+        The client's pinned version (``CAVEclient(version=...)``), else the one assigned here (checked
+        against ``get_versions(expired=True)`` on first use), else the latest, resolved once (assign None
+        to resolve it again). Calls ``GET /materialize/api/v3/datastack/{datastack_name}/versions`` when
+        it resolves the latest.
+        """
         datastack = self._datastack(None)
         return (yield from self._resolved_version(datastack, None))
 
@@ -165,7 +169,10 @@ class MaterializationClient(MaterializeBase[M]):
     version = settable_api_property(_version_plan, _set_version)
 
     def _synapse_table_plan(self) -> Plan[str | None]:
-        """The synapse table synapse_query uses: the datastack's (info record), unless assigned."""
+        """The synapse table :meth:`synapse_query` uses: the datastack's, unless assigned.
+
+        Calls ``GET /info/api/v2/datastack/full/{datastack}`` (once per datastack; the record is kept).
+        """
         if self._synapse_table is not None:
             return self._synapse_table
         record = yield from self._deployment.datastack_info()
@@ -179,14 +186,23 @@ class MaterializationClient(MaterializeBase[M]):
 
     @api_property
     def homepage(self) -> Plan[str]:
-        """URL of the materialization service's web pages for this datastack."""
+        """URL of the materialization service's web pages for this datastack.
+
+        Calls ``GET /info/api/v2/datastack/full/{datastack}`` (once per datastack; the record is kept).
+        """
         datastack = self._datastack(None)
         server = yield from self._deployment.local_server()
         return f"{server}/materialize/views/datastack/{datastack}"
 
     @api_property
     def tables(self) -> Plan[TableManager[M]]:
-        """The tables of the client's version: `client.materialize.tables.<table>(filters).query()`."""
+        """The tables of the sub-client's version, each a query builder.
+
+        ``client.materialize.tables.<table>(column=value, ...).query()``. Calls
+        ``GET /materialize/api/v3/datastack/{datastack_name}/version/{version}/tables/metadata`` and
+        ``GET /schema/api/v2/types_all`` once per
+        version.
+        """
         from .._tables.table_manager import TableManager
 
         datastack = self._datastack(None)
@@ -199,7 +215,13 @@ class MaterializationClient(MaterializeBase[M]):
 
     @api_property
     def views(self) -> Plan[ViewManager[M]]:
-        """The views of the client's version: `client.materialize.views.<view>(filters).query()`."""
+        """The views of the sub-client's version, each a query builder.
+
+        ``client.materialize.views.<view>(column=value, ...).query()``. Calls
+        ``GET /materialize/api/v3/datastack/{datastack_name}/version/{version}/views`` and ``GET
+        /materialize/api/v3/datastack/{datastack_name}/version/{version}/views/schemas`` once per
+        version.
+        """
         from .._tables.table_manager import ViewManager
 
         datastack = self._datastack(None)
@@ -240,19 +262,96 @@ class MaterializationClient(MaterializeBase[M]):
 
     @api_method
     def most_recent_version(self, datastack_name: str | None = None) -> Plan[int]:
-        """The newest valid materialization version of the datastack."""
+        """The newest valid materialization version of a datastack.
+
+        Calls ``GET /materialize/api/v3/datastack/{datastack_name}/versions``.
+
+        Parameters
+        ----------
+        datastack_name : str, optional
+            The datastack (default: the client's).
+
+        Returns
+        -------
+        int
+            The version number.
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The datastack, version or table does not exist.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         return (yield from self._latest_version(self._datastack(datastack_name)))
 
     @api_method
     def get_versions(self, datastack_name: str | None = None, expired: bool = False) -> Plan[list[int]]:
-        """Version numbers of the datastack (with `expired=True`, expired ones too)."""
+        """Version numbers of a datastack.
+
+        Calls ``GET /materialize/api/v3/datastack/{datastack_name}/versions``.
+
+        Parameters
+        ----------
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        expired : bool, default False
+            Include expired versions.
+
+        Returns
+        -------
+        list of int
+            Version numbers, ascending.
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The datastack, version or table does not exist.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         return (yield from self._versions(self._datastack(datastack_name), bool(expired)))
 
     @api_method
     def get_tables(
         self, datastack_name: str | None = None, version: int | None = None
     ) -> Plan[list[str]]:
-        """Names of the tables of a version (default: the client's version)."""
+        """Names of the tables of a version.
+
+        Calls ``GET /materialize/api/v2/datastack/{datastack_name}/version/{version}/tables``.
+
+        Parameters
+        ----------
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        version : int, optional
+            Materialization version (default: the sub-client's :attr:`version`: the client's pinned
+            version, else the latest).
+
+        Returns
+        -------
+        list of str
+            Table names ([] when the version has none).
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The datastack, version or table does not exist.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         datastack = self._datastack(datastack_name)
         chosen = yield from self._resolved_version(datastack, version)
         api = yield from self._api(datastack)
@@ -276,7 +375,37 @@ class MaterializationClient(MaterializeBase[M]):
     def get_annotation_count(
         self, table_name: str, datastack_name: str | None = None, version: int | None = None
     ) -> Plan[int | None]:
-        """Rows the table had in a version (None if the version recorded no count)."""
+        """Number of rows a table had in a version.
+
+        Calls ``GET
+        /materialize/api/v2/datastack/{datastack_name}/version/{version}/table/{table_name}/count``.
+
+        Parameters
+        ----------
+        table_name : str
+            The table.
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        version : int, optional
+            Materialization version (default: the sub-client's :attr:`version`: the client's pinned
+            version, else the latest).
+
+        Returns
+        -------
+        int or None
+            The row count; None when the version recorded none.
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The datastack, version or table does not exist.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         table = _name("table_name", table_name)
         datastack = self._datastack(datastack_name)
         chosen = yield from self._resolved_version(datastack, version)
@@ -298,7 +427,35 @@ class MaterializationClient(MaterializeBase[M]):
     def get_version_metadata(
         self, version: int | None = None, datastack_name: str | None = None
     ) -> Plan[VersionMetadata]:
-        """The record of a version; `time_stamp` and `expires_on` are UTC-aware datetimes."""
+        """The record of one version.
+
+        Calls ``GET /materialize/api/v3/datastack/{datastack_name}/version/{version}``.
+
+        Parameters
+        ----------
+        version : int, optional
+            Materialization version (default: the sub-client's :attr:`version`: the client's pinned
+            version, else the latest).
+        datastack_name : str, optional
+            The datastack (default: the client's).
+
+        Returns
+        -------
+        VersionMetadata
+            A dict: ``version``, ``time_stamp`` and ``expires_on`` (UTC-aware datetimes), ``valid``,
+            ``status``, ``datastack``, ...
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The datastack, version or table does not exist.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         datastack = self._datastack(datastack_name)
         chosen = yield from self._resolved_version(datastack, version)
         return (yield from self._version_record(datastack, chosen))
@@ -307,7 +464,34 @@ class MaterializationClient(MaterializeBase[M]):
     def get_timestamp(
         self, version: int | None = None, datastack_name: str | None = None
     ) -> Plan[datetime]:
-        """When a version was frozen (UTC-aware)."""
+        """When a version was frozen.
+
+        Calls ``GET /materialize/api/v3/datastack/{datastack_name}/version/{version}``.
+
+        Parameters
+        ----------
+        version : int, optional
+            Materialization version (default: the sub-client's :attr:`version`: the client's pinned
+            version, else the latest).
+        datastack_name : str, optional
+            The datastack (default: the client's).
+
+        Returns
+        -------
+        datetime.datetime
+            UTC-aware.
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The datastack, version or table does not exist.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         record = yield from MaterializationClient.get_version_metadata.plan(
             self, version, datastack_name
         )
@@ -317,7 +501,33 @@ class MaterializationClient(MaterializeBase[M]):
     def get_versions_metadata(
         self, datastack_name: str | None = None, expired: bool = False
     ) -> Plan[list[VersionMetadata]]:
-        """The records of every version (cached for 12 hours by this client)."""
+        """The records of every version (kept 12 hours by this client).
+
+        Calls ``GET /materialize/api/v3/datastack/{datastack_name}/metadata``.
+
+        Parameters
+        ----------
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        expired : bool, default False
+            Include expired versions.
+
+        Returns
+        -------
+        list of VersionMetadata
+            One dict per version (see :meth:`get_version_metadata`).
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The datastack, version or table does not exist.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         datastack = self._datastack(datastack_name)
         key = ("versions", datastack, bool(expired))
         cached = self._cached(key)
@@ -344,7 +554,41 @@ class MaterializationClient(MaterializeBase[M]):
         version: int | None = None,
         log_warning: bool = True,
     ) -> Plan[TableMetadata]:
-        """Metadata of a table in a version, with `voxel_resolution` [x, y, z] (cached 12 hours)."""
+        """Metadata of a table in a version (kept 12 hours by this client).
+
+        Calls ``GET
+        /materialize/api/v3/datastack/{datastack_name}/version/{version}/table/{table_name}/metadata``.
+
+        Parameters
+        ----------
+        table_name : str
+            The table.
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        version : int, optional
+            Materialization version (default: the sub-client's :attr:`version`: the client's pinned
+            version, else the latest).
+        log_warning : bool, default True
+            Raise the messages the server sends with its answer (a table's notice, a row limit) as
+            ``CAVEServerWarning``.
+
+        Returns
+        -------
+        TableMetadata
+            A dict: ``table_name``, ``schema_type``, ``description``, ``reference_table``,
+            ``voxel_resolution`` (``[x, y, z]`` nm), ``notice_text``, ``created``, ...
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The datastack, version or table does not exist.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         table = _name("table_name", table_name)
         datastack = self._datastack(datastack_name)
         chosen = yield from self._resolved_version(datastack, version)
@@ -357,7 +601,37 @@ class MaterializationClient(MaterializeBase[M]):
         version: int | None = None,
         log_warning: bool = True,
     ) -> Plan[list[TableMetadata]]:
-        """Metadata of every table of a version (cached 12 hours); [] when it has none."""
+        """Metadata of every table of a version (kept 12 hours by this client).
+
+        Calls ``GET /materialize/api/v3/datastack/{datastack_name}/version/{version}/tables/metadata``.
+
+        Parameters
+        ----------
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        version : int, optional
+            Materialization version (default: the sub-client's :attr:`version`: the client's pinned
+            version, else the latest).
+        log_warning : bool, default True
+            Raise the messages the server sends with its answer (a table's notice, a row limit) as
+            ``CAVEServerWarning``.
+
+        Returns
+        -------
+        list of TableMetadata
+            One dict per table ([] when the version has none).
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The datastack, version or table does not exist.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         datastack = self._datastack(datastack_name)
         chosen = yield from self._resolved_version(datastack, version)
         cached = self._cached(("tables", datastack, chosen))
@@ -414,14 +688,99 @@ class MaterializationClient(MaterializeBase[M]):
     ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
         """Rows of a table in a materialization version, filtered.
 
-        Filters map column names to values: `filter_in_dict` / `filter_out_dict` to lists,
-        `filter_equal_dict` and the inequality filters to one value, `filter_spatial_dict` a position
-        column to [[min_x, min_y, min_z], [max_x, max_y, max_z]] (table voxels), `filter_regex_dict`
-        to a pattern. With `timestamp` (timezone-aware), the query is answered as of that moment
-        (see live_query). Reference tables are joined to the table they annotate unless
-        `merge_reference=False`. Returns a DataFrame (JSON records with `return_df=False`); the
-        exclusions of `filter_out_dict` are applied to the rows received, since the 5.26.4 server
-        ignores them (a `limit` then counts rows before exclusion).
+        Calls ``POST
+        /materialize/api/v3/datastack/{datastack_name}/version/{version}/table/{table_name}/query`` (or,
+        for a reference table joined to
+        its target, ``POST /materialize/api/v3/datastack/{datastack_name}/version/{version}/query``),
+        asking for Arrow; also
+        ``GET
+        /materialize/api/v3/datastack/{datastack_name}/version/{version}/table/{table_name}/metadata``
+        once per table and version. With
+        `timestamp`, see :meth:`live_query`.
+
+        Parameters
+        ----------
+        table : str
+            The table.
+        filter_in_dict : dict, optional
+            Column -> list of accepted values (rows whose value is in the list).
+        filter_out_dict : dict, optional
+            Column -> list of excluded values. Applied by this client to the rows received, since the
+            server (5.26.4) ignores it; a `limit` then counts rows before exclusion.
+        filter_equal_dict : dict, optional
+            Column -> the one accepted value.
+        filter_greater_dict : dict, optional
+            Numeric column -> exclusive lower bound.
+        filter_less_dict : dict, optional
+            Numeric column -> exclusive upper bound.
+        filter_greater_equal_dict : dict, optional
+            Numeric column -> inclusive lower bound.
+        filter_less_equal_dict : dict, optional
+            Numeric column -> inclusive upper bound.
+        filter_spatial_dict : dict, optional
+            Position column -> box ``[[min_x, min_y, min_z], [max_x, max_y, max_z]]`` in the table's
+            voxels (or `desired_resolution` when given).
+        filter_regex_dict : dict, optional
+            String column -> regular expression the value must match.
+        select_columns : list of str or dict of str to list of str, optional
+            Columns to return (default: all); a dict keys them by table name.
+        offset : int, optional
+            Rows to skip first (in the server's order).
+        limit : int, optional
+            At most this many rows. The server also caps each answer (a ``CAVEServerWarning`` says so
+            when
+            a result was cut short).
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        return_df : bool, default True
+            True: a DataFrame. False: the server's JSON records (a list of dicts).
+        split_positions : bool, default False
+            Positions as three columns ``<name>_x``, ``<name>_y``, ``<name>_z`` instead of one column of
+            ``[x, y, z]`` arrays.
+        materialization_version : int, optional
+            Materialization version (default: the sub-client's :attr:`version`).
+        timestamp : datetime.datetime, optional
+            Answer as of this moment (timezone-aware) instead of a version: the query runs as
+            :meth:`live_query`.
+        metadata : bool, default True
+            Put the query's description (tables, version, timestamp, resolution, filters) in
+            ``df.attrs``.
+        merge_reference : bool, default True
+            For a reference table, join the table it annotates (its columns get the suffix ``_ref``).
+        desired_resolution : sequence of float, optional
+            ``[x, y, z]`` nm per unit for returned positions (and spatial filters); default: the client's
+            ``desired_resolution``, else each table's own voxel resolution.
+        get_counts : bool, default False
+            Ask the server to count the matching rows (its ``count`` option).
+        random_sample : int, optional
+            Ask the server for about this many rows sampled at random instead of all matches.
+        log_warning : bool, default True
+            Raise the messages the server sends with its answer (a table's notice, a row limit) as
+            ``CAVEServerWarning``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per annotation: ``id``, ``created``, ``valid``, the schema's columns; ids are exact
+            int64/uint64, timestamps UTC-aware, positions one column of ``[x, y, z]`` arrays (or split);
+            the query's metadata in ``df.attrs``.
+            With ``return_df=False``, a list of dicts instead.
+
+        Raises
+        ------
+        InvalidInputError
+            An unknown table, column or filter kind, a naive datetime, ids that are not integers
+            (refused before any request).
+        InvalidInequalityException
+            An inequality filter on a column that is not numeric.
+        NotFoundError
+            The version or table does not exist on the server.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         flat = filter_arguments(locals())
         name = _name("table", table)
@@ -601,10 +960,89 @@ class MaterializationClient(MaterializeBase[M]):
         random_sample: int | None = None,
         log_warning: bool = True,
     ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
-        """Two tables of a version joined: `tables=[[table_a, column_a], [table_b, column_b]]`.
+        """Two tables of a version joined on a column each.
 
-        Filters, `select_columns` and `suffixes` are keyed by table name. Returns a DataFrame, or
-        the JSON records with `return_df=False`.
+        Calls ``POST /materialize/api/v3/datastack/{datastack_name}/version/{version}/query``.
+
+        Parameters
+        ----------
+        tables : list of list of str
+            ``[[table_a, column_a], [table_b, column_b]]``: rows join where ``column_a`` equals
+            ``column_b``.
+        filter_in_dict : dict, optional
+            Each maps table name -> a dict as below. Column -> list of accepted values (rows whose value
+            is in the list).
+        filter_out_dict : dict, optional
+            Column -> list of excluded values. Applied by this client to the rows received, since the
+            server (5.26.4) ignores it; a `limit` then counts rows before exclusion.
+        filter_equal_dict : dict, optional
+            Column -> the one accepted value.
+        filter_greater_dict : dict, optional
+            Numeric column -> exclusive lower bound.
+        filter_less_dict : dict, optional
+            Numeric column -> exclusive upper bound.
+        filter_greater_equal_dict : dict, optional
+            Numeric column -> inclusive lower bound.
+        filter_less_equal_dict : dict, optional
+            Numeric column -> inclusive upper bound.
+        filter_spatial_dict : dict, optional
+            Position column -> box ``[[min_x, min_y, min_z], [max_x, max_y, max_z]]`` in the table's
+            voxels (or `desired_resolution` when given).
+        filter_regex_dict : dict, optional
+            String column -> regular expression the value must match.
+        select_columns : dict of str to list of str, or list of str, optional
+            Columns to return, keyed by table name (default: all).
+        offset : int, optional
+            Rows to skip first (in the server's order).
+        limit : int, optional
+            At most this many rows. The server also caps each answer (a ``CAVEServerWarning`` says so
+            when
+            a result was cut short).
+        suffixes : dict of str to str, or list of str, optional
+            Suffix per table for column names both tables have (default: none for the first, ``_2`` ...
+            as the server names them).
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        return_df : bool, default True
+            True: a DataFrame. False: the server's JSON records (a list of dicts).
+        split_positions : bool, default False
+            Positions as three columns ``<name>_x``, ``<name>_y``, ``<name>_z`` instead of one column of
+            ``[x, y, z]`` arrays.
+        materialization_version : int, optional
+            Materialization version (default: the sub-client's :attr:`version`).
+        metadata : bool, default True
+            Put the query's description (tables, version, timestamp, resolution, filters) in
+            ``df.attrs``.
+        desired_resolution : sequence of float, optional
+            ``[x, y, z]`` nm per unit for returned positions (and spatial filters); default: the client's
+            ``desired_resolution``, else each table's own voxel resolution.
+        random_sample : int, optional
+            Ask the server for about this many rows sampled at random instead of all matches.
+        log_warning : bool, default True
+            Raise the messages the server sends with its answer (a table's notice, a row limit) as
+            ``CAVEServerWarning``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The joined rows (see :meth:`query_table` for the column types); with ``return_df=False``, a
+            list of dicts.
+
+        Raises
+        ------
+        InvalidInputError
+            An unknown table, column or filter kind, a naive datetime, ids that are not integers
+            (refused before any request).
+        InvalidInequalityException
+            An inequality filter on a column that is not numeric.
+        NotFoundError
+            The version or table does not exist on the server.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         pairs = _table_pairs(tables)
         names = [pair[0] for pair in pairs]
@@ -680,10 +1118,34 @@ class MaterializationClient(MaterializeBase[M]):
         timestamp: datetime,
         timestamp_past: datetime,
     ) -> Plan[tuple[list[dict[str, Any] | None], dict[int, int]]]:
-        """Root-id filters valid at `timestamp` translated to the roots they were at `timestamp_past`.
+        """Root-id filters valid at `timestamp`, translated to the roots they were at `timestamp_past`.
 
-        Returns the translated filter dicts and the map of each past root id to the root it became at
-        `timestamp`. Root ids not valid at `timestamp` are refused.
+        Calls the chunkedgraph: ``POST /segmentation/api/v1/table/{table_id}/is_latest_roots``,
+        ``POST .../root_timestamps`` and ``GET .../past_id_mapping``.
+
+        Parameters
+        ----------
+        filters : list of dict or None
+            Filter dicts (e.g. ``[filter_in_dict, filter_equal_dict]``); columns ending in ``root_id``
+            are translated, others kept.
+        timestamp : datetime.datetime
+            When the given root ids are valid (timezone-aware).
+        timestamp_past : datetime.datetime
+            The earlier moment to translate them to.
+
+        Returns
+        -------
+        tuple of (list of dict or None, dict of int to int)
+            The translated filters, and each past root id -> the root it became at `timestamp`.
+
+        Raises
+        ------
+        InvalidInputError
+            A root id is not valid at `timestamp`, or a datetime is naive.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         moment = _timestamp("timestamp", timestamp)
         past = _timestamp("timestamp_past", timestamp_past)
@@ -717,13 +1179,93 @@ class MaterializationClient(MaterializeBase[M]):
         random_sample: int | None = None,
         log_warning: bool = True,
     ) -> Plan[pd.DataFrame]:
-        """A table as it was at `timestamp` (timezone-aware), computed client-side.
+        """A table as it was at `timestamp`, computed by this client.
 
-        Queries the newest materialization version frozen at or before `timestamp` with root-id
-        filters translated back to that version's time, then updates every root id to its value at
-        `timestamp` with the chunkedgraph. With `post_filter` the filters are applied again to the
-        updated rows (a root that split since the version may have brought rows that no longer
-        match).
+        Queries the newest version frozen at or before `timestamp` (``POST
+        /materialize/api/v3/datastack/{datastack_name}/version/{version}/table/{table_name}/query``)
+        with root-id filters translated back to that version's time, then updates every root id to its
+        value at `timestamp` with the chunkedgraph (``POST
+        /segmentation/api/v1/table/{table_id}/roots_binary``
+        and related routes).
+
+        Parameters
+        ----------
+        table : str
+            The table.
+        timestamp : datetime.datetime
+            The moment (timezone-aware; naive datetimes are refused).
+        filter_in_dict : dict, optional
+            Column -> list of accepted values (rows whose value is in the list).
+        filter_out_dict : dict, optional
+            Column -> list of excluded values. Applied by this client to the rows received, since the
+            server (5.26.4) ignores it; a `limit` then counts rows before exclusion.
+        filter_equal_dict : dict, optional
+            Column -> the one accepted value.
+        filter_greater_dict : dict, optional
+            Numeric column -> exclusive lower bound.
+        filter_less_dict : dict, optional
+            Numeric column -> exclusive upper bound.
+        filter_greater_equal_dict : dict, optional
+            Numeric column -> inclusive lower bound.
+        filter_less_equal_dict : dict, optional
+            Numeric column -> inclusive upper bound.
+        filter_spatial_dict : dict, optional
+            Position column -> box ``[[min_x, min_y, min_z], [max_x, max_y, max_z]]`` in the table's
+            voxels (or `desired_resolution` when given).
+        filter_regex_dict : dict, optional
+            String column -> regular expression the value must match.
+        select_columns : list of str or dict of str to list of str, optional
+            Columns to return (default: all); a dict keys them by table name.
+        offset : int, optional
+            Rows to skip first (in the server's order).
+        limit : int, optional
+            At most this many rows. The server also caps each answer (a ``CAVEServerWarning`` says so
+            when
+            a result was cut short).
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        split_positions : bool, default False
+            Positions as three columns ``<name>_x``, ``<name>_y``, ``<name>_z`` instead of one column of
+            ``[x, y, z]`` arrays.
+        post_filter : bool, default True
+            Apply the filters again to the updated rows (a root that split since the version may bring
+            rows that no longer match).
+        metadata : bool, default True
+            Put the query's description (tables, version, timestamp, resolution, filters) in
+            ``df.attrs``.
+        merge_reference : bool, default True
+            For a reference table, join the table it annotates (its columns get the suffix ``_ref``).
+        desired_resolution : sequence of float, optional
+            ``[x, y, z]`` nm per unit for returned positions (and spatial filters); default: the client's
+            ``desired_resolution``, else each table's own voxel resolution.
+        random_sample : int, optional
+            Ask the server for about this many rows sampled at random instead of all matches.
+        log_warning : bool, default True
+            Raise the messages the server sends with its answer (a table's notice, a row limit) as
+            ``CAVEServerWarning``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per annotation: ``id``, ``created``, ``valid``, the schema's columns; ids are exact
+            int64/uint64, timestamps UTC-aware, positions one column of ``[x, y, z]`` arrays (or split);
+            the query's metadata in ``df.attrs``.
+
+        Raises
+        ------
+        InvalidInputError
+            An unknown table, column or filter kind, a naive datetime, ids that are not integers
+            (refused before any request).
+        InvalidInequalityException
+            An inequality filter on a column that is not numeric.
+        NotFoundError
+            The version or table does not exist on the server.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         name = _name("table", table)
         moment = _timestamp("timestamp", timestamp)
@@ -845,8 +1387,92 @@ class MaterializationClient(MaterializeBase[M]):
     ) -> Plan[pd.DataFrame]:
         """A table (optionally joined to others) as of `timestamp`, computed by the server.
 
-        Filters, `select_columns` and `suffixes` are keyed by table name; `joins` lists
-        `[table, column, other_table, other_column]`.
+        Calls ``POST /materialize/api/v3/datastack/{datastack_name}/query``. Also sees rows added since
+        the last version.
+
+        Parameters
+        ----------
+        table : str
+            The main table.
+        timestamp : datetime.datetime
+            The moment (timezone-aware).
+        joins : list of list of str, optional
+            ``[[table, column, other_table, other_column], ...]``.
+        filter_in_dict : dict, optional
+            Each maps table name -> a dict as below. Column -> list of accepted values (rows whose value
+            is in the list).
+        filter_out_dict : dict, optional
+            Column -> list of excluded values. Applied by this client to the rows received, since the
+            server (5.26.4) ignores it; a `limit` then counts rows before exclusion.
+        filter_equal_dict : dict, optional
+            Column -> the one accepted value.
+        filter_greater_dict : dict, optional
+            Numeric column -> exclusive lower bound.
+        filter_less_dict : dict, optional
+            Numeric column -> exclusive upper bound.
+        filter_greater_equal_dict : dict, optional
+            Numeric column -> inclusive lower bound.
+        filter_less_equal_dict : dict, optional
+            Numeric column -> inclusive upper bound.
+        filter_spatial_dict : dict, optional
+            Position column -> box ``[[min_x, min_y, min_z], [max_x, max_y, max_z]]`` in the table's
+            voxels (or `desired_resolution` when given).
+        filter_regex_dict : dict, optional
+            String column -> regular expression the value must match.
+        select_columns : dict of str to list of str, optional
+            Columns to return, keyed by table name (default: all).
+        offset : int, optional
+            Rows to skip first (in the server's order).
+        limit : int, optional
+            At most this many rows. The server also caps each answer (a ``CAVEServerWarning`` says so
+            when
+            a result was cut short).
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        split_positions : bool, default False
+            Positions as three columns ``<name>_x``, ``<name>_y``, ``<name>_z`` instead of one column of
+            ``[x, y, z]`` arrays.
+        metadata : bool, default True
+            Put the query's description (tables, version, timestamp, resolution, filters) in
+            ``df.attrs``.
+        suffixes : dict of str to str, optional
+            Suffix per table for column names several tables have.
+        desired_resolution : sequence of float, optional
+            ``[x, y, z]`` nm per unit for returned positions (and spatial filters); default: the client's
+            ``desired_resolution``, else each table's own voxel resolution.
+        allow_missing_lookups : bool, default False
+            Accept rows whose supervoxel lookup the server has not finished (their root ids are 0);
+            otherwise the server refuses.
+        allow_invalid_root_ids : bool, default False
+            Accept root-id filters with ids not valid at `timestamp` (otherwise refused before sending).
+        random_sample : int, optional
+            Ask the server for about this many rows sampled at random instead of all matches.
+        log_warning : bool, default True
+            Raise the messages the server sends with its answer (a table's notice, a row limit) as
+            ``CAVEServerWarning``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per annotation: ``id``, ``created``, ``valid``, the schema's columns; ids are exact
+            int64/uint64, timestamps UTC-aware, positions one column of ``[x, y, z]`` arrays (or split);
+            the query's metadata in ``df.attrs``.
+
+        Raises
+        ------
+        InvalidInputError
+            An unknown table, column or filter kind, a naive datetime, ids that are not integers
+            (refused before any request).
+        InvalidInequalityException
+            An inequality filter on a column that is not numeric.
+        NotFoundError
+            The version or table does not exist on the server.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         name = _name("table", table)
         moment = _timestamp("timestamp", timestamp)
@@ -955,9 +1581,68 @@ class MaterializationClient(MaterializeBase[M]):
     ) -> Plan[pd.DataFrame]:
         """Synapses of the datastack's synapse table by pre- and/or postsynaptic root ids.
 
-        One id filters with equality, several with membership. Autapses (pre == post) are removed
-        unless `remove_autapses=False`; `include_zeros=False` drops synapses whose partner is
-        outside the segmentation (root id 0).
+        Calls ``POST
+        /materialize/api/v3/datastack/{datastack_name}/version/{version}/table/{table_name}/query`` (see
+        :meth:`query_table`).
+
+        Parameters
+        ----------
+        pre_ids : int or iterable of int, optional
+            Presynaptic root ids (one id filters with equality, several with membership).
+        post_ids : int or iterable of int, optional
+            Postsynaptic root ids.
+        bounding_box : sequence of sequence of float, optional
+            ``[[min_x, min_y, min_z], [max_x, max_y, max_z]]`` on `bounding_box_column`.
+        bounding_box_column : str, default "post_pt_position"
+            The position column the box applies to.
+        timestamp : datetime.datetime, optional
+            Answer as of this moment (timezone-aware), as :meth:`live_query`.
+        remove_autapses : bool, default True
+            Drop synapses whose pre and post root ids are equal.
+        include_zeros : bool, default True
+            Keep synapses whose partner is outside the segmentation (root id 0).
+        limit : int, optional
+            At most this many rows. The server also caps each answer (a ``CAVEServerWarning`` says so
+            when
+            a result was cut short).
+        offset : int, optional
+            Rows to skip first (in the server's order).
+        split_positions : bool, default False
+            Positions as three columns ``<name>_x``, ``<name>_y``, ``<name>_z`` instead of one column of
+            ``[x, y, z]`` arrays.
+        desired_resolution : sequence of float, optional
+            ``[x, y, z]`` nm per unit for returned positions (and spatial filters); default: the client's
+            ``desired_resolution``, else each table's own voxel resolution.
+        materialization_version : int, optional
+            Materialization version (default: the sub-client's :attr:`version`).
+        synapse_table : str, optional
+            The table (default: :attr:`synapse_table`).
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        metadata : bool, default True
+            Put the query's description (tables, version, timestamp, resolution, filters) in
+            ``df.attrs``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per synapse (see :meth:`query_table`).
+
+        Raises
+        ------
+        InvalidInputError
+            An unknown table, column or filter kind, a naive datetime, ids that are not integers
+            (refused before any request).
+        InvalidInequalityException
+            An inequality filter on a column that is not numeric.
+        NotFoundError
+            The version or table does not exist on the server.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         table = synapse_table
         if table is None:
@@ -1012,7 +1697,34 @@ class MaterializationClient(MaterializeBase[M]):
     def get_views(
         self, version: int | None = None, datastack_name: str | None = None
     ) -> Plan[dict[str, ViewMetadata]]:
-        """The views of a version, by name."""
+        """The views of a version.
+
+        Calls ``GET /materialize/api/v3/datastack/{datastack_name}/version/{version}/views``.
+
+        Parameters
+        ----------
+        version : int, optional
+            Materialization version (default: the sub-client's :attr:`version`: the client's pinned
+            version, else the latest).
+        datastack_name : str, optional
+            The datastack (default: the client's).
+
+        Returns
+        -------
+        dict of str to ViewMetadata
+            View name -> its metadata (``description``, ``notice_text``, ``voxel_resolution``, ...).
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The datastack, version or table does not exist.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         datastack = self._datastack(datastack_name)
         chosen = yield from self._resolved_version(datastack, version)
         api = yield from self._api(datastack)
@@ -1032,7 +1744,39 @@ class MaterializationClient(MaterializeBase[M]):
         datastack_name: str | None = None,
         log_warning: bool = True,
     ) -> Plan[ViewMetadata]:
-        """Metadata of a view (cached 12 hours)."""
+        """Metadata of a view (kept 12 hours by this client).
+
+        Calls ``GET
+        /materialize/api/v3/datastack/{datastack_name}/version/{version}/views/{view_name}/metadata``.
+
+        Parameters
+        ----------
+        view_name : str
+            The view.
+        materialization_version : int, optional
+            Materialization version (default: the sub-client's :attr:`version`).
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        log_warning : bool, default True
+            Raise the messages the server sends with its answer (a table's notice, a row limit) as
+            ``CAVEServerWarning``.
+
+        Returns
+        -------
+        ViewMetadata
+            A dict: ``table_name``, ``description``, ``notice_text``, ``voxel_resolution``, ...
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The datastack, version or table does not exist.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         view = _name("view_name", view_name)
         datastack = self._datastack(datastack_name)
         version = yield from self._resolved_version(
@@ -1048,7 +1792,39 @@ class MaterializationClient(MaterializeBase[M]):
         datastack_name: str | None = None,
         log_warning: bool = True,
     ) -> Plan[dict[str, ViewColumnType]]:
-        """The columns of a view and their types."""
+        """The columns of a view and their types.
+
+        Calls ``GET
+        /materialize/api/v3/datastack/{datastack_name}/version/{version}/views/{view_name}/schema``.
+
+        Parameters
+        ----------
+        view_name : str
+            The view.
+        materialization_version : int, optional
+            Materialization version (default: the sub-client's :attr:`version`).
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        log_warning : bool, default True
+            Raise the messages the server sends with its answer (a table's notice, a row limit) as
+            ``CAVEServerWarning``.
+
+        Returns
+        -------
+        dict of str to ViewColumnType
+            Column name -> ``{"type": ...}`` as the server describes it.
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The datastack, version or table does not exist.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         view = _name("view_name", view_name)
         datastack = self._datastack(datastack_name)
         version = yield from self._resolved_version(
@@ -1063,7 +1839,36 @@ class MaterializationClient(MaterializeBase[M]):
         datastack_name: str | None = None,
         log_warning: bool = True,
     ) -> Plan[dict[str, dict[str, ViewColumnType]]]:
-        """The columns of every view, by view name ({} when there are no views)."""
+        """The columns of every view.
+
+        Calls ``GET /materialize/api/v3/datastack/{datastack_name}/version/{version}/views/schemas``.
+
+        Parameters
+        ----------
+        materialization_version : int, optional
+            Materialization version (default: the sub-client's :attr:`version`).
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        log_warning : bool, default True
+            Raise the messages the server sends with its answer (a table's notice, a row limit) as
+            ``CAVEServerWarning``.
+
+        Returns
+        -------
+        dict of str to dict
+            View name -> column name -> type ({} when there are no views).
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The datastack, version or table does not exist.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         datastack = self._datastack(datastack_name)
         version = yield from self._resolved_version(
             datastack, materialization_version, "materialization_version"
@@ -1111,7 +1916,86 @@ class MaterializationClient(MaterializeBase[M]):
         get_counts: bool = False,
         random_sample: int | None = None,
     ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
-        """Rows of a view, filtered like query_table (version 0: the live database)."""
+        """Rows of a view, filtered like :meth:`query_table`.
+
+        Calls ``POST
+        /materialize/api/v3/datastack/{datastack_name}/version/{version}/views/{view_name}/query``.
+        Version 0 is the live database.
+
+        Parameters
+        ----------
+        view_name : str
+            The view.
+        filter_in_dict : dict, optional
+            Column -> list of accepted values (rows whose value is in the list).
+        filter_out_dict : dict, optional
+            Column -> list of excluded values. Applied by this client to the rows received, since the
+            server (5.26.4) ignores it; a `limit` then counts rows before exclusion.
+        filter_equal_dict : dict, optional
+            Column -> the one accepted value.
+        filter_greater_dict : dict, optional
+            Numeric column -> exclusive lower bound.
+        filter_less_dict : dict, optional
+            Numeric column -> exclusive upper bound.
+        filter_greater_equal_dict : dict, optional
+            Numeric column -> inclusive lower bound.
+        filter_less_equal_dict : dict, optional
+            Numeric column -> inclusive upper bound.
+        filter_spatial_dict : dict, optional
+            Position column -> box ``[[min_x, min_y, min_z], [max_x, max_y, max_z]]`` in the table's
+            voxels (or `desired_resolution` when given).
+        filter_regex_dict : dict, optional
+            String column -> regular expression the value must match.
+        select_columns : list of str, optional
+            Columns to return (default: all).
+        offset : int, optional
+            Rows to skip first (in the server's order).
+        limit : int, optional
+            At most this many rows. The server also caps each answer (a ``CAVEServerWarning`` says so
+            when
+            a result was cut short).
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        return_df : bool, default True
+            True: a DataFrame. False: the server's JSON records (a list of dicts).
+        split_positions : bool, default False
+            Positions as three columns ``<name>_x``, ``<name>_y``, ``<name>_z`` instead of one column of
+            ``[x, y, z]`` arrays.
+        materialization_version : int, optional
+            Materialization version (default: the sub-client's :attr:`version`).
+        metadata : bool, default True
+            Put the query's description (tables, version, timestamp, resolution, filters) in
+            ``df.attrs``.
+        desired_resolution : sequence of float, optional
+            ``[x, y, z]`` nm per unit for returned positions (and spatial filters); default: the client's
+            ``desired_resolution``, else each table's own voxel resolution.
+        get_counts : bool, default False
+            Ask the server to count the matching rows (its ``count`` option).
+        random_sample : int, optional
+            Ask the server for about this many rows sampled at random instead of all matches.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The view's rows (see :meth:`query_table` for types); a list of dicts with
+            ``return_df=False``.
+
+        Raises
+        ------
+        InvalidInputError
+            An unknown table, column or filter kind, a naive datetime, ids that are not integers
+            (refused before any request).
+        InvalidInequalityException
+            An inequality filter on a column that is not numeric.
+        NotFoundError
+            The version or table does not exist on the server.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         view = _name("view_name", view_name)
         filters = single_table_filters(
             view,
@@ -1179,7 +2063,34 @@ class MaterializationClient(MaterializeBase[M]):
     def get_unique_string_values(
         self, table: str, datastack_name: str | None = None
     ) -> Plan[dict[str, list[str | None]]]:
-        """Distinct values of each string column of a (live) table."""
+        """Distinct values of each string column of a live table.
+
+        Calls ``GET
+        /materialize/api/v3/datastack/{datastack_name}/table/{table_name}/unique_string_values``.
+
+        Parameters
+        ----------
+        table : str
+            The table.
+        datastack_name : str, optional
+            The datastack (default: the client's).
+
+        Returns
+        -------
+        dict of str to list of str or None
+            Column name -> its distinct values.
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The datastack, version or table does not exist.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         name = _name("table", table)
         datastack = self._datastack(datastack_name)
         api = yield from self._api(datastack)
@@ -1198,7 +2109,34 @@ class MaterializationClient(MaterializeBase[M]):
 
     @api_method
     def ingest_annotation_table(self, table_name: str, datastack_name: str | None = None) -> Plan[int]:
-        """Start the lookup of supervoxels and root ids for new rows of a table (needs edit rights)."""
+        """Start the lookup of supervoxels and root ids for new rows of a table (needs edit rights).
+
+        Calls ``POST
+        /materialize/api/v2/materialize/run/ingest_annotations/datastack/{datastack_name}/{table_name}``.
+
+        Parameters
+        ----------
+        table_name : str
+            The table.
+        datastack_name : str, optional
+            The datastack (default: the client's).
+
+        Returns
+        -------
+        int
+            The server's answer (the number it reports for the started workflow).
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The datastack, version or table does not exist.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         table = _name("table_name", table_name)
         datastack = self._datastack(datastack_name)
         api = yield from self._api(datastack)
@@ -1220,7 +2158,36 @@ class MaterializationClient(MaterializeBase[M]):
         annotation_ids: Iterable[int] | None = None,
         datastack_name: str | None = None,
     ) -> Plan[int]:
-        """Start supervoxel lookups for some annotations of a table (all of it without ids)."""
+        """Start supervoxel lookups for some annotations of a table (all of it without ids).
+
+        Calls ``POST
+        /materialize/api/v2/materialize/run/lookup_svid/datastack/{datastack_name}/{table_name}``.
+
+        Parameters
+        ----------
+        table_name : str
+            The table.
+        annotation_ids : iterable of int, optional
+            The rows to look up (default: every row).
+        datastack_name : str, optional
+            The datastack (default: the client's).
+
+        Returns
+        -------
+        int
+            The server's answer (its status code number, 200 when started).
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The datastack, version or table does not exist.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         table = _name("table_name", table_name)
         datastack = self._datastack(datastack_name)
         body = AnnotationIDList()
@@ -1247,7 +2214,36 @@ class MaterializationClient(MaterializeBase[M]):
     def neuroglancer_annotation_path(
         self, table_name: str, datastack_name: str | None = None, for_neuroglancer: bool = True
     ) -> Plan[str]:
-        """Where Neuroglancer reads a live table as a precomputed annotation source."""
+        """Where Neuroglancer reads a live table as a precomputed annotation source.
+
+        Calls ``GET /info/api/v2/datastack/full/{datastack}`` (once per datastack; the record is kept)
+        (for the local server).
+
+        Parameters
+        ----------
+        table_name : str
+            The table.
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        for_neuroglancer : bool, default True
+            Prefix the path with ``precomputed://middleauth+`` as Neuroglancer expects.
+
+        Returns
+        -------
+        str
+            The source path.
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The datastack, version or table does not exist.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         table = _name("table_name", table_name)
         datastack = self._datastack(datastack_name)
         server = yield from self._deployment.local_server(datastack)
@@ -1258,7 +2254,33 @@ class MaterializationClient(MaterializeBase[M]):
     def neuroglancer_annotation_info(
         self, table_name: str, datastack_name: str | None = None
     ) -> Plan[dict[str, Any]]:
-        """The precomputed-annotation `info` document of a live table."""
+        """The precomputed-annotation ``info`` document of a live table.
+
+        Calls ``GET /materialize/api/v3/datastack/{datastack_name}/table/{table_name}/precomputed/info``.
+
+        Parameters
+        ----------
+        table_name : str
+            The table.
+        datastack_name : str, optional
+            The datastack (default: the client's).
+
+        Returns
+        -------
+        dict
+            The ``info`` document.
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The datastack, version or table does not exist.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         table = _name("table_name", table_name)
         datastack = self._datastack(datastack_name)
         api = yield from self._api(datastack)
@@ -1281,7 +2303,38 @@ class MaterializationClient(MaterializeBase[M]):
         materialization_version: int | None = None,
         for_neuroglancer: bool = True,
     ) -> Plan[str]:
-        """Where Neuroglancer reads a table's segment properties at a version."""
+        """Where Neuroglancer reads a table's segment properties at a version.
+
+        Calls ``GET /info/api/v2/datastack/full/{datastack}`` (once per datastack; the record is kept)
+        (for the local server).
+
+        Parameters
+        ----------
+        table_name : str
+            The table.
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        materialization_version : int, optional
+            Materialization version (default: the sub-client's :attr:`version`).
+        for_neuroglancer : bool, default True
+            Prefix the path with ``precomputed://middleauth+`` as Neuroglancer expects.
+
+        Returns
+        -------
+        str
+            The source path.
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The datastack, version or table does not exist.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         table = _name("table_name", table_name)
         datastack = self._datastack(datastack_name)
         version = yield from self._resolved_version(
@@ -1298,7 +2351,36 @@ class MaterializationClient(MaterializeBase[M]):
         datastack_name: str | None = None,
         materialization_version: int | None = None,
     ) -> Plan[dict[str, Any]]:
-        """The segment-properties `info` document of a table at a version."""
+        """The segment-properties ``info`` document of a table at a version.
+
+        Calls ``GET
+        /materialize/api/v3/datastack/{datastack_name}/version/{version}/table/{table_name}/info``.
+
+        Parameters
+        ----------
+        table_name : str
+            The table.
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        materialization_version : int, optional
+            Materialization version (default: the sub-client's :attr:`version`).
+
+        Returns
+        -------
+        dict
+            The segment-properties document.
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed argument (refused before any request).
+        NotFoundError
+            The datastack, version or table does not exist.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         table = _name("table_name", table_name)
         datastack = self._datastack(datastack_name)
         version = yield from self._resolved_version(
