@@ -58,11 +58,19 @@ class _ClientBase(Generic[M]):
 
     @property
     def datastack_name(self) -> str | None:
+        """The datastack this client was created for (None for global services only).
+
+        Makes no request.
+        """
         return self._core.deployment.datastack_name
 
     @property
     def server_address(self) -> str:
-        """The global server (auth, info, schema, state)."""
+        """The global server (auth, info, schema, state).
+
+        The ``server_address`` argument, else the datastack's entry in the datastack map shared with
+        caveclient, else the public default. Makes no request.
+        """
         return self._core.deployment.global_server
 
     @property
@@ -80,58 +88,111 @@ class _ClientBase(Generic[M]):
 
     @property
     def desired_resolution(self) -> Any:
+        """The ``desired_resolution`` argument: ``[x, y, z]`` nm per unit for returned positions.
+
+        None: each table's own resolution. Makes no request.
+        """
         return self._core.desired_resolution
 
     @cached_property
     def auth(self) -> AuthClient[M]:
+        """The ``AuthClient`` of this client: tokens and the auth service (users, groups, your tokens).
+
+        Built on first access; makes no request. Sync methods on CAVEclient, awaitable on
+        AsyncCAVEclient.
+        """
         from .services.auth import AuthClient
 
         return AuthClient(self._core)
 
     @cached_property
     def info(self) -> InfoServiceClient[M]:
+        """The ``InfoServiceClient`` of this client: the info service: datastacks, aligned volumes,
+        servers and data sources.
+
+        Built on first access; makes no request. Sync methods on CAVEclient, awaitable on
+        AsyncCAVEclient.
+        """
         from .services.info import InfoServiceClient
 
         return InfoServiceClient(self._core)
 
     @cached_property
     def state(self) -> JSONService[M]:
+        """The ``JSONService`` of this client: the JSON state service: Neuroglancer states and links.
+
+        Built on first access; makes no request. Sync methods on CAVEclient, awaitable on
+        AsyncCAVEclient.
+        """
         from .services.state import JSONService
 
         return JSONService(self._core)
 
     @cached_property
     def schema(self) -> SchemaClient[M]:
+        """The ``SchemaClient`` of this client: the schema service: annotation schemas.
+
+        Built on first access; makes no request. Sync methods on CAVEclient, awaitable on
+        AsyncCAVEclient.
+        """
         from .services.schema import SchemaClient
 
         return SchemaClient(self._core)
 
     @cached_property
     def chunkedgraph(self) -> ChunkedGraphClient[M]:
+        """The ``ChunkedGraphClient`` of this client: the chunkedgraph: root ids, leaves, edits and
+        their history.
+
+        Built on first access; makes no request. Sync methods on CAVEclient, awaitable on
+        AsyncCAVEclient.
+        """
         from .services.chunkedgraph import ChunkedGraphClient
 
         return ChunkedGraphClient(self._core)
 
     @cached_property
     def materialize(self) -> MaterializationClient[M]:
+        """The ``MaterializationClient`` of this client: materialization: versions, table and view
+        queries, live queries.
+
+        Built on first access; makes no request. Sync methods on CAVEclient, awaitable on
+        AsyncCAVEclient.
+        """
         from .services.materialize import MaterializationClient
 
         return MaterializationClient(self._core)
 
     @cached_property
     def annotation(self) -> AnnotationClient[M]:
+        """The ``AnnotationClient`` of this client: the annotation engine: create tables, write and read
+        rows.
+
+        Built on first access; makes no request. Sync methods on CAVEclient, awaitable on
+        AsyncCAVEclient.
+        """
         from .services.annotation import AnnotationClient
 
         return AnnotationClient(self._core)
 
     @cached_property
     def l2cache(self) -> L2CacheClient[M]:
+        """The ``L2CacheClient`` of this client: the level-2 cache: features of level-2 nodes.
+
+        Built on first access; makes no request. Sync methods on CAVEclient, awaitable on
+        AsyncCAVEclient.
+        """
         from .services.l2cache import L2CacheClient
 
         return L2CacheClient(self._core)
 
     @cached_property
     def skeleton(self) -> SkeletonClient[M]:
+        """The ``SkeletonClient`` of this client: the skeleton service.
+
+        Built on first access; makes no request. Sync methods on CAVEclient, awaitable on
+        AsyncCAVEclient.
+        """
         from .services.skeleton import SkeletonClient
 
         return SkeletonClient(self._core)
@@ -148,17 +209,65 @@ class _ClientBase(Generic[M]):
 
 
 class CAVEclient(_ClientBase[Sync]):
-    """A client of a CAVE deployment: `client.info`, `client.materialize`, `client.chunkedgraph`, …
+    """A client of a CAVE deployment: ``client.info``, ``client.materialize``, ``client.skeleton``, ...
 
-    Takes caveclient's parameters with caveclient's defaults, plus `timeout` (seconds, or an
-    httpx.Timeout) and `transport` (an httpx transport to use instead of the network). Nothing is
-    read or fetched at construction: the token is looked up and the datastack's record fetched when
-    the first request needs them. Use it as a context manager, or call close(), to release the
-    connection pool.
+    Takes caveclient's parameters with caveclient's defaults, plus `timeout`, `transport` and
+    `progress`. Nothing is read or fetched at construction: the token is looked up and the
+    datastack's record fetched when the first request needs them. Use it as a context manager, or
+    call :meth:`close`, to release the connection pool.
 
-    The token is looked up in this order: `auth_token`; `auth_token_file` under `auth_token_key`;
-    the CAVE_TOKEN environment variable; `~/.cloudvolume/secrets/<server>-cave-secret.json`;
-    `~/.cloudvolume/secrets/cave-secret.json`; the deprecated `chunkedgraph-secret.json`.
+    Parameters
+    ----------
+    datastack_name : str, optional
+        The datastack (e.g. ``"minnie65_public"``). Without one, only the global services (auth,
+        info, schema, state) work.
+    server_address : str, optional
+        The global server (with ``https://``). Default: the datastack's entry in the datastack map
+        shared with caveclient (``~/.cloudvolume/secrets/cave_datastack_to_server_map.json``), else
+        the public server.
+    auth_token_file : str or os.PathLike, optional
+        A JSON file holding the token.
+    auth_token_key : str, optional
+        The token's key in that file (default ``"token"``).
+    auth_token : str, optional
+        The token itself. The token is looked up in this order: `auth_token`;
+        `auth_token_file` under `auth_token_key`; the ``CAVE_TOKEN`` environment variable;
+        ``~/.cloudvolume/secrets/<server>-cave-secret.json``; ``~/.cloudvolume/secrets/cave-secret.json``;
+        the deprecated ``chunkedgraph-secret.json``.
+    global_only : bool, default False
+        Ignore `datastack_name`: a client of the global services only.
+    max_retries : int, optional
+        Retries after the first attempt of a request that may be retried (default 3).
+    pool_maxsize : int, optional
+        Connections kept open, shared by every sub-client (default 16).
+    pool_block : bool, optional
+        Accepted for caveclient compatibility and ignored: requests wait for a free connection up
+        to the pool timeout.
+    desired_resolution : sequence of float, optional
+        ``[x, y, z]`` nm per unit for positions returned by materialization queries (default: each
+        table's own).
+    info_cache : dict, optional
+        Datastack records already known (name -> record), so they are not fetched again.
+    write_server_cache : bool, default True
+        Record `server_address` as the datastack's server in the shared datastack map.
+    version : int, optional
+        Pin a materialization version: materialize calls use it and chunkedgraph calls default to
+        its timestamp.
+    timeout : float or httpx.Timeout, optional
+        One limit in seconds for every phase (connect stays at most 5 s), or an ``httpx.Timeout``
+        per phase. Default: connect 5 s, read 300 s, write 60 s, pool 60 s.
+    transport : httpx.BaseTransport, optional
+        A transport to use instead of the network (tests: ``httpx.MockTransport``, LocalCAVE's
+        ``InProcessTransport``).
+    progress : bool, optional
+        Show progress bars for long operations: True, False, or None to decide automatically
+        (the ``CAVECLIENT_GEN_PROGRESS`` variable, else only in Jupyter or on a terminal).
+
+    Raises
+    ------
+    InvalidInputError
+        A malformed argument: a datastack name that is not a string, a server address without a
+        scheme, a version that is not an integer, an unknown `progress` value.
     """
 
     def __init__(
@@ -207,7 +316,8 @@ class CAVEclient(_ClientBase[Sync]):
     def version(self) -> int | None:
         """The materialization version this client is pinned to (None: the latest, at each call).
 
-        Materialize calls use it by default, and chunkedgraph calls default to its timestamp.
+        Materialize calls use it by default, and chunkedgraph calls default to its timestamp. Setting it
+        calls ``GET /materialize/api/v3/datastack/{datastack_name}/versions`` to check the number.
         """
         return self._core.version
 
@@ -224,7 +334,10 @@ class CAVEclient(_ClientBase[Sync]):
 
     @property
     def timestamp(self) -> datetime | None:
-        """The time of the pinned version (UTC), fetched on first use; None without a version."""
+        """The time of the pinned version (UTC), fetched on first use; None without a version.
+
+        Calls ``GET /materialize/api/v3/datastack/{datastack_name}/version/{version}`` once.
+        """
         runtime = self._core.runtime
         assert isinstance(runtime, SyncRuntime)
         return runtime.run(self._core.pinned_timestamp())
@@ -235,7 +348,24 @@ class CAVEclient(_ClientBase[Sync]):
         auth_token_key: str | None = None,
         auth_token: str | None = None,
     ) -> None:
-        """Use another token from now on, found as at construction (unset arguments keep theirs)."""
+        """Use another token from now on, looked up as at construction.
+
+        Makes no request. Arguments left None keep their earlier value; a newly named file wins over an
+        earlier token.
+
+        Parameters
+        ----------
+        auth_token_file : str or os.PathLike, optional
+            A JSON file holding the token.
+        auth_token_key : str, optional
+            The key of the token in that file (default ``"token"``).
+        auth_token : str, optional
+            The token itself.
+
+        Returns
+        -------
+        None
+        """
         arguments = self._core._token_arguments
         for name, value in (
             ("auth_token_file", auth_token_file),
@@ -250,10 +380,31 @@ class CAVEclient(_ClientBase[Sync]):
 
     @staticmethod
     def setup_token(server_address: str, overwrite: bool = True, open: bool = True) -> str:
-        """Interactive first-time setup: get a token from the server's token page, check it, save it.
+        """Interactive first-time setup: get a token from the server's page, check it, save it.
 
-        Asks for the token without echoing it, checks it against the server, and stores it in the
-        files caveclient and CloudVolume read. Returns where it was saved.
+        Opens ``<server>/sticky_auth/settings/tokens``, asks for the token without echoing it, checks it
+        with ``GET /info/api/v2/datastacks``, and saves it where caveclient and CloudVolume look. The
+        shell
+        command ``caveclient-gen setup-token`` does the same.
+
+        Parameters
+        ----------
+        server_address : str
+            The global server, e.g. ``https://global.daf-apis.com``.
+        overwrite : bool, default True
+            Replace a different token already saved.
+        open : bool, default True
+            Open the token page in a web browser.
+
+        Returns
+        -------
+        str
+            The file the token was saved in.
+
+        Raises
+        ------
+        InvalidInputError
+            The pasted text is not a token, or the server does not accept it.
         """
         from ._core.onboarding import setup_token
 
@@ -270,13 +421,33 @@ class CAVEclient(_ClientBase[Sync]):
         items: Iterable[A],
         concurrency: int | None = None,
     ) -> list[T]:
-        """`[method(item) for item in items]`, with up to `concurrency` calls in flight at once.
+        """``[method(item) for item in items]``, with up to `concurrency` calls in flight at once.
 
-        For many small independent calls, e.g. `client.map(client.chunkedgraph.get_root_id,
-        supervoxel_ids)`: over a network each call mostly waits, so running them side by side over
-        the shared pool cuts the total time by about the concurrency. Results keep the order of
-        `items`; the first failure is raised and the calls not yet started are cancelled.
-        Default concurrency: the pool size (`pool_maxsize`).
+        Makes the requests `method` makes. For many small independent calls, e.g.
+        ``client.map(client.chunkedgraph.get_root_id, supervoxel_ids)``: over a network each call mostly
+        waits, so running them side by side over the shared pool cuts the total time by about the
+        concurrency. A progress bar counts the calls when switched on.
+
+        Parameters
+        ----------
+        method : callable
+            A function of one argument, usually a bound client method.
+        items : iterable
+            The arguments, one call each.
+        concurrency : int, optional
+            Calls in flight at once (default: the pool size, ``pool_maxsize``).
+
+        Returns
+        -------
+        list
+            The results, in the order of `items`.
+
+        Raises
+        ------
+        Exception
+            The first failure of a call is raised; the calls not yet started are cancelled.
+        InvalidInputError
+            `concurrency` is not a positive integer.
         """
         workers = _concurrency(concurrency, self._core.settings.pool_maxsize)
         arguments = list(items)
@@ -301,7 +472,7 @@ class CAVEclient(_ClientBase[Sync]):
                 raise
 
     def close(self) -> None:
-        """Close every connection of this client (and of all its sub-clients)."""
+        """Close every connection of this client (and of all its sub-clients). Makes no request."""
         self._core.session.close()
 
     def __enter__(self) -> Self:
@@ -317,7 +488,12 @@ class CAVEclient(_ClientBase[Sync]):
 
 
 class AsyncCAVEclient(_ClientBase[Async]):
-    """The asynchronous twin of CAVEclient: the same sub-clients and methods, awaitable."""
+    """The asynchronous twin of CAVEclient: the same sub-clients and methods, awaitable.
+
+    Takes the parameters of :class:`CAVEclient` (without `pool_block`); `transport` is an
+    ``httpx.AsyncBaseTransport``. Use ``async with AsyncCAVEclient(...) as client:`` or await
+    :meth:`aclose`. Both clients run the same method bodies.
+    """
 
     def __init__(
         self,
@@ -365,10 +541,30 @@ class AsyncCAVEclient(_ClientBase[Async]):
         items: Iterable[A],
         concurrency: int | None = None,
     ) -> list[T]:
-        """`[await method(item) for item in items]`, with up to `concurrency` calls in flight.
+        """``[await method(item) for item in items]``, with up to `concurrency` calls in flight.
 
-        Results keep the order of `items`; the first failure is raised and the other calls are
-        cancelled. Default concurrency: the pool size (`pool_maxsize`).
+        Makes the requests `method` makes. A progress bar counts the calls when switched on.
+
+        Parameters
+        ----------
+        method : callable
+            An async function of one argument, usually a bound method of an AsyncCAVEclient sub-client.
+        items : iterable
+            The arguments, one call each.
+        concurrency : int, optional
+            Calls in flight at once (default: the pool size, ``pool_maxsize``).
+
+        Returns
+        -------
+        list
+            The results, in the order of `items`.
+
+        Raises
+        ------
+        Exception
+            The first failure of a call is raised; the other calls are cancelled.
+        InvalidInputError
+            `concurrency` is not a positive integer.
         """
         import asyncio
 
@@ -394,6 +590,7 @@ class AsyncCAVEclient(_ClientBase[Async]):
                 raise
 
     async def aclose(self) -> None:
+        """Close every connection of this client (await it, or use ``async with``). Makes no request."""
         await self._core.session.aclose()
 
     async def __aenter__(self) -> Self:

@@ -277,9 +277,25 @@ class StagedAnnotations:
         return values
 
     def add_dataframe(self, df: pd.DataFrame) -> None:
-        """Stage one annotation per row; the columns must be the schema's fields (see `fields`).
+        """Stage one annotation per row of a DataFrame. Makes no request.
 
-        Every row is checked before any is staged, so a bad row stages nothing.
+        Every row is checked against the schema before any is staged, so a bad row stages nothing.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            Columns named as :attr:`fields` (points as ``<field>_position`` holding ``[x, y, z]`` in the
+            annotation resolution); for updates, an ``id`` column.
+
+        Returns
+        -------
+        None
+
+        Raises
+        ------
+        InvalidInputError
+            A column is missing or unknown, or a value does not fit the schema (the message names the
+            row and field).
         """
         columns = [str(c) for c in df.columns]
         missing = [field for field in self.fields_required if field not in columns]
@@ -300,10 +316,21 @@ class StagedAnnotations:
     def annotation_dataframe(
         self, only_nonuploaded: bool = False, include_tracking: bool = False
     ) -> pd.DataFrame:
-        """The staged annotations as a DataFrame (points as `<field>_position`, table resolution).
+        """The staged annotations as a DataFrame. Makes no request.
 
-        With `include_tracking`, the columns `is_uploaded` and `new_id` (the id the server gave the
-        row; for updates `id` keeps the old one) are added.
+        Parameters
+        ----------
+        only_nonuploaded : bool, default False
+            Only the annotations not uploaded yet.
+        include_tracking : bool, default False
+            Add the columns ``is_uploaded`` and ``new_id`` (the id the server gave the row; for updates
+            ``id`` keeps the old one).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per annotation: points as ``<field>_position`` in the table's resolution, and the
+            other fields.
         """
         import pandas as pd
 

@@ -237,7 +237,67 @@ class TableQuery(_Query[M]):
         log_warning: bool = True,
         random_sample: int | None = None,
     ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
-        """Run the query on a materialization version (or, with `timestamp`, as of that moment)."""
+        """Run the query on a materialization version (or, with `timestamp`, as of that moment).
+
+        Calls ``POST
+        /materialize/api/v3/datastack/{datastack_name}/version/{version}/table/{table_name}/query``
+        (``POST /materialize/api/v3/datastack/{datastack_name}/version/{version}/query``
+        for a reference table joined to its target), as :meth:`MaterializationClient.query_table` does.
+
+        Parameters
+        ----------
+        select_columns : list of str or dict of str to list of str, optional
+            Columns to return (default: all); a dict keys them by table name.
+        offset : int, optional
+            Rows to skip first (in the server's order).
+        limit : int, optional
+            At most this many rows. The server also caps each answer (a ``CAVEServerWarning`` says so
+            when
+            a result was cut short).
+        split_positions : bool, default False
+            Positions as three columns ``<name>_x``, ``<name>_y``, ``<name>_z`` instead of one column of
+            ``[x, y, z]`` arrays.
+        materialization_version : int, optional
+            Materialization version (default: the sub-client's :attr:`version`).
+        timestamp : datetime.datetime, optional
+            Answer as of this moment (timezone-aware): runs :meth:`live_query` instead.
+        metadata : bool, default True
+            Put the query's description (tables, version, timestamp, resolution, filters) in
+            ``df.attrs``.
+        desired_resolution : sequence of float, optional
+            ``[x, y, z]`` nm per unit for returned positions (and spatial filters); default: the client's
+            ``desired_resolution``, else each table's own voxel resolution.
+        get_counts : bool, default False
+            Ask the server to count the matching rows (its ``count`` option).
+        log_warning : bool, default True
+            Raise the messages the server sends with its answer (a table's notice, a row limit) as
+            ``CAVEServerWarning``.
+        random_sample : int, optional
+            Ask the server for about this many rows sampled at random instead of all matches.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per annotation: ``id``, ``created``, ``valid``, the schema's columns; ids are exact
+            int64/uint64, timestamps UTC-aware, positions one column of ``[x, y, z]`` arrays (or split);
+            the query's metadata in ``df.attrs``.
+
+        Raises
+        ------
+        InvalidInputError
+            An unknown table, column or filter kind, a naive datetime, ids that are not integers
+            (refused before any request).
+        InvalidInequalityException
+            An inequality filter on a column that is not numeric.
+        NotFoundError
+            The version or table does not exist on the server.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         client = self._client
         definition = self._definition
         if definition.reference_table is None:
@@ -305,7 +365,60 @@ class TableQuery(_Query[M]):
         log_warning: bool = True,
         random_sample: int | None = None,
     ) -> Plan[pd.DataFrame]:
-        """Run the query as of `timestamp` on the server (live_live_query)."""
+        """Run the query as of a moment, computed by the server (as ``live_live_query``).
+
+        Calls ``POST /materialize/api/v3/datastack/{datastack_name}/query``.
+
+        Parameters
+        ----------
+        timestamp : datetime.datetime
+            The moment (timezone-aware).
+        offset : int, optional
+            Rows to skip first (in the server's order).
+        limit : int, optional
+            At most this many rows. The server also caps each answer (a ``CAVEServerWarning`` says so
+            when
+            a result was cut short).
+        split_positions : bool, default False
+            Positions as three columns ``<name>_x``, ``<name>_y``, ``<name>_z`` instead of one column of
+            ``[x, y, z]`` arrays.
+        metadata : bool, default True
+            Put the query's description (tables, version, timestamp, resolution, filters) in
+            ``df.attrs``.
+        desired_resolution : sequence of float, optional
+            ``[x, y, z]`` nm per unit for returned positions (and spatial filters); default: the client's
+            ``desired_resolution``, else each table's own voxel resolution.
+        allow_missing_lookups : bool, default False
+            Accept rows whose supervoxel lookup the server has not finished.
+        log_warning : bool, default True
+            Raise the messages the server sends with its answer (a table's notice, a row limit) as
+            ``CAVEServerWarning``.
+        random_sample : int, optional
+            Ask the server for about this many rows sampled at random instead of all matches.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per annotation: ``id``, ``created``, ``valid``, the schema's columns; ids are exact
+            int64/uint64, timestamps UTC-aware, positions one column of ``[x, y, z]`` arrays (or split);
+            the query's metadata in ``df.attrs``.
+
+        Raises
+        ------
+        InvalidInputError
+            An unknown table, column or filter kind, a naive datetime, ids that are not integers
+            (refused before any request).
+        InvalidInequalityException
+            An inequality filter on a column that is not numeric.
+        NotFoundError
+            The version or table does not exist on the server.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         client = self._client
         definition = self._definition
         reference = definition.reference_table
@@ -346,7 +459,60 @@ class ViewQuery(_Query[M]):
         log_warning: bool = True,
         random_sample: int | None = None,
     ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
-        """Run the query on the view (`log_warning` is accepted as caveclient does; warnings show)."""
+        """Run the query on the view.
+
+        Calls ``POST
+        /materialize/api/v3/datastack/{datastack_name}/version/{version}/views/{view_name}/query``.
+
+        Parameters
+        ----------
+        select_columns : list of str, optional
+            Columns to return (default: all).
+        offset : int, optional
+            Rows to skip first (in the server's order).
+        limit : int, optional
+            At most this many rows. The server also caps each answer (a ``CAVEServerWarning`` says so
+            when
+            a result was cut short).
+        split_positions : bool, default False
+            Positions as three columns ``<name>_x``, ``<name>_y``, ``<name>_z`` instead of one column of
+            ``[x, y, z]`` arrays.
+        materialization_version : int, optional
+            Materialization version (default: the sub-client's :attr:`version`).
+        metadata : bool, default True
+            Put the query's description (tables, version, timestamp, resolution, filters) in
+            ``df.attrs``.
+        desired_resolution : sequence of float, optional
+            ``[x, y, z]`` nm per unit for returned positions (and spatial filters); default: the client's
+            ``desired_resolution``, else each table's own voxel resolution.
+        get_counts : bool, default False
+            Ask the server to count the matching rows (its ``count`` option).
+        log_warning : bool, default True
+            Accepted as caveclient does; the server's messages are raised as warnings either way.
+        random_sample : int, optional
+            Ask the server for about this many rows sampled at random instead of all matches.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The view's rows (a list of dicts when the server is asked for JSON).
+
+        Raises
+        ------
+        InvalidInputError
+            An unknown table, column or filter kind, a naive datetime, ids that are not integers
+            (refused before any request).
+        InvalidInequalityException
+            An inequality filter on a column that is not numeric.
+        NotFoundError
+            The version or table does not exist on the server.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         del log_warning
         client = self._client
         return (
@@ -463,7 +629,18 @@ class _Manager(Generic[M]):
         return list(self._builders)
 
     def find(self, search_str: str) -> list[str]:
-        """Names containing `search_str` (case ignored)."""
+        """Names of the tables (or views) containing a text, case ignored. Makes no request.
+
+        Parameters
+        ----------
+        search_str : str
+            The text to look for.
+
+        Returns
+        -------
+        list of str
+            Matching names, sorted.
+        """
         needle = search_str.lower()
         return [name for name in self._builders if needle in name.lower()]
 

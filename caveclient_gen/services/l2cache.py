@@ -45,14 +45,20 @@ class L2CacheClient(ServiceClient[M]):
 
     @api_property
     def default_url_mapping(self) -> Plan[dict[str, str]]:
-        """The L2 cache server and chunkedgraph table this client uses (as caveclient names them)."""
+        """The L2 cache server and chunkedgraph table this client uses, under caveclient's key names.
+
+        Calls ``GET /info/api/v2/datastack/full/{datastack}`` (once per datastack; the record is kept).
+        """
         server = yield from self._deployment.local_server()
         table = yield from self._deployment.segmentation_table()
         return {"l2cache_server_address": server, "table_id": table}
 
     @api_property
     def attributes(self) -> Plan[list[str]]:
-        """Names of the features the cache holds (fetched once)."""
+        """Names of the features the cache holds (fetched once).
+
+        Calls ``GET /l2cache/api/v1/attribute_metadata``.
+        """
         if self._attributes is None:
             metadata = yield from L2CacheClient.cache_metadata.plan(self)
             self._attributes = list(metadata)
@@ -62,11 +68,39 @@ class L2CacheClient(ServiceClient[M]):
     def get_l2data(
         self, l2_ids: Any, attributes: Sequence[str] | None = None
     ) -> Plan[dict[str, L2Attributes]]:
-        """Features of level-2 ids, keyed by the id as a decimal string (as caveclient returns).
+        """Features of level-2 ids, keyed by id as a decimal string (as caveclient returns them).
 
-        `attributes` restricts them (see `attributes` for the names); ids the cache does not hold
-        yet map to {} (the server queues their computation). Duplicates are asked once; large
-        inputs are split into chunks of `_defaults.L2CACHE_CHUNK_SIZE` ids fetched concurrently.
+        Calls ``POST /l2cache/api/v1/table/{table_id}/attributes``; duplicates are asked once, and large
+        inputs go in
+        chunks of ``L2CACHE_CHUNK_SIZE`` (20,000) ids, concurrently.
+
+        Parameters
+        ----------
+        l2_ids : array-like of int
+            Level-2 ids (list, NumPy array, pandas Series, or one int).
+        attributes : sequence of str, optional
+            Features to return (see :attr:`attributes`: ``size_nm3``, ``area_nm2``, ``rep_coord_nm``,
+            ``pca``, ``pca_val``, ``max_dt_nm``, ``mean_dt_nm``, ``chunk_intersect_count``, ...);
+            default: all.
+
+        Returns
+        -------
+        dict of str to L2Attributes
+            ``"<l2 id>"`` -> ``{feature: value}`` (lists for array features); ``{}`` for ids the cache
+            does not hold yet (the server queues their computation).
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, or an attribute name is unknown (before any request).
+        GlobalClientError
+            No datastack was given and the client has none.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         ids = unique_in_order(as_id_array("l2_ids", l2_ids))
         names = _attribute_names(attributes)
@@ -101,10 +135,40 @@ class L2CacheClient(ServiceClient[M]):
     def get_l2data_table(
         self, l2_ids: Any, attributes: Sequence[str] | None = None, split_columns: bool = True
     ) -> Plan[pd.DataFrame]:
-        """Features of level-2 ids as a DataFrame indexed by `l2_id` (uint64), one row per id.
+        """Features of level-2 ids as a DataFrame, one row per id.
 
-        With `split_columns`, array features become scalar columns (rep_coord_nm_x, pca_0_x, …,
-        chunk_intersect_count_x_bottom, …). Ids without data and features left out are NaN.
+        Calls ``POST /l2cache/api/v1/table/{table_id}/attributes`` (see :meth:`get_l2data`).
+
+        Parameters
+        ----------
+        l2_ids : array-like of int
+            Level-2 ids (list, NumPy array, pandas Series, or one int).
+        attributes : sequence of str, optional
+            Features to return (see :attr:`attributes`: ``size_nm3``, ``area_nm2``, ``rep_coord_nm``,
+            ``pca``, ``pca_val``, ``max_dt_nm``, ``mean_dt_nm``, ``chunk_intersect_count``, ...);
+            default: all.
+        split_columns : bool, default True
+            Array features become scalar columns (``rep_coord_nm_x``, ``pca_0_x``, ...,
+            ``chunk_intersect_count_x_bottom``, ...); False keeps one column of lists.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``l2_id`` (uint64), in input order; NaN for ids without data and features left
+            out.
+
+        Raises
+        ------
+        InvalidInputError
+            An id is not an integer, or an attribute name is unknown (before any request).
+        GlobalClientError
+            No datastack was given and the client has none.
+        AuthenticationError
+            The token is missing, invalid or expired.
+        PermissionDeniedError
+            The token lacks the permission this needs.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         ids = unique_in_order(as_id_array("l2_ids", l2_ids))
         names = _attribute_names(attributes)
@@ -113,7 +177,22 @@ class L2CacheClient(ServiceClient[M]):
 
     @api_method
     def cache_metadata(self) -> Plan[dict[str, str]]:
-        """Each cached feature and the numpy type it is stored as."""
+        """Each cached feature and the NumPy type it is stored as.
+
+        Calls ``GET /l2cache/api/v1/attribute_metadata``.
+
+        Returns
+        -------
+        dict of str to str
+            Feature name -> dtype name (e.g. ``"float32"``).
+
+        Raises
+        ------
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         api = yield from self._api()
         response = yield from fetch(
             read(
@@ -124,7 +203,22 @@ class L2CacheClient(ServiceClient[M]):
 
     @api_method
     def table_mapping(self) -> Plan[dict[str, L2CacheTableInfo]]:
-        """Tables that have an L2 cache: {chunkedgraph table id: {l2cache_id, cv_path}} (kept)."""
+        """Tables that have an L2 cache (kept once fetched).
+
+        Calls ``GET /l2cache/api/v1/table_mapping``.
+
+        Returns
+        -------
+        dict of str to L2CacheTableInfo
+            Chunkedgraph table id -> ``{"l2cache_id": ..., "cv_path": ...}``.
+
+        Raises
+        ------
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
+        """
         if self._table_mapping is None:
             api = yield from self._api()
             response = yield from fetch(
@@ -138,10 +232,32 @@ class L2CacheClient(ServiceClient[M]):
 
     @api_method
     def has_cache(self, datastack_name: str | None = None) -> Plan[bool]:
-        """Whether the datastack's segmentation (default: this client's) has an L2 cache.
+        """Whether a datastack's segmentation has an L2 cache.
 
-        False for segmentations that are not graphene:// sources, and (with a warning) when the
-        L2 cache service publishes no table mapping.
+        Calls ``GET /info/api/v2/datastack/full/{datastack}`` (once per datastack; the record is kept)
+        and ``GET /l2cache/api/v1/table_mapping``.
+
+        Parameters
+        ----------
+        datastack_name : str, optional
+            The datastack to look up (default: the client's datastack).
+
+        Returns
+        -------
+        bool
+            False for segmentations that are not ``graphene://`` sources, and (with a warning) when the
+            service publishes no table mapping.
+
+        Raises
+        ------
+        GlobalClientError
+            No datastack was given and the client has none.
+        NotFoundError, BadRequestError
+            The datastack is unknown (the message lists the datastacks the token can see).
+        AuthenticationError
+            The token is missing, invalid or expired.
+        CAVEConnectionError
+            The server could not be reached (after the client's retries).
         """
         record = yield from self._deployment.datastack_info(datastack_name)
         source = record.get("segmentation_source")

@@ -177,5 +177,9 @@ def test_the_checker_finds_an_undocumented_parameter() -> None:
 
 @pytest.mark.parametrize("cls", DOCUMENTED, ids=lambda cls: cls.__name__)
 def test_every_public_member_is_documented(cls: type) -> None:
-    gaps = [gap for name, kind, function, raw in members(cls) for gap in gaps_of(cls, name, kind, function, raw)]
+    gaps = [
+        gap
+        for name, kind, function, raw in members(cls)
+        for gap in gaps_of(cls, name, kind, function, raw)
+    ]
     assert gaps == [], "\n" + "\n".join(gaps)
