@@ -144,7 +144,7 @@ def all_gaps() -> list[str]:
 def test_the_collector_sees_methods_behind_the_api_method_descriptor() -> None:
     names = {name for name, *_ in members(MaterializationClient)}
     assert {"query_table", "live_live_query", "get_tables", "tables"} <= names
-    query_table = dict((name, function) for name, _, function, _ in members(MaterializationClient))
+    query_table = {name: function for name, _, function, _ in members(MaterializationClient)}
     assert "filter_in_dict" in inspect.signature(query_table["query_table"]).parameters
 
 
