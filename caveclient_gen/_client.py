@@ -232,8 +232,8 @@ class CAVEclient(_ClientBase[Sync]):
     auth_token : str, optional
         The token itself. The token is looked up in this order: `auth_token`;
         `auth_token_file` under `auth_token_key`; the ``CAVE_TOKEN`` environment variable;
-        ``~/.cloudvolume/secrets/<server>-cave-secret.json``; ``~/.cloudvolume/secrets/cave-secret.json``;
-        the deprecated ``chunkedgraph-secret.json``.
+        ``~/.cloudvolume/secrets/<server>-cave-secret.json``;
+        ``~/.cloudvolume/secrets/cave-secret.json``; the deprecated ``chunkedgraph-secret.json``.
     global_only : bool, default False
         Ignore `datastack_name`: a client of the global services only.
     max_retries : int, optional
