@@ -214,7 +214,7 @@ class CAVEclient(_ClientBase[Sync]):
     Takes caveclient's parameters with caveclient's defaults, plus `timeout`, `transport` and
     `progress`. Nothing is read or fetched at construction: the token is looked up and the
     datastack's record fetched when the first request needs them. Use it as a context manager, or
-    call :meth:`close`, to release the connection pool.
+    call ``close()``, to release the connection pool.
 
     Parameters
     ----------
@@ -490,9 +490,9 @@ class CAVEclient(_ClientBase[Sync]):
 class AsyncCAVEclient(_ClientBase[Async]):
     """The asynchronous twin of CAVEclient: the same sub-clients and methods, awaitable.
 
-    Takes the parameters of :class:`CAVEclient` (without `pool_block`); `transport` is an
+    Takes the parameters of ``CAVEclient`` (without `pool_block`); `transport` is an
     ``httpx.AsyncBaseTransport``. Use ``async with AsyncCAVEclient(...) as client:`` or await
-    :meth:`aclose`. Both clients run the same method bodies.
+    ``aclose()``. Both clients run the same method bodies.
     """
 
     def __init__(

@@ -284,7 +284,7 @@ class StagedAnnotations:
         Parameters
         ----------
         df : pandas.DataFrame
-            Columns named as :attr:`fields` (points as ``<field>_position`` holding ``[x, y, z]`` in the
+            Columns named as ``fields`` (points as ``<field>_position`` holding ``[x, y, z]`` in the
             annotation resolution); for updates, an ``id`` column.
 
         Returns

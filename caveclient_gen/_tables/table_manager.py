@@ -242,7 +242,7 @@ class TableQuery(_Query[M]):
         Calls ``POST
         /materialize/api/v3/datastack/{datastack_name}/version/{version}/table/{table_name}/query``
         (``POST /materialize/api/v3/datastack/{datastack_name}/version/{version}/query``
-        for a reference table joined to its target), as :meth:`MaterializationClient.query_table` does.
+        for a reference table joined to its target), as ``MaterializationClient.query_table()`` does.
 
         Parameters
         ----------
@@ -258,9 +258,9 @@ class TableQuery(_Query[M]):
             Positions as three columns ``<name>_x``, ``<name>_y``, ``<name>_z`` instead of one column of
             ``[x, y, z]`` arrays.
         materialization_version : int, optional
-            Materialization version (default: the sub-client's :attr:`version`).
+            Materialization version (default: the sub-client's ``version``).
         timestamp : datetime.datetime, optional
-            Answer as of this moment (timezone-aware): runs :meth:`live_query` instead.
+            Answer as of this moment (timezone-aware): runs ``live_query()`` instead.
         metadata : bool, default True
             Put the query's description (tables, version, timestamp, resolution, filters) in
             ``df.attrs``.
@@ -478,7 +478,7 @@ class ViewQuery(_Query[M]):
             Positions as three columns ``<name>_x``, ``<name>_y``, ``<name>_z`` instead of one column of
             ``[x, y, z]`` arrays.
         materialization_version : int, optional
-            Materialization version (default: the sub-client's :attr:`version`).
+            Materialization version (default: the sub-client's ``version``).
         metadata : bool, default True
             Put the query's description (tables, version, timestamp, resolution, filters) in
             ``df.attrs``.

@@ -619,7 +619,7 @@ class AnnotationClient(ServiceClient[M]):
         Calls ``POST
         /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}/annotations``. Never
         retried once the request may have
-        reached the server. At most 10,000 per call: use :meth:`stage_annotations` for more.
+        reached the server. At most 10,000 per call: use ``stage_annotations()`` for more.
 
         Parameters
         ----------
@@ -729,7 +729,7 @@ class AnnotationClient(ServiceClient[M]):
 
         Calls ``POST
         /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}/annotations`` (see
-        :meth:`post_annotation`).
+        ``post_annotation()``).
 
         Parameters
         ----------
@@ -965,7 +965,7 @@ class AnnotationClient(ServiceClient[M]):
         Calls ``GET /schema/api/v2/type/{annotation_type}`` (and, for a table,
         ``GET /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}`` to find its
         schema and resolution). Add rows with
-        ``.add(**fields)`` or ``.add_dataframe(df)``; upload with :meth:`upload_staged_annotations`.
+        ``.add(**fields)`` or ``.add_dataframe(df)``; upload with ``upload_staged_annotations()``.
 
         Parameters
         ----------
@@ -1043,7 +1043,7 @@ class AnnotationClient(ServiceClient[M]):
         Parameters
         ----------
         staged_annos : StagedAnnotations
-            The stage (from :meth:`stage_annotations`), with its ``table_name`` set.
+            The stage (from ``stage_annotations()``), with its ``table_name`` set.
         aligned_volume_name : str, optional
             The aligned volume holding the table (default: the aligned volume of the client's datastack,
             which costs one info request the first time).

@@ -261,8 +261,8 @@ class AuthClient(ServiceClient[M]):
         Parameters
         ----------
         make_new : bool, default True
-            Point at the page that creates a new token (see :meth:`get_new_token`); False points at your
-            list of tokens (:meth:`get_token_page`).
+            Point at the page that creates a new token (see ``get_new_token()``); False points at your
+            list of tokens (``get_token_page()``).
         open : bool, default True
             Open the page in a web browser.
 

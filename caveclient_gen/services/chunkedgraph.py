@@ -322,7 +322,7 @@ class ChunkedGraphClient(ServiceClient[M]):
             Ids as a list, NumPy array (any integer dtype) or pandas Series; a single int is accepted.
         timestamp : datetime.datetime, optional
             A timezone-aware moment (naive datetimes are refused). Default: the chunkedgraph's
-            :attr:`timestamp` (the pinned version's time when the client has a version), else now.
+            ``timestamp`` (the pinned version's time when the client has a version), else now.
         stop_layer : int, optional
             Return the ancestors at this layer (2 = level-2 nodes) instead of supervoxels / roots.
 
@@ -386,7 +386,7 @@ class ChunkedGraphClient(ServiceClient[M]):
             A supervoxel id (NumPy integers accepted).
         timestamp : datetime.datetime, optional
             A timezone-aware moment (naive datetimes are refused). Default: the chunkedgraph's
-            :attr:`timestamp` (the pinned version's time when the client has a version), else now.
+            ``timestamp`` (the pinned version's time when the client has a version), else now.
         level2 : bool, default False
             Return the supervoxel's level-2 id instead of its root.
 
@@ -440,7 +440,7 @@ class ChunkedGraphClient(ServiceClient[M]):
             Ids as a list, NumPy array (any integer dtype) or pandas Series; a single int is accepted.
         timestamp : datetime.datetime, optional
             A timezone-aware moment (naive datetimes are refused). Default: the chunkedgraph's
-            :attr:`timestamp` (the pinned version's time when the client has a version), else now.
+            ``timestamp`` (the pinned version's time when the client has a version), else now.
 
         Returns
         -------
@@ -502,7 +502,7 @@ class ChunkedGraphClient(ServiceClient[M]):
             it, or `timestamp` for roots still current then. Needs a chunkedgraph server 2.17.0 or later.
         timestamp : datetime.datetime, optional
             A timezone-aware moment (naive datetimes are refused). Default: the chunkedgraph's
-            :attr:`timestamp` (the pinned version's time when the client has a version), else now.
+            ``timestamp`` (the pinned version's time when the client has a version), else now.
 
         Returns
         -------
@@ -571,7 +571,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         start_timestamp : datetime.datetime, optional
             Count nodes written since this time (timezone-aware; default 2000-01-01 UTC).
         end_timestamp : datetime.datetime, optional
-            Count nodes written until this time (default: the chunkedgraph's :attr:`timestamp`, else no
+            Count nodes written until this time (default: the chunkedgraph's ``timestamp``, else no
             limit).
 
         Returns
@@ -1011,7 +1011,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         sink_supervoxels: Any = None,
         return_additional_ccs: bool = False,
     ) -> Plan[tuple[IdArray, IdArray, bool] | tuple[IdArray, IdArray, bool, list[IdArray]]]:
-        """What :meth:`execute_split` would do, without doing it.
+        """What ``execute_split()`` would do, without doing it.
 
         Calls ``POST /segmentation/api/v1/table/{table_id}/graph/split_preview``.
 
@@ -1279,7 +1279,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         include_undo : bool, default True
             Also list undone edits and the undos themselves.
         timestamp_end : datetime.datetime, optional
-            Latest time (default: the chunkedgraph's :attr:`timestamp`, else now).
+            Latest time (default: the chunkedgraph's ``timestamp``, else now).
 
         Returns
         -------
@@ -1385,7 +1385,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         timestamp_past : datetime.datetime, optional
             How far back to go (timezone-aware; default: the beginning).
         timestamp_future : datetime.datetime, optional
-            How far forward (default: the chunkedgraph's :attr:`timestamp`, else now).
+            How far forward (default: the chunkedgraph's ``timestamp``, else now).
         as_nx_graph : bool, default False
             Return a ``networkx.DiGraph`` (needs the optional package networkx).
         exclude_links_to_future : bool, default False
@@ -1471,7 +1471,7 @@ class ChunkedGraphClient(ServiceClient[M]):
             A root id.
         timestamp : datetime.datetime, optional
             A timezone-aware moment (naive datetimes are refused). Default: the chunkedgraph's
-            :attr:`timestamp` (the pinned version's time when the client has a version), else now.
+            ``timestamp`` (the pinned version's time when the client has a version), else now.
         timestamp_future : datetime.datetime, optional
             caveclient's deprecated name for `timestamp`.
 
@@ -1584,7 +1584,7 @@ class ChunkedGraphClient(ServiceClient[M]):
             A root id, possibly outdated.
         timestamp : datetime.datetime, optional
             A timezone-aware moment (naive datetimes are refused). Default: the chunkedgraph's
-            :attr:`timestamp` (the pinned version's time when the client has a version), else now.
+            ``timestamp`` (the pinned version's time when the client has a version), else now.
         stop_layer : int, optional
             The layer whose chunks are counted (default: 4 layers below the root layer).
         return_all : bool, default False
@@ -1655,7 +1655,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         timestamp_past : datetime.datetime, optional
             The past moment (timezone-aware; default: the beginning).
         timestamp_future : datetime.datetime, optional
-            The later moment (default: the chunkedgraph's :attr:`timestamp`, else now).
+            The later moment (default: the chunkedgraph's ``timestamp``, else now).
 
         Returns
         -------
@@ -1716,7 +1716,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         timestamp_past : datetime.datetime
             The start (timezone-aware).
         timestamp_future : datetime.datetime, optional
-            The end (default: the chunkedgraph's :attr:`timestamp`, else now).
+            The end (default: the chunkedgraph's ``timestamp``, else now).
 
         Returns
         -------

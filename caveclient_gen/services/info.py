@@ -167,7 +167,7 @@ class InfoServiceClient(ServiceClient[M]):
         use_stored : bool, default True
             Use the datastack record this client already fetched; False fetches it again.
         image_mirror : str, optional
-            The name of an image source from :meth:`get_image_mirror_names`: the record then carries that
+            The name of an image source from ``get_image_mirror_names()``: the record then carries that
             mirror's path as its aligned volume's ``image_source``. Default: the datastack's own.
 
         Returns
@@ -211,7 +211,7 @@ class InfoServiceClient(ServiceClient[M]):
         use_stored : bool, default True
             Use the datastack record this client already fetched; False fetches it again.
         image_mirror : str, optional
-            An image source name (see :meth:`get_image_mirror_names`) whose path replaces
+            An image source name (see ``get_image_mirror_names()``) whose path replaces
             ``image_source``.
 
         Returns
@@ -461,7 +461,7 @@ class InfoServiceClient(ServiceClient[M]):
             How to write the path: ``"raw"`` (as stored), ``"cloudvolume"``, ``"neuroglancer"``,
             ``"cave_explorer"`` / ``"cave-explorer"`` or ``"spelunker"``.
         image_mirror : str, optional
-            An image source name (see :meth:`get_image_mirror_names`); default: the datastack's own.
+            An image source name (see ``get_image_mirror_names()``); default: the datastack's own.
 
         Returns
         -------
@@ -640,7 +640,7 @@ class InfoServiceClient(ServiceClient[M]):
         Parameters
         ----------
         image_mirror : str, optional
-            An image source name (see :meth:`get_image_mirror_names`); default: the datastack's own.
+            An image source name (see ``get_image_mirror_names()``); default: the datastack's own.
         **kwargs
             Passed to CloudVolume; defaults ``use_https=True``, ``bounded=False``, ``fill_missing=True``,
             each overridable.

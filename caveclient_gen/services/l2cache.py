@@ -79,7 +79,7 @@ class L2CacheClient(ServiceClient[M]):
         l2_ids : array-like of int
             Level-2 ids (list, NumPy array, pandas Series, or one int).
         attributes : sequence of str, optional
-            Features to return (see :attr:`attributes`: ``size_nm3``, ``area_nm2``, ``rep_coord_nm``,
+            Features to return (see ``attributes``: ``size_nm3``, ``area_nm2``, ``rep_coord_nm``,
             ``pca``, ``pca_val``, ``max_dt_nm``, ``mean_dt_nm``, ``chunk_intersect_count``, ...);
             default: all.
 
@@ -137,14 +137,14 @@ class L2CacheClient(ServiceClient[M]):
     ) -> Plan[pd.DataFrame]:
         """Features of level-2 ids as a DataFrame, one row per id.
 
-        Calls ``POST /l2cache/api/v1/table/{table_id}/attributes`` (see :meth:`get_l2data`).
+        Calls ``POST /l2cache/api/v1/table/{table_id}/attributes`` (see ``get_l2data()``).
 
         Parameters
         ----------
         l2_ids : array-like of int
             Level-2 ids (list, NumPy array, pandas Series, or one int).
         attributes : sequence of str, optional
-            Features to return (see :attr:`attributes`: ``size_nm3``, ``area_nm2``, ``rep_coord_nm``,
+            Features to return (see ``attributes``: ``size_nm3``, ``area_nm2``, ``rep_coord_nm``,
             ``pca``, ``pca_val``, ``max_dt_nm``, ``mean_dt_nm``, ``chunk_intersect_count``, ...);
             default: all.
         split_columns : bool, default True

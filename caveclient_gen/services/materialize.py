@@ -169,7 +169,7 @@ class MaterializationClient(MaterializeBase[M]):
     version = settable_api_property(_version_plan, _set_version)
 
     def _synapse_table_plan(self) -> Plan[str | None]:
-        """The synapse table :meth:`synapse_query` uses: the datastack's, unless assigned.
+        """The synapse table ``synapse_query()`` uses: the datastack's, unless assigned.
 
         Calls ``GET /info/api/v2/datastack/full/{datastack}`` (once per datastack; the record is kept).
         """
@@ -333,7 +333,7 @@ class MaterializationClient(MaterializeBase[M]):
         datastack_name : str, optional
             The datastack (default: the client's).
         version : int, optional
-            Materialization version (default: the sub-client's :attr:`version`: the client's pinned
+            Materialization version (default: the sub-client's ``version``: the client's pinned
             version, else the latest).
 
         Returns
@@ -387,7 +387,7 @@ class MaterializationClient(MaterializeBase[M]):
         datastack_name : str, optional
             The datastack (default: the client's).
         version : int, optional
-            Materialization version (default: the sub-client's :attr:`version`: the client's pinned
+            Materialization version (default: the sub-client's ``version``: the client's pinned
             version, else the latest).
 
         Returns
@@ -434,7 +434,7 @@ class MaterializationClient(MaterializeBase[M]):
         Parameters
         ----------
         version : int, optional
-            Materialization version (default: the sub-client's :attr:`version`: the client's pinned
+            Materialization version (default: the sub-client's ``version``: the client's pinned
             version, else the latest).
         datastack_name : str, optional
             The datastack (default: the client's).
@@ -471,7 +471,7 @@ class MaterializationClient(MaterializeBase[M]):
         Parameters
         ----------
         version : int, optional
-            Materialization version (default: the sub-client's :attr:`version`: the client's pinned
+            Materialization version (default: the sub-client's ``version``: the client's pinned
             version, else the latest).
         datastack_name : str, optional
             The datastack (default: the client's).
@@ -515,7 +515,7 @@ class MaterializationClient(MaterializeBase[M]):
         Returns
         -------
         list of VersionMetadata
-            One dict per version (see :meth:`get_version_metadata`).
+            One dict per version (see ``get_version_metadata()``).
 
         Raises
         ------
@@ -566,7 +566,7 @@ class MaterializationClient(MaterializeBase[M]):
         datastack_name : str, optional
             The datastack (default: the client's).
         version : int, optional
-            Materialization version (default: the sub-client's :attr:`version`: the client's pinned
+            Materialization version (default: the sub-client's ``version``: the client's pinned
             version, else the latest).
         log_warning : bool, default True
             Raise the messages the server sends with its answer (a table's notice, a row limit) as
@@ -610,7 +610,7 @@ class MaterializationClient(MaterializeBase[M]):
         datastack_name : str, optional
             The datastack (default: the client's).
         version : int, optional
-            Materialization version (default: the sub-client's :attr:`version`: the client's pinned
+            Materialization version (default: the sub-client's ``version``: the client's pinned
             version, else the latest).
         log_warning : bool, default True
             Raise the messages the server sends with its answer (a table's notice, a row limit) as
@@ -696,7 +696,7 @@ class MaterializationClient(MaterializeBase[M]):
         ``GET
         /materialize/api/v3/datastack/{datastack_name}/version/{version}/table/{table_name}/metadata``
         once per table and version. With
-        `timestamp`, see :meth:`live_query`.
+        `timestamp`, see ``live_query()``.
 
         Parameters
         ----------
@@ -738,10 +738,10 @@ class MaterializationClient(MaterializeBase[M]):
             Positions as three columns ``<name>_x``, ``<name>_y``, ``<name>_z`` instead of one column of
             ``[x, y, z]`` arrays.
         materialization_version : int, optional
-            Materialization version (default: the sub-client's :attr:`version`).
+            Materialization version (default: the sub-client's ``version``).
         timestamp : datetime.datetime, optional
             Answer as of this moment (timezone-aware) instead of a version: the query runs as
-            :meth:`live_query`.
+            ``live_query()``.
         metadata : bool, default True
             Put the query's description (tables, version, timestamp, resolution, filters) in
             ``df.attrs``.
@@ -1009,7 +1009,7 @@ class MaterializationClient(MaterializeBase[M]):
             Positions as three columns ``<name>_x``, ``<name>_y``, ``<name>_z`` instead of one column of
             ``[x, y, z]`` arrays.
         materialization_version : int, optional
-            Materialization version (default: the sub-client's :attr:`version`).
+            Materialization version (default: the sub-client's ``version``).
         metadata : bool, default True
             Put the query's description (tables, version, timestamp, resolution, filters) in
             ``df.attrs``.
@@ -1025,7 +1025,7 @@ class MaterializationClient(MaterializeBase[M]):
         Returns
         -------
         pandas.DataFrame
-            The joined rows (see :meth:`query_table` for the column types); with ``return_df=False``, a
+            The joined rows (see ``query_table()`` for the column types); with ``return_df=False``, a
             list of dicts.
 
         Raises
@@ -1583,7 +1583,7 @@ class MaterializationClient(MaterializeBase[M]):
 
         Calls ``POST
         /materialize/api/v3/datastack/{datastack_name}/version/{version}/table/{table_name}/query`` (see
-        :meth:`query_table`).
+        ``query_table()``).
 
         Parameters
         ----------
@@ -1596,7 +1596,7 @@ class MaterializationClient(MaterializeBase[M]):
         bounding_box_column : str, default "post_pt_position"
             The position column the box applies to.
         timestamp : datetime.datetime, optional
-            Answer as of this moment (timezone-aware), as :meth:`live_query`.
+            Answer as of this moment (timezone-aware), as ``live_query()``.
         remove_autapses : bool, default True
             Drop synapses whose pre and post root ids are equal.
         include_zeros : bool, default True
@@ -1614,9 +1614,9 @@ class MaterializationClient(MaterializeBase[M]):
             ``[x, y, z]`` nm per unit for returned positions (and spatial filters); default: the client's
             ``desired_resolution``, else each table's own voxel resolution.
         materialization_version : int, optional
-            Materialization version (default: the sub-client's :attr:`version`).
+            Materialization version (default: the sub-client's ``version``).
         synapse_table : str, optional
-            The table (default: :attr:`synapse_table`).
+            The table (default: ``synapse_table``).
         datastack_name : str, optional
             The datastack (default: the client's).
         metadata : bool, default True
@@ -1626,7 +1626,7 @@ class MaterializationClient(MaterializeBase[M]):
         Returns
         -------
         pandas.DataFrame
-            One row per synapse (see :meth:`query_table`).
+            One row per synapse (see ``query_table()``).
 
         Raises
         ------
@@ -1704,7 +1704,7 @@ class MaterializationClient(MaterializeBase[M]):
         Parameters
         ----------
         version : int, optional
-            Materialization version (default: the sub-client's :attr:`version`: the client's pinned
+            Materialization version (default: the sub-client's ``version``: the client's pinned
             version, else the latest).
         datastack_name : str, optional
             The datastack (default: the client's).
@@ -1754,7 +1754,7 @@ class MaterializationClient(MaterializeBase[M]):
         view_name : str
             The view.
         materialization_version : int, optional
-            Materialization version (default: the sub-client's :attr:`version`).
+            Materialization version (default: the sub-client's ``version``).
         datastack_name : str, optional
             The datastack (default: the client's).
         log_warning : bool, default True
@@ -1802,7 +1802,7 @@ class MaterializationClient(MaterializeBase[M]):
         view_name : str
             The view.
         materialization_version : int, optional
-            Materialization version (default: the sub-client's :attr:`version`).
+            Materialization version (default: the sub-client's ``version``).
         datastack_name : str, optional
             The datastack (default: the client's).
         log_warning : bool, default True
@@ -1846,7 +1846,7 @@ class MaterializationClient(MaterializeBase[M]):
         Parameters
         ----------
         materialization_version : int, optional
-            Materialization version (default: the sub-client's :attr:`version`).
+            Materialization version (default: the sub-client's ``version``).
         datastack_name : str, optional
             The datastack (default: the client's).
         log_warning : bool, default True
@@ -1916,7 +1916,7 @@ class MaterializationClient(MaterializeBase[M]):
         get_counts: bool = False,
         random_sample: int | None = None,
     ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
-        """Rows of a view, filtered like :meth:`query_table`.
+        """Rows of a view, filtered like ``query_table()``.
 
         Calls ``POST
         /materialize/api/v3/datastack/{datastack_name}/version/{version}/views/{view_name}/query``.
@@ -1962,7 +1962,7 @@ class MaterializationClient(MaterializeBase[M]):
             Positions as three columns ``<name>_x``, ``<name>_y``, ``<name>_z`` instead of one column of
             ``[x, y, z]`` arrays.
         materialization_version : int, optional
-            Materialization version (default: the sub-client's :attr:`version`).
+            Materialization version (default: the sub-client's ``version``).
         metadata : bool, default True
             Put the query's description (tables, version, timestamp, resolution, filters) in
             ``df.attrs``.
@@ -1977,7 +1977,7 @@ class MaterializationClient(MaterializeBase[M]):
         Returns
         -------
         pandas.DataFrame
-            The view's rows (see :meth:`query_table` for types); a list of dicts with
+            The view's rows (see ``query_table()`` for types); a list of dicts with
             ``return_df=False``.
 
         Raises
@@ -2315,7 +2315,7 @@ class MaterializationClient(MaterializeBase[M]):
         datastack_name : str, optional
             The datastack (default: the client's).
         materialization_version : int, optional
-            Materialization version (default: the sub-client's :attr:`version`).
+            Materialization version (default: the sub-client's ``version``).
         for_neuroglancer : bool, default True
             Prefix the path with ``precomputed://middleauth+`` as Neuroglancer expects.
 
@@ -2363,7 +2363,7 @@ class MaterializationClient(MaterializeBase[M]):
         datastack_name : str, optional
             The datastack (default: the client's).
         materialization_version : int, optional
-            Materialization version (default: the sub-client's :attr:`version`).
+            Materialization version (default: the sub-client's ``version``).
 
         Returns
         -------

@@ -63,7 +63,7 @@ class SchemaClient(ServiceClient[M]):
         Parameters
         ----------
         schema_type : str
-            The schema's name (see :meth:`get_schemas`).
+            The schema's name (see ``get_schemas()``).
 
         Returns
         -------
@@ -103,7 +103,7 @@ class SchemaClient(ServiceClient[M]):
         Returns
         -------
         dict of str to SchemaDocument
-            One document per name (see :meth:`schema_definition`).
+            One document per name (see ``schema_definition()``).
 
         Raises
         ------
@@ -137,7 +137,7 @@ class SchemaClient(ServiceClient[M]):
         Returns
         -------
         dict of str to SchemaDocument
-            One document per schema name (see :meth:`schema_definition`).
+            One document per schema name (see ``schema_definition()``).
 
         Raises
         ------

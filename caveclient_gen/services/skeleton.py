@@ -359,7 +359,7 @@ class SkeletonClient(ServiceClient[M]):
         datastack_name : str, optional
             The datastack (default: the client's).
         skeleton_version : int or None, default 4
-            Skeleton format version (see :meth:`get_versions`): -1 is the latest (4), 0 the
+            Skeleton format version (see ``get_versions()``): -1 is the latest (4), 0 the
             Neuroglancer-compatible one (2); None lets the service choose.
         root_id_prefixes : int, str or sequence of them, default 0
             Decimal prefixes of root ids (``0`` matches nothing but is caveclient's default).
@@ -431,7 +431,7 @@ class SkeletonClient(ServiceClient[M]):
         datastack_name : str, optional
             The datastack (default: the client's).
         skeleton_version : int or None, default 4
-            Skeleton format version (see :meth:`get_versions`): -1 is the latest (4), 0 the
+            Skeleton format version (see ``get_versions()``): -1 is the latest (4), 0 the
             Neuroglancer-compatible one (2); None lets the service choose.
         root_ids : int, str or iterable of int, default 0
             One root id or many.
@@ -576,7 +576,7 @@ class SkeletonClient(ServiceClient[M]):
         datastack_name : str, optional
             The datastack (default: the client's).
         skeleton_version : int or None, default 4
-            Skeleton format version (see :meth:`get_versions`): -1 is the latest (4), 0 the
+            Skeleton format version (see ``get_versions()``): -1 is the latest (4), 0 the
             Neuroglancer-compatible one (2); None lets the service choose.
         output_format : {"dict", "swc"}, default "dict"
             ``"dict"``: a SkeletonDict of NumPy arrays (``vertices`` (n, 3) float nm, ``edges`` (m, 2),
@@ -649,7 +649,7 @@ class SkeletonClient(ServiceClient[M]):
         Calls ``GET
         /skeletoncache/api/v1/{datastack_name}/bulk/get_skeletons/{skvn}/{output_format}/{gms}/{rids}``,
         10 ids per request
-        (the server's limit), concurrently. For many cached skeletons :meth:`fetch_skeletons` is much
+        (the server's limit), concurrently. For many cached skeletons ``fetch_skeletons()`` is much
         faster.
 
         Parameters
@@ -659,7 +659,7 @@ class SkeletonClient(ServiceClient[M]):
         datastack_name : str, optional
             The datastack (default: the client's).
         skeleton_version : int or None, default 4
-            Skeleton format version (see :meth:`get_versions`): -1 is the latest (4), 0 the
+            Skeleton format version (see ``get_versions()``): -1 is the latest (4), 0 the
             Neuroglancer-compatible one (2); None lets the service choose.
         output_format : {"dict", "swc"}, default "dict"
             ``"dict"``: a SkeletonDict of NumPy arrays (``vertices`` (n, 3) float nm, ``edges`` (m, 2),
@@ -742,7 +742,7 @@ class SkeletonClient(ServiceClient[M]):
 
         Calls ``POST /skeletoncache/api/v1/{datastack_name}/bulk/gen_skeletons``, 1000 ids per request,
         concurrently. Ids already cached,
-        refused, or not root ids are skipped by the service. Poll with :meth:`skeletons_exist`.
+        refused, or not root ids are skipped by the service. Poll with ``skeletons_exist()``.
 
         Parameters
         ----------
@@ -844,7 +844,7 @@ class SkeletonClient(ServiceClient[M]):
         datastack_name : str, optional
             The datastack (default: the client's).
         skeleton_version : int or None, default 4
-            Skeleton format version (see :meth:`get_versions`): -1 is the latest (4), 0 the
+            Skeleton format version (see ``get_versions()``): -1 is the latest (4), 0 the
             Neuroglancer-compatible one (2); None lets the service choose.
         output_format : {"dict", "swc"}, default "dict"
             ``"dict"``: a SkeletonDict of NumPy arrays (``vertices`` (n, 3) float nm, ``edges`` (m, 2),

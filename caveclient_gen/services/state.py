@@ -128,8 +128,8 @@ class JSONService(ServiceClient[M]):
         Returns
         -------
         int
-            The id of the stored state (use with :meth:`get_state_json` or
-            :meth:`build_neuroglancer_url`).
+            The id of the stored state (use with ``get_state_json()`` or
+            ``build_neuroglancer_url()``).
 
         Raises
         ------
@@ -304,7 +304,7 @@ class JSONService(ServiceClient[M]):
         Parameters
         ----------
         ngl_url : str, optional
-            The deployment's URL (default: :attr:`ngl_url`, else the datastack's ``viewer_site``).
+            The deployment's URL (default: ``ngl_url``, else the datastack's ``viewer_site``).
 
         Returns
         -------
@@ -348,7 +348,7 @@ class JSONService(ServiceClient[M]):
         state_id : int or str
             The state's id (or, with `static_url`, the URL of a JSON file).
         ngl_url : str, optional
-            The Neuroglancer deployment (default: :attr:`ngl_url`, else the datastack's ``viewer_site``).
+            The Neuroglancer deployment (default: ``ngl_url``, else the datastack's ``viewer_site``).
         target_site : str, optional
             ``"seunglab"`` (links with ``?json_url=``), or ``"cave-explorer"``, ``"mainline"`` or
             ``"spelunker"`` (links with ``#!middleauth+``). None asks the deployment.
