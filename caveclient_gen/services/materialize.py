@@ -40,6 +40,7 @@ from cave_api.materialize.models.view_schemas import ViewSchemas
 from cave_api.materialize.models.views_by_name import ViewsByName
 
 from .._convert.values import as_id_array
+from .._http.overloaded import overloaded
 from .._http.parse import parsed, parsed_list
 from .._http.plan import M, Plan, api_method, api_property, fetch, fetch_all, read, write
 from .._tables.frames import (
@@ -73,6 +74,7 @@ from ._materialize_values import (
     settable_api_property,
     string_format_timestamp,
 )
+from ._method_signatures import JOIN_QUERY, QUERY_TABLE, QUERY_VIEW
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -658,7 +660,7 @@ class MaterializationClient(MaterializeBase[M]):
 
     # ------------------------------------------------------------ queries
 
-    @api_method
+    @overloaded(QUERY_TABLE)
     def query_table(
         self,
         table: str,
@@ -934,7 +936,7 @@ class MaterializationClient(MaterializeBase[M]):
             )
         return frame
 
-    @api_method
+    @overloaded(JOIN_QUERY)
     def join_query(
         self,
         tables: list[list[str]],
@@ -1891,7 +1893,7 @@ class MaterializationClient(MaterializeBase[M]):
         raise_server_warnings(query_headers(response.headers).warnings, log_warning)
         return cast(dict[str, dict[str, ViewColumnType]], parsed(response, ViewSchemas).to_dict())
 
-    @api_method
+    @overloaded(QUERY_VIEW)
     def query_view(
         self,
         view_name: str,

@@ -43,6 +43,7 @@ from cave_api.skeleton.models.skeletons_exist_request import SkeletonsExistReque
 
 from .._convert.values import as_id, as_id_array
 from .._convert.versions import ServerVersion, parse_version
+from .._http.overloaded import overloaded
 from .._http.parse import parsed, parsed_list
 from .._http.plan import M, Plan, RawResponse, Request, api_method, fetch, fetch_all, read, write
 from ..errors import (
@@ -55,6 +56,7 @@ from ..errors import (
     UnexpectedResponseError,
 )
 from ._base import ServiceClient
+from ._method_signatures import GET_SKELETON
 from ._skeleton_formats import (
     CacheContents,
     PrecomputedSkeletonInfo,
@@ -554,7 +556,7 @@ class SkeletonClient(ServiceClient[M]):
             self._info_documents[key] = cast(PrecomputedSkeletonInfo, document)
         return deepcopy(self._info_documents[key])
 
-    @api_method
+    @overloaded(GET_SKELETON)
     def get_skeleton(
         self,
         root_id: int,

@@ -62,7 +62,8 @@ def test_the_examples_of_a_page_run(
         warnings.simplefilter("ignore", CAVEServerWarning)
         for number, code in enumerate(runnable_blocks(page), start=1):
             try:
-                exec(compile(code, f"{page.name} example {number}", "exec"), namespace)  # noqa: S102
+                exec(compile(code, f"{page.name} example {number}", "exec"), namespace)
             except Exception as error:
-                pytest.fail(f"{page.name}, example {number} failed: {type(error).__name__}: {error}\n{code}")
+                failure = f"{type(error).__name__}: {error}"
+                pytest.fail(f"{page.name}, example {number} failed: {failure}\n{code}")
     capsys.readouterr()
