@@ -7,7 +7,7 @@ list the client returns, it is a uint64 numpy array.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,7 +31,8 @@ __all__ = [
 
 
 class ScaleInfo(TypedDict, total=False):
-    """One resolution level of the segmentation volume."""
+    """One resolution level of the segmentation volume (servers send what they know: no key is
+    guaranteed)."""
 
     key: str
     resolution: list[float]
@@ -42,7 +43,7 @@ class ScaleInfo(TypedDict, total=False):
     sharding: dict[str, Any]
 
 
-class GraphSettings(TypedDict, total=False):
+class GraphSettings(TypedDict):
     """Layout of the chunkedgraph."""
 
     chunk_size: list[int]
@@ -53,7 +54,7 @@ class GraphSettings(TypedDict, total=False):
     spatial_bit_masks: dict[str, int]
 
 
-class SegmentationInfo(TypedDict, total=False):
+class SegmentationInfo(TypedDict):
     """The `info` document of the chunkedgraph table (what CloudVolume's graphene:// reads)."""
 
     type: str
@@ -64,14 +65,16 @@ class SegmentationInfo(TypedDict, total=False):
     data_dir: str
     graph: GraphSettings
     app: dict[str, Any]
-    mesh: str
-    mesh_dir: str
-    mesh_metadata: dict[str, Any]
+    mesh: NotRequired[str]
+    mesh_dir: NotRequired[str]
+    mesh_metadata: NotRequired[dict[str, Any]]
     sharded_mesh: bool
     verify_mesh: bool
 
 
 class UserEditCounts(TypedDict, total=False):
+    """Edits of one user (a count the user has none of may be left out)."""
+
     n_splits: int
     n_mergers: int
 
@@ -93,25 +96,25 @@ class MergeLog(TypedDict):
     merge_edge_coords: list[list[list[list[float]]]]
 
 
-class OperationDetails(TypedDict, total=False):
+class OperationDetails(TypedDict):
     """The stored log record of one operation (`get_operation_details`)."""
 
     timestamp: str
-    operation_ts: str
-    user: str
-    roots: list[int]
-    source_ids: list[int]
-    sink_ids: list[int]
-    source_coords: list[list[int]]
-    sink_coords: list[list[int]]
-    bb_offset: list[int]
-    added_edges: list[list[int]]
-    removed_edges: list[list[int]]
-    affinities: list[float]
-    undo_operation_id: int
-    redo_operation_id: int
-    operation_status: int
-    operation_exception: str
+    operation_ts: NotRequired[str]
+    user: NotRequired[str]
+    roots: NotRequired[list[int]]
+    source_ids: NotRequired[list[int]]
+    sink_ids: NotRequired[list[int]]
+    source_coords: NotRequired[list[list[int]]]
+    sink_coords: NotRequired[list[list[int]]]
+    bb_offset: NotRequired[list[int]]
+    added_edges: NotRequired[list[list[int]]]
+    removed_edges: NotRequired[list[list[int]]]
+    affinities: NotRequired[list[float]]
+    undo_operation_id: NotRequired[int]
+    redo_operation_id: NotRequired[int]
+    operation_status: NotRequired[int]
+    operation_exception: NotRequired[str]
 
 
 class EditResult(TypedDict):
@@ -122,12 +125,12 @@ class EditResult(TypedDict):
     new_root_ids: npt.NDArray[np.uint64]
 
 
-class LineageNode(TypedDict, total=False):
+class LineageNode(TypedDict):
     """A root of the lineage graph; `timestamp` is its creation time in epoch seconds (UTC)."""
 
     id: int
     timestamp: float
-    operation_id: int
+    operation_id: NotRequired[int]
 
 
 class LineageLink(TypedDict):

@@ -6,7 +6,7 @@ TypedDicts for type checkers and IDEs, which complete and check their keys.
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 __all__ = [
     "AlignedVolumeInfo",
@@ -18,16 +18,21 @@ __all__ = [
 ]
 
 
-class AlignedVolumeInfo(TypedDict, total=False):
+class AlignedVolumeInfo(TypedDict):
+    """An aligned volume: a coordinate space the datastacks built on it share.
+
+    Keys marked NotRequired are left out by some info servers; the others are always sent.
+    """
+
     id: int
     name: str
-    display_name: str | None
-    description: str | None
+    display_name: NotRequired[str | None]
+    description: NotRequired[str | None]
     image_source: str
 
 
-class DatastackInfo(TypedDict, total=False):
-    """The full info-service record of a datastack."""
+class DatastackInfo(TypedDict):
+    """The full info-service record of a datastack (every key is always sent; values may be None)."""
 
     aligned_volume: AlignedVolumeInfo | None
     segmentation_source: str | None
@@ -46,40 +51,44 @@ class DatastackInfo(TypedDict, total=False):
     proofreading_review_table: str | None
 
 
-class ImageMirror(TypedDict, total=False):
+class ImageMirror(TypedDict):
     """One image source of a datastack (its default or a mirror)."""
 
     id: int
     name: str
-    viewer_layer_name: str | None
+    viewer_layer_name: NotRequired[str | None]
     image_source: str
-    description: str | None
+    description: NotRequired[str | None]
 
 
-class TokenRecord(TypedDict, total=False):
+class TokenRecord(TypedDict):
+    """One of your API tokens (``token`` is a secret: do not print it)."""
+
     id: int
     user_id: int
     token: str
-    description: str | None
-    created: str
-    updated: str
-    last_used: str | None
+    description: NotRequired[str | None]
+    created: NotRequired[str]
+    updated: NotRequired[str]
+    last_used: NotRequired[str | None]
 
 
-class UserInfo(TypedDict, total=False):
+class UserInfo(TypedDict):
+    """A user record of the auth service."""
+
     id: int
     name: str
-    email: str
+    email: NotRequired[str]
     service_account: bool
     created: str
     pi: str
     affiliations: list[Any]
-    admin: bool
-    gdpr_consent: bool
-    admin_datasets: list[Any]
+    admin: NotRequired[bool]
+    gdpr_consent: NotRequired[bool]
+    admin_datasets: NotRequired[list[Any]]
 
 
-class GroupMember(TypedDict, total=False):
+class GroupMember(TypedDict):
     id: int
     name: str
     admin: bool

@@ -7,7 +7,7 @@ them the same way) and TypedDicts for type checkers and IDEs.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 __all__ = [
     "AnnotationRecord",
@@ -34,8 +34,11 @@ class VersionMetadata(TypedDict):
     is_merged: bool | None
 
 
-class TableMetadata(TypedDict, total=False):
-    """Metadata of a table in a materialization version (times are naive-UTC ISO strings)."""
+class TableMetadata(TypedDict):
+    """Metadata of a table in a materialization version (times are naive-UTC ISO strings).
+
+    Keys marked NotRequired are sent by some server versions only.
+    """
 
     id: int
     aligned_volume: str
@@ -54,34 +57,34 @@ class TableMetadata(TypedDict, total=False):
     write_permission: str
     read_permission: str
     last_modified: str
-    segmentation_source: str | None
-    pcg_table_name: str
-    last_updated: str | None
-    annotation_table: str
+    segmentation_source: NotRequired[str | None]
+    pcg_table_name: NotRequired[str]
+    last_updated: NotRequired[str | None]
+    annotation_table: NotRequired[str]
 
 
-class ViewMetadata(TypedDict, total=False):
+class ViewMetadata(TypedDict):
     """Metadata of a materialization view."""
 
     id: int
-    table_name: str
+    table_name: NotRequired[str]
     description: str
     datastack_name: str
     voxel_resolution_x: float
     voxel_resolution_y: float
     voxel_resolution_z: float
-    notice_text: str | None
+    notice_text: NotRequired[str | None]
     live_compatible: bool
 
 
-class ViewColumnType(TypedDict, total=False):
+class ViewColumnType(TypedDict):
     """Type of one view column: `type` is string, integer, float, number, boolean or SpatialPoint."""
 
     type: str
-    format: str
+    format: NotRequired[str]
 
 
-class AnnotationTableMetadata(TypedDict, total=False):
+class AnnotationTableMetadata(TypedDict):
     """Metadata of a live annotation table (times are naive-UTC ISO strings).
 
     `get_table_metadata` folds the server's voxel_resolution_x/y/z into `voxel_resolution`;
@@ -99,17 +102,18 @@ class AnnotationTableMetadata(TypedDict, total=False):
     notice_text: str | None
     reference_table: str | None
     flat_segmentation_source: str | None
-    voxel_resolution: list[float]
-    voxel_resolution_x: float
-    voxel_resolution_y: float
-    voxel_resolution_z: float
+    voxel_resolution: NotRequired[list[float]]
+    """[x, y, z] nm (get_table_metadata); update_metadata returns voxel_resolution_x/y/z instead."""
+    voxel_resolution_x: NotRequired[float]
+    voxel_resolution_y: NotRequired[float]
+    voxel_resolution_z: NotRequired[float]
     read_permission: str
     write_permission: str
     last_modified: str | None
-    segmentation_source: str | None
-    pcg_table_name: str
-    last_updated: str | None
-    annotation_table: str | None
+    segmentation_source: NotRequired[str | None]
+    pcg_table_name: NotRequired[str]
+    last_updated: NotRequired[str | None]
+    annotation_table: NotRequired[str | None]
 
 
 AnnotationRecord = dict[str, Any]

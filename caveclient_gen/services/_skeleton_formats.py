@@ -13,7 +13,7 @@ import importlib
 import io
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypedDict, cast
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, cast
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,7 +37,7 @@ SWC_DTYPES = {
 REFUSAL_COLUMNS = ("DATASTACK_NAME", "ROOT_ID")
 
 
-class SkeletonDict(TypedDict, total=False):
+class SkeletonDict(TypedDict):
     """A skeleton as returned for `output_format="dict"`: numpy arrays plus its metadata.
 
     Which keys are present depends on the skeleton version (1 has no radius or compartment, only
@@ -50,11 +50,11 @@ class SkeletonDict(TypedDict, total=False):
     """(N, 3) vertex positions in nanometres."""
     edges: npt.NDArray[np.int64]
     """(M, 2) pairs of vertex indices."""
-    radius: npt.NDArray[np.float64]
+    radius: NotRequired[npt.NDArray[np.float64]]
     """Radius at each vertex (nm)."""
-    compartment: npt.NDArray[Any]
+    compartment: NotRequired[npt.NDArray[Any]]
     """Compartment label of each vertex (axon, dendrite, soma, ...)."""
-    lvl2_ids: npt.NDArray[Any]
+    lvl2_ids: NotRequired[npt.NDArray[Any]]
     """Level-2 chunkedgraph id of each vertex: int64 (uint64 only for ids beyond int64)."""
     mesh_to_skel_map: npt.NDArray[np.int64]
     """For each level-2 node, the index of its skeleton vertex."""

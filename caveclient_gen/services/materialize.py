@@ -872,7 +872,7 @@ class MaterializationClient(MaterializeBase[M]):
         columns = yield from self._known_columns(table, meta)
         if columns is not None:
             check_known_columns(filters, {table: columns})
-        reference = (meta or {}).get("reference_table") if merge_reference else None
+        reference = meta.get("reference_table") if merge_reference and meta is not None else None
         tables: list[tuple[str, str | None, str | None]] = [(table, None, None)]
         if isinstance(select, dict):
             if reference is None and set(select) - {table}:
