@@ -3,10 +3,14 @@ and the metadata carries the licence and project URLs."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -69,3 +73,52 @@ def test_the_licence_file_matches_the_metadata_and_urls_are_given() -> None:
     urls = PYPROJECT["project"]["urls"]
     assert {"Homepage", "Documentation", "Repository", "Issues"} <= set(urls)
     assert all(url.startswith("https://") for url in urls.values())
+
+
+def test_the_built_wheel_installs_without_a_web_server(tmp_path: Path) -> None:
+    """Build the wheel, install it into a fresh environment: it imports, LocalCAVE names its extra."""
+    uv = shutil.which("uv")
+    if uv is None:  # the development environment is made by uv; without it there is no wheel to build
+        pytest.skip("uv is not on PATH")
+
+    def run_uv(*arguments: str) -> None:
+        done = subprocess.run([uv, *arguments], capture_output=True, text=True, timeout=300, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    run_uv("build", "--wheel", "--quiet", "--out-dir", str(tmp_path / "dist"), str(ROOT))
+    wheel = next((tmp_path / "dist").glob("caveclient_gen-*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    unconditional = [
+        line
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist:") and "extra ==" not in line
+    ]
+    assert unconditional
+    assert not [line for line in unconditional if "starlette" in line or "uvicorn" in line]
+    assert "Provides-Extra: local" in metadata
+    assert "License-Expression: MIT" in metadata
+    assert "Project-URL: Repository" in metadata
+
+    environment = tmp_path / "venv"
+    run_uv("venv", "--quiet", "--python", sys.executable, str(environment))
+    python = environment / "bin" / "python"
+    run_uv("pip", "install", "--quiet", "--python", str(python), str(wheel))
+    probe = (
+        "import sys, caveclient_gen\n"
+        "from caveclient_gen import CAVEclient\n"
+        "print('starlette' in sys.modules, 'uvicorn' in sys.modules)\n"
+        "try:\n"
+        "    import caveclient_gen.testing\n"
+        "except ImportError as error:\n"
+        "    print(error)\n"
+    )
+    done = subprocess.run(
+        [str(python), "-c", probe], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    first, message = done.stdout.splitlines()[:2]
+    assert first == "False False"
+    assert "caveclient-gen[local]" in message
