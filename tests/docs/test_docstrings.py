@@ -183,3 +183,14 @@ def test_every_public_member_is_documented(cls: type) -> None:
         for gap in gaps_of(cls, name, kind, function, raw)
     ]
     assert gaps == [], "\n" + "\n".join(gaps)
+
+
+def test_the_client_documents_every_constructor_parameter() -> None:
+    doc = inspect.getdoc(CAVEclient) or ""
+    given = documented_parameters(sections(doc).get("Parameters", ""))
+    wanted = [p for p in inspect.signature(CAVEclient.__init__).parameters if p != "self"]
+    assert [p for p in wanted if p not in given] == []
+    async_doc = inspect.getdoc(AsyncCAVEclient) or ""
+    assert "CAVEclient" in async_doc
+    extra = set(inspect.signature(AsyncCAVEclient.__init__).parameters) - {"self"} - set(wanted)
+    assert extra == set()  # the async client takes a subset, documented on CAVEclient
