@@ -36,7 +36,7 @@ def setup_token(server: str | None, *, overwrite: bool, open_browser: bool, out:
     except CAVEError as failed:
         print(f"Not saved: {failed}", file=out)
         return 1
-    print(f"Saved in {where}", file=out)
+    print("It was already saved." if where == "(already saved)" else f"Saved in {where}", file=out)
     return 0
 
 
