@@ -111,6 +111,11 @@ def test_setup_token_saves_a_checked_token(
     assert status == 0
     assert "user:       viewer" in text
 
+    # The same token again: nothing to replace.
+    status, text = run(["setup-token", cave.url, "--no-open"], capsys)
+    assert status == 0, text
+    assert "already saved" in text
+
     # A different token replaces the saved one only with --overwrite.
     monkeypatch.setattr("getpass.getpass", lambda prompt="": cave.token)
     status, text = run(["setup-token", cave.url, "--no-open"], capsys)
