@@ -77,8 +77,8 @@ class _ClientBase(Generic[M]):
     def progress(self) -> bool | None:
         """Whether long operations show progress bars: True, False, or None (automatic).
 
-        Automatic means the ``CAVECLIENT_GEN_PROGRESS`` environment variable (``1``/``0``) if set,
-        else bars only in Jupyter or on a terminal. Settable at any time.
+        Automatic means the ``CAVECLIENT_GEN_PROGRESS`` environment variable (``1``/``0``) if set, else
+        bars only in Jupyter or on a terminal. Settable at any time.
         """
         return self._core.settings.progress.setting
 
@@ -141,8 +141,8 @@ class _ClientBase(Generic[M]):
 
     @cached_property
     def chunkedgraph(self) -> ChunkedGraphClient[M]:
-        """The ``ChunkedGraphClient`` of this client: the chunkedgraph: root ids, leaves, edits and
-        their history.
+        """The ``ChunkedGraphClient`` of this client: the chunkedgraph: root ids, leaves, edits and their
+        history.
 
         Built on first access; makes no request. Sync methods on CAVEclient, awaitable on
         AsyncCAVEclient.
@@ -211,27 +211,27 @@ class _ClientBase(Generic[M]):
 class CAVEclient(_ClientBase[Sync]):
     """A client of a CAVE deployment: ``client.info``, ``client.materialize``, ``client.skeleton``, ...
 
-    Takes caveclient's parameters with caveclient's defaults, plus `timeout`, `transport` and
-    `progress`. Nothing is read or fetched at construction: the token is looked up and the
-    datastack's record fetched when the first request needs them. Use it as a context manager, or
-    call ``close()``, to release the connection pool.
+    Takes caveclient's parameters with caveclient's defaults, plus `timeout`, `transport` and `progress`.
+    Nothing is read or fetched at construction: the token is looked up and the datastack's record fetched
+    when the first request needs them. Use it as a context manager, or call ``close()``, to release the
+    connection pool.
 
     Parameters
     ----------
     datastack_name : str, optional
-        The datastack (e.g. ``"minnie65_public"``). Without one, only the global services (auth,
-        info, schema, state) work.
+        The datastack (e.g. ``"minnie65_public"``). Without one, only the global services (auth, info,
+        schema, state) work.
     server_address : str, optional
-        The global server (with ``https://``). Default: the datastack's entry in the datastack map
-        shared with caveclient (``~/.cloudvolume/secrets/cave_datastack_to_server_map.json``), else
-        the public server.
+        The global server (with ``https://``). Default: the datastack's entry in the datastack map shared
+        with caveclient (``~/.cloudvolume/secrets/cave_datastack_to_server_map.json``), else the public
+        server.
     auth_token_file : str or os.PathLike, optional
         A JSON file holding the token.
     auth_token_key : str, optional
         The token's key in that file (default ``"token"``).
     auth_token : str, optional
-        The token itself. The token is looked up in this order: `auth_token`;
-        `auth_token_file` under `auth_token_key`; the ``CAVE_TOKEN`` environment variable;
+        The token itself. The token is looked up in this order: `auth_token`; `auth_token_file` under
+        `auth_token_key`; the ``CAVE_TOKEN`` environment variable;
         ``~/.cloudvolume/secrets/<server>-cave-secret.json``;
         ``~/.cloudvolume/secrets/cave-secret.json``; the deprecated ``chunkedgraph-secret.json``.
     global_only : bool, default False
@@ -241,8 +241,8 @@ class CAVEclient(_ClientBase[Sync]):
     pool_maxsize : int, optional
         Connections kept open, shared by every sub-client (default 16).
     pool_block : bool, optional
-        Accepted for caveclient compatibility and ignored: requests wait for a free connection up
-        to the pool timeout.
+        Accepted for caveclient compatibility and ignored: requests wait for a free connection up to the
+        pool timeout.
     desired_resolution : sequence of float, optional
         ``[x, y, z]`` nm per unit for positions returned by materialization queries (default: each
         table's own).
@@ -251,23 +251,23 @@ class CAVEclient(_ClientBase[Sync]):
     write_server_cache : bool, default True
         Record `server_address` as the datastack's server in the shared datastack map.
     version : int, optional
-        Pin a materialization version: materialize calls use it and chunkedgraph calls default to
-        its timestamp.
+        Pin a materialization version: materialize calls use it and chunkedgraph calls default to its
+        timestamp.
     timeout : float or httpx.Timeout, optional
-        One limit in seconds for every phase (connect stays at most 5 s), or an ``httpx.Timeout``
-        per phase. Default: connect 5 s, read 300 s, write 60 s, pool 60 s.
+        One limit in seconds for every phase (connect stays at most 5 s), or an ``httpx.Timeout`` per
+        phase. Default: connect 5 s, read 300 s, write 60 s, pool 60 s.
     transport : httpx.BaseTransport, optional
         A transport to use instead of the network (tests: ``httpx.MockTransport``, LocalCAVE's
         ``InProcessTransport``).
     progress : bool, optional
-        Show progress bars for long operations: True, False, or None to decide automatically
-        (the ``CAVECLIENT_GEN_PROGRESS`` variable, else only in Jupyter or on a terminal).
+        Show progress bars for long operations: True, False, or None to decide automatically (the
+        ``CAVECLIENT_GEN_PROGRESS`` variable, else only in Jupyter or on a terminal).
 
     Raises
     ------
     InvalidInputError
-        A malformed argument: a datastack name that is not a string, a server address without a
-        scheme, a version that is not an integer, an unknown `progress` value.
+        A malformed argument: a datastack name that is not a string, a server address without a scheme, a
+        version that is not an integer, an unknown `progress` value.
     """
 
     def __init__(
@@ -317,7 +317,7 @@ class CAVEclient(_ClientBase[Sync]):
         """The materialization version this client is pinned to (None: the latest, at each call).
 
         Materialize calls use it by default, and chunkedgraph calls default to its timestamp. Setting it
-        calls ``GET /materialize/api/v3/datastack/{datastack_name}/versions`` to check the number.
+        calls ``GET /materialize/api/v3/datastack/{datastack}/versions`` to check the number.
         """
         return self._core.version
 
@@ -336,7 +336,7 @@ class CAVEclient(_ClientBase[Sync]):
     def timestamp(self) -> datetime | None:
         """The time of the pinned version (UTC), fetched on first use; None without a version.
 
-        Calls ``GET /materialize/api/v3/datastack/{datastack_name}/version/{version}`` once.
+        Calls ``GET /materialize/api/v3/datastack/{datastack}/version/{version}`` once.
         """
         runtime = self._core.runtime
         assert isinstance(runtime, SyncRuntime)
@@ -384,8 +384,7 @@ class CAVEclient(_ClientBase[Sync]):
 
         Opens ``<server>/sticky_auth/settings/tokens``, asks for the token without echoing it, checks it
         with ``GET /info/api/v2/datastacks``, and saves it where caveclient and CloudVolume look. The
-        shell
-        command ``caveclient-gen setup-token`` does the same.
+        shell command ``caveclient-gen setup-token`` does the same.
 
         Parameters
         ----------

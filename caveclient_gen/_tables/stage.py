@@ -294,8 +294,8 @@ class StagedAnnotations:
         Raises
         ------
         InvalidInputError
-            A column is missing or unknown, or a value does not fit the schema (the message names the
-            row and field).
+            A column is missing or unknown, or a value does not fit the schema (the message names the row
+            and field).
         """
         columns = [str(c) for c in df.columns]
         missing = [field for field in self.fields_required if field not in columns]

@@ -239,10 +239,10 @@ class TableQuery(_Query[M]):
     ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
         """Run the query on a materialization version (or, with `timestamp`, as of that moment).
 
-        Calls ``POST
-        /materialize/api/v3/datastack/{datastack_name}/version/{version}/table/{table_name}/query``
-        (``POST /materialize/api/v3/datastack/{datastack_name}/version/{version}/query``
-        for a reference table joined to its target), as ``MaterializationClient.query_table()`` does.
+        Calls
+        ``POST /materialize/api/v3/datastack/{datastack}/version/{version}/table/{table_name}/query``
+        (``POST /materialize/api/v3/datastack/{datastack}/version/{version}/query`` for a reference table
+        joined to its target), as ``MaterializationClient.query_table()`` does.
 
         Parameters
         ----------
@@ -252,8 +252,7 @@ class TableQuery(_Query[M]):
             Rows to skip first (in the server's order).
         limit : int, optional
             At most this many rows. The server also caps each answer (a ``CAVEServerWarning`` says so
-            when
-            a result was cut short).
+            when a result was cut short).
         split_positions : bool, default False
             Positions as three columns ``<name>_x``, ``<name>_y``, ``<name>_z`` instead of one column of
             ``[x, y, z]`` arrays.
@@ -285,8 +284,8 @@ class TableQuery(_Query[M]):
         Raises
         ------
         InvalidInputError
-            An unknown table, column or filter kind, a naive datetime, ids that are not integers
-            (refused before any request).
+            An unknown table, column or filter kind, a naive datetime, ids that are not integers (refused
+            before any request).
         InvalidInequalityException
             An inequality filter on a column that is not numeric.
         NotFoundError
@@ -367,7 +366,7 @@ class TableQuery(_Query[M]):
     ) -> Plan[pd.DataFrame]:
         """Run the query as of a moment, computed by the server (as ``live_live_query``).
 
-        Calls ``POST /materialize/api/v3/datastack/{datastack_name}/query``.
+        Calls ``POST /materialize/api/v3/datastack/{datastack}/query``.
 
         Parameters
         ----------
@@ -377,8 +376,7 @@ class TableQuery(_Query[M]):
             Rows to skip first (in the server's order).
         limit : int, optional
             At most this many rows. The server also caps each answer (a ``CAVEServerWarning`` says so
-            when
-            a result was cut short).
+            when a result was cut short).
         split_positions : bool, default False
             Positions as three columns ``<name>_x``, ``<name>_y``, ``<name>_z`` instead of one column of
             ``[x, y, z]`` arrays.
@@ -406,8 +404,8 @@ class TableQuery(_Query[M]):
         Raises
         ------
         InvalidInputError
-            An unknown table, column or filter kind, a naive datetime, ids that are not integers
-            (refused before any request).
+            An unknown table, column or filter kind, a naive datetime, ids that are not integers (refused
+            before any request).
         InvalidInequalityException
             An inequality filter on a column that is not numeric.
         NotFoundError
@@ -461,8 +459,8 @@ class ViewQuery(_Query[M]):
     ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
         """Run the query on the view.
 
-        Calls ``POST
-        /materialize/api/v3/datastack/{datastack_name}/version/{version}/views/{view_name}/query``.
+        Calls
+        ``POST /materialize/api/v3/datastack/{datastack}/version/{version}/views/{view_name}/query``.
 
         Parameters
         ----------
@@ -472,8 +470,7 @@ class ViewQuery(_Query[M]):
             Rows to skip first (in the server's order).
         limit : int, optional
             At most this many rows. The server also caps each answer (a ``CAVEServerWarning`` says so
-            when
-            a result was cut short).
+            when a result was cut short).
         split_positions : bool, default False
             Positions as three columns ``<name>_x``, ``<name>_y``, ``<name>_z`` instead of one column of
             ``[x, y, z]`` arrays.
@@ -500,8 +497,8 @@ class ViewQuery(_Query[M]):
         Raises
         ------
         InvalidInputError
-            An unknown table, column or filter kind, a naive datetime, ids that are not integers
-            (refused before any request).
+            An unknown table, column or filter kind, a naive datetime, ids that are not integers (refused
+            before any request).
         InvalidInequalityException
             An inequality filter on a column that is not numeric.
         NotFoundError

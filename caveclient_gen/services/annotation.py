@@ -165,7 +165,7 @@ class AnnotationClient(ServiceClient[M]):
     ) -> Plan[list[str]]:
         """Names of the annotation tables of an aligned volume.
 
-        Calls ``GET /annotation/api/v2/aligned_volume/{aligned_volume_name}/table``.
+        Calls ``GET /annotation/api/v2/aligned_volume/{aligned_volume}/table``.
 
         Parameters
         ----------
@@ -212,7 +212,7 @@ class AnnotationClient(ServiceClient[M]):
     def get_annotation_count(self, table_name: str, aligned_volume_name: str | None = None) -> Plan[int]:
         """Number of rows stored in a table (superseded and deleted rows included).
 
-        Calls ``GET /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}/count``.
+        Calls ``GET /annotation/api/v2/aligned_volume/{aligned_volume}/table/{table_name}/count``.
 
         Parameters
         ----------
@@ -260,7 +260,7 @@ class AnnotationClient(ServiceClient[M]):
     ) -> Plan[AnnotationTableMetadata]:
         """Metadata of an annotation table.
 
-        Calls ``GET /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}``.
+        Calls ``GET /annotation/api/v2/aligned_volume/{aligned_volume}/table/{table_name}``.
 
         Parameters
         ----------
@@ -309,9 +309,8 @@ class AnnotationClient(ServiceClient[M]):
     def delete_table(self, table_name: str, aligned_volume_name: str | None = None) -> Plan[bool]:
         """Mark a table as deleted (its owner only); its rows are kept but no longer materialized.
 
-        Calls ``DELETE /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}``.
-        Never retried once the request may have reached the
-        server.
+        Calls ``DELETE /annotation/api/v2/aligned_volume/{aligned_volume}/table/{table_name}``. Never
+        retried once the request may have reached the server.
 
         Parameters
         ----------
@@ -365,8 +364,8 @@ class AnnotationClient(ServiceClient[M]):
     ) -> Plan[str]:
         """Create an empty annotation table of a schema type.
 
-        Calls ``POST /annotation/api/v2/aligned_volume/{aligned_volume_name}/table``. Never retried once
-        the request may have reached the server.
+        Calls ``POST /annotation/api/v2/aligned_volume/{aligned_volume}/table``. Never retried once the
+        request may have reached the server.
 
         Parameters
         ----------
@@ -469,7 +468,7 @@ class AnnotationClient(ServiceClient[M]):
     ) -> Plan[AnnotationTableMetadata]:
         """Change a table's metadata (its owner only); fields left None keep their value.
 
-        Calls ``PUT /annotation/api/v2/aligned_volume/{aligned_volume_name}/table``.
+        Calls ``PUT /annotation/api/v2/aligned_volume/{aligned_volume}/table``.
 
         Parameters
         ----------
@@ -547,9 +546,8 @@ class AnnotationClient(ServiceClient[M]):
     ) -> Plan[list[AnnotationRecord]]:
         """Rows of a table, by annotation id (ids that do not exist are skipped).
 
-        Calls ``GET
-        /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}/annotations``, in
-        chunks of ``ANNOTATION_IDS_PER_GET`` (400) ids.
+        Calls ``GET /annotation/api/v2/aligned_volume/{aligned_volume}/table/{table_name}/annotations``,
+        in chunks of ``ANNOTATION_IDS_PER_GET`` (400) ids.
 
         Parameters
         ----------
@@ -565,8 +563,7 @@ class AnnotationClient(ServiceClient[M]):
         -------
         list of AnnotationRecord
             One dict per row: ``id``, ``created``, ``valid``, and the schema's fields (points as dicts
-            with
-            ``position`` ``[x, y, z]``).
+            with ``position`` ``[x, y, z]``).
 
         Raises
         ------
@@ -616,10 +613,9 @@ class AnnotationClient(ServiceClient[M]):
     ) -> Plan[list[int]]:
         """Insert annotations into a table.
 
-        Calls ``POST
-        /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}/annotations``. Never
-        retried once the request may have
-        reached the server. At most 10,000 per call: use ``stage_annotations()`` for more.
+        Calls ``POST /annotation/api/v2/aligned_volume/{aligned_volume}/table/{table_name}/annotations``.
+        Never retried once the request may have reached the server. At most 10,000 per call: use
+        ``stage_annotations()`` for more.
 
         Parameters
         ----------
@@ -727,9 +723,8 @@ class AnnotationClient(ServiceClient[M]):
     ) -> Plan[list[int]]:
         """Insert the rows of a DataFrame into a table.
 
-        Calls ``POST
-        /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}/annotations`` (see
-        ``post_annotation()``).
+        Calls ``POST /annotation/api/v2/aligned_volume/{aligned_volume}/table/{table_name}/annotations``
+        (see ``post_annotation()``).
 
         Parameters
         ----------
@@ -777,10 +772,8 @@ class AnnotationClient(ServiceClient[M]):
     ) -> Plan[dict[int, int]]:
         """Replace rows: each annotation carries the ``id`` of the row it replaces.
 
-        Calls ``PUT
-        /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}/annotations``. Never
-        retried once the request may have reached
-        the server.
+        Calls ``PUT /annotation/api/v2/aligned_volume/{aligned_volume}/table/{table_name}/annotations``.
+        Never retried once the request may have reached the server.
 
         Parameters
         ----------
@@ -848,8 +841,7 @@ class AnnotationClient(ServiceClient[M]):
     ) -> Plan[dict[int, int]]:
         """Replace rows from a DataFrame with an ``id`` column.
 
-        Calls ``PUT
-        /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}/annotations``.
+        Calls ``PUT /annotation/api/v2/aligned_volume/{aligned_volume}/table/{table_name}/annotations``.
 
         Parameters
         ----------
@@ -899,10 +891,9 @@ class AnnotationClient(ServiceClient[M]):
     ) -> Plan[list[int]]:
         """Mark rows as deleted.
 
-        Calls ``DELETE
-        /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}/annotations``. Never
-        retried once the request may have
-        reached the server.
+        Calls
+        ``DELETE /annotation/api/v2/aligned_volume/{aligned_volume}/table/{table_name}/annotations``.
+        Never retried once the request may have reached the server.
 
         Parameters
         ----------
@@ -963,9 +954,9 @@ class AnnotationClient(ServiceClient[M]):
         """A StagedAnnotations for a table or a schema: rows checked as they are added, uploaded later.
 
         Calls ``GET /schema/api/v2/type/{annotation_type}`` (and, for a table,
-        ``GET /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}`` to find its
-        schema and resolution). Add rows with
-        ``.add(**fields)`` or ``.add_dataframe(df)``; upload with ``upload_staged_annotations()``.
+        ``GET /annotation/api/v2/aligned_volume/{aligned_volume}/table/{table_name}`` to find its schema
+        and resolution). Add rows with ``.add(**fields)`` or ``.add_dataframe(df)``; upload with
+        ``upload_staged_annotations()``.
 
         Parameters
         ----------
@@ -1034,10 +1025,9 @@ class AnnotationClient(ServiceClient[M]):
     ) -> Plan[list[int] | dict[int, int]]:
         """Upload the staged rows not uploaded yet, `batch_size` rows per request.
 
-        Calls ``POST
-        /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}/annotations``
-        (inserts) or ``PUT
-        /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}/annotations``
+        Calls ``POST /annotation/api/v2/aligned_volume/{aligned_volume}/table/{table_name}/annotations``
+        (inserts) or
+        ``PUT /annotation/api/v2/aligned_volume/{aligned_volume}/table/{table_name}/annotations``
         (updates), one batch after the other. A failed batch is not replayed.
 
         Parameters

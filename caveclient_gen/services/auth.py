@@ -82,8 +82,7 @@ class AuthClient(ServiceClient[M]):
         """The token file CloudVolume reads for the local server's ``graphene://`` paths.
 
         ``~/.cloudvolume/secrets/<local server host>-cave-secret.json``, or None while the local server
-        is
-        not known. Makes no request.
+        is not known. Makes no request.
         """
         local = self.local_server
         return secrets_directory() / server_token_filename(local) if local else None
@@ -92,8 +91,7 @@ class AuthClient(ServiceClient[M]):
         """Load the token stored under a key of the token file, and use it from now on.
 
         Makes no request. The file is the ``auth_token_file`` argument, else the global server's own
-        file,
-        else ``~/.cloudvolume/secrets/cave-secret.json``.
+        file, else ``~/.cloudvolume/secrets/cave-secret.json``.
 
         Parameters
         ----------
@@ -170,8 +168,8 @@ class AuthClient(ServiceClient[M]):
         Raises
         ------
         InvalidInputError
-            No token to store, a different token is stored and `overwrite` is False, or a file exists
-            but is not a JSON object.
+            No token to store, a different token is stored and `overwrite` is False, or a file exists but
+            is not a JSON object.
         PermissionError
             A file could not be written and `ignore_readonly` is False.
         """
@@ -292,8 +290,7 @@ class AuthClient(ServiceClient[M]):
         -------
         list of TokenRecord
             One dict per token: ``id``, ``user_id``, ``token``, ``description``, ``created``,
-            ``updated``,
-            ``last_used``. The values are secrets: do not print them.
+            ``updated``, ``last_used``. The values are secrets: do not print them.
 
         Raises
         ------

@@ -206,8 +206,8 @@ class ChunkedGraphClient(ServiceClient[M]):
     def timestamp(self) -> datetime | None:
         """Default time of queries (UTC), or None for "now" at each call.
 
-        The parent client's version time when it is pinned to a version, else the value set here
-        (a timezone-aware datetime). Makes no request.
+        The parent client's version time when it is pinned to a version, else the value set here (a
+        timezone-aware datetime). Makes no request.
         """
         parent = self._core.timestamp
         if parent is None:
@@ -312,9 +312,9 @@ class ChunkedGraphClient(ServiceClient[M]):
         """Root ids (or ancestors at `stop_layer`) of supervoxel ids, one per input id, in order.
 
         Calls ``POST /segmentation/api/v1/table/{table_id}/roots_binary`` (raw little-endian uint64 both
-        ways). Large inputs are split into
-        chunks of ``CHUNKEDGRAPH_ROOTS_CHUNK_SIZE`` (500,000) ids fetched concurrently, all at the same
-        timestamp, so the result equals one big request; a progress bar shows when it is switched on.
+        ways). Large inputs are split into chunks of ``CHUNKEDGRAPH_ROOTS_CHUNK_SIZE`` (500,000) ids
+        fetched concurrently, all at the same timestamp, so the result equals one big request; a progress
+        bar shows when it is switched on.
 
         Parameters
         ----------
@@ -640,8 +640,7 @@ class ChunkedGraphClient(ServiceClient[M]):
             A root or any other node id.
         bounds : array-like, optional
             A box ``[[xmin, xmax], [ymin, ymax], [zmin, zmax]]`` in chunkedgraph (base resolution)
-            voxels;
-            default: no limit.
+            voxels; default: no limit.
         stop_layer : int, optional
             Return the ancestors at this layer (2 = level-2 nodes) instead of supervoxels / roots.
 
@@ -688,8 +687,8 @@ class ChunkedGraphClient(ServiceClient[M]):
         """Leaves of many nodes at once.
 
         Calls ``POST /segmentation/api/v1/table/{table_id}/node/leaves_many``,
-        ``CHUNKEDGRAPH_LEAVES_CHUNK_SIZE`` (20) nodes per request,
-        concurrently (a progress bar shows for many chunks when switched on).
+        ``CHUNKEDGRAPH_LEAVES_CHUNK_SIZE`` (20) nodes per request, concurrently (a progress bar shows for
+        many chunks when switched on).
 
         Parameters
         ----------
@@ -697,8 +696,7 @@ class ChunkedGraphClient(ServiceClient[M]):
             Ids as a list, NumPy array (any integer dtype) or pandas Series; a single int is accepted.
         bounds : array-like, optional
             A box ``[[xmin, xmax], [ymin, ymax], [zmin, zmax]]`` in chunkedgraph (base resolution)
-            voxels;
-            default: no limit.
+            voxels; default: no limit.
         stop_layer : int, optional
             Return the ancestors at this layer (2 = level-2 nodes) instead of supervoxels / roots.
 
@@ -1170,8 +1168,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         -------
         ChangeLog
             A dict: ``n_mergers``, ``n_splits``, ``operations_ids``, ``past_ids``, ``user_info`` (counts
-            per
-            user).
+            per user).
 
         Raises
         ------
@@ -1222,9 +1219,9 @@ class ChunkedGraphClient(ServiceClient[M]):
         -------
         dict of int to pandas.DataFrame
             Root id -> a frame with columns ``operation_id``, ``timestamp`` (UTC datetimes; caveclient
-            gave
-            epoch milliseconds), ``user_id``, ``before_root_ids`` / ``after_root_ids`` (uint64 arrays),
-            ``is_merge``, ``user_name``, ``user_affiliation`` (and ``in_neuron``, ``is_relevant``).
+            gave epoch milliseconds), ``user_id``, ``before_root_ids`` / ``after_root_ids`` (uint64
+            arrays), ``is_merge``, ``user_name``, ``user_affiliation`` (and ``in_neuron``,
+            ``is_relevant``).
 
         Raises
         ------
@@ -1285,8 +1282,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         -------
         pandas.DataFrame
             One row per operation: ``operation_id``, ``timestamp`` (UTC), and the other columns the
-            server
-            sends.
+            server sends.
 
         Raises
         ------
@@ -1335,8 +1331,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         dict of str to OperationDetails
             Operation id (as a decimal string) -> its record (``user``, ``timestamp``, ``roots``,
             ``added_edges`` / ``removed_edges``, ``source_coords`` / ``sink_coords``, ...). Unknown ids
-            are
-            left out.
+            are left out.
 
         Raises
         ------
@@ -1460,8 +1455,8 @@ class ChunkedGraphClient(ServiceClient[M]):
     ) -> Plan[IdArray]:
         """The roots current at `timestamp` that share supervoxels with `root_id`.
 
-        Calls ``POST /segmentation/api/v1/table/{table_id}/lineage_graph_multiple`` and ``POST
-        /segmentation/api/v1/table/{table_id}/is_latest_roots`` (and
+        Calls ``POST /segmentation/api/v1/table/{table_id}/lineage_graph_multiple`` and
+        ``POST /segmentation/api/v1/table/{table_id}/is_latest_roots`` (and
         ``POST /segmentation/api/v1/table/{table_id}/roots_binary`` when a candidate is not current):
         every id returned is current.
 
@@ -1575,8 +1570,8 @@ class ChunkedGraphClient(ServiceClient[M]):
         """Current roots ranked by how much of a root they hold.
 
         Calls ``GET /segmentation/api/v1/table/{table_id}/node/{node_id}/leaves`` (the root's nodes at
-        `stop_layer`) and
-        ``POST /segmentation/api/v1/table/{table_id}/roots_binary`` (their roots at `timestamp`).
+        `stop_layer`) and ``POST /segmentation/api/v1/table/{table_id}/roots_binary`` (their roots at
+        `timestamp`).
 
         Parameters
         ----------
@@ -1799,8 +1794,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         """Contact sites of a root within a box, as PyChunkedGraph 2.21.1 answers them.
 
         Calls ``GET /segmentation/api/v1/table/{table_id}/node/{node_id}/contact_sites``. That server
-        only succeeds when there are exactly
-        two partners.
+        only succeeds when there are exactly two partners.
 
         Parameters
         ----------
@@ -1980,8 +1974,7 @@ class ChunkedGraphClient(ServiceClient[M]):
             A root id.
         bounds : array-like, optional
             A box ``[[xmin, xmax], [ymin, ymax], [zmin, zmax]]`` in chunkedgraph (base resolution)
-            voxels;
-            default: no limit.
+            voxels; default: no limit.
 
         Returns
         -------

@@ -112,7 +112,7 @@ class InfoServiceClient(ServiceClient[M]):
     def get_datastacks_by_aligned_volume(self, aligned_volume: str | None = None) -> Plan[list[str]]:
         """Datastacks built on one aligned volume.
 
-        Calls ``GET /info/api/v2/aligned_volume/{aligned_volume_name}/datastacks`` (and, without
+        Calls ``GET /info/api/v2/aligned_volume/{aligned_volume}/datastacks`` (and, without
         `aligned_volume`, ``GET /info/api/v2/datastack/full/{datastack}`` (once per datastack; the record
         is kept) to find the client's).
 
@@ -173,9 +173,9 @@ class InfoServiceClient(ServiceClient[M]):
         Returns
         -------
         DatastackInfo
-            A dict (typed): ``local_server``, ``segmentation_source``, ``synapse_table``,
-            ``soma_table``, ``viewer_site``, ``viewer_resolution_x/y/z``, ``aligned_volume`` (a dict with
-            ``name``, ``id``, ``image_source``, ``description``), and the other fields the server sends.
+            A dict (typed): ``local_server``, ``segmentation_source``, ``synapse_table``, ``soma_table``,
+            ``viewer_site``, ``viewer_resolution_x/y/z``, ``aligned_volume`` (a dict with ``name``,
+            ``id``, ``image_source``, ``description``), and the other fields the server sends.
 
         Raises
         ------
@@ -211,8 +211,7 @@ class InfoServiceClient(ServiceClient[M]):
         use_stored : bool, default True
             Use the datastack record this client already fetched; False fetches it again.
         image_mirror : str, optional
-            An image source name (see ``get_image_mirror_names()``) whose path replaces
-            ``image_source``.
+            An image source name (see ``get_image_mirror_names()``) whose path replaces ``image_source``.
 
         Returns
         -------
@@ -242,8 +241,8 @@ class InfoServiceClient(ServiceClient[M]):
     ) -> Plan[AlignedVolumeInfo]:
         """An aligned volume record, by its numeric id.
 
-        Calls ``GET /info/api/v2/aligned_volume/id/{id}`` (and, without an id, ``GET
-        /info/api/v2/datastack/full/{datastack}`` (once per datastack; the record is kept)).
+        Calls ``GET /info/api/v2/aligned_volume/id/{id}`` (and, without an id,
+        ``GET /info/api/v2/datastack/full/{datastack}`` (once per datastack; the record is kept)).
 
         Parameters
         ----------
@@ -294,8 +293,7 @@ class InfoServiceClient(ServiceClient[M]):
         -------
         list of ImageMirror
             One dict per source: ``name``, ``image_source`` (its path), ``default`` and the other fields
-            the
-            server sends.
+            the server sends.
 
         Raises
         ------
@@ -525,8 +523,7 @@ class InfoServiceClient(ServiceClient[M]):
     def synapse_segmentation_source(
         self, datastack_name: str | None = None, use_stored: bool = True, format_for: str = "raw"
     ) -> Plan[str]:
-        """Path of the segmentation the synapse table was computed on (default: the segmentation
-        source).
+        """Path of the segmentation the synapse table was computed on (default: the segmentation source).
 
         Calls ``GET /info/api/v2/datastack/full/{datastack}`` (once per datastack; the record is kept).
 

@@ -71,8 +71,7 @@ class L2CacheClient(ServiceClient[M]):
         """Features of level-2 ids, keyed by id as a decimal string (as caveclient returns them).
 
         Calls ``POST /l2cache/api/v1/table/{table_id}/attributes``; duplicates are asked once, and large
-        inputs go in
-        chunks of ``L2CACHE_CHUNK_SIZE`` (20,000) ids, concurrently.
+        inputs go in chunks of ``L2CACHE_CHUNK_SIZE`` (20,000) ids, concurrently.
 
         Parameters
         ----------

@@ -148,8 +148,8 @@ class MaterializationClient(MaterializeBase[M]):
 
         The client's pinned version (``CAVEclient(version=...)``), else the one assigned here (checked
         against ``get_versions(expired=True)`` on first use), else the latest, resolved once (assign None
-        to resolve it again). Calls ``GET /materialize/api/v3/datastack/{datastack_name}/versions`` when
-        it resolves the latest.
+        to resolve it again). Calls ``GET /materialize/api/v3/datastack/{datastack}/versions`` when it
+        resolves the latest.
         """
         datastack = self._datastack(None)
         return (yield from self._resolved_version(datastack, None))
@@ -201,9 +201,8 @@ class MaterializationClient(MaterializeBase[M]):
         """The tables of the sub-client's version, each a query builder.
 
         ``client.materialize.tables.<table>(column=value, ...).query()``. Calls
-        ``GET /materialize/api/v3/datastack/{datastack_name}/version/{version}/tables/metadata`` and
-        ``GET /schema/api/v2/types_all`` once per
-        version.
+        ``GET /materialize/api/v3/datastack/{datastack}/version/{version}/tables/metadata`` and
+        ``GET /schema/api/v2/types_all`` once per version.
         """
         from .._tables.table_manager import TableManager
 
@@ -220,8 +219,8 @@ class MaterializationClient(MaterializeBase[M]):
         """The views of the sub-client's version, each a query builder.
 
         ``client.materialize.views.<view>(column=value, ...).query()``. Calls
-        ``GET /materialize/api/v3/datastack/{datastack_name}/version/{version}/views`` and ``GET
-        /materialize/api/v3/datastack/{datastack_name}/version/{version}/views/schemas`` once per
+        ``GET /materialize/api/v3/datastack/{datastack}/version/{version}/views`` and
+        ``GET /materialize/api/v3/datastack/{datastack}/version/{version}/views/schemas`` once per
         version.
         """
         from .._tables.table_manager import ViewManager
@@ -266,7 +265,7 @@ class MaterializationClient(MaterializeBase[M]):
     def most_recent_version(self, datastack_name: str | None = None) -> Plan[int]:
         """The newest valid materialization version of a datastack.
 
-        Calls ``GET /materialize/api/v3/datastack/{datastack_name}/versions``.
+        Calls ``GET /materialize/api/v3/datastack/{datastack}/versions``.
 
         Parameters
         ----------
@@ -295,7 +294,7 @@ class MaterializationClient(MaterializeBase[M]):
     def get_versions(self, datastack_name: str | None = None, expired: bool = False) -> Plan[list[int]]:
         """Version numbers of a datastack.
 
-        Calls ``GET /materialize/api/v3/datastack/{datastack_name}/versions``.
+        Calls ``GET /materialize/api/v3/datastack/{datastack}/versions``.
 
         Parameters
         ----------
@@ -328,15 +327,15 @@ class MaterializationClient(MaterializeBase[M]):
     ) -> Plan[list[str]]:
         """Names of the tables of a version.
 
-        Calls ``GET /materialize/api/v2/datastack/{datastack_name}/version/{version}/tables``.
+        Calls ``GET /materialize/api/v2/datastack/{datastack}/version/{version}/tables``.
 
         Parameters
         ----------
         datastack_name : str, optional
             The datastack (default: the client's).
         version : int, optional
-            Materialization version (default: the sub-client's ``version``: the client's pinned
-            version, else the latest).
+            Materialization version (default: the sub-client's ``version``: the client's pinned version,
+            else the latest).
 
         Returns
         -------
@@ -379,8 +378,8 @@ class MaterializationClient(MaterializeBase[M]):
     ) -> Plan[int | None]:
         """Number of rows a table had in a version.
 
-        Calls ``GET
-        /materialize/api/v2/datastack/{datastack_name}/version/{version}/table/{table_name}/count``.
+        Calls
+        ``GET /materialize/api/v2/datastack/{datastack}/version/{version}/table/{table_name}/count``.
 
         Parameters
         ----------
@@ -389,8 +388,8 @@ class MaterializationClient(MaterializeBase[M]):
         datastack_name : str, optional
             The datastack (default: the client's).
         version : int, optional
-            Materialization version (default: the sub-client's ``version``: the client's pinned
-            version, else the latest).
+            Materialization version (default: the sub-client's ``version``: the client's pinned version,
+            else the latest).
 
         Returns
         -------
@@ -431,13 +430,13 @@ class MaterializationClient(MaterializeBase[M]):
     ) -> Plan[VersionMetadata]:
         """The record of one version.
 
-        Calls ``GET /materialize/api/v3/datastack/{datastack_name}/version/{version}``.
+        Calls ``GET /materialize/api/v3/datastack/{datastack}/version/{version}``.
 
         Parameters
         ----------
         version : int, optional
-            Materialization version (default: the sub-client's ``version``: the client's pinned
-            version, else the latest).
+            Materialization version (default: the sub-client's ``version``: the client's pinned version,
+            else the latest).
         datastack_name : str, optional
             The datastack (default: the client's).
 
@@ -468,13 +467,13 @@ class MaterializationClient(MaterializeBase[M]):
     ) -> Plan[datetime]:
         """When a version was frozen.
 
-        Calls ``GET /materialize/api/v3/datastack/{datastack_name}/version/{version}``.
+        Calls ``GET /materialize/api/v3/datastack/{datastack}/version/{version}``.
 
         Parameters
         ----------
         version : int, optional
-            Materialization version (default: the sub-client's ``version``: the client's pinned
-            version, else the latest).
+            Materialization version (default: the sub-client's ``version``: the client's pinned version,
+            else the latest).
         datastack_name : str, optional
             The datastack (default: the client's).
 
@@ -505,7 +504,7 @@ class MaterializationClient(MaterializeBase[M]):
     ) -> Plan[list[VersionMetadata]]:
         """The records of every version (kept 12 hours by this client).
 
-        Calls ``GET /materialize/api/v3/datastack/{datastack_name}/metadata``.
+        Calls ``GET /materialize/api/v3/datastack/{datastack}/metadata``.
 
         Parameters
         ----------
@@ -558,8 +557,8 @@ class MaterializationClient(MaterializeBase[M]):
     ) -> Plan[TableMetadata]:
         """Metadata of a table in a version (kept 12 hours by this client).
 
-        Calls ``GET
-        /materialize/api/v3/datastack/{datastack_name}/version/{version}/table/{table_name}/metadata``.
+        Calls
+        ``GET /materialize/api/v3/datastack/{datastack}/version/{version}/table/{table_name}/metadata``.
 
         Parameters
         ----------
@@ -568,8 +567,8 @@ class MaterializationClient(MaterializeBase[M]):
         datastack_name : str, optional
             The datastack (default: the client's).
         version : int, optional
-            Materialization version (default: the sub-client's ``version``: the client's pinned
-            version, else the latest).
+            Materialization version (default: the sub-client's ``version``: the client's pinned version,
+            else the latest).
         log_warning : bool, default True
             Raise the messages the server sends with its answer (a table's notice, a row limit) as
             ``CAVEServerWarning``.
@@ -605,15 +604,15 @@ class MaterializationClient(MaterializeBase[M]):
     ) -> Plan[list[TableMetadata]]:
         """Metadata of every table of a version (kept 12 hours by this client).
 
-        Calls ``GET /materialize/api/v3/datastack/{datastack_name}/version/{version}/tables/metadata``.
+        Calls ``GET /materialize/api/v3/datastack/{datastack}/version/{version}/tables/metadata``.
 
         Parameters
         ----------
         datastack_name : str, optional
             The datastack (default: the client's).
         version : int, optional
-            Materialization version (default: the sub-client's ``version``: the client's pinned
-            version, else the latest).
+            Materialization version (default: the sub-client's ``version``: the client's pinned version,
+            else the latest).
         log_warning : bool, default True
             Raise the messages the server sends with its answer (a table's notice, a row limit) as
             ``CAVEServerWarning``.
@@ -690,15 +689,13 @@ class MaterializationClient(MaterializeBase[M]):
     ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
         """Rows of a table in a materialization version, filtered.
 
-        Calls ``POST
-        /materialize/api/v3/datastack/{datastack_name}/version/{version}/table/{table_name}/query`` (or,
-        for a reference table joined to
-        its target, ``POST /materialize/api/v3/datastack/{datastack_name}/version/{version}/query``),
-        asking for Arrow; also
-        ``GET
-        /materialize/api/v3/datastack/{datastack_name}/version/{version}/table/{table_name}/metadata``
-        once per table and version. With
-        `timestamp`, see ``live_query()``.
+        Calls
+        ``POST /materialize/api/v3/datastack/{datastack}/version/{version}/table/{table_name}/query``
+        (or, for a reference table joined to its target,
+        ``POST /materialize/api/v3/datastack/{datastack}/version/{version}/query``), asking for Arrow;
+        also
+        ``GET /materialize/api/v3/datastack/{datastack}/version/{version}/table/{table_name}/metadata``
+        once per table and version. With `timestamp`, see ``live_query()``.
 
         Parameters
         ----------
@@ -730,8 +727,7 @@ class MaterializationClient(MaterializeBase[M]):
             Rows to skip first (in the server's order).
         limit : int, optional
             At most this many rows. The server also caps each answer (a ``CAVEServerWarning`` says so
-            when
-            a result was cut short).
+            when a result was cut short).
         datastack_name : str, optional
             The datastack (default: the client's).
         return_df : bool, default True
@@ -765,14 +761,13 @@ class MaterializationClient(MaterializeBase[M]):
         pandas.DataFrame
             One row per annotation: ``id``, ``created``, ``valid``, the schema's columns; ids are exact
             int64/uint64, timestamps UTC-aware, positions one column of ``[x, y, z]`` arrays (or split);
-            the query's metadata in ``df.attrs``.
-            With ``return_df=False``, a list of dicts instead.
+            the query's metadata in ``df.attrs``. With ``return_df=False``, a list of dicts instead.
 
         Raises
         ------
         InvalidInputError
-            An unknown table, column or filter kind, a naive datetime, ids that are not integers
-            (refused before any request).
+            An unknown table, column or filter kind, a naive datetime, ids that are not integers (refused
+            before any request).
         InvalidInequalityException
             An inequality filter on a column that is not numeric.
         NotFoundError
@@ -964,7 +959,7 @@ class MaterializationClient(MaterializeBase[M]):
     ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
         """Two tables of a version joined on a column each.
 
-        Calls ``POST /materialize/api/v3/datastack/{datastack_name}/version/{version}/query``.
+        Calls ``POST /materialize/api/v3/datastack/{datastack}/version/{version}/query``.
 
         Parameters
         ----------
@@ -998,8 +993,7 @@ class MaterializationClient(MaterializeBase[M]):
             Rows to skip first (in the server's order).
         limit : int, optional
             At most this many rows. The server also caps each answer (a ``CAVEServerWarning`` says so
-            when
-            a result was cut short).
+            when a result was cut short).
         suffixes : dict of str to str, or list of str, optional
             Suffix per table for column names both tables have (default: none for the first, ``_2`` ...
             as the server names them).
@@ -1033,8 +1027,8 @@ class MaterializationClient(MaterializeBase[M]):
         Raises
         ------
         InvalidInputError
-            An unknown table, column or filter kind, a naive datetime, ids that are not integers
-            (refused before any request).
+            An unknown table, column or filter kind, a naive datetime, ids that are not integers (refused
+            before any request).
         InvalidInequalityException
             An inequality filter on a column that is not numeric.
         NotFoundError
@@ -1183,12 +1177,11 @@ class MaterializationClient(MaterializeBase[M]):
     ) -> Plan[pd.DataFrame]:
         """A table as it was at `timestamp`, computed by this client.
 
-        Queries the newest version frozen at or before `timestamp` (``POST
-        /materialize/api/v3/datastack/{datastack_name}/version/{version}/table/{table_name}/query``)
+        Queries the newest version frozen at or before `timestamp`
+        (``POST /materialize/api/v3/datastack/{datastack}/version/{version}/table/{table_name}/query``)
         with root-id filters translated back to that version's time, then updates every root id to its
-        value at `timestamp` with the chunkedgraph (``POST
-        /segmentation/api/v1/table/{table_id}/roots_binary``
-        and related routes).
+        value at `timestamp` with the chunkedgraph
+        (``POST /segmentation/api/v1/table/{table_id}/roots_binary`` and related routes).
 
         Parameters
         ----------
@@ -1222,8 +1215,7 @@ class MaterializationClient(MaterializeBase[M]):
             Rows to skip first (in the server's order).
         limit : int, optional
             At most this many rows. The server also caps each answer (a ``CAVEServerWarning`` says so
-            when
-            a result was cut short).
+            when a result was cut short).
         datastack_name : str, optional
             The datastack (default: the client's).
         split_positions : bool, default False
@@ -1256,8 +1248,8 @@ class MaterializationClient(MaterializeBase[M]):
         Raises
         ------
         InvalidInputError
-            An unknown table, column or filter kind, a naive datetime, ids that are not integers
-            (refused before any request).
+            An unknown table, column or filter kind, a naive datetime, ids that are not integers (refused
+            before any request).
         InvalidInequalityException
             An inequality filter on a column that is not numeric.
         NotFoundError
@@ -1389,8 +1381,8 @@ class MaterializationClient(MaterializeBase[M]):
     ) -> Plan[pd.DataFrame]:
         """A table (optionally joined to others) as of `timestamp`, computed by the server.
 
-        Calls ``POST /materialize/api/v3/datastack/{datastack_name}/query``. Also sees rows added since
-        the last version.
+        Calls ``POST /materialize/api/v3/datastack/{datastack}/query``. Also sees rows added since the
+        last version.
 
         Parameters
         ----------
@@ -1427,8 +1419,7 @@ class MaterializationClient(MaterializeBase[M]):
             Rows to skip first (in the server's order).
         limit : int, optional
             At most this many rows. The server also caps each answer (a ``CAVEServerWarning`` says so
-            when
-            a result was cut short).
+            when a result was cut short).
         datastack_name : str, optional
             The datastack (default: the client's).
         split_positions : bool, default False
@@ -1463,8 +1454,8 @@ class MaterializationClient(MaterializeBase[M]):
         Raises
         ------
         InvalidInputError
-            An unknown table, column or filter kind, a naive datetime, ids that are not integers
-            (refused before any request).
+            An unknown table, column or filter kind, a naive datetime, ids that are not integers (refused
+            before any request).
         InvalidInequalityException
             An inequality filter on a column that is not numeric.
         NotFoundError
@@ -1583,9 +1574,9 @@ class MaterializationClient(MaterializeBase[M]):
     ) -> Plan[pd.DataFrame]:
         """Synapses of the datastack's synapse table by pre- and/or postsynaptic root ids.
 
-        Calls ``POST
-        /materialize/api/v3/datastack/{datastack_name}/version/{version}/table/{table_name}/query`` (see
-        ``query_table()``).
+        Calls
+        ``POST /materialize/api/v3/datastack/{datastack}/version/{version}/table/{table_name}/query``
+        (see ``query_table()``).
 
         Parameters
         ----------
@@ -1605,8 +1596,7 @@ class MaterializationClient(MaterializeBase[M]):
             Keep synapses whose partner is outside the segmentation (root id 0).
         limit : int, optional
             At most this many rows. The server also caps each answer (a ``CAVEServerWarning`` says so
-            when
-            a result was cut short).
+            when a result was cut short).
         offset : int, optional
             Rows to skip first (in the server's order).
         split_positions : bool, default False
@@ -1633,8 +1623,8 @@ class MaterializationClient(MaterializeBase[M]):
         Raises
         ------
         InvalidInputError
-            An unknown table, column or filter kind, a naive datetime, ids that are not integers
-            (refused before any request).
+            An unknown table, column or filter kind, a naive datetime, ids that are not integers (refused
+            before any request).
         InvalidInequalityException
             An inequality filter on a column that is not numeric.
         NotFoundError
@@ -1701,13 +1691,13 @@ class MaterializationClient(MaterializeBase[M]):
     ) -> Plan[dict[str, ViewMetadata]]:
         """The views of a version.
 
-        Calls ``GET /materialize/api/v3/datastack/{datastack_name}/version/{version}/views``.
+        Calls ``GET /materialize/api/v3/datastack/{datastack}/version/{version}/views``.
 
         Parameters
         ----------
         version : int, optional
-            Materialization version (default: the sub-client's ``version``: the client's pinned
-            version, else the latest).
+            Materialization version (default: the sub-client's ``version``: the client's pinned version,
+            else the latest).
         datastack_name : str, optional
             The datastack (default: the client's).
 
@@ -1748,8 +1738,8 @@ class MaterializationClient(MaterializeBase[M]):
     ) -> Plan[ViewMetadata]:
         """Metadata of a view (kept 12 hours by this client).
 
-        Calls ``GET
-        /materialize/api/v3/datastack/{datastack_name}/version/{version}/views/{view_name}/metadata``.
+        Calls
+        ``GET /materialize/api/v3/datastack/{datastack}/version/{version}/views/{view_name}/metadata``.
 
         Parameters
         ----------
@@ -1796,8 +1786,8 @@ class MaterializationClient(MaterializeBase[M]):
     ) -> Plan[dict[str, ViewColumnType]]:
         """The columns of a view and their types.
 
-        Calls ``GET
-        /materialize/api/v3/datastack/{datastack_name}/version/{version}/views/{view_name}/schema``.
+        Calls
+        ``GET /materialize/api/v3/datastack/{datastack}/version/{version}/views/{view_name}/schema``.
 
         Parameters
         ----------
@@ -1843,7 +1833,7 @@ class MaterializationClient(MaterializeBase[M]):
     ) -> Plan[dict[str, dict[str, ViewColumnType]]]:
         """The columns of every view.
 
-        Calls ``GET /materialize/api/v3/datastack/{datastack_name}/version/{version}/views/schemas``.
+        Calls ``GET /materialize/api/v3/datastack/{datastack}/version/{version}/views/schemas``.
 
         Parameters
         ----------
@@ -1920,8 +1910,8 @@ class MaterializationClient(MaterializeBase[M]):
     ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
         """Rows of a view, filtered like ``query_table()``.
 
-        Calls ``POST
-        /materialize/api/v3/datastack/{datastack_name}/version/{version}/views/{view_name}/query``.
+        Calls
+        ``POST /materialize/api/v3/datastack/{datastack}/version/{version}/views/{view_name}/query``.
         Version 0 is the live database.
 
         Parameters
@@ -1954,8 +1944,7 @@ class MaterializationClient(MaterializeBase[M]):
             Rows to skip first (in the server's order).
         limit : int, optional
             At most this many rows. The server also caps each answer (a ``CAVEServerWarning`` says so
-            when
-            a result was cut short).
+            when a result was cut short).
         datastack_name : str, optional
             The datastack (default: the client's).
         return_df : bool, default True
@@ -1979,14 +1968,13 @@ class MaterializationClient(MaterializeBase[M]):
         Returns
         -------
         pandas.DataFrame
-            The view's rows (see ``query_table()`` for types); a list of dicts with
-            ``return_df=False``.
+            The view's rows (see ``query_table()`` for types); a list of dicts with ``return_df=False``.
 
         Raises
         ------
         InvalidInputError
-            An unknown table, column or filter kind, a naive datetime, ids that are not integers
-            (refused before any request).
+            An unknown table, column or filter kind, a naive datetime, ids that are not integers (refused
+            before any request).
         InvalidInequalityException
             An inequality filter on a column that is not numeric.
         NotFoundError
@@ -2067,8 +2055,7 @@ class MaterializationClient(MaterializeBase[M]):
     ) -> Plan[dict[str, list[str | None]]]:
         """Distinct values of each string column of a live table.
 
-        Calls ``GET
-        /materialize/api/v3/datastack/{datastack_name}/table/{table_name}/unique_string_values``.
+        Calls ``GET /materialize/api/v3/datastack/{datastack}/table/{table_name}/unique_string_values``.
 
         Parameters
         ----------
@@ -2113,8 +2100,8 @@ class MaterializationClient(MaterializeBase[M]):
     def ingest_annotation_table(self, table_name: str, datastack_name: str | None = None) -> Plan[int]:
         """Start the lookup of supervoxels and root ids for new rows of a table (needs edit rights).
 
-        Calls ``POST
-        /materialize/api/v2/materialize/run/ingest_annotations/datastack/{datastack_name}/{table_name}``.
+        Calls
+        ``POST /materialize/api/v2/materialize/run/ingest_annotations/datastack/{datastack}/{table}``.
 
         Parameters
         ----------
@@ -2162,8 +2149,7 @@ class MaterializationClient(MaterializeBase[M]):
     ) -> Plan[int]:
         """Start supervoxel lookups for some annotations of a table (all of it without ids).
 
-        Calls ``POST
-        /materialize/api/v2/materialize/run/lookup_svid/datastack/{datastack_name}/{table_name}``.
+        Calls ``POST /materialize/api/v2/materialize/run/lookup_svid/datastack/{datastack}/{table}``.
 
         Parameters
         ----------
@@ -2258,7 +2244,7 @@ class MaterializationClient(MaterializeBase[M]):
     ) -> Plan[dict[str, Any]]:
         """The precomputed-annotation ``info`` document of a live table.
 
-        Calls ``GET /materialize/api/v3/datastack/{datastack_name}/table/{table_name}/precomputed/info``.
+        Calls ``GET /materialize/api/v3/datastack/{datastack}/table/{table_name}/precomputed/info``.
 
         Parameters
         ----------
@@ -2355,8 +2341,8 @@ class MaterializationClient(MaterializeBase[M]):
     ) -> Plan[dict[str, Any]]:
         """The segment-properties ``info`` document of a table at a version.
 
-        Calls ``GET
-        /materialize/api/v3/datastack/{datastack_name}/version/{version}/table/{table_name}/info``.
+        Calls
+        ``GET /materialize/api/v3/datastack/{datastack}/version/{version}/table/{table_name}/info``.
 
         Parameters
         ----------

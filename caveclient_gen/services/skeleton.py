@@ -178,8 +178,7 @@ class SkeletonClient(ServiceClient[M]):
         """Skeleton format versions the service accepts, e.g. ``[-1, 0, 1, 2, 3, 4]``.
 
         Calls ``GET /skeletoncache/api/versions``. These are skeleton formats, not API versions: -1
-        stands
-        for the latest (4) and 0 for the Neuroglancer-compatible one (2).
+        stands for the latest (4) and 0 for the Neuroglancer-compatible one (2).
 
         Returns
         -------
@@ -293,9 +292,8 @@ class SkeletonClient(ServiceClient[M]):
     ) -> Plan[pd.DataFrame]:
         """Root ids the service refuses to skeletonize.
 
-        Calls ``GET /skeletoncache/api/v1/{datastack_name}/precomputed/skeleton/get_refusal_list``. The
-        list is the service's whole list:
-        filter ``DATASTACK_NAME`` yourself.
+        Calls ``GET /skeletoncache/api/v1/{datastack}/precomputed/skeleton/get_refusal_list``. The list
+        is the service's whole list: filter ``DATASTACK_NAME`` yourself.
 
         Parameters
         ----------
@@ -353,8 +351,8 @@ class SkeletonClient(ServiceClient[M]):
     ) -> Plan[CacheContents]:
         """Cached skeleton files whose root id starts with one of the given decimal prefixes.
 
-        Calls ``GET
-        /skeletoncache/api/v1/{datastack_name}/precomputed/skeleton/query_cache/{skvn}/{root_id_prefixes}/{limit}``.
+        Calls ``GET /skeletoncache/api/v1/{datastack}/precomputed/skeleton/query_cache/{skvn}/{p}/{n}``
+        (`p`: the prefixes, `n`: the limit).
 
         Parameters
         ----------
@@ -425,7 +423,7 @@ class SkeletonClient(ServiceClient[M]):
     ) -> Plan[bool | dict[int, bool]]:
         """Whether each root id has a cached skeleton.
 
-        Calls ``POST /skeletoncache/api/v1/{datastack_name}/precomputed/skeleton/exists``, 1000 ids per
+        Calls ``POST /skeletoncache/api/v1/{datastack}/precomputed/skeleton/exists``, 1000 ids per
         request, concurrently.
 
         Parameters
@@ -512,9 +510,9 @@ class SkeletonClient(ServiceClient[M]):
     ) -> Plan[PrecomputedSkeletonInfo]:
         """The Neuroglancer precomputed-skeleton ``info`` document of a skeleton version.
 
-        Calls ``GET /skeletoncache/api/v1/{datastack_name}/precomputed/skeleton/{skvn}/info`` (kept per
-        datastack and version: the service
-        fixes them). The aliases -1 and 0 are asked as the versions they stand for (4 and 2).
+        Calls ``GET /skeletoncache/api/v1/{datastack}/precomputed/skeleton/{skvn}/info`` (kept per
+        datastack and version: the service fixes them). The aliases -1 and 0 are asked as the versions
+        they stand for (4 and 2).
 
         Parameters
         ----------
@@ -568,8 +566,7 @@ class SkeletonClient(ServiceClient[M]):
     ) -> Plan[Skeleton]:
         """The skeleton of one root id, generated first if the service has none cached (slow).
 
-        Calls ``GET
-        /skeletoncache/api/v1/{datastack_name}/async/get_skeleton/{skvn}/{rid}/{output_format}``.
+        Calls ``GET /skeletoncache/api/v1/{datastack}/async/get_skeleton/{skvn}/{rid}/{output_format}``.
 
         Parameters
         ----------
@@ -583,8 +580,7 @@ class SkeletonClient(ServiceClient[M]):
         output_format : {"dict", "swc"}, default "dict"
             ``"dict"``: a SkeletonDict of NumPy arrays (``vertices`` (n, 3) float nm, ``edges`` (m, 2),
             ``root``, ``radius``, ``compartment``, ``mesh_to_skel_map``, ...). ``"swc"``: a DataFrame
-            with
-            columns ``id, type, x, y, z, radius, parent``.
+            with columns ``id, type, x, y, z, radius, parent``.
         log_warning : bool, default True
             Raise the warnings the service sends with its answer as Python warnings
             (``CAVEServerWarning``).
@@ -648,11 +644,10 @@ class SkeletonClient(ServiceClient[M]):
     ) -> Plan[dict[str, Skeleton]]:
         """Skeletons of many root ids.
 
-        Calls ``GET
-        /skeletoncache/api/v1/{datastack_name}/bulk/get_skeletons/{skvn}/{output_format}/{gms}/{rids}``,
-        10 ids per request
-        (the server's limit), concurrently. For many cached skeletons ``fetch_skeletons()`` is much
-        faster.
+        Calls
+        ``GET /skeletoncache/api/v1/{datastack}/bulk/get_skeletons/{skvn}/{output_format}/{gms}/{rids}``,
+        10 ids per request (the server's limit), concurrently. For many cached skeletons
+        ``fetch_skeletons()`` is much faster.
 
         Parameters
         ----------
@@ -666,8 +661,7 @@ class SkeletonClient(ServiceClient[M]):
         output_format : {"dict", "swc"}, default "dict"
             ``"dict"``: a SkeletonDict of NumPy arrays (``vertices`` (n, 3) float nm, ``edges`` (m, 2),
             ``root``, ``radius``, ``compartment``, ``mesh_to_skel_map``, ...). ``"swc"``: a DataFrame
-            with
-            columns ``id, type, x, y, z, radius, parent``.
+            with columns ``id, type, x, y, z, radius, parent``.
         generate_missing_skeletons : bool, default False
             Queue generation of the skeletons not cached yet (they are still left out of this result).
         log_warning : bool, default True
@@ -742,9 +736,9 @@ class SkeletonClient(ServiceClient[M]):
     ) -> Plan[float]:
         """Queue generation of the skeletons of many root ids.
 
-        Calls ``POST /skeletoncache/api/v1/{datastack_name}/bulk/gen_skeletons``, 1000 ids per request,
-        concurrently. Ids already cached,
-        refused, or not root ids are skipped by the service. Poll with ``skeletons_exist()``.
+        Calls ``POST /skeletoncache/api/v1/{datastack}/bulk/gen_skeletons``, 1000 ids per request,
+        concurrently. Ids already cached, refused, or not root ids are skipped by the service. Poll with
+        ``skeletons_exist()``.
 
         Parameters
         ----------
@@ -831,13 +825,11 @@ class SkeletonClient(ServiceClient[M]):
     ) -> Plan[dict[str, Skeleton]]:
         """Already-cached skeletons of many root ids: nothing is generated inline.
 
-        Calls ``POST
-        /skeletoncache/api/v1/{datastack_name}/bulk/get_cached_skeletons/{skvn}/{output_format}`` (500
-        ids per request,
-        concurrently), or with ``method="gcs"`` ``POST
-        /skeletoncache/api/v1/{datastack_name}/bulk/get_skeleton_token/{skvn}`` and then reads
-        the H5 files from the service's storage bucket with that bucket's own short-lived token (the CAVE
-        token is never sent to the storage host).
+        Calls ``POST /skeletoncache/api/v1/{datastack}/bulk/get_cached_skeletons/{skvn}/{output_format}``
+        (500 ids per request, concurrently), or with ``method="gcs"``
+        ``POST /skeletoncache/api/v1/{datastack}/bulk/get_skeleton_token/{skvn}`` and then reads the H5
+        files from the service's storage bucket with that bucket's own short-lived token (the CAVE token
+        is never sent to the storage host).
 
         Parameters
         ----------
@@ -851,12 +843,10 @@ class SkeletonClient(ServiceClient[M]):
         output_format : {"dict", "swc"}, default "dict"
             ``"dict"``: a SkeletonDict of NumPy arrays (``vertices`` (n, 3) float nm, ``edges`` (m, 2),
             ``root``, ``radius``, ``compartment``, ``mesh_to_skel_map``, ...). ``"swc"``: a DataFrame
-            with
-            columns ``id, type, x, y, z, radius, parent``.
+            with columns ``id, type, x, y, z, radius, parent``.
         method : {"server", "gcs"}, default "server"
             ``"server"``: the service sends the skeletons. ``"gcs"``: download from the bucket (dict
-            output
-            only; needs the optional package h5py).
+            output only; needs the optional package h5py).
         generate_missing_skeletons : bool, default False
             Queue generation of the skeletons not cached.
         verbose_level : int or None, default 0

@@ -112,8 +112,7 @@ class JSONService(ServiceClient[M]):
         """Store a Neuroglancer state and return its new id.
 
         Calls ``POST /nglstate/api/v1/post`` (or ``POST /nglstate/api/v1/post/{json_id}`` with
-        `state_id`).
-        Uploads are not retried after the request may have reached the server.
+        `state_id`). Uploads are not retried after the request may have reached the server.
 
         Parameters
         ----------
@@ -128,8 +127,7 @@ class JSONService(ServiceClient[M]):
         Returns
         -------
         int
-            The id of the stored state (use with ``get_state_json()`` or
-            ``build_neuroglancer_url()``).
+            The id of the stored state (use with ``get_state_json()`` or ``build_neuroglancer_url()``).
 
         Raises
         ------
