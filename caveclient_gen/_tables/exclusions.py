@@ -95,28 +95,39 @@ def check_exclusion_options(
 
 
 def widen_select(select: Any, filters: QueryFilters) -> tuple[Any, dict[str, list[str]]]:
-    """`select_columns` with the exclusion columns it lacks, and those added columns by table.
+    """`select_columns` with the exclusion columns it lacks, and the columns to drop afterwards.
 
-    A list names the columns of the query's single table; a dict names them by table.
+    A list names the columns of the query's single table; a dict names them by table. Servers
+    return a `<pt>_supervoxel_id` column with a selected `<pt>_root_id`: it is dropped too.
     """
     added: dict[str, list[str]] = {}
-    if select is None:
-        return select, added
     if isinstance(select, list):
-        widened = list(select)
-        for table, column, _ in exclusions(filters):
-            if filters.single_table in (None, table) and column not in widened:
-                widened.append(column)
-                added.setdefault(table, []).append(column)
-        return widened, added
-    if isinstance(select, Mapping):
-        widened_map = {table: list(columns) for table, columns in select.items()}
-        for table, column, _ in exclusions(filters):
-            if table in widened_map and column not in widened_map[table]:
-                widened_map[table].append(column)
-                added.setdefault(table, []).append(column)
-        return widened_map, added
-    return select, added
+        chosen: dict[str, list[str]] = {
+            table: select for table, _, _ in exclusions(filters) if filters.single_table in (None, table)
+        }
+    elif isinstance(select, Mapping):
+        chosen = {table: list(columns) for table, columns in select.items()}
+    else:
+        return select, added
+    for table, column, _ in exclusions(filters):
+        if table not in chosen or column in chosen[table] or column in added.get(table, []):
+            continue
+        added.setdefault(table, []).append(column)
+        if column.endswith("_root_id"):
+            companion = column[: -len("root_id")] + "supervoxel_id"
+            if companion not in chosen[table]:
+                added[table].append(companion)
+    if isinstance(select, list):
+        extra = [c for columns in added.values() for c in columns if not c.endswith("supervoxel_id")]
+        return list(select) + list(dict.fromkeys(c for c in extra if c not in select)), added
+    widened = {table: list(columns) for table, columns in select.items()}
+    for table, columns in added.items():
+        widened[table] += [c for c in columns if c in _excluded_columns(filters, table)]
+    return widened, added
+
+
+def _excluded_columns(filters: QueryFilters, table: str) -> list[str]:
+    return [column for name, column, _ in exclusions(filters) if name == table]
 
 
 def _tests(
