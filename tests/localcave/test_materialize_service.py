@@ -457,9 +457,7 @@ def filtered(http: httpx.Client, v3: str, kind: str, column: str, value: Any) ->
 
 
 @pytest.mark.usefixtures("settings")
-def test_every_filter_kind(
-    http: httpx.Client, v3: str, synapses: pd.DataFrame, cave: LocalCAVE
-) -> None:
+def test_every_filter_kind(http: httpx.Client, v3: str, synapses: pd.DataFrame, cave: LocalCAVE) -> None:
     roots = synapses["post_pt_root_id"].value_counts().index[:2].tolist()
     inside = filtered(http, v3, "filter_in_dict", "post_pt_root_id", roots)
     assert len(inside) == synapses["post_pt_root_id"].isin(roots).sum() > 0
