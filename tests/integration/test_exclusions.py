@@ -60,14 +60,6 @@ def busiest_root(synapses: pd.DataFrame) -> int:
     return int(synapses["pre_pt_root_id"].value_counts().index[0])
 
 
-def test_faithful_is_the_default(cave: LocalCAVE) -> None:
-    fresh = LocalCAVE(seed=3)
-    from caveclient_gen.testing.materialize.settings import MaterializationSettings
-
-    assert MaterializationSettings.of(fresh.deployment).exclusion_filter_applied is False
-    del cave  # the module deployment is configured by each test
-
-
 def test_a_limit_is_met_although_the_first_rows_were_excluded(
     client: CAVEclient, synapses: pd.DataFrame
 ) -> None:

@@ -520,6 +520,14 @@ def test_exclusion_filter_is_ignored_by_default_like_the_5_26_4_server(
     assert len(frame_of(query(http, path, excluded))) == len(synapses)
 
 
+def test_exclusion_filter_is_applied_when_idealised(synapses: pd.DataFrame) -> None:
+    idealised = LocalCAVE(seed=3, idealised=["exclusion_filters"])
+    excluded = {"filter_notin_dict": {SYNAPSES: {"id": synapses["id"].tolist()[:10]}}}
+    path = f"/materialize/api/v3/datastack/{idealised.datastack}/version/3/table/{SYNAPSES}/query"
+    with SpecCheckedClient(idealised, idealised.token) as http:
+        assert len(frame_of(query(http, path, excluded))) == len(synapses) - 10
+
+
 def test_select_columns_brings_supervoxels_with_roots(http: httpx.Client, v3: str) -> None:
     body = {"select_columns": ["id", "post_pt_root_id", "size"], "limit": 3}
     frame = frame_of(query(http, f"{v3}/version/3/table/{SYNAPSES}/query", body))
