@@ -768,8 +768,16 @@ class ChunkedGraphClient(ServiceClient[M]):
 
         `timestamp_end` defaults to this client's `timestamp`, else now. `include_undo` also lists
         undone edits and the undos themselves (caveclient sent it under a name the server ignores).
+        `user_id` 0 is refused: caveclient sends no user then, and PyChunkedGraph matches no
+        operation without one, so the empty answer would read as "no operations".
         """
         user = _non_negative_int("user_id", user_id)
+        if user == 0:
+            raise InvalidInputError(
+                "user_id",
+                "must name a user: without one the chunkedgraph matches no operation "
+                "(0 is not 'all users'); ask for each user's operations",
+            )
         start = as_utc("timestamp_start", timestamp_start)
         end = yield from self._moment("timestamp_end", timestamp_end)
         api, table = yield from self._target()
