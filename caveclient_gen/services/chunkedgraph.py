@@ -1059,11 +1059,13 @@ class ChunkedGraphClient(ServiceClient[M]):
     def get_contact_sites(
         self, root_id: int, bounds: Any, calc_partners: bool = False
     ) -> Plan[ContactSites]:
-        """Contact sites of a root within `bounds`, as PyChunkedGraph 2.21.1 answers them.
+        """Contact sites of a root within `bounds`, as PyChunkedGraph answers them.
 
-        That server only succeeds when there are exactly two partners and then answers their keys
-        (partner root ids with `calc_partners`, else 0 and 1) under `contact_sites` and
-        `contact_site_metadata`; otherwise it fails with a ServerError.
+        PyChunkedGraph 2.21.1 fails every call of this route (a ServerError, status 500: the graph
+        code passes an argument its subgraph lookup lacks). Without that bug, the route only
+        succeeds when there are exactly two partners and then answers their keys (partner root ids
+        with `calc_partners`, else 0 and 1) under `contact_sites` and `contact_site_metadata`;
+        otherwise it fails with a ServerError.
         """
         node = as_id("root_id", root_id)
         box = as_bounds("bounds", bounds)

@@ -126,7 +126,9 @@ def lookup_handlers(context: ChunkedGraphContext) -> dict[str, Handler]:
     def find_path(request: PcgRequest) -> Response:
         graph = context.graph(request)
         precision_mode = request.boolean("precision_mode", True)
-        result = queries.find_path(graph, request.json(), precision_mode=precision_mode)
+        result = queries.find_path(
+            graph, request.json(), precision_mode=precision_mode, edge_margin=context.edge_margin()
+        )
         return pcg_json(result, int64_as_str=int64_as_str(request))
 
     def is_latest_roots(request: PcgRequest) -> Response:
