@@ -30,6 +30,7 @@ from .._convert.values import as_resolution
 from .._http.cache import TTLCache
 from .._http.parse import parsed, parsed_list
 from .._http.plan import M, Plan, fetch, fetch_all, read
+from .._tables.answer_shape import ExpectedColumns, check_answer_columns
 from .._tables.exclusions import (
     Batch,
     apply_exclusions,
@@ -293,11 +294,13 @@ class MaterializeBase(ServiceClient[M]):
         filters: QueryFilters,
         log_warning: bool,
         limit_warnings: bool = True,
+        expected: TableColumns | None = None,
     ) -> Plan[_Answer]:
         """Send a query and decode its answer, exact under exclusions (`_tables/exclusions.py`).
 
         With `limit_warnings=False`, the server's row-limit warnings are not raised (they stay in
-        the answer's headers).
+        the answer's headers). With `expected` (the columns of the single table queried), a
+        DataFrame answer whose columns cannot be that table's raises UnexpectedResponseError.
         """
         fetch_batch = functools.partial(
             self._fetch_batch,
@@ -307,6 +310,7 @@ class MaterializeBase(ServiceClient[M]):
             name=name,
             params=params,
             return_df=return_df,
+            expected=expected,
         )
         if not exclusions(filters):
             batch = yield from fetch_batch(body=body, filters=filters, added={})
@@ -379,8 +383,9 @@ class MaterializeBase(ServiceClient[M]):
         return_df: bool,
         filters: QueryFilters,
         added: dict[str, list[str]],
+        expected: TableColumns | None = None,
     ) -> Plan[Batch]:
-        """One query sent and decoded, the rows its exclusions match removed."""
+        """One query sent and decoded (its shape checked), the rows its exclusions match removed."""
         api = yield from self._api(datastack)
         response = yield from fetch(
             query_request(
@@ -399,6 +404,13 @@ class MaterializeBase(ServiceClient[M]):
         rows: pd.DataFrame | list[dict[str, Any]]
         if return_df:
             rows = decode_query_body(response.content, response.headers.get("content-type"))
+            if expected is not None and not params.get("count"):
+                select = body.get("select_columns")
+                if isinstance(select, Mapping):
+                    select = select.get(name)
+                check_answer_columns(
+                    rows, ExpectedColumns(name, expected, select), f"the {route} query of {name!r}"
+                )
         else:
             rows = json_records(response.content)
         received = len(rows)

@@ -559,6 +559,7 @@ class MaterializationClient(MaterializeBase[M]):
             filters=filters,
             log_warning=log_warning,
             limit_warnings=answers is None,
+            expected=columns if route == "table" else None,
         )
         if answers is not None:
             answers.append(answer)
@@ -915,6 +916,7 @@ class MaterializationClient(MaterializeBase[M]):
         check_exclusion_options(filters, offset=offset_)
         datastack = self._datastack(datastack_name)
         meta: dict[str, Any] | None = None
+        columns: TableColumns | None = None
         if metadata:
             version = yield from self._resolved_version(datastack, None)
             meta = yield from self._attrs_metadata(datastack, version, name)
@@ -949,6 +951,7 @@ class MaterializationClient(MaterializeBase[M]):
             return_df=True,
             filters=filters,
             log_warning=log_warning,
+            expected=None if join_list else columns,
         )
         assert answer.frame is not None
 
@@ -1178,6 +1181,7 @@ class MaterializationClient(MaterializeBase[M]):
         version = yield from self._resolved_version(
             datastack, materialization_version, "materialization_version"
         )
+        known: TableColumns | None = None
         if filters.tables():
             try:
                 schema = yield from self._view_schema(datastack, version, view)
@@ -1187,7 +1191,8 @@ class MaterializationClient(MaterializeBase[M]):
                 logger.debug("columns of view %r unknown: %s", view, error)
                 schema = None
             if schema is not None:
-                check_known_columns(filters, {view: view_columns(schema)})
+                known = view_columns(schema)
+                check_known_columns(filters, {view: known})
         answer = yield from self._fetch_answer(
             "view",
             datastack=datastack,
@@ -1198,6 +1203,7 @@ class MaterializationClient(MaterializeBase[M]):
             return_df=return_df,
             filters=filters,
             log_warning=True,
+            expected=known,
         )
         if answer.frame is None:
             return answer.records or []
