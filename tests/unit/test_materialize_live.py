@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from caveclient_gen import InvalidInputError
+from caveclient_gen.errors import UnexpectedResponseError
 
 from .materialize_support import (
     SEGMENTATION,
@@ -146,6 +147,13 @@ def test_without_post_filter_rows_of_the_split_off_root_stay(fake: FakeCAVE) -> 
         "synapses", WHEN, filter_equal_dict={"pre_pt_root_id": CURRENT}, post_filter=False
     )
     assert frame["pre_pt_root_id"].tolist() == [CURRENT, CURRENT, 950]
+
+
+def test_a_torn_roots_answer_is_an_unexpected_response(fake: FakeCAVE) -> None:
+    """12 bytes for 4 supervoxels: no partial id array becomes a root id."""
+    fake.route("POST", f"{SEGMENTATION}/roots_binary", httpx.Response(200, content=b"\x01" * 12))
+    with pytest.raises(UnexpectedResponseError, match="roots_binary"):
+        fake.materialize().live_query("synapses", WHEN, filter_equal_dict={"pre_pt_root_id": CURRENT})
 
 
 def test_query_table_with_a_timestamp_is_a_live_query(fake: FakeCAVE) -> None:
