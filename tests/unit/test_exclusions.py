@@ -69,10 +69,8 @@ def test_a_limit_is_met_by_asking_for_more(fake: FakeCAVE) -> None:
         )
     assert isinstance(frame, pd.DataFrame)
     assert frame["id"].tolist() == [4, 8, 12, 16, 20, 24, 28, 32, 36, 40]
-    assert [body["limit"] for body in server.bodies] == [
-        10,
-        63,
-    ]  # the second from the share of rows kept (2 of 10)
+    # the second limit follows from the share of rows kept by the first answer (2 of 10)
+    assert [body["limit"] for body in server.bodies] == [10, 63]
     assert frame.attrs["limit"] == 10
 
 
