@@ -429,9 +429,14 @@ class MaterializationClient(MaterializeBase[M]):
         column to [[min_x, min_y, min_z], [max_x, max_y, max_z]] (table voxels), `filter_regex_dict`
         to a pattern. With `timestamp` (timezone-aware), the query is answered as of that moment
         (see live_query). Reference tables are joined to the table they annotate unless
-        `merge_reference=False`. Returns a DataFrame (JSON records with `return_df=False`); the
-        exclusions of `filter_out_dict` are applied to the rows received, since the 5.26.4 server
-        ignores them (a `limit` then counts rows before exclusion).
+        `merge_reference=False`. Returns a DataFrame (JSON records with `return_df=False`).
+
+        The 5.26.4 server ignores `filter_out_dict`; its exclusions are made exact here: excluded
+        rows are removed from the rows received, a `limit` is met by asking for more, counts
+        (`get_counts=True`) leave out the excluded rows. `offset` together with `filter_out_dict`
+        raises InvalidInputError (so do `get_counts` with `random_sample`); a server row cap that
+        prevents an exact limited answer raises ServerIncompatibilityError. An answer whose
+        columns cannot be the table's raises UnexpectedResponseError.
         """
         flat = filter_arguments(locals())
         name = _name("table", table)

@@ -24,7 +24,7 @@ CAVECLIENT = "caveclient==8.2.1"
 @pytest.fixture(scope="package")
 def cave() -> Iterator[LocalCAVE]:
     # Every data operation is compared with caveclient's answer, so the two routes the real servers
-    # fail on every call (tests/localcave/test_fidelity.py shows those failures) answer here.
+    # fail on every call (tests/localcave shows those failures) answer here.
     with LocalCAVE(seed=7, idealised=["contact_sites", "l2_attributes"]) as running:
         yield running
 
