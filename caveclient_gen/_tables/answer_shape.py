@@ -78,9 +78,10 @@ def _compatible(series: pd.Series[Any], kind: ColumnKind, *, split: bool) -> boo
         return True  # a column of nulls only (or no rows) has no type to check
     dtype = series.dtype
     letter = getattr(dtype, "kind", "O")
-    if letter == "O" or isinstance(dtype, pd.StringDtype | pd.CategoricalDtype):
-        return kind in ("string", "datetime") or (kind == "position" and not split)
-        return True
+    if isinstance(dtype, pd.StringDtype | pd.CategoricalDtype):
+        return kind in ("string", "datetime")
+    if letter == "O":
+        return _values_compatible(series.dropna(), kind, split=split)
     if kind in ("integer", "float", "position"):
         return letter in "iuf"
     if kind == "boolean":
@@ -88,3 +89,20 @@ def _compatible(series: pd.Series[Any], kind: ColumnKind, *, split: bool) -> boo
     if kind == "datetime":
         return letter == "M"
     return kind != "string"
+
+
+def _values_compatible(values: pd.Series[Any], kind: ColumnKind, *, split: bool) -> bool:
+    """Whether the values of an object column (JSON answers, nulls mixed in) suit `kind`."""
+    from datetime import date
+    from numbers import Integral, Real
+
+    import numpy as np
+
+    sample = values.tolist()[:1000]
+    if kind in ("string", "datetime"):
+        return all(isinstance(value, str | date) for value in sample)
+    if kind == "position" and not split:
+        return True
+    if kind == "boolean":
+        return all(isinstance(value, bool | np.bool_ | Integral) for value in sample)
+    return all(isinstance(value, Real) and not isinstance(value, bool | np.bool_) for value in sample)
