@@ -294,13 +294,13 @@ class MaterializeBase(ServiceClient[M]):
         filters: QueryFilters,
         log_warning: bool,
         limit_warnings: bool = True,
-        expected: TableColumns | None = None,
+        expected: Mapping[str, TableColumns | None] | None = None,
     ) -> Plan[_Answer]:
         """Send a query and decode its answer, exact under exclusions (`_tables/exclusions.py`).
 
         With `limit_warnings=False`, the server's row-limit warnings are not raised (they stay in
-        the answer's headers). With `expected` (the columns of the single table queried), a
-        DataFrame answer whose columns cannot be that table's raises UnexpectedResponseError.
+        the answer's headers). With `expected` (the columns of each table queried, None where
+        unknown), a DataFrame answer whose columns cannot be theirs raises UnexpectedResponseError.
         """
         fetch_batch = functools.partial(
             self._fetch_batch,
@@ -383,7 +383,7 @@ class MaterializeBase(ServiceClient[M]):
         return_df: bool,
         filters: QueryFilters,
         added: dict[str, list[str]],
-        expected: TableColumns | None = None,
+        expected: Mapping[str, TableColumns | None] | None = None,
     ) -> Plan[Batch]:
         """One query sent and decoded (its shape checked), the rows its exclusions match removed."""
         api = yield from self._api(datastack)
@@ -408,9 +408,10 @@ class MaterializeBase(ServiceClient[M]):
                 select = body.get("select_columns")
                 if isinstance(select, Mapping):
                     select = select.get(name)
-                check_answer_columns(
-                    rows, ExpectedColumns(name, expected, select), f"the {route} query of {name!r}"
+                shape = ExpectedColumns(
+                    expected, select if isinstance(select, list) else None, column_names
                 )
+                check_answer_columns(rows, shape, f"the {route} query of {name or 'tables'!r}")
         else:
             rows = json_records(response.content)
         received = len(rows)

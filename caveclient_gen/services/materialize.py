@@ -564,7 +564,7 @@ class MaterializationClient(MaterializeBase[M]):
             filters=filters,
             log_warning=log_warning,
             limit_warnings=answers is None,
-            expected=columns if route == "table" else None,
+            expected=self._expected_tables(datastack, version, table, columns, reference),
         )
         if answers is not None:
             answers.append(answer)
@@ -599,6 +599,22 @@ class MaterializationClient(MaterializeBase[M]):
                 )
             )
         return frame
+
+    def _expected_tables(
+        self,
+        datastack: str,
+        version: int,
+        table: str,
+        columns: TableColumns | None,
+        reference: str | None,
+    ) -> dict[str, TableColumns | None]:
+        """The known columns of a table query's tables (a reference table's, when cached)."""
+        if not reference:
+            return {table: columns}
+        meta = self._cached(("table", datastack, version, reference)) or {}
+        schema = meta.get("schema_type") or meta.get("schema")
+        known = self._columns_by_schema.get(schema) if schema else None
+        return {table: columns, reference: known}
 
     @api_method
     def join_query(
@@ -675,6 +691,7 @@ class MaterializationClient(MaterializeBase[M]):
             return_df=return_df,
             filters=filters,
             log_warning=log_warning,
+            expected={name: known.get(name) for name in names} if metadata else None,
         )
         if answer.frame is None:
             return answer.records or []
@@ -956,7 +973,7 @@ class MaterializationClient(MaterializeBase[M]):
             return_df=True,
             filters=filters,
             log_warning=log_warning,
-            expected=None if join_list else columns,
+            expected={table_name: columns if table_name == name else None for table_name in names},
         )
         assert answer.frame is not None
 
@@ -1208,7 +1225,7 @@ class MaterializationClient(MaterializeBase[M]):
             return_df=return_df,
             filters=filters,
             log_warning=True,
-            expected=known,
+            expected={view: known},
         )
         if answer.frame is None:
             return answer.records or []

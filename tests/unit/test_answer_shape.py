@@ -18,6 +18,7 @@ from .materialize_support import (
     arrow_response,
     standard_materialize,
     synapse_frame,
+    table_metadata,
 )
 
 QUERY = f"{V3}/version/3/table/synapses/query"
@@ -107,3 +108,43 @@ def test_a_roots_answer_of_the_wrong_length_is_refused(fake: FakeCAVE) -> None:
     answers[0] = b"\x01" * 8
     with pytest.raises(UnexpectedResponseError, match="expected 2 ids"):
         client.chunkedgraph.get_roots([1, 2])
+
+
+@pytest.mark.parametrize(
+    ("frame", "header", "problem"),
+    [
+        (
+            pd.DataFrame({"id_syn": [1], "id_nuc": [2], "extra": [3]}),
+            "{'synapses': {'id': 'id_syn'}, 'nuclei': {'id': 'id_nuc'}}",
+            "column 'extra' that no table",
+        ),
+        (
+            pd.DataFrame({"id_syn": [1]}),
+            "{'synapses': {'id': 'id_syn'}, 'cells': {'id': 'id_nuc'}}",
+            "not part of the query",
+        ),
+        (
+            pd.DataFrame({"id_syn": ["one"], "id_nuc": [2]}),
+            "{'synapses': {'id': 'id_syn'}, 'nuclei': {'id': 'id_nuc'}}",
+            "should hold integer",
+        ),
+        (
+            pd.DataFrame({"volume_syn": [1.0]}),
+            "{'synapses': {'volume': 'volume_syn'}}",
+            "table 'synapses' does not have",
+        ),
+    ],
+)
+def test_join_answers_are_traced_to_their_tables(
+    fake: FakeCAVE, frame: pd.DataFrame, header: str, problem: str
+) -> None:
+    fake.route(
+        "GET", f"{V3}/version/3/table/nuclei/metadata", table_metadata("nuclei", "nucleus_detection")
+    )
+    fake.route("GET", "/schema/api/v2/type/nucleus_detection", httpx.Response(404, json={}))
+    fake.route("POST", f"{V3}/version/3/query", arrow_response(frame, column_names=header))
+    with pytest.raises(UnexpectedResponseError, match=problem):
+        fake.materialize().join_query(
+            [["synapses", "post_pt_root_id"], ["nuclei", "pt_root_id"]],
+            suffixes={"synapses": "_syn", "nuclei": "_nuc"},
+        )
