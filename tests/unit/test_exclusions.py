@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Any
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 
 from caveclient_gen.errors import InvalidInputError, ServerIncompatibilityError
+from caveclient_gen.services.materialize import MaterializationClient
 
 from .materialize_support import V3, FakeCAVE, arrow_stream, standard_materialize, synapse_frame
 
@@ -100,3 +102,23 @@ def test_offset_with_exclusions_is_refused_before_any_request(fake: FakeCAVE) ->
     assert raised.value.parameter == "offset"
     assert re.search("filter_out_dict", str(raised.value))
     assert len(fake.requests) == before
+
+
+def test_the_async_client_meets_the_limit_and_counts_too(fake: FakeCAVE) -> None:
+    server = IgnoringServer(rows(100))
+    fake.route("POST", QUERY, server)
+
+    async def run() -> tuple[Any, Any]:
+        async with fake.async_client() as client:
+            materialize = MaterializationClient(client._core)
+            frame = await materialize.query_table(
+                "synapses", filter_out_dict={"post_pt_root_id": [8]}, limit=10, log_warning=False
+            )
+            counted = await materialize.query_table(
+                "synapses", filter_out_dict={"post_pt_root_id": [8]}, get_counts=True
+            )
+            return frame, counted
+
+    frame, counted = asyncio.run(run())
+    assert frame["id"].tolist() == [4, 8, 12, 16, 20, 24, 28, 32, 36, 40]
+    assert counted["count"].tolist() == [25]
