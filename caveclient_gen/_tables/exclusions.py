@@ -10,7 +10,8 @@ the answer exact:
 - `limit`: when removing rows leaves fewer than asked for and the server's answer was full, the
   query is sent again with a larger limit (each answer is used whole; the server orders nothing,
   so pages of one query would not be disjoint) until the limit is met or the answer holds every
-  matching row. A server cap (`QUERY_LIMIT_SIZE`) that stops this raises ServerIncompatibilityError.
+  matching row. A server cap (`QUERY_LIMIT_SIZE`) that stops this raises ServerIncompatibilityError
+  (a limit above the cap is cut at the cap with the server's warning, as without exclusions).
 - `get_counts`: count(every other filter) minus count(rows matching an exclusion), the second by
   inclusion-exclusion over the excluded columns (each a count with the excluded values as an
   inclusion filter), all sent without the exclusion so the server's handling of it cannot matter.
@@ -244,6 +245,10 @@ def fetch_until_limit(
             more = kept > limit or (kept == limit and not complete)
             return _trimmed(batch, limit, cut=more)
         cap = _cap(batch, requested)
+        if cap is not None and limit > cap:
+            # More than the server ever returns was asked for: cut at its cap and say so, as an
+            # answer without exclusions would be (the server's warning is kept).
+            return batch
         if cap is not None:
             raise ServerIncompatibilityError(
                 f"{parameter}: after removing the rows it excludes from the {batch.received} rows "

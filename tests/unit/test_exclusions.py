@@ -95,6 +95,16 @@ def test_a_server_cap_that_prevents_an_exact_answer_raises(fake: FakeCAVE) -> No
         fake.materialize().query_table("synapses", filter_out_dict={"post_pt_root_id": [8]}, limit=15)
 
 
+def test_a_limit_above_the_server_cap_is_cut_with_its_warning(fake: FakeCAVE) -> None:
+    fake.route("POST", QUERY, IgnoringServer(rows(100), cap=20))
+    with pytest.warns(UserWarning, match="Limited query to 20 rows"):
+        frame = fake.materialize().query_table(
+            "synapses", filter_out_dict={"post_pt_root_id": [8]}, limit=50
+        )
+    assert isinstance(frame, pd.DataFrame)
+    assert frame["id"].tolist() == [4, 8, 12, 16, 20]
+
+
 def test_offset_with_exclusions_is_refused_before_any_request(fake: FakeCAVE) -> None:
     before = len(fake.requests)
     with pytest.raises(InvalidInputError) as raised:
