@@ -10,8 +10,10 @@ the answer exact:
 - `limit`: when removing rows leaves fewer than asked for and the server's answer was full, the
   query is sent again with a larger limit (each answer is used whole; the server orders nothing,
   so pages of one query would not be disjoint) until the limit is met or the answer holds every
-  matching row. A server cap (`QUERY_LIMIT_SIZE`) that stops this raises ServerIncompatibilityError
-  (a limit above the cap is cut at the cap with the server's warning, as without exclusions).
+  matching row. When the server's row cap (`QUERY_LIMIT_SIZE`) stops that, single-table queries
+  collect the rows by windows of `id` small enough to come back whole (a limit above the cap gives
+  as many rows as the cap, as without exclusions); joins raise ServerIncompatibilityError (or, with
+  a limit above the cap, are cut at the cap with the server's warning).
 - `get_counts`: count(every other filter) minus count(rows matching an exclusion), the second by
   inclusion-exclusion over the excluded columns (each a count with the excluded values as an
   inclusion filter), all sent without the exclusion so the server's handling of it cannot matter.
@@ -224,17 +226,26 @@ def is_complete(received: int, requested: int, warnings: Sequence[str]) -> bool:
     )
 
 
+WindowFetch = Callable[[int, int, int], Plan[Batch]]
+"""fetch(low, high, n): the query restricted to low <= id < high, limited to n rows."""
+MAX_ID = 2**63
+MAX_WINDOWS = 10_000
+
+
 def fetch_until_limit(
     fetch: Callable[[int], Plan[Batch]],
     limit: int,
     *,
     parameter: str = EXCLUSION_PARAMETER,
+    windows: WindowFetch | None = None,
 ) -> Plan[Batch]:
     """`limit` rows that pass the client-side filters (or all of them, if there are fewer).
 
     `fetch(n)` sends the query limited to n rows and returns what passed. The limit grows (at least
     doubling, guided by the share of rows kept) until enough rows pass or the answer is complete.
-    Limit warnings of the enlarged requests are replaced by one about `limit` when rows were cut.
+    When the server's row cap stops that, `windows` (single tables: ranges of `id`) collects the
+    rows window by window instead. Limit warnings of the enlarged requests are replaced by one
+    about `limit` when rows were cut.
     """
     requested = limit
     for _ in range(MAX_ROUNDS):
@@ -245,9 +256,12 @@ def fetch_until_limit(
             more = kept > limit or (kept == limit and not complete)
             return _trimmed(batch, limit, cut=more)
         cap = _cap(batch, requested)
+        if cap is not None and windows is not None:
+            # Asked for more than the server ever returns: as many as it would, exactly.
+            return (yield from fetch_by_id_windows(windows, min(limit, cap), cap, parameter))
         if cap is not None and limit > cap:
-            # More than the server ever returns was asked for: cut at its cap and say so, as an
-            # answer without exclusions would be (the server's warning is kept).
+            # Cut at the cap and say so, as an answer without exclusions would be (the server's
+            # warning is kept).
             return batch
         if cap is not None:
             raise ServerIncompatibilityError(
@@ -262,6 +276,71 @@ def fetch_until_limit(
     raise ServerIncompatibilityError(
         f"{parameter}: {limit} rows could not be collected in {MAX_ROUNDS} requests"
     )
+
+
+def fetch_by_id_windows(windows: WindowFetch, limit: int, cap: int, parameter: str) -> Plan[Batch]:
+    """`limit` passing rows collected from windows of `id` small enough to come back whole.
+
+    A window answered with fewer rows than the cap holds every row of its range; a full one is
+    halved and asked again; sparse ones double and empty ones grow sixteenfold, until the ids run
+    out (below 2**63).
+    """
+    parts: list[Any] = []
+    kept = 0
+    low, width = 0, cap
+    last: Batch | None = None
+    for _ in range(MAX_WINDOWS):
+        if low >= MAX_ID or kept >= limit:
+            break
+        high = min(low + width, MAX_ID)
+        batch = yield from windows(low, high, cap)
+        if not is_complete(batch.received, cap, batch.headers.warnings):
+            if width == 1:
+                raise ServerIncompatibilityError(
+                    f"{parameter}: more than {cap} rows share one id; the exclusions cannot be "
+                    "applied exactly"
+                )
+            width = max(1, width // 2)
+            continue
+        last = batch
+        parts.append(batch.rows)
+        kept += len(batch.rows)
+        low = high
+        if batch.received == 0:
+            width = min(width * 16, MAX_ID)  # past the ids (or a gap in them): widen fast
+        elif batch.received < cap // 4:
+            width = min(width * 2, MAX_ID)
+    else:
+        raise ServerIncompatibilityError(
+            f"{parameter}: {limit} rows could not be collected in {MAX_WINDOWS} requests"
+        )
+    assert last is not None
+    rows = _joined(parts)
+    cut = len(rows) > limit or (len(rows) == limit and low < MAX_ID)
+    return _trimmed(replace(last, rows=rows, received=len(rows)), limit, cut=cut)
+
+
+def _joined(parts: list[Any]) -> Any:
+    if all(isinstance(part, list) for part in parts):
+        return [row for part in parts for row in part]
+    import pandas as pd
+
+    frames = [part for part in parts if len(part)] or parts[:1]
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+
+
+def id_window_body(body: Mapping[str, Any], table: str, low: int, high: int) -> dict[str, Any]:
+    """A query body further restricted to `low <= id < high` on `table` (the user's bounds kept)."""
+    bounded = dict(body)
+    for key, value, tighter in (
+        ("filter_greater_equal_dict", low, max),
+        ("filter_less_dict", high, min),
+    ):
+        tables = {name: dict(columns) for name, columns in (body.get(key) or {}).items()}
+        columns = tables.setdefault(table, {})
+        columns["id"] = tighter(columns["id"], value) if "id" in columns else value
+        bounded[key] = tables
+    return bounded
 
 
 def _cap(batch: Batch, requested: int) -> int | None:

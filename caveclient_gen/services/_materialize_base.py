@@ -38,6 +38,7 @@ from .._tables.exclusions import (
     count_of,
     exclusions,
     fetch_until_limit,
+    id_window_body,
     limit_warning_value,
     widen_select,
     with_count,
@@ -330,7 +331,16 @@ class MaterializeBase(ServiceClient[M]):
                         )
                     )
 
-                batch = yield from fetch_until_limit(limited, int(limit))
+                def window(low: int, high: int, rows: int) -> Plan[Batch]:
+                    bounded = id_window_body({**body, "limit": rows}, name, low, high)
+                    return (yield from fetch_batch(body=bounded, filters=filters, added=added))
+
+                # Windows of `id` need one table with ids: a table (not a join) or a live query
+                # without joins.
+                single = route == "table" or (route == "live" and not body.get("join_tables"))
+                batch = yield from fetch_until_limit(
+                    limited, int(limit), windows=window if single else None
+                )
         raise_server_warnings(
             [
                 message

@@ -434,9 +434,10 @@ class MaterializationClient(MaterializeBase[M]):
         The 5.26.4 server ignores `filter_out_dict`; its exclusions are made exact here: excluded
         rows are removed from the rows received, a `limit` is met by asking for more, counts
         (`get_counts=True`) leave out the excluded rows. `offset` together with `filter_out_dict`
-        raises InvalidInputError (so do `get_counts` with `random_sample`); a server row cap that
-        prevents an exact limited answer raises ServerIncompatibilityError. An answer whose
-        columns cannot be the table's raises UnexpectedResponseError.
+        raises InvalidInputError (so do `get_counts` with `random_sample`). When the server's row
+        cap leaves too few rows after exclusion, they are collected by windows of `id` (a reference
+        table's join raises ServerIncompatibilityError instead). An answer whose columns cannot
+        be the table's raises UnexpectedResponseError.
         """
         flat = filter_arguments(locals())
         name = _name("table", table)

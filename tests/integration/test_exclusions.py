@@ -229,3 +229,52 @@ def test_views_joins_and_live_queries(client: CAVEclient) -> None:
     expected = everything[~everything["target_id"].isin(gone)]
     assert len(joined) == min(3, len(expected))
     assert set(joined["id_ref"]) <= set(expected["id_ref"])
+
+
+def test_a_server_row_cap_is_passed_by_windows_of_id(
+    cave: LocalCAVE, client: CAVEclient, synapses: pd.DataFrame
+) -> None:
+    from caveclient_gen.testing.materialize.settings import MaterializationSettings
+
+    settings = MaterializationSettings.of(cave.deployment)
+    saved = settings.query_limit_size
+    configure_materialization(cave.deployment, query_limit_size=60)
+    try:
+        root = busiest_root(synapses)
+        mine = synapses[synapses["pre_pt_root_id"] == root]
+        excluded = mine["id"].tolist()[: len(mine) * 4 // 5]
+        wanted = mine[~mine["id"].isin(excluded)]
+        with pytest.warns(UserWarning, match="Limited query to 50 rows"):
+            frame = client.materialize.query_table(
+                SYNAPSES,
+                filter_equal_dict={"pre_pt_root_id": root},
+                filter_out_dict={"id": excluded},
+                limit=50,
+            )
+        assert isinstance(frame, pd.DataFrame)
+        assert len(frame) == 50
+        assert frame["id"].is_unique
+        assert set(frame["id"]) <= set(wanted["id"])
+        for limit, expected in ((55, 55), (500, 60)):  # above the cap: as many as the cap
+            live = client.materialize.live_live_query(
+                SYNAPSES,
+                datetime.now(UTC),
+                filter_equal_dict={SYNAPSES: {"pre_pt_root_id": root}},
+                filter_out_dict={SYNAPSES: {"id": excluded}},
+                limit=limit,
+                log_warning=False,
+            )
+            assert len(live) == expected
+            assert live["id"].is_unique
+            assert set(live["id"]) <= set(wanted["id"])
+        few = client.materialize.query_table(
+            SYNAPSES,
+            filter_equal_dict={"pre_pt_root_id": root},
+            filter_out_dict={"id": excluded},
+            filter_in_dict={"id": excluded[:100] + wanted["id"].tolist()[:7]},
+            limit=50,
+        )
+        assert isinstance(few, pd.DataFrame)
+        assert sorted(few["id"]) == sorted(wanted["id"].tolist()[:7])
+    finally:
+        settings.query_limit_size = saved

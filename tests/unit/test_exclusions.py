@@ -14,7 +14,14 @@ import pytest
 from caveclient_gen.errors import InvalidInputError, ServerIncompatibilityError
 from caveclient_gen.services.materialize import MaterializationClient
 
-from .materialize_support import V3, FakeCAVE, arrow_stream, standard_materialize, synapse_frame
+from .materialize_support import (
+    V3,
+    FakeCAVE,
+    arrow_stream,
+    standard_materialize,
+    synapse_frame,
+    table_metadata,
+)
 
 QUERY = f"{V3}/version/3/table/synapses/query"
 
@@ -44,6 +51,10 @@ class IgnoringServer:
             frame = frame[frame[column].isin(values)]
         for column, value in (body.get("filter_equal_dict") or {}).get("synapses", {}).items():
             frame = frame[frame[column] == value]
+        for column, value in (body.get("filter_greater_equal_dict") or {}).get("synapses", {}).items():
+            frame = frame[frame[column] >= value]
+        for column, value in (body.get("filter_less_dict") or {}).get("synapses", {}).items():
+            frame = frame[frame[column] < value]
         headers = [("content-type", "data.arrow")]
         if request.url.params.get("count") == "true":
             frame = pd.DataFrame({"count": [len(frame)]})
@@ -89,20 +100,59 @@ def test_counts_subtract_the_excluded_rows(fake: FakeCAVE) -> None:
     assert all("filter_notin_dict" not in body for body in server.bodies)
 
 
-def test_a_server_cap_that_prevents_an_exact_answer_raises(fake: FakeCAVE) -> None:
-    fake.route("POST", QUERY, IgnoringServer(rows(100), cap=20))
+def test_a_server_cap_is_passed_by_windows_of_id(fake: FakeCAVE) -> None:
+    """Excluded rows fill the capped answers: the rows are collected by ranges of id instead."""
+    server = IgnoringServer(rows(100), cap=20)
+    fake.route("POST", QUERY, server)
+    with pytest.warns(UserWarning, match="Limited query to 15 rows"):
+        frame = fake.materialize().query_table(
+            "synapses",
+            filter_out_dict={"post_pt_root_id": [8]},
+            filter_less_dict={"id": 90},
+            limit=15,
+        )
+    assert isinstance(frame, pd.DataFrame)
+    assert frame["id"].tolist() == list(range(4, 61, 4))
+    windows = [body for body in server.bodies if "filter_greater_equal_dict" in body]
+    assert windows
+    assert all(body["filter_less_dict"]["synapses"]["id"] <= 90 for body in windows)
+    # every passing row when there are fewer than the limit
+    everything = fake.materialize().query_table(
+        "synapses", filter_out_dict={"post_pt_root_id": [8]}, limit=20, log_warning=False
+    )
+    assert isinstance(everything, pd.DataFrame)
+    assert everything["id"].tolist() == list(range(4, 81, 4))
+    few = fake.materialize().query_table(
+        "synapses",
+        filter_out_dict={"post_pt_root_id": [8]},
+        filter_less_dict={"id": 30},
+        limit=19,
+        log_warning=False,
+    )
+    assert isinstance(few, pd.DataFrame)
+    assert few["id"].tolist() == [4, 8, 12, 16, 20, 24, 28]
+
+
+def test_a_join_that_the_cap_prevents_from_being_exact_raises(fake: FakeCAVE) -> None:
+    fake.route("GET", f"{V3}/version/3/table/nuclei/metadata", table_metadata("nuclei"))
+    fake.route("POST", f"{V3}/version/3/query", IgnoringServer(rows(100), cap=20))
     with pytest.raises(ServerIncompatibilityError, match="filter_out_dict"):
-        fake.materialize().query_table("synapses", filter_out_dict={"post_pt_root_id": [8]}, limit=15)
+        fake.materialize().join_query(
+            [["synapses", "id"], ["nuclei", "id"]],
+            filter_out_dict={"synapses": {"post_pt_root_id": [8]}},
+            limit=15,
+            metadata=False,
+        )
 
 
-def test_a_limit_above_the_server_cap_is_cut_with_its_warning(fake: FakeCAVE) -> None:
+def test_a_limit_above_the_server_cap_gives_as_many_rows_as_the_cap(fake: FakeCAVE) -> None:
     fake.route("POST", QUERY, IgnoringServer(rows(100), cap=20))
     with pytest.warns(UserWarning, match="Limited query to 20 rows"):
         frame = fake.materialize().query_table(
             "synapses", filter_out_dict={"post_pt_root_id": [8]}, limit=50
         )
     assert isinstance(frame, pd.DataFrame)
-    assert frame["id"].tolist() == [4, 8, 12, 16, 20]
+    assert frame["id"].tolist() == list(range(4, 81, 4))
 
 
 def test_offset_with_exclusions_is_refused_before_any_request(fake: FakeCAVE) -> None:
