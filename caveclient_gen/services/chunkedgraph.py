@@ -1270,11 +1270,13 @@ class ChunkedGraphClient(ServiceClient[M]):
         Parameters
         ----------
         user_id : int
-            The user.
+            The user (a positive id: 0 is refused, since PyChunkedGraph matches no operation without a
+            user and the empty answer would read as "no operations").
         timestamp_start : datetime.datetime or None
             Earliest time (timezone-aware); None: from the beginning.
         include_undo : bool, default True
-            Also list undone edits and the undos themselves.
+            Also list undone edits and the undos themselves (caveclient sent it under a name the server
+            ignores).
         timestamp_end : datetime.datetime, optional
             Latest time (default: the chunkedgraph's ``timestamp``, else now).
 
@@ -1287,8 +1289,8 @@ class ChunkedGraphClient(ServiceClient[M]):
         Raises
         ------
         InvalidInputError
-            An id is not an integer, a datetime is naive, or another argument is malformed (before any
-            request).
+            `user_id` is 0 or not an integer, a datetime is naive, or another argument is malformed
+            (before any request).
         AuthenticationError
             The token is missing, invalid or expired.
         PermissionDeniedError
@@ -1297,6 +1299,12 @@ class ChunkedGraphClient(ServiceClient[M]):
             The server could not be reached (after the client's retries).
         """
         user = _non_negative_int("user_id", user_id)
+        if user == 0:
+            raise InvalidInputError(
+                "user_id",
+                "must name a user: without one the chunkedgraph matches no operation "
+                "(0 is not 'all users'); ask for each user's operations",
+            )
         start = as_utc("timestamp_start", timestamp_start)
         end = yield from self._moment("timestamp_end", timestamp_end)
         api, table = yield from self._target()
@@ -1791,10 +1799,12 @@ class ChunkedGraphClient(ServiceClient[M]):
     def get_contact_sites(
         self, root_id: int, bounds: Any, calc_partners: bool = False
     ) -> Plan[ContactSites]:
-        """Contact sites of a root within a box, as PyChunkedGraph 2.21.1 answers them.
+        """Contact sites of a root within a box, as PyChunkedGraph answers them.
 
-        Calls ``GET /segmentation/api/v1/table/{table_id}/node/{node_id}/contact_sites``. That server
-        only succeeds when there are exactly two partners.
+        Calls ``GET /segmentation/api/v1/table/{table_id}/node/{node_id}/contact_sites``.
+        PyChunkedGraph 2.21.1 fails every call of this route (a ServerError, status 500: the graph code
+        passes an argument its subgraph lookup lacks). Without that bug, the route only succeeds when
+        there are exactly two partners.
 
         Parameters
         ----------
@@ -1813,7 +1823,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         Raises
         ------
         ServerError
-            The server found other than two partners.
+            The server failed (PyChunkedGraph 2.21.1 always does), or found other than two partners.
         InvalidInputError
             An id is not an integer, a datetime is naive, or another argument is malformed (before any
             request).

@@ -71,7 +71,9 @@ class L2CacheClient(ServiceClient[M]):
         """Features of level-2 ids, keyed by id as a decimal string (as caveclient returns them).
 
         Calls ``POST /l2cache/api/v1/table/{table_id}/attributes``; duplicates are asked once, and large
-        inputs go in chunks of ``L2CACHE_CHUNK_SIZE`` (20,000) ids, concurrently.
+        inputs go in chunks of ``L2CACHE_CHUNK_SIZE`` (20,000) ids, concurrently. PCGL2Cache 1.3.1 with
+        its current dependencies fails every attributes request: that surfaces as a ServerError naming
+        the route.
 
         Parameters
         ----------
@@ -92,6 +94,8 @@ class L2CacheClient(ServiceClient[M]):
         ------
         InvalidInputError
             An id is not an integer, or an attribute name is unknown (before any request).
+        ServerError
+            The L2 cache failed (PCGL2Cache 1.3.1 fails every attributes request).
         GlobalClientError
             No datastack was given and the client has none.
         AuthenticationError

@@ -43,7 +43,16 @@ from .._convert.values import as_id_array
 from .._http.overloaded import overloaded
 from .._http.parse import parsed, parsed_list
 from .._http.plan import M, Plan, api_method, api_property, fetch, fetch_all, read, write
+from .._tables.exclusions import (
+    Batch,
+    apply_exclusions,
+    check_exclusion_options,
+    fetch_until_limit,
+    limit_warning_value,
+    widen_select,
+)
 from .._tables.frames import (
+    QueryHeaders,
     merge_position_columns,
     query_headers,
     raise_server_warnings,
@@ -65,6 +74,7 @@ from ..errors import CAVEError, InvalidInputError, NotFoundError
 from ..records.tables import TableMetadata, VersionMetadata, ViewColumnType, ViewMetadata
 from ._materialize_base import MaterializeBase
 from ._materialize_values import (
+    _Answer,
     _loose_filter,
     _name,
     _table_pairs,
@@ -704,8 +714,10 @@ class MaterializationClient(MaterializeBase[M]):
         filter_in_dict : dict, optional
             Column -> list of accepted values (rows whose value is in the list).
         filter_out_dict : dict, optional
-            Column -> list of excluded values. Applied by this client to the rows received, since the
-            server (5.26.4) ignores it; a `limit` then counts rows before exclusion.
+            Column -> list of excluded values. The 5.26.4 server ignores exclusions; they are made exact
+            here: excluded rows are removed from the rows received, a `limit` is met by asking for more,
+            counts leave out the excluded rows, and when the server's row cap leaves too few rows they
+            are collected by windows of ``id``. Not combinable with `offset`.
         filter_equal_dict : dict, optional
             Column -> the one accepted value.
         filter_greater_dict : dict, optional
@@ -724,7 +736,7 @@ class MaterializationClient(MaterializeBase[M]):
         select_columns : list of str or dict of str to list of str, optional
             Columns to return (default: all); a dict keys them by table name.
         offset : int, optional
-            Rows to skip first (in the server's order).
+            Rows to skip first (in the server's order); refused together with `filter_out_dict`.
         limit : int, optional
             At most this many rows. The server also caps each answer (a ``CAVEServerWarning`` says so
             when a result was cut short).
@@ -749,7 +761,8 @@ class MaterializationClient(MaterializeBase[M]):
             ``[x, y, z]`` nm per unit for returned positions (and spatial filters); default: the client's
             ``desired_resolution``, else each table's own voxel resolution.
         get_counts : bool, default False
-            Ask the server to count the matching rows (its ``count`` option).
+            Ask the server to count the matching rows (its ``count`` option); refused together with
+            `random_sample`.
         random_sample : int, optional
             Ask the server for about this many rows sampled at random instead of all matches.
         log_warning : bool, default True
@@ -766,8 +779,9 @@ class MaterializationClient(MaterializeBase[M]):
         Raises
         ------
         InvalidInputError
-            An unknown table, column or filter kind, a naive datetime, ids that are not integers (refused
-            before any request).
+            An unknown table, column or filter kind, a naive datetime, ids that are not integers,
+            `offset` with `filter_out_dict`, `get_counts` with `random_sample` (refused before any
+            request).
         InvalidInequalityException
             An inequality filter on a column that is not numeric.
         NotFoundError
@@ -776,6 +790,10 @@ class MaterializationClient(MaterializeBase[M]):
             The token lacks the permission this needs.
         AuthenticationError
             The token is missing, invalid or expired.
+        ServerIncompatibilityError
+            Exclusions on a reference table's join need more rows than the server's row cap allows.
+        UnexpectedResponseError
+            The answer's columns cannot be the table's.
         CAVEConnectionError
             The server could not be reached (after the client's retries).
         """
@@ -813,6 +831,7 @@ class MaterializationClient(MaterializeBase[M]):
             desired_resolution=desired_resolution,
             select_columns=select_columns,
         )
+        check_exclusion_options(filters, offset=offset_, get_counts=get_counts, random_sample=sample)
         datastack = self._datastack(datastack_name)
         version = yield from self._resolved_version(
             datastack, materialization_version, "materialization_version"
@@ -859,8 +878,13 @@ class MaterializationClient(MaterializeBase[M]):
         live_timestamp: datetime | None,
         after_decode: Callable[[pd.DataFrame], Plan[pd.DataFrame]] | None = None,
         attrs_filters: QueryFilters | None = None,
+        answers: list[_Answer] | None = None,
     ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
-        """A query of one table at a version (joined to its target when it is a reference table)."""
+        """A query of one table at a version (joined to its target when it is a reference table).
+
+        With `answers`, the server's answer is appended to it and its row-limit warnings are left
+        to the caller (which re-sends the query with other limits).
+        """
         meta: TableMetadata | None = None
         if merge_reference or metadata:
             meta = yield from self._table_metadata(datastack, version, table)
@@ -898,7 +922,11 @@ class MaterializationClient(MaterializeBase[M]):
             return_df=return_df,
             filters=filters,
             log_warning=log_warning,
+            limit_warnings=answers is None,
+            expected=self._expected_tables(datastack, version, table, columns, reference),
         )
+        if answers is not None:
+            answers.append(answer)
         if answer.frame is None:
             return answer.records or []
         frame = yield from self._rescaled(
@@ -930,6 +958,22 @@ class MaterializationClient(MaterializeBase[M]):
                 )
             )
         return frame
+
+    def _expected_tables(
+        self,
+        datastack: str,
+        version: int,
+        table: str,
+        columns: TableColumns | None,
+        reference: str | None,
+    ) -> dict[str, TableColumns | None]:
+        """The known columns of a table query's tables (a reference table's, when cached)."""
+        if not reference:
+            return {table: columns}
+        meta = self._cached(("table", datastack, version, reference)) or {}
+        schema = meta.get("schema_type") or meta.get("schema")
+        known = self._columns_by_schema.get(schema) if schema else None
+        return {table: columns, reference: known}
 
     @overloaded(JOIN_QUERY)
     def join_query(
@@ -970,8 +1014,9 @@ class MaterializationClient(MaterializeBase[M]):
             Each maps table name -> a dict as below. Column -> list of accepted values (rows whose value
             is in the list).
         filter_out_dict : dict, optional
-            Column -> list of excluded values. Applied by this client to the rows received, since the
-            server (5.26.4) ignores it; a `limit` then counts rows before exclusion.
+            Column -> list of excluded values. The 5.26.4 server ignores exclusions; this client makes
+            them exact (excluded rows removed, a `limit` met by asking for more). Not combinable with
+            `offset`.
         filter_equal_dict : dict, optional
             Column -> the one accepted value.
         filter_greater_dict : dict, optional
@@ -1054,6 +1099,7 @@ class MaterializationClient(MaterializeBase[M]):
             select_columns=select_columns,
         )
         suffix_of = self._suffixes(suffixes, names)
+        check_exclusion_options(filters, offset=offset_)
         datastack = self._datastack(datastack_name)
         version = yield from self._resolved_version(
             datastack, materialization_version, "materialization_version"
@@ -1083,6 +1129,7 @@ class MaterializationClient(MaterializeBase[M]):
             return_df=return_df,
             filters=filters,
             log_warning=log_warning,
+            expected={name: known.get(name) for name in names} if metadata else None,
         )
         if answer.frame is None:
             return answer.records or []
@@ -1192,8 +1239,9 @@ class MaterializationClient(MaterializeBase[M]):
         filter_in_dict : dict, optional
             Column -> list of accepted values (rows whose value is in the list).
         filter_out_dict : dict, optional
-            Column -> list of excluded values. Applied by this client to the rows received, since the
-            server (5.26.4) ignores it; a `limit` then counts rows before exclusion.
+            Column -> list of excluded values. The 5.26.4 server ignores exclusions; this client makes
+            them exact (excluded rows removed, a `limit` met by asking for more). Not combinable with
+            `offset`.
         filter_equal_dict : dict, optional
             Column -> the one accepted value.
         filter_greater_dict : dict, optional
@@ -1272,6 +1320,7 @@ class MaterializationClient(MaterializeBase[M]):
             desired_resolution=desired_resolution,
             select_columns=select_columns,
         )
+        check_exclusion_options(filters, offset=offset_)
         datastack = self._datastack(datastack_name)
         versions = yield from MaterializationClient.get_versions_metadata.plan(self, datastack)
         chosen: VersionMetadata | None = None
@@ -1320,6 +1369,9 @@ class MaterializationClient(MaterializeBase[M]):
             members = value if isinstance(value, list) else [value]
             past["filter_in_dict"] = {**(past.get("filter_in_dict") or {}), column: members}
         past["filter_equal_dict"] = equal or None
+        # Exclusions are applied to the rows brought forward, on the values of `timestamp`: a past
+        # root of an excluded root may hold supervoxels that belong to another root now.
+        past["filter_out_dict"] = None
         past_filters = single_table_filters(
             name,
             {
@@ -1328,28 +1380,50 @@ class MaterializationClient(MaterializeBase[M]):
                 "filter_regex_dict": flat["filter_regex_dict"],
             },
         )
+        common["select"], added = widen_select(select, filters)
 
         def bring_forward(frame: pd.DataFrame) -> Plan[pd.DataFrame]:
             updated = yield from update_root_ids(frame, moment, future_map, lookups)
             if post_filter:
                 updated = keep_matching(updated, {p: filters.flat(p) for p in ROOT_FILTER_PARAMETERS})
-            return updated
+            return cast("pd.DataFrame", apply_exclusions(updated, filters, {}, added))
 
-        return cast(
-            "pd.DataFrame",
-            (
-                yield from self._frozen_table_query(
-                    datastack,
-                    chosen["version"],
-                    name,
-                    past_filters,
-                    live_timestamp=moment,
-                    after_decode=bring_forward,
-                    attrs_filters=filters,
-                    **common,
-                )
-            ),
+        def query(rows: int | None, seen: list[_Answer]) -> Plan[pd.DataFrame]:
+            return cast(
+                "pd.DataFrame",
+                (
+                    yield from self._frozen_table_query(
+                        datastack,
+                        chosen["version"],
+                        name,
+                        past_filters,
+                        live_timestamp=moment,
+                        after_decode=bring_forward,
+                        attrs_filters=filters,
+                        answers=seen,
+                        **{**common, "limit": rows},
+                    )
+                ),
+            )
+
+        if limit_ is None:
+            return (yield from query(None, []))
+
+        def limited(rows: int) -> Plan[Batch]:
+            # Rows dropped after bringing roots forward leave a short answer: ask for more.
+            seen: list[_Answer] = []
+            frame = yield from query(rows, seen)
+            received = len(seen[-1].frame) if seen and seen[-1].frame is not None else len(frame)
+            return Batch(frame, received, seen[-1].headers if seen else QueryHeaders((), None, None))
+
+        batch = yield from fetch_until_limit(limited, limit_, parameter="limit")
+        raise_server_warnings(
+            [m for m in batch.headers.warnings if limit_warning_value(m) is not None], log_warning
         )
+        frame = cast("pd.DataFrame", batch.rows)
+        if metadata:
+            frame.attrs["limit"] = limit_
+        return frame
 
     @api_method
     def live_live_query(
@@ -1396,8 +1470,9 @@ class MaterializationClient(MaterializeBase[M]):
             Each maps table name -> a dict as below. Column -> list of accepted values (rows whose value
             is in the list).
         filter_out_dict : dict, optional
-            Column -> list of excluded values. Applied by this client to the rows received, since the
-            server (5.26.4) ignores it; a `limit` then counts rows before exclusion.
+            Column -> list of excluded values. The 5.26.4 server ignores exclusions; this client makes
+            them exact (excluded rows removed, a `limit` met by asking for more). Not combinable with
+            `offset`.
         filter_equal_dict : dict, optional
             Column -> the one accepted value.
         filter_greater_dict : dict, optional
@@ -1485,8 +1560,10 @@ class MaterializationClient(MaterializeBase[M]):
         if select is not None and not isinstance(select, dict):
             raise InvalidInputError("select_columns", "must map table names to lists of columns here")
         suffix_of = self._suffixes(suffixes, list(dict.fromkeys(names))) if suffixes else None
+        check_exclusion_options(filters, offset=offset_)
         datastack = self._datastack(datastack_name)
         meta: dict[str, Any] | None = None
+        columns: TableColumns | None = None
         if metadata:
             version = yield from self._resolved_version(datastack, None)
             meta = yield from self._attrs_metadata(datastack, version, name)
@@ -1521,6 +1598,7 @@ class MaterializationClient(MaterializeBase[M]):
             return_df=True,
             filters=filters,
             log_warning=log_warning,
+            expected={table_name: columns if table_name == name else None for table_name in names},
         )
         assert answer.frame is not None
 
@@ -1921,8 +1999,9 @@ class MaterializationClient(MaterializeBase[M]):
         filter_in_dict : dict, optional
             Column -> list of accepted values (rows whose value is in the list).
         filter_out_dict : dict, optional
-            Column -> list of excluded values. Applied by this client to the rows received, since the
-            server (5.26.4) ignores it; a `limit` then counts rows before exclusion.
+            Column -> list of excluded values. The 5.26.4 server ignores exclusions; this client makes
+            them exact (excluded rows removed, a `limit` met by asking for more). Not combinable with
+            `offset`.
         filter_equal_dict : dict, optional
             Column -> the one accepted value.
         filter_greater_dict : dict, optional
@@ -2000,10 +2079,12 @@ class MaterializationClient(MaterializeBase[M]):
         )
         if isinstance(select, dict):
             raise InvalidInputError("select_columns", "must be a list of column names for a view")
+        check_exclusion_options(filters, offset=offset_, get_counts=get_counts, random_sample=sample)
         datastack = self._datastack(datastack_name)
         version = yield from self._resolved_version(
             datastack, materialization_version, "materialization_version"
         )
+        known: TableColumns | None = None
         if filters.tables():
             try:
                 schema = yield from self._view_schema(datastack, version, view)
@@ -2013,7 +2094,8 @@ class MaterializationClient(MaterializeBase[M]):
                 logger.debug("columns of view %r unknown: %s", view, error)
                 schema = None
             if schema is not None:
-                check_known_columns(filters, {view: view_columns(schema)})
+                known = view_columns(schema)
+                check_known_columns(filters, {view: known})
         answer = yield from self._fetch_answer(
             "view",
             datastack=datastack,
@@ -2024,6 +2106,7 @@ class MaterializationClient(MaterializeBase[M]):
             return_df=return_df,
             filters=filters,
             log_warning=True,
+            expected={view: known},
         )
         if answer.frame is None:
             return answer.records or []

@@ -51,7 +51,7 @@ def test_the_user_script_type_checks_strictly(tmp_path: Path) -> None:
 
 
 def test_the_user_script_runs_against_localcave(capsys: pytest.CaptureFixture[str]) -> None:
-    cave = LocalCAVE(seed=0)
+    cave = LocalCAVE(seed=0, idealised=["l2_attributes"])  # PCGL2Cache 1.3.1 fails attributes
     with (
         CAVEclient(
             cave.datastack,
