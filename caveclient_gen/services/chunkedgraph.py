@@ -190,6 +190,12 @@ async def _roots_binary_async(
 class ChunkedGraphClient(ServiceClient[M]):
     """The chunkedgraph of the datastack's segmentation: roots, leaves, edits and their history."""
 
+    _SERVER_KEY = "cg_server_address"
+    _API_VERSION = 1
+    _LOCAL = True
+    _TABLE_ID_IN_MAPPING = True
+    _VERSION_ROUTE = ("chunkedgraph", "versions.get_version")
+
     def __init__(self, core: ClientCore) -> None:
         super().__init__(core)
         self._own_timestamp: datetime | None = None

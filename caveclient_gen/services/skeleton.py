@@ -126,6 +126,11 @@ class _Service(NamedTuple):
 class SkeletonClient(ServiceClient[M]):
     """The skeleton service: skeletons of root ids, generated on demand and cached by the service."""
 
+    _SERVER_KEY = "skeleton_server_address"
+    _API_VERSION = 1
+    _LOCAL = True
+    _VERSION_ROUTE = ("skeleton", "version.get_version")
+
     def __init__(self, core: ClientCore) -> None:
         super().__init__(core)
         self._grants: dict[tuple[str, str, int], BucketGrant] = {}

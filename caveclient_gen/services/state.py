@@ -33,6 +33,10 @@ MAX_PROPERTY_SIZE = 2_500_000
 class JSONService(ServiceClient[M]):
     """The JSON state service: stores Neuroglancer states and segment properties by id."""
 
+    _SERVER_KEY = "json_server_address"
+    _API_VERSION = 1
+    _VERSION_ROUTE = ("state", "version.get_version")
+
     _ngl_url: str | None = None
 
     def _api(self) -> StateAPI:
