@@ -6,8 +6,9 @@ Runs in caveclient's own environment and imports nothing of caveclient_gen:
         SERVER DATASTACK TOKEN
 
 caveclient builds each sub-client with requests to the server (a LocalCAVE), so its instance
-attributes are listed as a user sees them. Also prints caveclient's module-level public names, and
-under "values" the values of the attributes every sub-client shares (as text) and a few others.
+attributes are listed as a user sees them. Also prints caveclient's module-level public names, under
+"values" the values of the attributes every sub-client shares (as text) and a few others, and under
+"mock_signature" the parameters of caveclient.tools.testing.CAVEclientMock.
 """
 
 from __future__ import annotations
@@ -44,6 +45,20 @@ def attributes(instance: object) -> list[str]:
     return sorted(names)
 
 
+def mock_signature() -> list[list[object]]:
+    """caveclient.tools.testing.CAVEclientMock's parameters: [name, default] each."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # it warns when `responses` is not installed
+        from caveclient.tools.testing import CAVEclientMock
+
+    return [
+        [parameter.name, parameter.default]
+        for parameter in inspect.signature(CAVEclientMock).parameters.values()
+    ]
+
+
 def main() -> int:
     import caveclient
 
@@ -65,7 +80,7 @@ def main() -> int:
                 values[f"{name}.{attribute}"] = value if isinstance(value, dict | int) else str(value)
     values["info.info_cache"] = sorted(client.info.info_cache)
     values["materialize.cg_client"] = type(client.materialize.cg_client).__name__
-    json.dump({**result, "values": values}, sys.stdout)
+    json.dump({**result, "values": values, "mock_signature": mock_signature()}, sys.stdout)
     return 0
 
 

@@ -106,3 +106,16 @@ def test_shared_attributes_have_caveclients_values(theirs: dict[str, Any], ours:
         if value != expected:
             differences[key] = (expected, value)
     assert differences == {}
+
+
+def test_caveclient_mock_has_caveclients_signature(theirs: dict[str, Any]) -> None:
+    import inspect
+
+    from caveclient_gen.mock import CAVEclientMock
+
+    ours = [
+        [parameter.name, parameter.default]
+        for parameter in inspect.signature(CAVEclientMock).parameters.values()
+    ]
+    assert len(theirs["mock_signature"]) > 20
+    assert ours == theirs["mock_signature"]
