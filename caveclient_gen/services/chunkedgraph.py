@@ -262,6 +262,14 @@ class ChunkedGraphClient(ServiceClient[M]):
         """The chunkedgraph table id (last element of the datastack's graphene:// source)."""
         return (yield from self._deployment.segmentation_table())
 
+    @property
+    def _endpoints(self) -> dict[str, str]:
+        """caveclient's private URL templates of the chunkedgraph routes (a copy), which some
+        libraries format with `default_url_mapping` to send requests of their own."""
+        from ._caveclient_routes import CHUNKEDGRAPH_ENDPOINTS
+
+        return dict(CHUNKEDGRAPH_ENDPOINTS)
+
     @api_property
     def cloudvolume_path(self) -> Plan[str]:
         """The `graphene://` path of the segmentation for CloudVolume."""
