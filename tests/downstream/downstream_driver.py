@@ -1,10 +1,10 @@
 """Runs a library that takes a caveclient with OUR client, on a LocalCAVE, and prints what each call
 gave (and what our client says the answer should be), as JSON.
 
-It runs in an environment of its own, started by test_downstream.py as:
+It runs in an environment of its own (the libraries, with this project on PYTHONPATH), started by
+test_downstream.py as:
 
-    uv run --isolated --no-project --with caveclient==8.2.1 --with nglui ... \
-        --with-editable <project> python downstream_driver.py LIBRARY SERVER DATASTACK TOKEN WORKDIR
+    python downstream_driver.py LIBRARY SERVER DATASTACK TOKEN WORKDIR
 
 Each call is recorded under its name as {"value": ...} or {"error": "<class>: <message>"}; the
 test compares values with the "expected:" entries, computed with our client directly. A guard

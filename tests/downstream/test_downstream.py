@@ -1,11 +1,12 @@
 """Libraries written for caveclient take our client, on a LocalCAVE: nglui, pcg_skel, cortical-tools
 (with ossify), fafbseg and navis' CAVE interface.
 
-Each library runs in an environment of its own (`uv run --isolated`, the versions below, which
-work with caveclient 8.2.1), one subprocess per library, driven by downstream_driver.py; uv's
-cache is reused. Where a library checks `isinstance` against caveclient's classes or builds its
-own caveclient, the driver applies the README's one-line workaround and records that the call
-without it is refused, so the test notices when a library starts to accept our client as it is.
+The libraries run in an environment of their own (the versions below, which work with
+caveclient 8.2.1), built once per session from uv's cache, with this project on PYTHONPATH; one
+subprocess per library, driven by downstream_driver.py. Where a library checks `isinstance`
+against caveclient's classes or builds its own caveclient, the driver applies the README's
+one-line workaround and records that the call without it is refused, so the test notices when a
+library starts to accept our client as it is.
 The driver refuses every connection outside the machine; the test checks none was tried.
 """
 
@@ -15,6 +16,8 @@ import json
 import os
 import re
 import subprocess
+import sys
+import tomllib
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -54,27 +57,57 @@ def uv_cache_dir() -> str:
     return found.stdout.strip()
 
 
+def our_requirements() -> list[str]:
+    """This project's runtime dependencies (the project itself is put on PYTHONPATH, not built)."""
+    with (ROOT / "pyproject.toml").open("rb") as handle:
+        return list(tomllib.load(handle)["project"]["dependencies"])
+
+
+def uv(*arguments: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "UV_CACHE_DIR": uv_cache_dir()}
+    environment.pop("VIRTUAL_ENV", None)
+    return subprocess.run(
+        ["uv", *arguments], capture_output=True, text=True, env=environment, timeout=1500, check=False
+    )
+
+
+@pytest.fixture(scope="session")
+def library_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Python of one environment holding every library, built once per session from uv's
+    cache (offline when the cache has everything, so nothing is resolved again)."""
+    environment = tmp_path_factory.mktemp("downstream-env") / "venv"
+    created = uv("venv", "--quiet", "--python", sys.executable, str(environment))
+    assert created.returncode == 0, created.stderr
+    python = environment / "bin" / "python"
+    install = ["pip", "install", "--quiet", "--python", str(python), *LIBRARIES, *our_requirements()]
+    installed = uv(*install, "--offline")
+    if installed.returncode != 0:  # something is not cached yet: ask the registry
+        installed = uv(*install)
+    if installed.returncode != 0 and UNREACHABLE.search(installed.stderr):
+        pytest.skip(f"the package registry is unreachable: {installed.stderr.strip()[-300:]}")
+    assert installed.returncode == 0, installed.stderr[-4000:]
+    return python
+
+
 @pytest.fixture(scope="module")
 def cave() -> Iterator[LocalCAVE]:
     with LocalCAVE(seed=7) as running:
         yield running
 
 
-def run_library(library: str, cave: LocalCAVE, home: Path) -> dict[str, Any]:
+def run_library(library: str, python: Path, cave: LocalCAVE, home: Path) -> dict[str, Any]:
     work = home / "work"
     work.mkdir(parents=True)
-    command = ["uv", "run", "--isolated", "--no-project", "--quiet"]
-    for requirement in LIBRARIES:
-        command += ["--with", requirement]
-    command += ["--with-editable", str(ROOT), "python", str(DRIVER), library]
-    command += [cave.url, cave.datastack, cave.token, str(work)]
-    environment = {**os.environ, "HOME": str(home), "UV_CACHE_DIR": uv_cache_dir()}
+    command = [str(python), str(DRIVER), library, cave.url, cave.datastack, cave.token, str(work)]
+    environment = {
+        **os.environ,
+        "HOME": str(home),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "generated")]),
+    }
     environment.pop("VIRTUAL_ENV", None)
     result = subprocess.run(
-        command, capture_output=True, text=True, env=environment, timeout=1500, check=False
+        command, capture_output=True, text=True, env=environment, timeout=600, check=False
     )
-    if result.returncode != 0 and not result.stdout and UNREACHABLE.search(result.stderr):
-        pytest.skip(f"the package registry is unreachable: {result.stderr.strip()[-300:]}")
     assert result.returncode == 0, result.stderr[-4000:]
     results: dict[str, Any] = json.loads(result.stdout)
     assert results.pop("blocked_hosts") == {"value": []}, "a call tried to leave the machine"
@@ -92,8 +125,8 @@ def refused(results: dict[str, Any], call: str, error: str) -> None:
     assert error in results[call].get("error", ""), results[call]
 
 
-def test_nglui(cave: LocalCAVE, tmp_path: Path) -> None:
-    results = run_library("nglui", cave, tmp_path)
+def test_nglui(library_python: Path, cave: LocalCAVE, tmp_path: Path) -> None:
+    results = run_library("nglui", library_python, cave, tmp_path)
     value(results, "ViewerState(client).add_layers_from_client().add_segments")
     assert value(results, "segments") == value(results, "expected:segments")
     segmentation = value(results, "layer sources")["segmentation"]
@@ -107,8 +140,8 @@ def test_nglui(cave: LocalCAVE, tmp_path: Path) -> None:
     assert value(results, "skeleton info written") is True
 
 
-def test_pcg_skel(cave: LocalCAVE, tmp_path: Path) -> None:
-    results = run_library("pcg_skel", cave, tmp_path)
+def test_pcg_skel(library_python: Path, cave: LocalCAVE, tmp_path: Path) -> None:
+    results = run_library("pcg_skel", library_python, cave, tmp_path)
     value(results, "pcg_skeleton")
     assert 0 < value(results, "pcg_skeleton vertices") <= value(results, "level-2 ids")
     refused(
@@ -122,8 +155,8 @@ def test_pcg_skel(cave: LocalCAVE, tmp_path: Path) -> None:
     assert value(results, "meshwork post_syn") == value(results, "expected:post_syn") > 0
 
 
-def test_cortical_tools_and_ossify(cave: LocalCAVE, tmp_path: Path) -> None:
-    results = run_library("cortical_tools", cave, tmp_path)
+def test_cortical_tools_and_ossify(library_python: Path, cave: LocalCAVE, tmp_path: Path) -> None:
+    results = run_library("cortical_tools", library_python, cave, tmp_path)
     value(results, "DatasetClient(caveclient=client)")
     assert value(results, "DatasetClient.version_timestamp") == value(
         results, "expected:version_timestamp"
@@ -134,8 +167,8 @@ def test_cortical_tools_and_ossify(cave: LocalCAVE, tmp_path: Path) -> None:
     assert value(results, "cell post_syn") == value(results, "expected:post_syn") > 0
 
 
-def test_fafbseg(cave: LocalCAVE, tmp_path: Path) -> None:
-    results = run_library("fafbseg", cave, tmp_path)
+def test_fafbseg(library_python: Path, cave: LocalCAVE, tmp_path: Path) -> None:
+    results = run_library("fafbseg", library_python, cave, tmp_path)
     assert value(results, "is_latest_root") == value(results, "expected:is_latest_root")
     assert value(results, "expected:is_latest_root") == [True, False]
     value(results, "find_common_time")
@@ -145,6 +178,6 @@ def test_fafbseg(cave: LocalCAVE, tmp_path: Path) -> None:
     assert updated in value(results, "expected:latest roots of the outdated id")
 
 
-def test_navis_cave_interface(cave: LocalCAVE, tmp_path: Path) -> None:
-    results = run_library("navis", cave, tmp_path)
+def test_navis_cave_interface(library_python: Path, cave: LocalCAVE, tmp_path: Path) -> None:
+    results = run_library("navis", library_python, cave, tmp_path)
     assert value(results, "roots_to_mat") == value(results, "expected:roots_to_mat") is not None
