@@ -186,3 +186,25 @@ def test_bad_session_defaults_are_refused(arguments: dict[str, object], paramete
     with pytest.raises(ValueError, match=parameter):
         set_session_defaults(**arguments)  # type: ignore[arg-type]
     assert get_session_defaults()["max_retries"] == caveclient_gen._defaults.MAX_RETRIES
+
+
+def test_caveclients_chunkedgraph_route_templates_name_routes_of_the_spec(client: CAVEclient) -> None:
+    """Libraries format `client.chunkedgraph._endpoints[...]` with `default_url_mapping`."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    spec = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "specs" / "chunkedgraph.yaml").read_text()
+    )
+    routes = {re.sub(r"\{[^}]+\}", "{}", path) for path in spec["paths"]}
+    endpoints = client.chunkedgraph._endpoints
+    assert len(endpoints) > 25
+    for name, template in endpoints.items():
+        path = template.split("{cg_server_address}", 1)[1]
+        assert re.sub(r"\{[^}]+\}", "{}", path) in routes or name == "cloudvolume_path", name
+    url = endpoints["is_latest_roots"].format_map(client.chunkedgraph.default_url_mapping)
+    assert url == f"{LOCAL}/segmentation/api/v1/table/table_v1/is_latest_roots"
+    endpoints["is_latest_roots"] = "changed"
+    assert client.chunkedgraph._endpoints["is_latest_roots"] != "changed"  # a copy
