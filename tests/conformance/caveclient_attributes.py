@@ -80,7 +80,20 @@ def main() -> int:
                 values[f"{name}.{attribute}"] = value if isinstance(value, dict | int) else str(value)
     values["info.info_cache"] = sorted(client.info.info_cache)
     values["materialize.cg_client"] = type(client.materialize.cg_client).__name__
-    json.dump({**result, "values": values, "mock_signature": mock_signature()}, sys.stdout)
+    session_defaults = [
+        [parameter.name, parameter.default]
+        for parameter in inspect.signature(caveclient.set_session_defaults).parameters.values()
+    ]
+    json.dump(
+        {
+            **result,
+            "values": values,
+            "mock_signature": mock_signature(),
+            "set_session_defaults": session_defaults,
+            "session_defaults_keys": sorted(caveclient.get_session_defaults()),
+        },
+        sys.stdout,
+    )
     return 0
 
 

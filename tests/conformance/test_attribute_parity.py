@@ -119,3 +119,13 @@ def test_caveclient_mock_has_caveclients_signature(theirs: dict[str, Any]) -> No
     ]
     assert len(theirs["mock_signature"]) > 20
     assert ours == theirs["mock_signature"]
+
+
+def test_session_defaults_take_caveclients_parameters(theirs: dict[str, Any]) -> None:
+    """Same names and order; the defaults are ours (README, Retries), except pool_block's."""
+    import inspect
+
+    ours = inspect.signature(caveclient_gen.set_session_defaults).parameters
+    assert [name for name, _ in theirs["set_session_defaults"]] == list(ours)
+    assert dict(theirs["set_session_defaults"])["pool_block"] == ours["pool_block"].default
+    assert sorted(caveclient_gen.get_session_defaults()) == theirs["session_defaults_keys"]
