@@ -350,10 +350,39 @@ class SkeletonClient(ServiceClient[M]):
     ) -> Plan[Skeleton]:
         """The skeleton of one root id, generated first if the service has none cached (slow).
 
-        `output_format` "dict" gives a SkeletonDict of numpy arrays; "swc" a DataFrame
-        [id, type, x, y, z, radius, parent]. As caveclient does, the id is first checked to be at
-        the chunkedgraph's root layer and a node of the graph (for this client's datastack); ids
-        the service still refuses raise BadRequestError with the server's reason.
+        As caveclient does, the id is first checked to be at the chunkedgraph's root layer and a
+        node of the graph (for this client's datastack; the table's info document is fetched once).
+
+        Parameters
+        ----------
+        root_id : int
+            The root id.
+        datastack_name : str, optional
+            The datastack (default: this client's).
+        skeleton_version : int
+            Skeleton format version: 1-4, -1 (latest) or 0 (Neuroglancer's).
+        output_format : str
+            "dict" gives a SkeletonDict of numpy arrays; "swc" a DataFrame
+            [id, type, x, y, z, radius, parent].
+        log_warning : bool
+            Raise the server's warnings as Python warnings.
+        verbose_level : int, optional
+            The service's verbosity (0 or more).
+
+        Returns
+        -------
+        SkeletonDict or pandas.DataFrame
+            The skeleton, as `output_format` asks.
+
+        Raises
+        ------
+        InvalidInputError
+            A bad argument, or an id that is not at the root layer or not a node of the graph
+            (caught as ValueError, as caveclient's refusal was).
+        BadRequestError
+            The service refused the id, with its reason.
+        UnexpectedResponseError
+            The payload could not be decoded.
         """
         root = as_id("root_id", root_id)
         version = _skeleton_version(skeleton_version)
