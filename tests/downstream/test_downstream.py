@@ -91,7 +91,10 @@ def library_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def cave() -> Iterator[LocalCAVE]:
-    with LocalCAVE(seed=7) as running:
+    """The libraries read level-2 features (skeletons, synapse anchoring): the L2 cache answers
+    them, as deployments serving these libraries do (PCGL2Cache 1.3.1's route fails; LocalCAVE
+    reproduces that by default)."""
+    with LocalCAVE(seed=7, idealised=["l2_attributes"]) as running:
         yield running
 
 
