@@ -58,7 +58,9 @@ class ClientCore:
         self._token_lock = threading.Lock()
         self.session = Session(settings, self.token, "sync" if mode == "sync" else "async")
         self.runtime: SyncRuntime | AsyncRuntime = (
-            SyncRuntime(settings.retry) if mode == "sync" else AsyncRuntime(settings.retry)
+            SyncRuntime(settings.retry)
+            if mode == "sync"
+            else AsyncRuntime(settings.retry, pool_size=settings.pool_maxsize)
         )
         self.deployment = Deployment(
             self.session,
