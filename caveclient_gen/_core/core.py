@@ -16,12 +16,13 @@ import httpx
 
 from .. import _defaults
 from .._http.plan import Plan
+from .._http.redact import install_log_filters, register_secret
 from .._http.retry import RetryPolicy
 from .._http.runtime import AsyncRuntime, SyncRuntime
 from .._http.session import HTTPSettings, Session, default_timeout
 from ..errors import InvalidInputError
 from .datastack import DatastackRecord, Deployment
-from .tokens import TokenSource, find_token
+from .tokens import TokenSource, clean_token, find_token
 
 VersionTimestamp = Callable[["ClientCore", int], Plan[datetime]]
 """Looks up when a materialization version was made (given by the client, which knows the
@@ -47,6 +48,9 @@ class ClientCore:
         version: int | None,
         version_timestamp: VersionTimestamp,
     ) -> None:
+        install_log_filters()
+        auth_token = clean_token(auth_token, "auth_token")  # refused here, before any request
+        register_secret(auth_token)
         self.settings = settings
         self._version_timestamp = version_timestamp
         self._token_arguments: dict[str, Any] = {
@@ -79,9 +83,9 @@ class ClientCore:
         if self._token_source is None:
             with self._token_lock:
                 if self._token_source is None:
-                    self._token_source = find_token(
-                        self.deployment.global_server, **self._token_arguments
-                    )
+                    found = find_token(self.deployment.global_server, **self._token_arguments)
+                    register_secret(found.token)
+                    self._token_source = found
         return self._token_source
 
     def token(self) -> str | None:
@@ -108,6 +112,8 @@ class ClientCore:
 
     def set_token(self, token: str | None, description: str) -> None:
         """Use another token from now on: every connection is rebuilt with it."""
+        token = clean_token(token, "token")
+        register_secret(token)
         with self._token_lock:
             self._token_source = TokenSource(token, description)
         self.session.reset_connections()

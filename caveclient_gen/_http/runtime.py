@@ -21,7 +21,7 @@ from .. import _defaults
 from ..errors import CAVEConnectionError, CAVEError, CAVETimeoutError
 from .failures import begin_exchange, exchange_failure, plan_failure
 from .plan import Effect, Gather, Plan, RawResponse, Request
-from .redact import redact_url
+from .redact import redact_exception, redact_url
 from .retry import RequestNotSentError, RetryPolicy
 
 logger = logging.getLogger("caveclient_gen")
@@ -46,7 +46,9 @@ def connection_error(error: httpx.TransportError) -> CAVEConnectionError:
         kind = CAVETimeoutError
     else:
         kind = CAVEConnectionError
-    return kind(f"{type(error).__name__}: {error}", method=method, url=url)
+    typed = kind(f"{type(error).__name__}: {error}", method=method, url=url)
+    typed.__cause__ = error
+    return typed
 
 
 class ConnectTimeoutError(RequestNotSentError, CAVETimeoutError):
@@ -54,7 +56,9 @@ class ConnectTimeoutError(RequestNotSentError, CAVETimeoutError):
 
 
 def _timeout_not_sent(error: httpx.TransportError, method: str, url: str) -> CAVEConnectionError:
-    return ConnectTimeoutError(f"{type(error).__name__}: {error}", method=method, url=url)
+    typed = ConnectTimeoutError(f"{type(error).__name__}: {error}", method=method, url=url)
+    typed.__cause__ = error
+    return typed
 
 
 class SyncRuntime:
@@ -65,6 +69,13 @@ class SyncRuntime:
         self._sleep = sleep
 
     def run(self, plan: Plan[T]) -> T:
+        try:
+            return self._drive(plan)
+        except Exception as error:
+            redact_exception(error)
+            raise
+
+    def _drive(self, plan: Plan[T]) -> T:
         answer: Any = None
         failure: BaseException | None = None
         received = False
@@ -184,6 +195,13 @@ class AsyncRuntime:
         return self._run(plan)
 
     async def _run(self, plan: Plan[T]) -> T:
+        try:
+            return await self._drive(plan)
+        except Exception as error:
+            redact_exception(error)
+            raise
+
+    async def _drive(self, plan: Plan[T]) -> T:
         answer: Any = None
         failure: BaseException | None = None
         received = False
