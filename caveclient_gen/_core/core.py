@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from .. import _defaults
+from .._convert.values import as_timeout
 from .._http.plan import Plan
 from .._http.redact import install_log_filters, register_secret
 from .._http.retry import RetryPolicy
@@ -138,7 +139,11 @@ def http_settings(
     elif isinstance(timeout, httpx.Timeout):
         chosen = timeout
     else:
-        chosen = httpx.Timeout(float(timeout), connect=min(float(timeout), _defaults.CONNECT_TIMEOUT))
+        seconds = as_timeout("timeout", timeout)
+        chosen = httpx.Timeout(seconds, connect=min(seconds, _defaults.CONNECT_TIMEOUT))
+    for name, value in (("max_retries", max_retries), ("pool_maxsize", pool_maxsize)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise InvalidInputError(name, f"must be an integer, not {type(value).__name__}")
     retries = _defaults.MAX_RETRIES if max_retries is None else max_retries
     return HTTPSettings(
         timeout=chosen,
