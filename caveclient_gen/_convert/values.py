@@ -133,6 +133,8 @@ def as_bounds(parameter: str, bounds: Any) -> str | None:
         return None
     import numpy as np
 
+    if holds_bool(bounds):
+        raise InvalidInputError(parameter, "holds a bool (True/False), not a coordinate")
     try:
         array = np.asarray(bounds)
     except (TypeError, ValueError):
@@ -214,3 +216,16 @@ def check_json(parameter: str, value: Any, *, allow_nan: bool = False) -> None:
             raise InvalidInputError(
                 where, f"holds a {type(current).__name__}, which cannot be sent as JSON"
             )
+
+
+def holds_bool(value: Any, depth: int = 0) -> bool:
+    """Whether a (nested) list or tuple of numbers holds a bool, which numpy would read as 0 or 1."""
+    import numpy as np
+
+    if isinstance(value, bool | np.bool_):
+        return True
+    if isinstance(value, np.ndarray):
+        return bool(value.dtype == np.bool_)
+    if isinstance(value, list | tuple) and depth < 4:
+        return any(holds_bool(item, depth + 1) for item in value)
+    return False

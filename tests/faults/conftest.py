@@ -51,7 +51,8 @@ def faulty() -> Iterator[FaultyCAVE]:
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "LocalCAVE did not start"
+        assert thread.is_alive(), "LocalCAVE stopped while starting"
+        assert time.monotonic() < deadline, "LocalCAVE did not start"
         time.sleep(0.01)
     try:
         yield FaultyCAVE(cave, proxy)

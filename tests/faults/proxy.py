@@ -46,9 +46,19 @@ STATUS_ANSWERS: dict[str, tuple[int, str, dict[str, str], bytes]] = {
         b"<!doctype html><html><head><title>500 Internal Server Error</title></head>"
         b"<body><h1>Internal Server Error</h1><p>The server broke.</p></body></html>",
     ),
-    "502": (502, "Bad Gateway", {"content-type": "text/html"}, b"<html><title>502 Bad Gateway</title></html>"),
+    "502": (
+        502,
+        "Bad Gateway",
+        {"content-type": "text/html"},
+        b"<html><title>502 Bad Gateway</title></html>",
+    ),
     "503": (503, "Service Unavailable", {"content-type": "text/plain"}, b"upstream unavailable"),
-    "504": (504, "Gateway Timeout", {"content-type": "text/html"}, b"<title>504 Gateway Time-out</title>"),
+    "504": (
+        504,
+        "Gateway Timeout",
+        {"content-type": "text/html"},
+        b"<title>504 Gateway Time-out</title>",
+    ),
 }
 
 ANOTHER_SHAPE = b'[["another", "shape"], {"unexpected": 1}]'
@@ -68,7 +78,7 @@ class Exchange:
 class FaultProxy:
     upstream_port: int = 0
     """Set before the first request (the upstream may be started after the proxy, on its own port)."""
-    stall_seconds: float = 0.6
+    stall_seconds: float = 0.45
     refuse_seconds: float = 0.02
     idle_limit: float = 120.0
     port: int = 0
@@ -81,6 +91,7 @@ class FaultProxy:
     _thread: threading.Thread | None = None
     _stopping: asyncio.Event | None = None
     _last_activity: float = field(default_factory=time.monotonic)
+    _reopening: asyncio.Future[None] | None = None
 
     # ------------------------------------------------------------ control (from the test's thread)
 
@@ -93,7 +104,9 @@ class FaultProxy:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         ready = threading.Event()
-        self._thread = threading.Thread(target=self._main, args=(ready,), daemon=True, name="fault-proxy")
+        self._thread = threading.Thread(
+            target=self._main, args=(ready,), daemon=True, name="fault-proxy"
+        )
         self._thread.start()
         if not ready.wait(10):
             raise RuntimeError("the fault proxy did not start")
@@ -169,7 +182,7 @@ class FaultProxy:
             await asyncio.sleep(self.refuse_seconds)
             await self._listen()
 
-        asyncio.ensure_future(reopen())
+        self._reopening = asyncio.ensure_future(reopen())
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._last_activity = time.monotonic()
@@ -209,8 +222,12 @@ class FaultProxy:
             writer.write(_response_head(status, reason, extra, len(content)) + content)
             await writer.drain()
             return
-        kept = [h for h in headers if h.split(":", 1)[0].strip().lower() not in {"connection", "keep-alive"}]
-        upstream_request = "\r\n".join([request_line, *kept, "Connection: close", "", ""]).encode("latin-1")
+        kept = [
+            h for h in headers if h.split(":", 1)[0].strip().lower() not in {"connection", "keep-alive"}
+        ]
+        upstream_request = "\r\n".join([request_line, *kept, "Connection: close", "", ""]).encode(
+            "latin-1"
+        )
         answer = await self._forward(upstream_request + body)
         await self._deliver(answer, fault, writer)
 
@@ -241,13 +258,15 @@ class FaultProxy:
             _reset(writer)
         elif fault == "trickle":
             whole = head + body
-            step = max(1, len(whole) // 12)
+            step = max(1, len(whole) // 8)
             for start in range(0, len(whole), step):
                 writer.write(whole[start : start + step])
                 await writer.drain()
-                await asyncio.sleep(0.003)
+                await asyncio.sleep(0.002)
         elif fault == "wrong_shape" and head.startswith((b"HTTP/1.1 200", b"HTTP/1.0 200")):
-            writer.write(_response_head(200, "OK", {"content-type": "application/json"}, len(ANOTHER_SHAPE)))
+            writer.write(
+                _response_head(200, "OK", {"content-type": "application/json"}, len(ANOTHER_SHAPE))
+            )
             writer.write(ANOTHER_SHAPE)
             await writer.drain()
         else:

@@ -158,7 +158,9 @@ def world(faulty: FaultyCAVE) -> Iterator[World]:
         ReadCall("info.get_datastack_info", "/datastack/full", lambda c: c.info.get_datastack_info()),
         ReadCall("auth.get_user_information", "/user", lambda c: c.auth.get_user_information([1])),
         ReadCall("schema.get_schemas", "/schema/api/v2/type", lambda c: c.schema.get_schemas()),
-        ReadCall("state.get_state_json", "/nglstate/api/v1/", lambda c: c.state.get_state_json(state_id)),
+        ReadCall(
+            "state.get_state_json", "/nglstate/api/v1/", lambda c: c.state.get_state_json(state_id)
+        ),
         ReadCall(
             "chunkedgraph.get_roots (bulk, binary)",
             "/roots_binary",
@@ -182,9 +184,7 @@ def world(faulty: FaultyCAVE) -> Iterator[World]:
             lambda c: c.annotation.get_annotation(NUCLEI, [1, 2, 3]),
         ),
         ReadCall("l2cache.get_l2data (bulk)", "/attributes", lambda c: c.l2cache.get_l2data(l2_ids)),
-        ReadCall(
-            "skeleton.get_skeleton", "/skeleton", lambda c: c.skeleton.get_skeleton(skeleton_root)
-        ),
+        ReadCall("skeleton.get_skeleton", "/skeleton", lambda c: c.skeleton.get_skeleton(skeleton_root)),
     ]
     with pytest.MonkeyPatch.context() as patch:
         # Small chunks, so bulk calls send several concurrent requests (the gather path).
@@ -248,11 +248,8 @@ class WriteCall:
     run: Callable[[Any, Any], Any]
 
 
-def rows_in_table(faulty: FaultyCAVE) -> int:
-    with CAVEclient(
-        faulty.cave.datastack, server_address=faulty.proxy.url, auth_token=faulty.cave.token
-    ) as direct:
-        return int(direct.annotation.get_annotation_count(ANNOTATION_TABLE))
+def rows_in_table(direct: CAVEclient) -> int:
+    return int(direct.annotation.get_annotation_count(ANNOTATION_TABLE))
 
 
 def _row(tag: str) -> dict[str, Any]:
@@ -343,7 +340,7 @@ def test_writes_apply_once_and_raise_when_unknown(world: World, fault: str, mode
     ) as direct:
         for write in writes:
             prepared = write.prepare(direct)
-            rows_before = rows_in_table(faulty)
+            rows_before = rows_in_table(direct)
             received_before = proxy.seen(write.method, write.route)
             if fault == "refuse":
                 proxy.arm("refuse")
@@ -356,17 +353,23 @@ def test_writes_apply_once_and_raise_when_unknown(world: World, fault: str, mode
             if received > 1:
                 failures.append(f"{write.name}: APPLIED {received} TIMES under {fault}")
             if write.name.endswith(("post_annotation", "upload_staged_annotations")):
-                added = rows_in_table(faulty) - rows_before
+                added = rows_in_table(direct) - rows_before
                 if added != received:
                     failures.append(f"{write.name}: {added} rows added for {received} requests")
             if isinstance(result, BaseException):
                 if not isinstance(result, CAVEError):
                     failures.append(f"{write.name}: raised {type(result).__name__}: {result}")
                 elif fault in WRITES_SUCCEED:
-                    failures.append(f"{write.name}: raised {type(result).__name__} ({result}) under {fault}")
+                    failures.append(
+                        f"{write.name}: raised {type(result).__name__} ({result}) under {fault}"
+                    )
             else:
                 if received != 1:
-                    failures.append(f"{write.name}: returned although the server saw {received} requests")
+                    failures.append(
+                        f"{write.name}: returned although the server saw {received} requests"
+                    )
                 if fault in AFTER_SERVER:
-                    failures.append(f"{write.name}: returned {result!r:.100} although its answer was spoilt")
+                    failures.append(
+                        f"{write.name}: returned {result!r:.100} although its answer was spoilt"
+                    )
     assert not failures, "\n".join(failures)
