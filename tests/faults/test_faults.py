@@ -150,6 +150,7 @@ def world(faulty: FaultyCAVE) -> Iterator[World]:
                     )
                 )
                 break
+    assert len(pairs) >= 2 * len(FAULTS), "one merge pair per scenario and mode"
     with CAVEclient(cave.datastack, server_address=faulty.proxy.url, auth_token=cave.token) as direct:
         direct.annotation.create_table(ANNOTATION_TABLE, "bound_tag", "fault injection", [4, 4, 40])
         state_id = direct.state.upload_state_json({"layers": [{"name": "img"}], "n": 1})
@@ -331,9 +332,7 @@ def merge_call(pair: tuple[int, int, list[float], list[float]]) -> WriteCall:
 @pytest.mark.parametrize("fault", FAULTS)
 def test_writes_apply_once_and_raise_when_unknown(world: World, fault: str, mode: str) -> None:
     faulty, proxy = world.faulty, world.faulty.proxy
-    writes = list(WRITES)
-    if world.merge_pairs:
-        writes.append(merge_call(world.merge_pairs.pop()))
+    writes = [*WRITES, merge_call(world.merge_pairs.pop())]
     failures = []
     with CAVEclient(
         faulty.cave.datastack, server_address=proxy.url, auth_token=faulty.cave.token
