@@ -79,7 +79,7 @@ class FaultProxy:
     upstream_port: int = 0
     """Set before the first request (the upstream may be started after the proxy, on its own port)."""
     stall_seconds: float = 0.45
-    refuse_seconds: float = 0.02
+    refuse_seconds: float = 0.15
     idle_limit: float = 120.0
     port: int = 0
     exchanges: list[Exchange] = field(default_factory=list)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -74,7 +75,10 @@ def client_of(faulty: FaultyCAVE, mode: str, fault: str | None) -> CAVEclient | 
         write_server_cache=False,
     )
     runtime = client._core.runtime
-    runtime.retry = dataclasses.replace(runtime.retry, backoff_initial=0.05, backoff_max=0.1)
+    # Refusals last `refuse_seconds`: the retries wait longer (a first async connection alone takes
+    # tens of milliseconds, resolving the address in a worker thread).
+    backoff = 0.12 if fault == "refuse" else 0.05
+    runtime.retry = dataclasses.replace(runtime.retry, backoff_initial=backoff, backoff_max=2 * backoff)
     return client
 
 
@@ -209,7 +213,10 @@ def _point(graph: SegmentationGraph, supervoxel: Any) -> list[float]:
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 @pytest.mark.parametrize("fault", FAULTS)
-def test_reads_are_correct_or_raise(world: World, fault: str, mode: str) -> None:
+def test_reads_are_correct_or_raise(
+    world: World, fault: str, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="caveclient_gen")
     proxy = world.faulty.proxy
     failures = []
     for read in world.reads:
@@ -234,6 +241,9 @@ def test_reads_are_correct_or_raise(world: World, fault: str, mode: str) -> None
         elif not same(world.expected[read.name], result):
             failures.append(f"{read.name}: a WRONG RESULT under {fault}: {result!r:.200}")
     assert not failures, "\n".join(failures)
+    if fault == "refuse":  # the refusals happened, and were retried as requests never sent
+        refused = [r for r in caplog.records if "ConnectError" in r.getMessage() and "retry" in r.msg]
+        assert refused, "no connection was refused"
 
 
 # ---------------------------------------------------------------- writes

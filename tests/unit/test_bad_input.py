@@ -85,6 +85,17 @@ def test_nan_or_infinite_bounds_are_refused(bad: float, client: CAVEclient, reco
     refused(recorder, lambda: client.chunkedgraph.get_subgraph(ROOT, bounds=bounds), "bounds")
 
 
+def test_bools_in_bounds_are_refused(client: CAVEclient, recorder: Recorder) -> None:
+    bounds = [[0, 10], [0, True], [0, 10]]
+    refused(recorder, lambda: client.chunkedgraph.get_leaves(ROOT, bounds=bounds), "bounds")
+    box = [[0, 0, False], [1, 1, 1]]
+    refused(
+        recorder,
+        lambda: client.materialize.synapse_query(bounding_box=box, synapse_table="synapses"),
+        "bounding_box",
+    )
+
+
 @pytest.mark.parametrize(
     "box",
     [
