@@ -229,7 +229,10 @@ def test_reads_are_correct_or_raise(
         proxy.arm(None)
         sent = proxy.since(mark)
         applied = [exchange for exchange in sent if exchange.fault is not None]
-        if fault != "refuse" and not applied:
+        # Under "stall" every request has a short read timeout: a loaded machine may time one out
+        # before the call reaches its route, which is a correct (typed) outcome too.
+        timed_out_early = fault == "stall" and isinstance(result, CAVEError)
+        if fault != "refuse" and not applied and not timed_out_early:
             failures.append(f"{read.name}: the fault was never applied (route {read.route!r})")
         if len(sent) > world.requests[read.name] + 1:
             failures.append(f"{read.name}: {len(sent)} requests for {world.requests[read.name]}")
