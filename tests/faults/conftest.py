@@ -6,10 +6,12 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import uvicorn
 
+from caveclient_gen import CAVEclient
 from caveclient_gen.testing import LocalCAVE
 from tests.faults.proxy import FaultProxy
 
@@ -27,6 +29,7 @@ class FaultyCAVE:
     def __init__(self, cave: LocalCAVE, proxy: FaultProxy) -> None:
         self.cave = cave
         self.proxy = proxy
+        self.info_cache: dict[str, Any] = {}
 
 
 @pytest.fixture(scope="package")
@@ -54,8 +57,11 @@ def faulty() -> Iterator[FaultyCAVE]:
         assert thread.is_alive(), "LocalCAVE stopped while starting"
         assert time.monotonic() < deadline, "LocalCAVE did not start"
         time.sleep(0.01)
+    faulty = FaultyCAVE(cave, proxy)
+    with CAVEclient(cave.datastack, server_address=proxy.url, auth_token=cave.token) as client:
+        faulty.info_cache[cave.datastack] = client.info.get_datastack_info()
     try:
-        yield FaultyCAVE(cave, proxy)
+        yield faulty
     finally:
         server.should_exit = True
         thread.join(5)

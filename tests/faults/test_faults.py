@@ -73,11 +73,12 @@ def client_of(faulty: FaultyCAVE, mode: str, fault: str | None) -> CAVEclient | 
         max_retries=RETRIES,
         timeout=timeout,
         write_server_cache=False,
+        info_cache=faulty.info_cache,  # the datastack's record is known: calls start at their route
     )
     runtime = client._core.runtime
     # Refusals last `refuse_seconds`: the retries wait longer (a first async connection alone takes
     # tens of milliseconds, resolving the address in a worker thread).
-    backoff = 0.12 if fault == "refuse" else 0.05
+    backoff = 0.12 if fault == "refuse" else 0.01
     runtime.retry = dataclasses.replace(runtime.retry, backoff_initial=backoff, backoff_max=2 * backoff)
     return client
 
@@ -161,7 +162,11 @@ def world(faulty: FaultyCAVE) -> Iterator[World]:
         state_id = direct.state.upload_state_json({"layers": [{"name": "img"}], "n": 1})
     reads = [
         ReadCall("info.get_datastacks", "/datastacks", lambda c: c.info.get_datastacks()),
-        ReadCall("info.get_datastack_info", "/datastack/full", lambda c: c.info.get_datastack_info()),
+        ReadCall(
+            "info.get_datastack_info",
+            "/datastack/full",
+            lambda c: c.info.get_datastack_info(use_stored=False),
+        ),
         ReadCall("auth.get_user_information", "/user", lambda c: c.auth.get_user_information([1])),
         ReadCall("schema.get_schemas", "/schema/api/v2/type", lambda c: c.schema.get_schemas()),
         ReadCall(
