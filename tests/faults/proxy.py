@@ -4,7 +4,8 @@ Each client connection carries one request: the proxy forwards it upstream with 
 so the answer (status, headers and the body exactly as sent, chunked or not) ends at the upstream's
 end of stream, and the client opens a new connection for its next request. A fault armed with `arm`
 applies to the next request the proxy reads (or, for `refuse`, to the next connections): it can keep
-the request from the server, or let the server act and then spoil the answer.
+the request from the server, or let the server act and then spoil the answer (drop it, cut it,
+stall it, replace it with another shape, or label garbage as gzip).
 
 The proxy runs its own event loop in a daemon thread, on a free port; `stop` ends it, and it ends by
 itself once idle for `idle_limit` seconds, so a failed test cannot leave it running.
@@ -23,7 +24,9 @@ from dataclasses import dataclass, field
 REQUEST_BEFORE_SERVER = frozenset({"reset_before_answer", "408", "429", "500_html", "502", "503", "504"})
 """Faults that keep the request from the server: it cannot have acted."""
 
-AFTER_SERVER = frozenset({"drop_after_acted", "reset_mid_body", "truncate", "stall", "wrong_shape"})
+AFTER_SERVER = frozenset(
+    {"drop_after_acted", "reset_mid_body", "truncate", "stall", "wrong_shape", "corrupt_gzip"}
+)
 """Faults applied once the server has answered: it has acted."""
 
 HARMLESS = frozenset({"trickle", "refuse"})
@@ -62,6 +65,7 @@ STATUS_ANSWERS: dict[str, tuple[int, str, dict[str, str], bytes]] = {
 }
 
 ANOTHER_SHAPE = b'[["another", "shape"], {"unexpected": 1}]'
+CORRUPT_GZIP = b"\x1f\x8b\x08\x00 this is not a gzip stream"
 
 
 @dataclass
@@ -263,6 +267,13 @@ class FaultProxy:
                 writer.write(whole[start : start + step])
                 await writer.drain()
                 await asyncio.sleep(0.002)
+        elif fault == "corrupt_gzip":
+            status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+            _, status, reason = [*status_line.split(" ", 2), ""][:3]
+            labelled = {"content-type": "application/json", "content-encoding": "gzip"}
+            writer.write(_response_head(int(status), reason, labelled, len(CORRUPT_GZIP)))
+            writer.write(CORRUPT_GZIP)
+            await writer.drain()
         elif fault == "wrong_shape" and head.startswith((b"HTTP/1.1 200", b"HTTP/1.0 200")):
             writer.write(
                 _response_head(200, "OK", {"content-type": "application/json"}, len(ANOTHER_SHAPE))
