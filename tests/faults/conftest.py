@@ -35,7 +35,10 @@ class FaultyCAVE:
 @pytest.fixture(scope="package")
 def faulty() -> Iterator[FaultyCAVE]:
     proxy = FaultProxy().start()
-    cave = LocalCAVE(seed=21, port=proxy.port)  # every URL in its records names the proxy
+    # Every URL in its records names the proxy. The L2 cache's attributes route answers 500 on the
+    # real PCGL2Cache 1.3.1 (LocalCAVE's faithful default): idealised here, so L2 reads have a
+    # correct answer for faults to spoil.
+    cave = LocalCAVE(seed=21, port=proxy.port, idealised=["l2_attributes"])
     proxy.upstream_port = free_port()
     config = uvicorn.Config(
         cave.app,
