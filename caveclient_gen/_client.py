@@ -18,13 +18,15 @@ from ._core.core import ClientCore, http_settings, version_argument
 from ._core.datastack import DatastackRecord
 from ._http.plan import Async, M, Plan, Sync
 from ._http.progress import check_setting, progress_bar
-from ._http.runtime import SyncRuntime
+from ._http.runtime import AsyncRuntime, SyncRuntime
 from .errors import InvalidInputError
 
 A = TypeVar("A")
+S = TypeVar("S", bound="ServiceClient[Any]")
 T = TypeVar("T")
 
 if TYPE_CHECKING:
+    from .services._base import ServiceClient
     from .services.annotation import AnnotationClient
     from .services.auth import AuthClient
     from .services.chunkedgraph import ChunkedGraphClient
@@ -94,6 +96,22 @@ class _ClientBase(Generic[M]):
         """
         return self._core.desired_resolution
 
+    @property
+    def local_server(self) -> str:
+        """The datastack's local server (materialize, chunkedgraph, …), from its info record.
+
+        Fetched on first use and kept. On an AsyncCAVEclient, known once the record was fetched
+        (`await client.info.get_datastack_info()`).
+        """
+        from .services.info import InfoServiceClient
+
+        info: InfoServiceClient[Any] = self.info
+        return info._now(InfoServiceClient.local_server.plan(info), "local_server")
+
+    def _attach(self, sub_client: S) -> S:
+        sub_client._fc = self
+        return sub_client
+
     @cached_property
     def auth(self) -> AuthClient[M]:
         """The ``AuthClient`` of this client: tokens and the auth service (users, groups, your tokens).
@@ -103,7 +121,7 @@ class _ClientBase(Generic[M]):
         """
         from .services.auth import AuthClient
 
-        return AuthClient(self._core)
+        return self._attach(AuthClient(self._core))
 
     @cached_property
     def info(self) -> InfoServiceClient[M]:
@@ -115,7 +133,7 @@ class _ClientBase(Generic[M]):
         """
         from .services.info import InfoServiceClient
 
-        return InfoServiceClient(self._core)
+        return self._attach(InfoServiceClient(self._core))
 
     @cached_property
     def state(self) -> JSONService[M]:
@@ -126,7 +144,7 @@ class _ClientBase(Generic[M]):
         """
         from .services.state import JSONService
 
-        return JSONService(self._core)
+        return self._attach(JSONService(self._core))
 
     @cached_property
     def schema(self) -> SchemaClient[M]:
@@ -137,7 +155,7 @@ class _ClientBase(Generic[M]):
         """
         from .services.schema import SchemaClient
 
-        return SchemaClient(self._core)
+        return self._attach(SchemaClient(self._core))
 
     @cached_property
     def chunkedgraph(self) -> ChunkedGraphClient[M]:
@@ -149,7 +167,7 @@ class _ClientBase(Generic[M]):
         """
         from .services.chunkedgraph import ChunkedGraphClient
 
-        return ChunkedGraphClient(self._core)
+        return self._attach(ChunkedGraphClient(self._core))
 
     @cached_property
     def materialize(self) -> MaterializationClient[M]:
@@ -161,7 +179,7 @@ class _ClientBase(Generic[M]):
         """
         from .services.materialize import MaterializationClient
 
-        return MaterializationClient(self._core)
+        return self._attach(MaterializationClient(self._core))
 
     @cached_property
     def annotation(self) -> AnnotationClient[M]:
@@ -173,7 +191,7 @@ class _ClientBase(Generic[M]):
         """
         from .services.annotation import AnnotationClient
 
-        return AnnotationClient(self._core)
+        return self._attach(AnnotationClient(self._core))
 
     @cached_property
     def l2cache(self) -> L2CacheClient[M]:
@@ -184,7 +202,7 @@ class _ClientBase(Generic[M]):
         """
         from .services.l2cache import L2CacheClient
 
-        return L2CacheClient(self._core)
+        return self._attach(L2CacheClient(self._core))
 
     @cached_property
     def skeleton(self) -> SkeletonClient[M]:
@@ -195,7 +213,7 @@ class _ClientBase(Generic[M]):
         """
         from .services.skeleton import SkeletonClient
 
-        return SkeletonClient(self._core)
+        return self._attach(SkeletonClient(self._core))
 
     def _repr_html_(self) -> str:
         return display.as_html(type(self).__name__, display.summary(self._core))
@@ -590,6 +608,9 @@ class AsyncCAVEclient(_ClientBase[Async]):
 
     async def aclose(self) -> None:
         """Close every connection of this client (await it, or use ``async with``). Makes no request."""
+        runtime = self._core.runtime
+        if isinstance(runtime, AsyncRuntime):
+            await runtime.abandon()
         await self._core.session.aclose()
 
     async def __aenter__(self) -> Self:

@@ -4,7 +4,8 @@
     ├── CAVEConnectionError           the server could not be reached, or the connection broke
     │   ├── CAVETimeoutError          a connect/read/write/pool timeout expired
     │   │   └── ConnectTimeoutError   opening a connection took too long (also a RequestNotSentError)
-    │   └── RequestNotSentError       the connection could not be opened: the server saw nothing
+    │   ├── RequestNotSentError       the connection could not be opened: the server saw nothing
+    │   └── RequestFailedError        the request could not be sent for another reason (not retried)
     ├── CAVEStatusError               the server answered with an error status
     │   ├── BadRequestError           400
     │   ├── AuthenticationError       401, or a redirect to the login page (token missing or invalid)
@@ -21,6 +22,8 @@
     ├── AnnotationUploadError         a staged upload stopped part-way: what was written, what was not
     ├── ServerIncompatibilityError    the server is too old for the feature asked for
     └── GlobalClientError             a datastack-level service was used on a client without datastack
+
+    NeedsRequestError (a RuntimeError)  an async client's attribute needs a request not made yet
 
 Warnings (Python warnings, filterable with the `warnings` module):
 
@@ -53,9 +56,11 @@ __all__ = [
     "InvalidInequalityException",
     "InvalidInputError",
     "MissingSkeletonsWarning",
+    "NeedsRequestError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RequestFailedError",
     "RequestNotSentError",
     "ServerError",
     "ServerIncompatibilityError",
@@ -84,6 +89,14 @@ class CAVETimeoutError(CAVEConnectionError):
 
 class RequestNotSentError(CAVEConnectionError):
     """The connection could not be opened, so the server never saw the request."""
+
+
+class RequestFailedError(CAVEConnectionError):
+    """The request could not be sent for a reason other than the network; it is not retried."""
+
+
+class NeedsRequestError(RuntimeError):
+    """An attribute of an async client needs a request that has not been made yet."""
 
 
 class ConnectTimeoutError(RequestNotSentError, CAVETimeoutError):

@@ -15,14 +15,17 @@ from typing import Any
 import httpx
 
 from .. import _defaults
+from .._convert.values import as_timeout
 from .._http.plan import Plan
 from .._http.progress import ProgressSwitch
+from .._http.redact import install_log_filters, register_secret
 from .._http.retry import RetryPolicy
 from .._http.runtime import AsyncRuntime, SyncRuntime
 from .._http.session import HTTPSettings, Session, default_timeout
+from .._http.session_defaults import get_session_defaults
 from ..errors import InvalidInputError
 from .datastack import DatastackRecord, Deployment
-from .tokens import TokenSource, find_token
+from .tokens import TokenSource, clean_token, find_token
 
 VersionTimestamp = Callable[["ClientCore", int], Plan[datetime]]
 """Looks up when a materialization version was made (given by the client, which knows the
@@ -48,6 +51,9 @@ class ClientCore:
         version: int | None,
         version_timestamp: VersionTimestamp,
     ) -> None:
+        install_log_filters()
+        auth_token = clean_token(auth_token, "auth_token")  # refused here, before any request
+        register_secret(auth_token)
         self.settings = settings
         self._version_timestamp = version_timestamp
         self._token_arguments: dict[str, Any] = {
@@ -61,7 +67,9 @@ class ClientCore:
         self.runtime: SyncRuntime | AsyncRuntime = (
             SyncRuntime(settings.retry, progress=settings.progress)
             if mode == "sync"
-            else AsyncRuntime(settings.retry, progress=settings.progress)
+            else AsyncRuntime(
+                settings.retry, pool_size=settings.pool_maxsize, progress=settings.progress
+            )
         )
         self.deployment = Deployment(
             self.session,
@@ -80,9 +88,9 @@ class ClientCore:
         if self._token_source is None:
             with self._token_lock:
                 if self._token_source is None:
-                    self._token_source = find_token(
-                        self.deployment.global_server, **self._token_arguments
-                    )
+                    found = find_token(self.deployment.global_server, **self._token_arguments)
+                    register_secret(found.token)
+                    self._token_source = found
         return self._token_source
 
     def token(self) -> str | None:
@@ -109,6 +117,8 @@ class ClientCore:
 
     def set_token(self, token: str | None, description: str) -> None:
         """Use another token from now on: every connection is rebuilt with it."""
+        token = clean_token(token, "token")
+        register_secret(token)
         with self._token_lock:
             self._token_source = TokenSource(token, description)
         self.session.reset_connections()
@@ -134,12 +144,22 @@ def http_settings(
     elif isinstance(timeout, httpx.Timeout):
         chosen = timeout
     else:
-        chosen = httpx.Timeout(float(timeout), connect=min(float(timeout), _defaults.CONNECT_TIMEOUT))
-    retries = _defaults.MAX_RETRIES if max_retries is None else max_retries
+        seconds = as_timeout("timeout", timeout)
+        chosen = httpx.Timeout(seconds, connect=min(seconds, _defaults.CONNECT_TIMEOUT))
+    for name, value in (("max_retries", max_retries), ("pool_maxsize", pool_maxsize)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise InvalidInputError(name, f"must be an integer, not {type(value).__name__}")
+    session = get_session_defaults()  # set_session_defaults(); arguments given here win
+    retries = session["max_retries"] if max_retries is None else max_retries
     return HTTPSettings(
         timeout=chosen,
-        pool_maxsize=_defaults.POOL_MAXSIZE if pool_maxsize is None else pool_maxsize,
-        retry=RetryPolicy(max_retries=retries),
+        pool_maxsize=session["pool_maxsize"] if pool_maxsize is None else pool_maxsize,
+        retry=RetryPolicy(
+            max_retries=retries,
+            backoff_initial=session["backoff_factor"],
+            backoff_max=session["backoff_max"],
+            read_statuses=frozenset(session["status_forcelist"]),
+        ),
         transport=transport if isinstance(transport, httpx.BaseTransport) else None,
         async_transport=transport if isinstance(transport, httpx.AsyncBaseTransport) else None,
         progress=ProgressSwitch(progress),

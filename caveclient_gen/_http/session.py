@@ -21,6 +21,7 @@ import httpx
 
 from .. import _defaults
 from .._version import __version__
+from .failures import mark_received
 from .progress import ProgressSwitch, watch_download
 from .redact import redact_url
 from .retry import RetryPolicy
@@ -209,6 +210,7 @@ class Session:
     # ------------------------------------------------------------ response checks
 
     def _check_sync(self, response: httpx.Response) -> None:
+        mark_received()
         _log_response(response)
         if response.is_error or response.is_redirect:
             response.read()
@@ -216,6 +218,7 @@ class Session:
         watch_download(response, self.settings.progress, asynchronous=False)
 
     async def _check_async(self, response: httpx.Response) -> None:
+        mark_received()
         _log_response(response)
         if response.is_error or response.is_redirect:
             await response.aread()

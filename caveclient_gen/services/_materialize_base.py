@@ -96,6 +96,7 @@ class MaterializeBase(ServiceClient[M]):
         self._columns_by_schema: dict[str, TableColumns] = {}
         self._table_managers: dict[tuple[str, int], TableManager[M]] = {}
         self._view_managers: dict[tuple[str, int], ViewManager[M]] = {}
+        self._cg_client: Any = None
 
     @property
     def desired_resolution(self) -> list[float] | None:

@@ -68,6 +68,9 @@ from .._tables.query_filters import (
     single_table_filters,
     table_keyed_filters,
 )
+from .._tables.query_filters import (
+    bounding_box as check_bounding_box,
+)
 from .._tables.query_request import QueryRoute
 from .._tables.schema_columns import TableColumns, view_columns
 from ..errors import CAVEError, InvalidInputError, NotFoundError
@@ -90,6 +93,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .._tables.table_manager import TableManager, ViewManager
+    from .chunkedgraph import ChunkedGraphClient
 
 __all__ = [
     "MaterializationClient",
@@ -146,12 +150,28 @@ def convert_position_columns(
 class MaterializationClient(MaterializeBase[M]):
     """The materialization service: frozen versions of a datastack's tables, and queries of them."""
 
+    _SERVER_KEY = "me_server_address"
+    _API_VERSION = 3
+    _LOCAL = True
+    _VERSION_ROUTE = ("materialize", "service.get_version")
+
     # ------------------------------------------------------------ properties
 
     @property
     def datastack_name(self) -> str | None:
         """The datastack of this client (None on a global-only client). Makes no request."""
         return self._deployment.datastack_name
+
+    @property
+    def cg_client(self) -> ChunkedGraphClient[M]:
+        """The chunkedgraph sub-client that live queries use: the client's own `chunkedgraph`."""
+        if self._fc is not None:
+            return cast("ChunkedGraphClient[M]", self._fc.chunkedgraph)
+        if self._cg_client is None:
+            from .chunkedgraph import ChunkedGraphClient as Graph
+
+            self._cg_client = Graph(self._core)
+        return cast("ChunkedGraphClient[M]", self._cg_client)
 
     def _version_plan(self) -> Plan[int]:
         """The version queries use by default.
@@ -1714,13 +1734,10 @@ class MaterializationClient(MaterializeBase[M]):
         CAVEConnectionError
             The server could not be reached (after the client's retries).
         """
-        table = synapse_table
-        if table is None:
-            table = yield from self._synapse_table_plan()
-        if table is None:
-            raise InvalidInputError(
-                "synapse_table", "the datastack names no synapse table; pass synapse_table="
-            )
+        if bounding_box is not None:
+            bounding_box = check_bounding_box(bounding_box, "bounding_box")
+        if not isinstance(bounding_box_column, str):
+            raise InvalidInputError("bounding_box_column", "must be a column name")
         filter_in: dict[str, Any] = {}
         filter_equal: dict[str, Any] = {}
         for column, ids in (("pre_pt_root_id", pre_ids), ("post_pt_root_id", post_ids)):
@@ -1731,6 +1748,13 @@ class MaterializationClient(MaterializeBase[M]):
                 filter_equal[column] = int(as_id_array(parameter, ids)[0])
             else:
                 filter_in[column] = as_id_array(parameter, ids)
+        table = synapse_table
+        if table is None:
+            table = yield from self._synapse_table_plan()
+        if table is None:
+            raise InvalidInputError(
+                "synapse_table", "the datastack names no synapse table; pass synapse_table="
+            )
         frame = yield from MaterializationClient.query_table.plan(
             self,
             table,

@@ -128,10 +128,16 @@ class _Service(NamedTuple):
 class SkeletonClient(ServiceClient[M]):
     """The skeleton service: skeletons of root ids, generated on demand and cached by the service."""
 
+    _SERVER_KEY = "skeleton_server_address"
+    _API_VERSION = 1
+    _LOCAL = True
+    _VERSION_ROUTE = ("skeleton", "version.get_version")
+
     def __init__(self, core: ClientCore) -> None:
         super().__init__(core)
         self._grants: dict[tuple[str, str, int], BucketGrant] = {}
         self._info_documents: dict[tuple[str, str, int], PrecomputedSkeletonInfo] = {}
+        self._graph: Any = None
 
     def _api(self, datastack_name: str | None = None) -> Plan[_Service]:
         """Where the datastack's skeleton service is, and the generated client that reaches it."""
@@ -567,6 +573,9 @@ class SkeletonClient(ServiceClient[M]):
         """The skeleton of one root id, generated first if the service has none cached (slow).
 
         Calls ``GET /skeletoncache/api/v1/{datastack}/async/get_skeleton/{skvn}/{rid}/{output_format}``.
+        As caveclient does, the id is first checked to be at the chunkedgraph's root layer and a node
+        of the graph (``GET /segmentation/table/{table_id}/info``, fetched once, and
+        ``GET /segmentation/api/v1/table/{table_id}/valid_nodes``).
 
         Parameters
         ----------
@@ -594,11 +603,14 @@ class SkeletonClient(ServiceClient[M]):
 
         Raises
         ------
-        BadRequestError
-            The service refuses this root id, or it is not a root id (the server's reason is in the
-            message).
         InvalidInputError
-            A root id is not an integer, or `output_format` / `skeleton_version` is not accepted.
+            A bad argument (a root id that is not an integer, an `output_format` or
+            `skeleton_version` not accepted), or an id that is not at the root layer or not a node of
+            the graph (caught as ValueError, as caveclient's refusal was).
+        BadRequestError
+            The service refuses this root id (the server's reason is in the message).
+        UnexpectedResponseError
+            The payload could not be decoded.
         GlobalClientError
             No datastack was given and the client has none.
         AuthenticationError
@@ -611,6 +623,8 @@ class SkeletonClient(ServiceClient[M]):
         server_format = _server_format(output_format)
         level = _verbose_level(verbose_level)
         name, _, api = yield from self._api(datastack_name)
+        if name == self._deployment.datastack_name:
+            yield from self._check_root_id(root)
         response = yield from fetch(
             read(
                 skeleton_route.sync_detailed,
@@ -628,6 +642,34 @@ class SkeletonClient(ServiceClient[M]):
         if output_format == "swc":
             return _decoded(what, swc_frame, response.content)
         return _decoded(what, skeleton_from_flatdict, response.content)
+
+    def _check_root_id(self, root: int) -> Plan[None]:
+        """Refuse an id that is not at the root layer, or not a node of the graph, before asking for
+        its skeleton (caveclient's checks; the layer comes from the table's info document, fetched
+        once)."""
+        from .chunkedgraph import ChunkedGraphClient
+
+        if self._fc is not None:
+            graph = self._fc.chunkedgraph
+        else:
+            if self._graph is None:
+                self._graph = ChunkedGraphClient(self._core)
+            graph = self._graph
+        info = yield from ChunkedGraphClient.segmentation_info.plan(graph)
+        settings = info.get("graph", {})
+        layers = settings.get("n_layers")
+        bits = settings.get("n_bits_for_layer_id", 8)
+        if isinstance(layers, int) and isinstance(bits, int) and 0 < bits < 64:
+            layer = root >> (64 - bits)
+            if layer != layers:
+                raise InvalidInputError(
+                    "root_id",
+                    f"{root} is an id of layer {layer}, not a root id (layer {layers}): perhaps a "
+                    "supervoxel or level-2 id (get its root with client.chunkedgraph.get_root_id)",
+                )
+        valid = yield from ChunkedGraphClient.is_valid_nodes.plan(graph, [root])
+        if not bool(valid[0]):
+            raise InvalidInputError("root_id", f"{root} is not a node of the chunkedgraph")
 
     # ------------------------------------------------------------ many skeletons
 

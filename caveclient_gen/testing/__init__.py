@@ -8,6 +8,9 @@ Public API:
 - :class:`LocalUser` — a configurable user (permissions per auth dataset, groups, Terms of Service).
 - :func:`serve` — run one in the foreground until Ctrl-C.
 - :class:`InProcessTransport` — an httpx transport that calls ``cave.app`` without a socket.
+- :func:`CAVEclientMock` — caveclient's test helper, same signature, returning this package's
+  client (defined in :mod:`caveclient_gen.mock`, imported on first use: LocalCAVE itself shares no
+  code with the client).
 
 For service authors: :class:`Deployment` (the world), :class:`AuthGuard` and :class:`Caller` (the
 middle_auth checks), and one subpackage per service (``auth``, ``info``, ``schema``, ``state``,
@@ -18,9 +21,12 @@ encodings, the in-process transport, :class:`LocalCAVE` and :func:`serve`) and `
 deployment, seeded random streams and the default world).
 """
 
+from typing import Any
+
 from .server import requires  # noqa: F401 - first: says which extra is missing
 
 # isort: split
+
 from .auth.guard import AuthGuard, Caller
 from .auth.identity import LocalUser
 from .server.in_process import InProcessTransport
@@ -31,6 +37,7 @@ from .world.deployment import AlignedVolume, Datastack, Deployment, ImageSource
 __all__ = [
     "AlignedVolume",
     "AuthGuard",
+    "CAVEclientMock",
     "Caller",
     "Datastack",
     "Deployment",
@@ -40,3 +47,12 @@ __all__ = [
     "LocalUser",
     "serve",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """`CAVEclientMock` is the client layer's: loaded on first use, so LocalCAVE never loads it."""
+    if name == "CAVEclientMock":
+        from ..mock import CAVEclientMock
+
+        return CAVEclientMock
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
