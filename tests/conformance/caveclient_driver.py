@@ -137,7 +137,26 @@ def frame_json(frame: Any) -> dict[str, Any]:
         "index_name": frame.index.name,
         "index": [cell_json(value) for value in frame.index],
         "records": [[cell_json(cell) for cell in row] for row in frame.itertuples(index=False)],
+        "cells": cell_types(frame),
     }
+
+
+def cell_types(frame: Any) -> dict[str, str]:
+    """The type of the cells of each object column (arrays with their dtype), e.g. positions."""
+    import numpy as np
+
+    kinds: dict[str, str] = {}
+    for column in frame.columns:
+        if frame[column].dtype != object:
+            continue
+        found = set()
+        for cell in frame[column]:
+            if isinstance(cell, np.ndarray):
+                found.add(f"ndarray[{cell.dtype}]")
+            elif cell is not None:
+                found.add(type(cell).__name__)
+        kinds[str(column)] = "|".join(sorted(found))
+    return kinds
 
 
 def when(text: str | None) -> Any:

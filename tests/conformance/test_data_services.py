@@ -204,8 +204,9 @@ def assert_same_frame(
     (dtypes aside: caveclient's are pandas' nullable Int64/boolean/Float32/string, ours numpy's)."""
     assert "error" not in theirs, f"{name}: caveclient failed: {theirs}"
     their_frame, our_frame = frame_of(theirs), frame_of(ours)
-    if same_order:
-        assert list(our_frame.columns) == list(their_frame.columns), name
+    assert list(our_frame.columns) == list(their_frame.columns), name
+    assert ours["dtypes"] == theirs["dtypes"], name
+    assert ours.get("cells") == theirs.get("cells"), name
     assert sorted(our_frame.columns) == sorted(their_frame.columns), name
     our_frame = our_frame[list(their_frame.columns)]
     their_frame = their_frame.sort_values(key, kind="stable").reset_index(drop=True)
