@@ -175,7 +175,8 @@ def arrow_table_to_frame(table: pa.Table) -> pd.DataFrame:
     Float32, string); they are honoured, as `pyarrow.ipc.open_stream(...).read_pandas()` does in
     caveclient, so both clients give frames of the same dtypes. Two exceptions keep ids and times
     exact: an unsigned 64-bit column stays uint64 (UInt64 if it has missing values; never Int64,
-    which would wrap ids above 2**63), and naive timestamps (the server writes UTC) become timezone-aware UTC.
+    which would wrap ids above 2**63), and naive timestamps (the server writes UTC) become
+    timezone-aware UTC.
     """
     import pyarrow as pa
 

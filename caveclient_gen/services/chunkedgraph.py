@@ -3,10 +3,13 @@
 Conventions of every method:
 
 * **Ids** go in as ints, lists of ints, numpy integer arrays or pandas Series (floats and negative
-  numbers are refused) and come out as numpy **uint64** arrays (scalars: `np.uint64`), never
-  through floats or int64, so ids above 2^63 - 1 stay exact. caveclient returned int64 from
-  `get_leaves`, `get_children`, `get_subgraph`, `get_leaves_many` and `get_root_id`; here they are
-  uint64 like every other id. Operation ids are Python ints (int64 in DataFrames).
+  numbers are refused) and come out typed as caveclient 8.2.1 types them: uint64 arrays from
+  `get_roots`, `get_minimal_covering_nodes` and the bulk calls built on it; int64 (`np.int64`
+  scalars, int64 arrays) from `get_root_id`, `get_leaves`, `get_leaves_many`, `get_children`,
+  `get_latest_roots`, `get_original_roots`, `get_delta_roots`; Python ints in `get_past_ids`'
+  lists and `level2_chunk_graph`'s edge lists. Ids never pass through floats; CAVE node ids stay
+  below 2^63, and one that does not raises rather than wrapping (`get_roots` is exact uint64).
+  Operation ids are Python ints (int64 in DataFrames).
 * **Timestamps** go in as timezone-aware datetimes (or ISO 8601 text with an offset); naive datetimes
   are refused. They come out as UTC-aware datetimes. A timestamp left as None is this client's
   `timestamp` (the parent client's version time, when it has one), else "now" — fixed once per call,
@@ -90,6 +93,7 @@ from cave_api.chunkedgraph.types import File, Response
 
 from .. import _defaults
 from .._convert.ids import (
+    as_caveclient_ids,
     id_chunks,
     id_pairs_from_json,
     ids_from_bytes,
@@ -134,6 +138,7 @@ if TYPE_CHECKING:
     from .._core.core import ClientCore
 
     IdArray = npt.NDArray[np.uint64]
+    Int64Array = npt.NDArray[np.int64]
     BoolArray = npt.NDArray[np.bool_]
 
 logger = logging.getLogger("caveclient_gen")
@@ -332,8 +337,8 @@ class ChunkedGraphClient(ServiceClient[M]):
     @api_method
     def get_root_id(
         self, supervoxel_id: int, timestamp: datetime | None = None, level2: bool = False
-    ) -> Plan[np.uint64]:
-        """The root id of one supervoxel (its level-2 id with `level2=True`), as np.uint64."""
+    ) -> Plan[np.int64]:
+        """The root id of one supervoxel (its level-2 id with `level2=True`), as np.int64."""
         import numpy as np
 
         node = as_id("supervoxel_id", supervoxel_id)
@@ -350,7 +355,9 @@ class ChunkedGraphClient(ServiceClient[M]):
                 stop_layer=optional(2 if level2 else None),
             )
         )
-        return np.uint64(parsed(response, RootIdResponse).root_id)
+        root = np.array([parsed(response, RootIdResponse).root_id], dtype=np.uint64)
+        value: np.int64 = as_caveclient_ids(root, "get_root_id")[0]
+        return value
 
     @api_method
     def is_latest_roots(self, root_ids: Any, timestamp: datetime | None = None) -> Plan[BoolArray]:
@@ -473,9 +480,9 @@ class ChunkedGraphClient(ServiceClient[M]):
     @api_method
     def get_leaves(
         self, root_id: int, bounds: Any = None, stop_layer: int | None = None
-    ) -> Plan[IdArray]:
+    ) -> Plan[Int64Array]:
         """Supervoxels of a node (or its descendants at `stop_layer`), optionally within `bounds`
-        ([[xmin, xmax], [ymin, ymax], [zmin, zmax]] in chunkedgraph voxels), as uint64."""
+        ([[xmin, xmax], [ymin, ymax], [zmin, zmax]] in chunkedgraph voxels), as int64."""
         node = as_id("root_id", root_id)
         box = as_bounds("bounds", bounds)
         layer = _layer("stop_layer", stop_layer)
@@ -491,13 +498,14 @@ class ChunkedGraphClient(ServiceClient[M]):
                 bounds=optional(box),
             )
         )
-        return ids_from_json(parsed(response, LeavesResponse).leaf_ids, "get_leaves")
+        leaves = ids_from_json(parsed(response, LeavesResponse).leaf_ids, "get_leaves")
+        return as_caveclient_ids(leaves, "get_leaves")
 
     @api_method
     def get_leaves_many(
         self, root_ids: Any, bounds: Any = None, stop_layer: int | None = None
-    ) -> Plan[dict[int, IdArray]]:
-        """Leaves of many nodes: {node id: uint64 leaves}, in input order (duplicates once).
+    ) -> Plan[dict[np.int64, Int64Array]]:
+        """Leaves of many nodes: {np.int64 node id: int64 leaves}, in input order (duplicates once).
 
         Roots are sent `_defaults.CHUNKEDGRAPH_LEAVES_CHUNK_SIZE` per request, concurrently.
         """
@@ -521,21 +529,26 @@ class ChunkedGraphClient(ServiceClient[M]):
             ),
             "get_leaves_many",
         )
-        answered: dict[int, IdArray] = {}
+        answered: dict[int, Int64Array] = {}
         for response in responses:
             for key, leaves in parsed(response, IdListMap).additional_properties.items():
-                answered[_int_key(key, "get_leaves_many")] = ids_from_json(leaves, "get_leaves_many")
-        return {root: answered[root] for root in ids.tolist() if root in answered}
+                found = ids_from_json(leaves, "get_leaves_many")
+                answered[_int_key(key, "get_leaves_many")] = as_caveclient_ids(found, "get_leaves_many")
+        keys = as_caveclient_ids(ids, "get_leaves_many")
+        return {
+            key: answered[root] for key, root in zip(keys, ids.tolist(), strict=True) if root in answered
+        }
 
     @api_method
-    def get_children(self, node_id: int) -> Plan[IdArray]:
-        """Direct children of a node (empty for a supervoxel), as uint64."""
+    def get_children(self, node_id: int) -> Plan[Int64Array]:
+        """Direct children of a node (empty for a supervoxel), as int64."""
         node = as_id("node_id", node_id)
         api, table = yield from self._target()
         response = yield from fetch(
             read(children_route.sync_detailed, children_route.asyncio_detailed, table, node, client=api)
         )
-        return ids_from_json(parsed(response, ChildrenResponse).children_ids, "get_children")
+        children = ids_from_json(parsed(response, ChildrenResponse).children_ids, "get_children")
+        return as_caveclient_ids(children, "get_children")
 
     @api_method
     def get_minimal_covering_nodes(self, node_ids: Any) -> Plan[IdArray]:
@@ -735,9 +748,10 @@ class ChunkedGraphClient(ServiceClient[M]):
     def get_tabular_change_log(
         self, root_ids: Any, filtered: bool = True
     ) -> Plan[dict[int, pd.DataFrame]]:
-        """One DataFrame of edits per root: operation_id, timestamp (UTC datetimes; caveclient
-        gave epoch milliseconds), user_id, before_root_ids/after_root_ids (uint64 arrays),
-        is_merge, user_name, user_affiliation (and in_neuron, is_relevant unless `filtered`)."""
+        """One DataFrame of edits per root, as caveclient 8.2.1 gives it: operation_id, timestamp
+        (epoch milliseconds, int64), user_id, before_root_ids/after_root_ids (lists of ints),
+        is_merge, user_name, user_affiliation (and in_neuron, is_relevant unless `filtered`),
+        indexed by the server's row labels ("0", "1", ...)."""
         ids = unique_in_order(as_id_array("root_ids", root_ids, allow_empty=False))
         api, table = yield from self._target()
         response = yield from fetch(
@@ -752,7 +766,9 @@ class ChunkedGraphClient(ServiceClient[M]):
         )
         frames = parsed(response, TabularChangeLogMap).additional_properties
         return {
-            _int_key(key, "get_tabular_change_log"): frame_from_json_text(text, f"change log of {key}")
+            _int_key(key, "get_tabular_change_log"): frame_from_json_text(
+                text, f"change log of {key}", as_sent=True
+            )
             for key, text in frames.items()
         }
 
@@ -869,8 +885,8 @@ class ChunkedGraphClient(ServiceClient[M]):
         root_id: Any,
         timestamp: datetime | None = None,
         timestamp_future: datetime | None = None,
-    ) -> Plan[IdArray]:
-        """The root ids current at `timestamp` that share supervoxels with `root_id` (uint64).
+    ) -> Plan[Int64Array]:
+        """The root ids current at `timestamp` that share supervoxels with `root_id` (int64).
 
         Found from the lineage graph (its newest roots, or its oldest when `timestamp` is before
         the root's creation), then each one checked with `is_latest_roots`; a candidate that is not
@@ -896,7 +912,8 @@ class ChunkedGraphClient(ServiceClient[M]):
         else:
             graph = yield from self._lineage_graph(ids, moment, oldest)
             candidates = _lineage.sources(graph)
-        return (yield from self._current_roots(candidates, moment))
+        current = yield from self._current_roots(candidates, moment)
+        return as_caveclient_ids(current, "get_latest_roots")
 
     def _current_roots(self, candidates: IdArray, moment: datetime) -> Plan[IdArray]:
         """The candidates current at `moment`; stale ones replaced by their supervoxels' roots."""
@@ -912,14 +929,16 @@ class ChunkedGraphClient(ServiceClient[M]):
         return unique_in_order(np.concatenate(found))
 
     @api_method
-    def get_original_roots(self, root_id: Any, timestamp_past: datetime | None = None) -> Plan[IdArray]:
-        """The oldest ancestors of `root_id` (back to `timestamp_past`), as uint64."""
+    def get_original_roots(
+        self, root_id: Any, timestamp_past: datetime | None = None
+    ) -> Plan[Int64Array]:
+        """The oldest ancestors of `root_id` (back to `timestamp_past`), as int64."""
         ids = unique_in_order(as_id_array("root_id", root_id, allow_empty=False))
         past = as_utc("timestamp_past", timestamp_past)
         created = yield from ChunkedGraphClient.get_root_timestamps.plan(self, ids)
         newest: datetime = max(created.tolist())
         graph = yield from self._lineage_graph(ids, past, newest)
-        return _lineage.sources(graph)
+        return as_caveclient_ids(_lineage.sources(graph), "get_original_roots")
 
     @api_method
     def suggest_latest_roots(
@@ -967,7 +986,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         timestamp_past: datetime | None = None,
         timestamp_future: datetime | None = None,
     ) -> Plan[PastIdMapping]:
-        """For each root its ancestors at `timestamp_past` (`past_id_map`, uint64 arrays), and for
+        """For each root its ancestors at `timestamp_past` (`past_id_map`, lists of ints), and for
         each ancestor the one root it unambiguously became by `timestamp_future` (`future_id_map`).
         Keys are ints."""
         ids = unique_in_order(as_id_array("root_ids", root_ids, allow_empty=False))
@@ -988,7 +1007,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         mapping = parsed(response, PastIdMappingModel)
         return {
             "past_id_map": {
-                _int_key(key, "past_id_map"): ids_from_json(values, "past_id_map")
+                _int_key(key, "past_id_map"): ids_from_json(values, "past_id_map").tolist()
                 for key, values in mapping.past_id_map.additional_properties.items()
             },
             "future_id_map": {
@@ -1000,8 +1019,8 @@ class ChunkedGraphClient(ServiceClient[M]):
     @api_method
     def get_delta_roots(
         self, timestamp_past: datetime, timestamp_future: datetime | None = None
-    ) -> Plan[tuple[IdArray, IdArray]]:
-        """Roots retired and roots created by edits between two times, as (old, new) uint64 arrays.
+    ) -> Plan[tuple[Int64Array, Int64Array]]:
+        """Roots retired and roots created by edits between two times, as (old, new) int64 arrays.
 
         `timestamp_future` defaults to this client's `timestamp`, else now.
         """
@@ -1022,8 +1041,8 @@ class ChunkedGraphClient(ServiceClient[M]):
         )
         delta = parsed(response, DeltaRoots)
         return (
-            ids_from_json(delta.old_roots, "old_roots"),
-            ids_from_json(delta.new_roots, "new_roots"),
+            as_caveclient_ids(ids_from_json(delta.old_roots, "old_roots"), "get_delta_roots"),
+            as_caveclient_ids(ids_from_json(delta.new_roots, "new_roots"), "get_delta_roots"),
         )
 
     @api_method
@@ -1141,8 +1160,8 @@ class ChunkedGraphClient(ServiceClient[M]):
         )
 
     @api_method
-    def level2_chunk_graph(self, root_id: int, bounds: Any = None) -> Plan[IdArray]:
-        """Edges between the level-2 nodes of a root, as an (n, 2) uint64 array.
+    def level2_chunk_graph(self, root_id: int, bounds: Any = None) -> Plan[list[list[int]]]:
+        """Edges between the level-2 nodes of a root, as a list of [id, id] lists of ints.
 
         With `bounds`, only the part within them; raises ServerIncompatibilityError when the
         server did not apply them (servers before 2.15.0).
@@ -1165,7 +1184,9 @@ class ChunkedGraphClient(ServiceClient[M]):
                 "the chunkedgraph server ignored `bounds` (it needs version 2.15.0 or later); "
                 "ask the administrators to update it, or call without bounds"
             )
-        return id_pairs_from_json(parsed(response, Lvl2Graph).edge_graph, "level2_chunk_graph")
+        edges = id_pairs_from_json(parsed(response, Lvl2Graph).edge_graph, "level2_chunk_graph")
+        pairs: list[list[int]] = edges.tolist()
+        return pairs
 
 
 # ---------------------------------------------------------------- input checks

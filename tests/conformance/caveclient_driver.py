@@ -26,12 +26,40 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     if hasattr(value, "tolist"):
-        return value.tolist()
+        return jsonable(value.tolist())
     if isinstance(value, dict):
         return {str(key): jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [jsonable(item) for item in value]
     return value
+
+
+TYPES = "__types__"
+"""The key under which a section's results carry the type of each result (see type_of)."""
+
+
+def type_of(value: Any) -> Any:
+    """The type of a result, as JSON: numpy arrays and scalars with their dtype, containers with
+    the types of their items (records key by key, other mappings and lists as the set of their
+    item types), DataFrames as "DataFrame" (their dtypes are in frame_json)."""
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return f"ndarray[{value.dtype}]"
+    if isinstance(value, np.generic):
+        return f"numpy.{value.dtype}"
+    if isinstance(value, dict):
+        keys = sorted({type_of(key) for key in value})
+        if all(isinstance(key, str) and not key.isdigit() for key in value) and len(value) <= 64:
+            return {"dict": keys, "items": {key: type_of(item) for key, item in value.items()}}
+        return {
+            "dict": keys,
+            "values": sorted({json.dumps(type_of(v), sort_keys=True) for v in value.values()}),
+        }
+    if isinstance(value, list | tuple):
+        name = type(value).__name__
+        return {name: sorted({json.dumps(type_of(item), sort_keys=True) for item in value})}
+    return type(value).__name__
 
 
 def record(results: dict[str, Any], name: str, call: Callable[[], Any]) -> Any:
@@ -42,6 +70,7 @@ def record(results: dict[str, Any], name: str, call: Callable[[], Any]) -> Any:
         traceback.print_exc(file=sys.stderr)
         return None
     results[name] = jsonable(value)
+    results.setdefault(TYPES, {})[name] = type_of(value)
     return value
 
 
@@ -155,7 +184,8 @@ def cell_types(frame: Any) -> dict[str, str]:
                 found.add(f"ndarray[{cell.dtype}]")
             elif cell is not None:
                 found.add(type(cell).__name__)
-        kinds[str(column)] = "|".join(sorted(found))
+        if found != {"str"}:  # text: pandas 3 gives it its own dtype, pandas 2 object
+            kinds[str(column)] = "|".join(sorted(found))
     return kinds
 
 
@@ -303,9 +333,9 @@ def chunkedgraph_services(client: Any, results: dict[str, Any], inputs: dict[str
     record(results, "get_roots", lambda: cg.get_roots(supervoxels))
     record(results, "get_roots:past", lambda: cg.get_roots(supervoxels, timestamp=past))
     record(results, "get_roots:layer3", lambda: cg.get_roots(supervoxels[:50], stop_layer=3))
-    record(results, "get_root_id", lambda: int(cg.get_root_id(supervoxels[0])))
-    record(results, "get_root_id:past", lambda: int(cg.get_root_id(supervoxels[0], timestamp=past)))
-    record(results, "get_root_id:level2", lambda: int(cg.get_root_id(supervoxels[0], level2=True)))
+    record(results, "get_root_id", lambda: cg.get_root_id(supervoxels[0]))
+    record(results, "get_root_id:past", lambda: cg.get_root_id(supervoxels[0], timestamp=past))
+    record(results, "get_root_id:level2", lambda: cg.get_root_id(supervoxels[0], level2=True))
     root, heavy, old = inputs["root"], inputs["heavy_root"], inputs["old_root"]
     record(results, "get_leaves", lambda: cg.get_leaves(root))
     record(results, "get_leaves:l2", lambda: cg.get_leaves(root, stop_layer=2))
@@ -322,7 +352,7 @@ def chunkedgraph_services(client: Any, results: dict[str, Any], inputs: dict[str
     record(
         results,
         "get_root_timestamps",
-        lambda: [stamp.isoformat() for stamp in cg.get_root_timestamps(roots)],
+        lambda: cg.get_root_timestamps(roots),
     )
     record(results, "is_latest_roots", lambda: cg.is_latest_roots(roots))
     record(results, "is_latest_roots:past", lambda: cg.is_latest_roots(roots, timestamp=past))
@@ -343,7 +373,7 @@ def chunkedgraph_services(client: Any, results: dict[str, Any], inputs: dict[str
     record(
         results,
         "get_root_timestamps:latest",
-        lambda: [stamp.isoformat() for stamp in cg.get_root_timestamps([old], latest=True)],
+        lambda: cg.get_root_timestamps([old], latest=True),
     )
     record(results, "is_valid_nodes", lambda: cg.is_valid_nodes([*roots, 5]))
     record(results, "get_change_log", lambda: cg.get_change_log(heavy))
@@ -362,7 +392,7 @@ def chunkedgraph_services(client: Any, results: dict[str, Any], inputs: dict[str
         lambda: cg.get_operation_details(inputs["operation_ids"]),
     )
     record(results, "level2_chunk_graph", lambda: cg.level2_chunk_graph(root))
-    record(results, "get_oldest_timestamp", lambda: cg.get_oldest_timestamp().isoformat())
+    record(results, "get_oldest_timestamp", cg.get_oldest_timestamp)
     record(
         results,
         "suggest_latest_roots",
