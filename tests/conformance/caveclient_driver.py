@@ -127,10 +127,81 @@ def global_services(client: Any, results: dict[str, Any]) -> None:
         ),
     )
 
+    state_cases(state, results)
+
     auth = client.auth
     record(results, "auth.get_tokens", lambda: sorted(t["id"] for t in auth.get_tokens()))
     record(results, "auth.get_user_information", lambda: auth.get_user_information([1]))
     record(results, "auth.get_group_users", lambda: auth.get_group_users(1))
+
+
+def state_document() -> dict[str, Any]:
+    """A state as analysis code builds one: numpy ids, NaN and infinite numbers, a lone surrogate."""
+    import numpy as np
+
+    return {
+        "layers": [
+            {
+                "type": "segmentation",
+                "segments": np.array([864691135088120211, 5], dtype=np.uint64),
+                "selected": np.uint64(864691135088120211),
+                "opacity": np.float32(0.5),
+                "hidden": {np.int64(7)},
+            }
+        ],
+        "position": [float("nan"), float("inf"), -float("inf")],
+        "title": "lone \ud800 surrogate",
+    }
+
+
+def state_cases(state: Any, results: dict[str, Any]) -> None:
+    """Encoding of states and properties, and links, as our tests compare them."""
+    import os
+    import tempfile
+
+    import numpy as np
+
+    state_id = record(
+        results, "state.upload_state_json:numpy", lambda: state.upload_state_json(state_document())
+    )
+    record(results, "state.get_state_json:numpy", lambda: repr(state.get_state_json(state_id)))
+    properties = {
+        "@type": "neuroglancer_segment_properties",
+        "inline": {
+            "ids": np.array([864691135088120211, 2], dtype=np.uint64),
+            "properties": [{"id": "size", "type": "number", "values": [1.5, float("nan")]}],
+        },
+    }
+    property_id = record(
+        results, "state.upload_property_json:numpy", lambda: state.upload_property_json(properties)
+    )
+    record(results, "state.get_property_json:numpy", lambda: repr(state.get_property_json(property_id)))
+    def saved() -> str:
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "state.json")
+            state.save_state_json_local(state_document(), path)
+            with open(path, encoding="ascii") as file:
+                return file.read()
+
+    record(results, "state.save_state_json_local", saved)
+    for site in ("seunglab", "spelunker", "mainline"):
+        record(
+            results,
+            f"state.build_neuroglancer_url:static:{site}",
+            lambda site=site: state.build_neuroglancer_url(
+                "https://files.example.org/s.json",
+                ngl_url="https://ngl.example.org",
+                target_site=site,
+                static_url=True,
+            ),
+        )
+        record(
+            results,
+            f"state.build_neuroglancer_url:{site}",
+            lambda site=site: state.build_neuroglancer_url(
+                7, ngl_url="https://ngl.example.org/", target_site=site
+            ),
+        )
 
 
 # -- data services -------------------------------------------------------------------------------
