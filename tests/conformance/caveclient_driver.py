@@ -176,6 +176,7 @@ def state_cases(state: Any, results: dict[str, Any]) -> None:
         results, "state.upload_property_json:numpy", lambda: state.upload_property_json(properties)
     )
     record(results, "state.get_property_json:numpy", lambda: repr(state.get_property_json(property_id)))
+
     def saved() -> str:
         with tempfile.TemporaryDirectory() as directory:
             path = os.path.join(directory, "state.json")

@@ -14,8 +14,8 @@ from caveclient_gen.testing import LocalCAVE, LocalUser
 
 from .caveclient_driver import TYPES, state_document, type_of
 from .conftest import run_caveclient
-from .test_data_services import plain
 from .spec_validator import RecordingTransport, SpecValidator
+from .test_data_services import plain
 
 GLOBAL_SPECS = ("auth", "info", "schema", "state")
 
