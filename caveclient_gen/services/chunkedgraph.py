@@ -403,7 +403,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         ids = as_id_array("root_ids", root_ids)
         seconds = yield from self._seconds("timestamp", timestamp)
         if ids.size == 0:
-            return np.zeros(0, dtype=object)
+            return np.zeros(0, dtype=np.float64)  # as caveclient answers no ids
         api, table = yield from self._target()
         chunks, responses = yield from self._bulk(
             ids,
@@ -751,8 +751,10 @@ class ChunkedGraphClient(ServiceClient[M]):
         """One DataFrame of edits per root, as caveclient 8.2.1 gives it: operation_id, timestamp
         (epoch milliseconds, int64), user_id, before_root_ids/after_root_ids (lists of ints),
         is_merge, user_name, user_affiliation (and in_neuron, is_relevant unless `filtered`),
-        indexed by the server's row labels ("0", "1", ...)."""
-        ids = unique_in_order(as_id_array("root_ids", root_ids, allow_empty=False))
+        indexed by the server's row labels ("0", "1", ...). No root ids give {}."""
+        ids = unique_in_order(as_id_array("root_ids", root_ids))
+        if ids.size == 0:
+            return {}
         api, table = yield from self._target()
         response = yield from fetch(
             read(
@@ -837,8 +839,11 @@ class ChunkedGraphClient(ServiceClient[M]):
         (default: this client's `timestamp`, else now). The server keeps the links that cross those
         times; `exclude_links_to_past/future` drop the roots beyond them. Returns the networkx
         node-link dict (node `timestamp`s are epoch seconds), or a networkx.DiGraph with
-        `as_nx_graph=True` (needs the optional package networkx).
+        `as_nx_graph=True` (needs the optional package networkx). No root ids give an empty graph.
         """
+        if as_id_array("root_id", root_id).size == 0:
+            empty = LineageGraph(directed=True, multigraph=False, graph={}, nodes=[], links=[])
+            return _lineage.to_networkx(empty) if as_nx_graph else empty
         graph = yield from self._lineage_graph(
             root_id,
             timestamp_past,
@@ -988,10 +993,12 @@ class ChunkedGraphClient(ServiceClient[M]):
     ) -> Plan[PastIdMapping]:
         """For each root its ancestors at `timestamp_past` (`past_id_map`, lists of ints), and for
         each ancestor the one root it unambiguously became by `timestamp_future` (`future_id_map`).
-        Keys are ints."""
-        ids = unique_in_order(as_id_array("root_ids", root_ids, allow_empty=False))
+        Keys are ints. No root ids give two empty maps."""
+        ids = unique_in_order(as_id_array("root_ids", root_ids))
         past = as_utc("timestamp_past", timestamp_past)
         future = as_utc("timestamp_future", timestamp_future)
+        if ids.size == 0:
+            return {"past_id_map": {}, "future_id_map": {}}
         api, table = yield from self._target()
         response = yield from fetch(
             read(

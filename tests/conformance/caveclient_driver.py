@@ -274,6 +274,10 @@ def materialize_services(client: Any, results: dict[str, Any], inputs: dict[str,
     roots = inputs["roots"]
     past = when(inputs["timestamp_past"])
     record(results, "get_versions", mat.get_versions)
+    record(results, "version", lambda: mat.version)
+    record(results, "most_recent_version", mat.most_recent_version)
+    record(results, "get_timestamp", mat.get_timestamp)
+    record(results, "get_timestamp:version", lambda: mat.get_timestamp(mat.get_versions()[0]))
     record(results, "get_versions_expired", lambda: mat.get_versions(expired=True))
     record(results, "get_tables", mat.get_tables)
     for table in (synapses, nuclei, reference):
@@ -486,6 +490,17 @@ def chunkedgraph_services(client: Any, results: dict[str, Any], inputs: dict[str
     record(results, "cache_metadata", l2.cache_metadata)
     record(results, "table_mapping", l2.table_mapping)
     record(results, "has_cache", l2.has_cache)
+    # No ids in, as analysis code sometimes passes them.
+    record(results, "empty:get_lineage_graph", lambda: cg.get_lineage_graph([]))
+    record(results, "empty:get_past_ids", lambda: cg.get_past_ids([]))
+    record(results, "empty:get_tabular_change_log", lambda: cg.get_tabular_change_log([]))
+    record(results, "empty:get_root_timestamps", lambda: cg.get_root_timestamps([]))
+    record(results, "empty:get_roots", lambda: cg.get_roots([]))
+    record(results, "empty:is_latest_roots", lambda: cg.is_latest_roots([]))
+    record(results, "empty:is_valid_nodes", lambda: cg.is_valid_nodes([]))
+    record(results, "empty:get_leaves_many", lambda: cg.get_leaves_many([]))
+    record(results, "empty:get_operation_details", lambda: cg.get_operation_details([]))
+    record(results, "empty:get_l2data", lambda: l2.get_l2data([]))
 
 
 SECTIONS: dict[str, Callable[[Any, dict[str, Any], dict[str, Any]], None]] = {

@@ -284,6 +284,10 @@ def test_materialize_matches_caveclient(
     roots = world["roots"]
     past = datetime.fromisoformat(world["timestamp_past"])
     ours: dict[str, Any] = {
+        "version": mat.version,
+        "most_recent_version": mat.most_recent_version(),
+        "get_timestamp": mat.get_timestamp(),
+        "get_timestamp:version": mat.get_timestamp(mat.get_versions()[0]),
         "get_versions": mat.get_versions(),
         "get_versions_expired": mat.get_versions(expired=True),
         "get_tables": mat.get_tables(),
@@ -420,6 +424,8 @@ def test_annotation_matches_caveclient(
     results = their_results(theirs, "annotation")
     assert_all_same(results, ours)
     assert_same("get_annotation", results, annotation.get_annotation(SYNAPSES, world["annotation_ids"]))
+    for name in ("post_annotation", "update_annotation", "delete_annotation", "get_annotation:posted"):
+        assert type_of(trip[name]) == results[TYPES][name], f"{name}: ours is not of caveclient's type"
     their_trip = round_trip_shape(results, THEIR_TABLE)
     our_trip = round_trip_shape(plain(trip), table)
     # caveclient returns the create_table response (its text: the new table's name); ours the name.
@@ -500,6 +506,16 @@ def test_chunkedgraph_matches_caveclient(
         "suggest_latest_roots": cg.suggest_latest_roots(
             old, return_all=True, return_fraction_overlap=True
         ),
+        "empty:get_lineage_graph": cg.get_lineage_graph([]),
+        "empty:get_past_ids": cg.get_past_ids([]),
+        "empty:get_tabular_change_log": cg.get_tabular_change_log([]),
+        "empty:get_root_timestamps": cg.get_root_timestamps([]),
+        "empty:get_roots": cg.get_roots([]),
+        "empty:is_latest_roots": cg.is_latest_roots([]),
+        "empty:is_valid_nodes": cg.is_valid_nodes([]),
+        "empty:get_leaves_many": cg.get_leaves_many([]),
+        "empty:get_operation_details": cg.get_operation_details([]),
+        "empty:get_l2data": ours_client.l2cache.get_l2data([]),
     }
     tabular = {
         str(key): frame_json(frame) for key, frame in cg.get_tabular_change_log([heavy, root]).items()
