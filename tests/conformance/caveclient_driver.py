@@ -490,6 +490,11 @@ def chunkedgraph_services(client: Any, results: dict[str, Any], inputs: dict[str
     record(results, "cache_metadata", l2.cache_metadata)
     record(results, "table_mapping", l2.table_mapping)
     record(results, "has_cache", l2.has_cache)
+    skeleton = client.skeleton  # its other methods need cloud-volume, which reads from GCS
+    record(results, "skeleton.get_versions", skeleton.get_versions)
+    record(results, "skeleton.get_cache_contents", lambda: skeleton.get_cache_contents(limit=5))
+    record(results, "skeleton.skeletons_exist", lambda: skeleton.skeletons_exist(root_ids=roots))
+    record(results, "skeleton.skeletons_exist:one", lambda: skeleton.skeletons_exist(root_ids=roots[0]))
     # No ids in, as analysis code sometimes passes them.
     record(results, "empty:get_lineage_graph", lambda: cg.get_lineage_graph([]))
     record(results, "empty:get_past_ids", lambda: cg.get_past_ids([]))

@@ -516,6 +516,10 @@ def test_chunkedgraph_matches_caveclient(
         "empty:get_leaves_many": cg.get_leaves_many([]),
         "empty:get_operation_details": cg.get_operation_details([]),
         "empty:get_l2data": ours_client.l2cache.get_l2data([]),
+        "skeleton.get_versions": ours_client.skeleton.get_versions(),
+        "skeleton.get_cache_contents": ours_client.skeleton.get_cache_contents(limit=5),
+        "skeleton.skeletons_exist": ours_client.skeleton.skeletons_exist(root_ids=mixed),
+        "skeleton.skeletons_exist:one": ours_client.skeleton.skeletons_exist(root_ids=mixed[0]),
     }
     tabular = {
         str(key): frame_json(frame) for key, frame in cg.get_tabular_change_log([heavy, root]).items()
