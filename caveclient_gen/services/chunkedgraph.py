@@ -283,12 +283,18 @@ class ChunkedGraphClient(ServiceClient[M]):
 
     @api_property
     def base_resolution(self) -> Plan[list[float]]:
-        """Voxel size [x, y, z] (nm) of the chunkedgraph's base (mip 0) resolution."""
+        """Voxel size [x, y, z] (nm) of the chunkedgraph's base (mip 0) resolution, as the table
+        info gives it (ints stay ints, as caveclient returns them)."""
         info = yield from ChunkedGraphClient.segmentation_info.plan(self)
         scales = info.get("scales") or []
         if not scales or "resolution" not in scales[0]:
             raise UnexpectedResponseError("the table info has no scales[0].resolution")
-        return [float(value) for value in scales[0]["resolution"]]
+        resolution = list(scales[0]["resolution"])
+        if len(resolution) != 3 or not all(
+            isinstance(value, int | float) and not isinstance(value, bool) for value in resolution
+        ):
+            raise UnexpectedResponseError(f"scales[0].resolution is not [x, y, z]: {resolution!r}")
+        return resolution
 
     # ------------------------------------------------------------ roots
 

@@ -346,6 +346,13 @@ def materialize_services(client: Any, results: dict[str, Any], inputs: dict[str,
     )
     # Beyond the brief's list.
     record(results, "get_version_metadata", mat.get_version_metadata)
+    record(results, "get_versions_metadata", mat.get_versions_metadata)
+    record(results, "get_view_schemas", mat.get_view_schemas)
+    record(
+        results,
+        "live_live_query",
+        lambda: frame_json(mat.live_live_query(nuclei, when(inputs["timestamp_now"]))),
+    )
     record(results, "get_tables_metadata", mat.get_tables_metadata)
     record(
         results,
@@ -406,6 +413,7 @@ def annotation_services(client: Any, results: dict[str, Any], inputs: dict[str, 
 def chunkedgraph_services(client: Any, results: dict[str, Any], inputs: dict[str, Any]) -> None:
     cg, l2 = client.chunkedgraph, client.l2cache
     supervoxels, past = inputs["supervoxels"], when(inputs["timestamp_past"])
+    l2_ids = inputs["l2_ids"]
     record(results, "get_roots", lambda: cg.get_roots(supervoxels))
     record(results, "get_roots:past", lambda: cg.get_roots(supervoxels, timestamp=past))
     record(results, "get_roots:layer3", lambda: cg.get_roots(supervoxels[:50], stop_layer=3))
@@ -474,7 +482,6 @@ def chunkedgraph_services(client: Any, results: dict[str, Any], inputs: dict[str
         "suggest_latest_roots",
         lambda: cg.suggest_latest_roots(old, return_all=True, return_fraction_overlap=True),
     )
-    l2_ids = inputs["l2_ids"]
     record(results, "get_l2data", lambda: l2.get_l2data(l2_ids))
     record(
         results,
@@ -490,6 +497,11 @@ def chunkedgraph_services(client: Any, results: dict[str, Any], inputs: dict[str
     record(results, "cache_metadata", l2.cache_metadata)
     record(results, "table_mapping", l2.table_mapping)
     record(results, "has_cache", l2.has_cache)
+    record(results, "get_minimal_covering_nodes", lambda: cg.get_minimal_covering_nodes(l2_ids[:8]))
+    record(results, "segmentation_info", lambda: cg.segmentation_info)
+    record(results, "base_resolution", lambda: cg.base_resolution)
+    record(results, "cloudvolume_path", lambda: cg.cloudvolume_path)
+    record(results, "table_name", lambda: cg.table_name)
     skeleton = client.skeleton  # its other methods need cloud-volume, which reads from GCS
     record(results, "skeleton.get_versions", skeleton.get_versions)
     record(results, "skeleton.get_cache_contents", lambda: skeleton.get_cache_contents(limit=5))

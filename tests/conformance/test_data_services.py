@@ -127,6 +127,7 @@ def world(cave: LocalCAVE, ours_client: CAVEclient) -> dict[str, Any]:
         "view": VIEW,
         "timestamp_past": past.isoformat(),
         "timestamp_later": later.isoformat(),
+        "timestamp_now": now.isoformat(),
         "roots": current_roots,
         "past_roots": past_roots,
         "current_roots": [heavy, *current_roots[:2]],
@@ -296,6 +297,8 @@ def test_materialize_matches_caveclient(
         "get_view_schema": mat.get_view_schema(VIEW),
         "get_unique_string_values": mat.get_unique_string_values(REFERENCE),
         "get_version_metadata": mat.get_version_metadata(),
+        "get_versions_metadata": mat.get_versions_metadata(),
+        "get_view_schemas": mat.get_view_schemas(),
         "get_tables_metadata": mat.get_tables_metadata(),
     }
     for table in (SYNAPSES, NUCLEI, REFERENCE):
@@ -319,6 +322,7 @@ def test_materialize_matches_caveclient(
         "synapse_query": mat.synapse_query(pre_ids=roots[0]),
         "synapse_query:post": mat.synapse_query(post_ids=roots, remove_autapses=True),
         "query_view": mat.query_view(VIEW),
+        "live_live_query": mat.live_live_query(NUCLEI, datetime.fromisoformat(world["timestamp_now"])),
         "query_view:split": mat.query_view(VIEW, split_positions=True, desired_resolution=[1, 1, 1]),
         "join_query": joined,
         "query_table:spatial": mat.query_table(
@@ -516,6 +520,11 @@ def test_chunkedgraph_matches_caveclient(
         "empty:get_leaves_many": cg.get_leaves_many([]),
         "empty:get_operation_details": cg.get_operation_details([]),
         "empty:get_l2data": ours_client.l2cache.get_l2data([]),
+        "get_minimal_covering_nodes": cg.get_minimal_covering_nodes(world["l2_ids"][:8]),
+        "segmentation_info": cg.segmentation_info,
+        "base_resolution": cg.base_resolution,
+        "cloudvolume_path": cg.cloudvolume_path,
+        "table_name": cg.table_name,
         "skeleton.get_versions": ours_client.skeleton.get_versions(),
         "skeleton.get_cache_contents": ours_client.skeleton.get_cache_contents(limit=5),
         "skeleton.skeletons_exist": ours_client.skeleton.skeletons_exist(root_ids=mixed),
