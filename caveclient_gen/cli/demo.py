@@ -251,8 +251,9 @@ def query_section(tour: Tour) -> None:
     tour.section(
         "Tables into DataFrames",
         "The tables come as Arrow, decoded straight into DataFrames with caveclient's dtypes: ids "
-        "as Int64, times UTC-aware, positions as arrays. The datastack's record names its soma and synapse tables; a hundred "
-        "somas are enough to find a neuron to follow (the server says when a limit cut the answer).",
+        "as Int64, times UTC-aware, positions as arrays. The datastack's record names its soma and "
+        "synapse tables; a hundred somas are enough to find a neuron to follow (the server says "
+        "when a limit cut the answer).",
     )
     tour.run(
         "somas = client.materialize.query_table(info['soma_table'], "
