@@ -78,6 +78,11 @@ __all__ = [
 class CAVEError(Exception):
     """Base class of every error raised by caveclient_gen."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only constructors: rebuilt from the instance's state, so errors cross process
+        # boundaries (multiprocessing, Dask, joblib send a worker's exception back pickled).
+        return (_rebuild_error, (type(self), self.args, self.__dict__.copy()))
+
 
 class CAVEConnectionError(CAVEError, _requests_errors.ConnectionError):
     """The server could not be reached, or the connection broke before a response arrived."""
@@ -136,10 +141,6 @@ class CAVEStatusError(CAVEError, _requests_errors.HTTPError):
         response.encoding = "utf-8"
         response._content = body.encode("utf-8")
         return response
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Keyword-only arguments: rebuilt from the instance's state, not from `args`.
-        return (_rebuild_status_error, (type(self), self.__dict__.copy()))
 
     def _describe(self) -> str:
         received = f" (sent as HTTP {self.wire_status})" if self.wire_status != self.status_code else ""
@@ -271,13 +272,10 @@ class MissingSkeletonsWarning(UserWarning):
     """Some requested root ids have no skeleton in the result (the message says why, per id)."""
 
 
-def _rebuild_status_error(cls: type[CAVEStatusError], state: dict[str, Any]) -> CAVEStatusError:
+def _rebuild_error(cls: type[CAVEError], args: tuple[Any, ...], state: dict[str, Any]) -> CAVEError:
     error = cls.__new__(cls)
-    Exception.__init__(
-        error, f"{state.get('status_code')} from {state.get('method')} {state.get('url')}"
-    )
+    error.args = args
     error.__dict__.update(state)
-    error.args = (error._describe(),)
     return error
 
 

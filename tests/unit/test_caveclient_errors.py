@@ -108,3 +108,32 @@ def test_staging_errors_are_caught_as_caveclients_were() -> None:
     with pytest.raises(ValueError, match="colour"):
         stage.add_dataframe(pd.DataFrame({"colour": [1]}))
     assert len(stage) == 0
+
+
+def test_every_error_crosses_a_process_boundary() -> None:
+    """multiprocessing and joblib send a worker's exception back pickled."""
+    from caveclient_gen.errors import AnnotationUploadError, TermsOfServiceError
+
+    errors: list[Exception] = [
+        InvalidInputError("root_ids", "must not be empty"),
+        StagedFieldError("colour", "is not a field"),
+        CAVETimeoutError("read timed out", method="GET", url="https://cave.test/x"),
+        ServerIncompatibilityError("the server is too old"),
+        TermsOfServiceError(
+            "accept them",
+            method="GET",
+            url="https://cave.test/x",
+            status_code=403,
+            data={"tos_form_url": "https://tos.test"},
+        ),
+        AnnotationUploadError(
+            written=[1], failed_rows=[2], remaining_rows=[], batch_outcome="rejected", cause=ValueError()
+        ),
+    ]
+    for error in errors:
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error)
+        assert str(copy) == str(error)
+        assert vars(copy).keys() == vars(error).keys()
+    assert pickle.loads(pickle.dumps(errors[0])).parameter == "root_ids"
+    assert pickle.loads(pickle.dumps(errors[4])).tos_url == "https://tos.test"
