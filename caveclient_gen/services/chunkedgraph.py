@@ -1145,11 +1145,9 @@ class ChunkedGraphClient(ServiceClient[M]):
     @api_method
     def get_subgraph(
         self, root_id: int, bounds: Any
-    ) -> Plan[tuple[IdArray, npt.NDArray[np.float64], npt.NDArray[np.int64]]]:
-        """Supervoxel edges of a node within `bounds`: (edges (n, 2) uint64, affinities, areas).
-
-        Areas are int64 (caveclient: int32).
-        """
+    ) -> Plan[tuple[Int64Array, npt.NDArray[np.float64], npt.NDArray[np.int32]]]:
+        """Supervoxel edges of a node within `bounds`: (edges (n, 2) int64, affinities float64,
+        areas int32), typed as caveclient 8.2.1 types them (an area int32 cannot hold raises)."""
         import numpy as np
 
         node = as_id("root_id", root_id)
@@ -1166,10 +1164,14 @@ class ChunkedGraphClient(ServiceClient[M]):
             )
         )
         graph = parsed(response, Subgraph)
+        edges = id_pairs_from_json(graph.nodes, "get_subgraph")
+        areas = np.array(graph.areas, dtype=np.int64)
+        if areas.size and (areas.max() > np.iinfo(np.int32).max or areas.min() < 0):
+            raise UnexpectedResponseError("get_subgraph: an area does not fit in int32")
         return (
-            id_pairs_from_json(graph.nodes, "get_subgraph"),
+            as_caveclient_ids(edges.reshape(-1), "get_subgraph").reshape(edges.shape),
             np.array(graph.affinities, dtype=np.float64),
-            np.array(graph.areas, dtype=np.int64),
+            areas.astype(np.int32),
         )
 
     @api_method

@@ -498,6 +498,11 @@ def chunkedgraph_services(client: Any, results: dict[str, Any], inputs: dict[str
     record(results, "table_mapping", l2.table_mapping)
     record(results, "has_cache", l2.has_cache)
     record(results, "get_minimal_covering_nodes", lambda: cg.get_minimal_covering_nodes(l2_ids[:8]))
+    record(
+        results,
+        "get_subgraph",
+        lambda: cg.get_subgraph(root, __import__("numpy").array(inputs["subgraph_bounds"])),
+    )
     record(results, "segmentation_info", lambda: cg.segmentation_info)
     record(results, "base_resolution", lambda: cg.base_resolution)
     record(results, "cloudvolume_path", lambda: cg.cloudvolume_path)

@@ -97,6 +97,9 @@ def world(cave: LocalCAVE, ours_client: CAVEclient) -> dict[str, Any]:
     assert old_root != heavy, "the heavy neuron should have been edited since"
     _, supervoxels = graph.sample_points(rng, 3000)
     leaves_root = current_roots[1]
+    inside, _ = graph.sample_points(np.random.default_rng(7), 1, roots=[leaves_root])
+    voxel = (inside[0] / np.array(graph.base_resolution)).astype(np.int64)
+    subgraph_bounds = np.array([voxel - [64, 64, 8], voxel + [64, 64, 8]]).T.tolist()
     first_synapses: Any = ours_client.materialize.query_table(SYNAPSES, limit=5, log_warning=False)
     annotation_ids = [int(i) for i in first_synapses["id"]]
     centre = np.array(first_synapses["post_pt_position"].iloc[0])
@@ -123,6 +126,7 @@ def world(cave: LocalCAVE, ours_client: CAVEclient) -> dict[str, Any]:
         "current_roots": [heavy, *current_roots[:2]],
         "supervoxels": [int(s) for s in supervoxels],
         "root": leaves_root,
+        "subgraph_bounds": subgraph_bounds,
         "heavy_root": heavy,
         "old_root": old_root,
         # Current, retired and the old heavy root: is_latest_roots / timestamps see all kinds.
@@ -509,6 +513,7 @@ def test_chunkedgraph_matches_caveclient(
         "empty:get_operation_details": cg.get_operation_details([]),
         "empty:get_l2data": ours_client.l2cache.get_l2data([]),
         "get_minimal_covering_nodes": cg.get_minimal_covering_nodes(world["l2_ids"][:8]),
+        "get_subgraph": cg.get_subgraph(root, np.array(world["subgraph_bounds"])),
         "segmentation_info": cg.segmentation_info,
         "base_resolution": cg.base_resolution,
         "cloudvolume_path": cg.cloudvolume_path,

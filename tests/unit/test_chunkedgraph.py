@@ -934,18 +934,28 @@ def test_get_subgraph(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> No
     server.route(
         "GET",
         f"{BASE}/node/{BIG}/subgraph",
-        {"nodes": [[1, HUGE], [2, 3]], "affinities": [0.5, 0.25], "areas": [10, 3_000_000_000]},
+        {"nodes": [[1, ROOT], [2, 3]], "affinities": [0.5, 0.25], "areas": [10, 2_000_000_000]},
     )
     edges, affinities, areas = cg.get_subgraph(BIG, [[0, 1], [0, 1], [0, 1]])
+    # Typed as caveclient 8.2.1 types them.
     assert edges.shape == (2, 2)
-    assert edges.dtype == np.uint64
-    assert edges[0].tolist() == [1, HUGE]
+    assert edges.dtype == np.int64
+    assert edges[0].tolist() == [1, ROOT]
     assert affinities.tolist() == [0.5, 0.25]
-    assert areas.tolist() == [10, 3_000_000_000]
+    assert areas.dtype == np.int32
+    assert areas.tolist() == [10, 2_000_000_000]
     assert query(server.only_request_to(f"{BASE}/node/{BIG}/subgraph")) == {
         "bounds": "0-1_0-1_0-1",
         "only_internal_edges": "true",
     }
+    # Values int32 cannot hold raise instead of wrapping.
+    server.route(
+        "GET",
+        f"{BASE}/node/{BIG}/subgraph",
+        {"nodes": [[1, 2]], "affinities": [0.5], "areas": [3_000_000_000]},
+    )
+    with pytest.raises(UnexpectedResponseError, match="int32"):
+        cg.get_subgraph(BIG, [[0, 1], [0, 1], [0, 1]])
 
 
 def test_level2_chunk_graph(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
