@@ -99,7 +99,8 @@ def world(cave: LocalCAVE, ours_client: CAVEclient) -> dict[str, Any]:
     leaves_root = current_roots[1]
     inside, _ = graph.sample_points(np.random.default_rng(7), 1, roots=[leaves_root])
     voxel = (inside[0] / np.array(graph.base_resolution)).astype(np.int64)
-    subgraph_bounds = np.array([voxel - [64, 64, 8], voxel + [64, 64, 8]]).T.tolist()
+    reach = np.array([64, 64, 8])
+    subgraph_bounds = np.array([voxel - reach, voxel + reach]).T.tolist()
     first_synapses: Any = ours_client.materialize.query_table(SYNAPSES, limit=5, log_warning=False)
     annotation_ids = [int(i) for i in first_synapses["id"]]
     centre = np.array(first_synapses["post_pt_position"].iloc[0])
