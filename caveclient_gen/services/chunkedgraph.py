@@ -4,9 +4,10 @@ Conventions of every method:
 
 * **Ids** go in as ints, lists of ints, numpy integer arrays or pandas Series (floats and negative
   numbers are refused) and come out typed as caveclient 8.2.1 types them: uint64 arrays from
-  `get_roots`, `get_minimal_covering_nodes` and the bulk calls built on it; int64 (`np.int64`
+  `get_roots`, `get_minimal_covering_nodes` and `find_path`'s failed ids; int64 (`np.int64`
   scalars, int64 arrays) from `get_root_id`, `get_leaves`, `get_leaves_many`, `get_children`,
-  `get_latest_roots`, `get_original_roots`, `get_delta_roots`; Python ints in `get_past_ids`'
+  `get_latest_roots`, `get_original_roots`, `get_delta_roots`, `get_subgraph`, `find_path`'s
+  path; Python ints in `get_past_ids`'
   lists and `level2_chunk_graph`'s edge lists. Ids never pass through floats; CAVE node ids stay
   below 2^63, and one that does not raises rather than wrapping (`get_roots` is exact uint64).
   Operation ids are Python ints (int64 in DataFrames).
@@ -1112,11 +1113,11 @@ class ChunkedGraphClient(ServiceClient[M]):
     @api_method
     def find_path(
         self, root_id: int, src_pt: Any, dst_pt: Any, precision_mode: bool = False
-    ) -> Plan[tuple[npt.NDArray[np.float64], IdArray, IdArray]]:
+    ) -> Plan[tuple[npt.NDArray[np.float64], Int64Array, IdArray]]:
         """Shortest level-2 path between two points (nm) of a root.
 
-        Returns (centroids (n, 3) in nm, level-2 ids along the path, level-2 ids whose mesh
-        centroid could not be computed); ids are uint64.
+        Returns (centroids (n, 3) in nm, level-2 ids along the path (int64), level-2 ids whose
+        mesh centroid could not be computed (uint64)), typed as caveclient 8.2.1 types them.
         """
         import numpy as np
 
@@ -1138,7 +1139,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         centroids = np.array(path.centroids_list, dtype=np.float64).reshape(-1, 3)
         return (
             centroids,
-            ids_from_json(path.l2_path, "l2_path"),
+            as_caveclient_ids(ids_from_json(path.l2_path, "l2_path"), "find_path"),
             ids_from_json(path.failed_l2_ids, "failed_l2_ids"),
         )
 

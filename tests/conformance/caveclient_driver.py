@@ -503,6 +503,11 @@ def chunkedgraph_services(client: Any, results: dict[str, Any], inputs: dict[str
         "get_subgraph",
         lambda: cg.get_subgraph(root, __import__("numpy").array(inputs["subgraph_bounds"])),
     )
+    record(
+        results,
+        "find_path",
+        lambda: cg.find_path(root, *(__import__("numpy").array(p) for p in inputs["path_points"])),
+    )
     record(results, "segmentation_info", lambda: cg.segmentation_info)
     record(results, "base_resolution", lambda: cg.base_resolution)
     record(results, "cloudvolume_path", lambda: cg.cloudvolume_path)

@@ -97,7 +97,7 @@ def world(cave: LocalCAVE, ours_client: CAVEclient) -> dict[str, Any]:
     assert old_root != heavy, "the heavy neuron should have been edited since"
     _, supervoxels = graph.sample_points(rng, 3000)
     leaves_root = current_roots[1]
-    inside, _ = graph.sample_points(np.random.default_rng(7), 1, roots=[leaves_root])
+    inside, _ = graph.sample_points(np.random.default_rng(7), 2, roots=[leaves_root])
     voxel = (inside[0] / np.array(graph.base_resolution)).astype(np.int64)
     reach = np.array([64, 64, 8])
     subgraph_bounds = np.array([voxel - reach, voxel + reach]).T.tolist()
@@ -128,6 +128,7 @@ def world(cave: LocalCAVE, ours_client: CAVEclient) -> dict[str, Any]:
         "supervoxels": [int(s) for s in supervoxels],
         "root": leaves_root,
         "subgraph_bounds": subgraph_bounds,
+        "path_points": inside.tolist(),
         "heavy_root": heavy,
         "old_root": old_root,
         # Current, retired and the old heavy root: is_latest_roots / timestamps see all kinds.
@@ -515,6 +516,7 @@ def test_chunkedgraph_matches_caveclient(
         "empty:get_l2data": ours_client.l2cache.get_l2data([]),
         "get_minimal_covering_nodes": cg.get_minimal_covering_nodes(world["l2_ids"][:8]),
         "get_subgraph": cg.get_subgraph(root, np.array(world["subgraph_bounds"])),
+        "find_path": cg.find_path(root, *(np.array(point) for point in world["path_points"])),
         "segmentation_info": cg.segmentation_info,
         "base_resolution": cg.base_resolution,
         "cloudvolume_path": cg.cloudvolume_path,
