@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 class L2CacheClient(ServiceClient[M]):
     """The L2 cache: size, area, representative point, shape of each level-2 node of the graph."""
 
+    _SERVER_KEY = "l2cache_server_address"
+    _API_VERSION = 1
+    _LOCAL = True
+    _TABLE_ID_IN_MAPPING = True
+
     def __init__(self, core: ClientCore) -> None:
         super().__init__(core)
         self._attributes: list[str] | None = None
@@ -67,6 +72,8 @@ class L2CacheClient(ServiceClient[M]):
         `attributes` restricts them (see `attributes` for the names); ids the cache does not hold
         yet map to {} (the server queues their computation). Duplicates are asked once; large
         inputs are split into chunks of `_defaults.L2CACHE_CHUNK_SIZE` ids fetched concurrently.
+        PCGL2Cache 1.3.1 with its current dependencies fails every attributes request: that
+        surfaces as a ServerError naming the route.
         """
         ids = unique_in_order(as_id_array("l2_ids", l2_ids))
         names = _attribute_names(attributes)

@@ -20,6 +20,7 @@ from ..annotation.tables import AnnotationTable
 from ..auth.guard import Caller
 from ..server.restx_errors import AbortError
 from ..world.deployment import Deployment, utc_now
+from ..world.fidelity import Fidelity
 from .data import MaterializedData
 from .requests import QueryArguments
 from .table_queries import (
@@ -412,7 +413,10 @@ class MaterializeQueries:
 
     @property
     def _exclusions(self) -> bool:
-        return self.data.settings.exclusion_filter_applied
+        applied = self.data.settings.exclusion_filter_applied
+        if applied is None:
+            return not Fidelity.of(self._deployment).faithful("exclusion_filters")
+        return applied
 
     def _sampled(self, source: QueryTable, wanted: int | None, purpose: str) -> np.ndarray:
         everything = np.arange(len(source), dtype=np.int64)
