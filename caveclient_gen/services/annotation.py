@@ -775,7 +775,7 @@ class AnnotationClient(ServiceClient[M]):
         table_name: str,
         data: dict[str, Any] | list[dict[str, Any]],
         aligned_volume_name: str | None = None,
-    ) -> Plan[dict[int, int]]:
+    ) -> Plan[dict[str, int]]:
         """Replace rows: each annotation carries the ``id`` of the row it replaces.
 
         Calls ``PUT /annotation/api/v2/aligned_volume/{aligned_volume}/table/{table_name}/annotations``.
@@ -793,8 +793,9 @@ class AnnotationClient(ServiceClient[M]):
 
         Returns
         -------
-        dict of int to int
-            Old annotation id -> the id of the row replacing it.
+        dict of str to int
+            Old annotation id (a string: the server's JSON key, as caveclient 8.2.1 returns it) -> the id
+            of the row replacing it.
 
         Raises
         ------
@@ -814,7 +815,8 @@ class AnnotationClient(ServiceClient[M]):
         for index, annotation in enumerate(annotations):
             if not isinstance(annotation.get("id"), int) or isinstance(annotation.get("id"), bool):
                 raise InvalidInputError("data", f"annotation {index} needs the integer `id` it replaces")
-        return (yield from self._replace(table, annotations, aligned_volume_name))
+        mapping = yield from self._replace(table, annotations, aligned_volume_name)
+        return {str(old): new for old, new in mapping.items()}
 
     def _replace(
         self, table: str, annotations: list[dict[str, Any]], aligned_volume_name: str | None
@@ -844,7 +846,7 @@ class AnnotationClient(ServiceClient[M]):
         df: pd.DataFrame,
         position_columns: Iterable[str] | Mapping[str, str] | None,
         aligned_volume_name: str | None = None,
-    ) -> Plan[dict[int, int]]:
+    ) -> Plan[dict[str, int]]:
         """Replace rows from a DataFrame with an ``id`` column.
 
         Calls ``PUT /annotation/api/v2/aligned_volume/{aligned_volume}/table/{table_name}/annotations``.
@@ -865,8 +867,8 @@ class AnnotationClient(ServiceClient[M]):
 
         Returns
         -------
-        dict of int to int
-            Old annotation id -> new id.
+        dict of str to int
+            Old annotation id (a string, as caveclient gives it) -> new id.
 
         Raises
         ------

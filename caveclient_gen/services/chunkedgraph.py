@@ -3,10 +3,14 @@
 Conventions of every method:
 
 * **Ids** go in as ints, lists of ints, numpy integer arrays or pandas Series (floats and negative
-  numbers are refused) and come out as numpy **uint64** arrays (scalars: `np.uint64`), never
-  through floats or int64, so ids above 2^63 - 1 stay exact. caveclient returned int64 from
-  `get_leaves`, `get_children`, `get_subgraph`, `get_leaves_many` and `get_root_id`; here they are
-  uint64 like every other id. Operation ids are Python ints (int64 in DataFrames).
+  numbers are refused) and come out typed as caveclient 8.2.1 types them: uint64 arrays from
+  `get_roots`, `get_minimal_covering_nodes` and `find_path`'s failed ids; int64 (`np.int64`
+  scalars, int64 arrays) from `get_root_id`, `get_leaves`, `get_leaves_many`, `get_children`,
+  `get_latest_roots`, `get_original_roots`, `get_delta_roots`, `get_subgraph`, `find_path`'s
+  path; Python ints in `get_past_ids`'
+  lists and `level2_chunk_graph`'s edge lists. Ids never pass through floats; CAVE node ids stay
+  below 2^63, and one that does not raises rather than wrapping (`get_roots` is exact uint64).
+  Operation ids are Python ints (int64 in DataFrames).
 * **Timestamps** go in as timezone-aware datetimes (or ISO 8601 text with an offset); naive datetimes
   are refused. They come out as UTC-aware datetimes. A timestamp left as None is this client's
   `timestamp` (the parent client's version time, when it has one), else "now" — fixed once per call,
@@ -90,6 +94,7 @@ from cave_api.chunkedgraph.types import File, Response
 
 from .. import _defaults
 from .._convert.ids import (
+    as_caveclient_ids,
     id_chunks,
     id_pairs_from_json,
     ids_from_bytes,
@@ -134,6 +139,7 @@ if TYPE_CHECKING:
     from .._core.core import ClientCore
 
     IdArray = npt.NDArray[np.uint64]
+    Int64Array = npt.NDArray[np.int64]
     BoolArray = npt.NDArray[np.bool_]
 
 logger = logging.getLogger("caveclient_gen")
@@ -290,7 +296,8 @@ class ChunkedGraphClient(ServiceClient[M]):
     def segmentation_info(self) -> Plan[SegmentationInfo]:
         """The table's info document: layers, chunk size, resolution, data directory, graph settings.
 
-        Calls ``GET /segmentation/table/{table_id}/info`` (once per sub-client).
+        Calls ``GET /segmentation/table/{table_id}/info`` (once per sub-client). The values are as the
+        table info gives them (ints stay ints, as caveclient returns them).
         """
         if self._segmentation_info is None:
             api, table = yield from self._target()
@@ -306,13 +313,19 @@ class ChunkedGraphClient(ServiceClient[M]):
     def base_resolution(self) -> Plan[list[float]]:
         """Voxel size ``[x, y, z]`` in nm of the chunkedgraph's base (mip 0) resolution.
 
-        Calls ``GET /segmentation/table/{table_id}/info`` (once per sub-client).
+        Calls ``GET /segmentation/table/{table_id}/info`` (once per sub-client). The values are as the
+        table info gives them (ints stay ints, as caveclient returns them).
         """
         info = yield from ChunkedGraphClient.segmentation_info.plan(self)
         scales = info.get("scales") or []
         if not scales or "resolution" not in scales[0]:
             raise UnexpectedResponseError("the table info has no scales[0].resolution")
-        return [float(value) for value in scales[0]["resolution"]]
+        resolution = list(scales[0]["resolution"])
+        if len(resolution) != 3 or not all(
+            isinstance(value, int | float) and not isinstance(value, bool) for value in resolution
+        ):
+            raise UnexpectedResponseError(f"scales[0].resolution is not [x, y, z]: {resolution!r}")
+        return resolution
 
     # ------------------------------------------------------------ roots
 
@@ -389,7 +402,7 @@ class ChunkedGraphClient(ServiceClient[M]):
     @api_method
     def get_root_id(
         self, supervoxel_id: int, timestamp: datetime | None = None, level2: bool = False
-    ) -> Plan[np.uint64]:
+    ) -> Plan[np.int64]:
         """The root id of one supervoxel.
 
         Calls ``GET /segmentation/api/v1/table/{table_id}/node/{node_id}/root``.
@@ -406,8 +419,8 @@ class ChunkedGraphClient(ServiceClient[M]):
 
         Returns
         -------
-        numpy.uint64
-            The root (or level-2) id.
+        numpy.int64
+            The root (or level-2) id, as caveclient types it.
 
         Raises
         ------
@@ -439,7 +452,9 @@ class ChunkedGraphClient(ServiceClient[M]):
                 stop_layer=optional(2 if level2 else None),
             )
         )
-        return np.uint64(parsed(response, RootIdResponse).root_id)
+        root = np.array([parsed(response, RootIdResponse).root_id], dtype=np.uint64)
+        value: np.int64 = as_caveclient_ids(root, "get_root_id")[0]
+        return value
 
     @api_method
     def is_latest_roots(self, root_ids: Any, timestamp: datetime | None = None) -> Plan[BoolArray]:
@@ -540,7 +555,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         ids = as_id_array("root_ids", root_ids)
         seconds = yield from self._seconds("timestamp", timestamp)
         if ids.size == 0:
-            return np.zeros(0, dtype=object)
+            return np.zeros(0, dtype=np.float64)  # as caveclient answers no ids
         api, table = yield from self._target()
         chunks, responses = yield from self._bulk(
             ids,
@@ -643,7 +658,7 @@ class ChunkedGraphClient(ServiceClient[M]):
     @api_method
     def get_leaves(
         self, root_id: int, bounds: Any = None, stop_layer: int | None = None
-    ) -> Plan[IdArray]:
+    ) -> Plan[Int64Array]:
         """Supervoxels of a node, or its descendants at `stop_layer`.
 
         Calls ``GET /segmentation/api/v1/table/{table_id}/node/{node_id}/leaves``.
@@ -661,7 +676,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         Returns
         -------
         numpy.ndarray
-            uint64 ids.
+            int64 ids (as caveclient types them).
 
         Raises
         ------
@@ -692,12 +707,13 @@ class ChunkedGraphClient(ServiceClient[M]):
                 bounds=optional(box),
             )
         )
-        return ids_from_json(parsed(response, LeavesResponse).leaf_ids, "get_leaves")
+        leaves = ids_from_json(parsed(response, LeavesResponse).leaf_ids, "get_leaves")
+        return as_caveclient_ids(leaves, "get_leaves")
 
     @api_method
     def get_leaves_many(
         self, root_ids: Any, bounds: Any = None, stop_layer: int | None = None
-    ) -> Plan[dict[int, IdArray]]:
+    ) -> Plan[dict[np.int64, Int64Array]]:
         """Leaves of many nodes at once.
 
         Calls ``POST /segmentation/api/v1/table/{table_id}/node/leaves_many``,
@@ -716,8 +732,8 @@ class ChunkedGraphClient(ServiceClient[M]):
 
         Returns
         -------
-        dict of int to numpy.ndarray
-            Node id -> its uint64 leaves, in input order (duplicates once).
+        dict of numpy.int64 to numpy.ndarray
+            Node id -> its int64 leaves, in input order (duplicates once).
 
         Raises
         ------
@@ -753,14 +769,18 @@ class ChunkedGraphClient(ServiceClient[M]):
             ),
             "get_leaves_many",
         )
-        answered: dict[int, IdArray] = {}
+        answered: dict[int, Int64Array] = {}
         for response in responses:
             for key, leaves in parsed(response, IdListMap).additional_properties.items():
-                answered[_int_key(key, "get_leaves_many")] = ids_from_json(leaves, "get_leaves_many")
-        return {root: answered[root] for root in ids.tolist() if root in answered}
+                found = ids_from_json(leaves, "get_leaves_many")
+                answered[_int_key(key, "get_leaves_many")] = as_caveclient_ids(found, "get_leaves_many")
+        keys = as_caveclient_ids(ids, "get_leaves_many")
+        return {
+            key: answered[root] for key, root in zip(keys, ids.tolist(), strict=True) if root in answered
+        }
 
     @api_method
-    def get_children(self, node_id: int) -> Plan[IdArray]:
+    def get_children(self, node_id: int) -> Plan[Int64Array]:
         """Direct children of a node (empty for a supervoxel).
 
         Calls ``GET /segmentation/api/v1/table/{table_id}/node/{node_id}/children``.
@@ -773,7 +793,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         Returns
         -------
         numpy.ndarray
-            uint64 ids.
+            int64 ids (as caveclient types them).
 
         Raises
         ------
@@ -794,7 +814,8 @@ class ChunkedGraphClient(ServiceClient[M]):
         response = yield from fetch(
             read(children_route.sync_detailed, children_route.asyncio_detailed, table, node, client=api)
         )
-        return ids_from_json(parsed(response, ChildrenResponse).children_ids, "get_children")
+        children = ids_from_json(parsed(response, ChildrenResponse).children_ids, "get_children")
+        return as_caveclient_ids(children, "get_children")
 
     @api_method
     def get_minimal_covering_nodes(self, node_ids: Any) -> Plan[IdArray]:
@@ -1232,10 +1253,11 @@ class ChunkedGraphClient(ServiceClient[M]):
         Returns
         -------
         dict of int to pandas.DataFrame
-            Root id -> a frame with columns ``operation_id``, ``timestamp`` (UTC datetimes; caveclient
-            gave epoch milliseconds), ``user_id``, ``before_root_ids`` / ``after_root_ids`` (uint64
-            arrays), ``is_merge``, ``user_name``, ``user_affiliation`` (and ``in_neuron``,
-            ``is_relevant``).
+            Root id -> a frame as caveclient 8.2.1 gives it: columns ``operation_id``, ``timestamp``
+            (epoch milliseconds, int64), ``user_id``, ``before_root_ids`` / ``after_root_ids`` (lists of
+            ints), ``is_merge``, ``user_name``, ``user_affiliation`` (and ``in_neuron``, ``is_relevant``
+            unless `filtered`), indexed by the server's row labels (``"0"``, ``"1"``, ...). No root ids
+            give ``{}``.
 
         Raises
         ------
@@ -1251,7 +1273,9 @@ class ChunkedGraphClient(ServiceClient[M]):
         CAVEConnectionError
             The server could not be reached (after the client's retries).
         """
-        ids = unique_in_order(as_id_array("root_ids", root_ids, allow_empty=False))
+        ids = unique_in_order(as_id_array("root_ids", root_ids))
+        if ids.size == 0:
+            return {}
         api, table = yield from self._target()
         response = yield from fetch(
             read(
@@ -1265,7 +1289,9 @@ class ChunkedGraphClient(ServiceClient[M]):
         )
         frames = parsed(response, TabularChangeLogMap).additional_properties
         return {
-            _int_key(key, "get_tabular_change_log"): frame_from_json_text(text, f"change log of {key}")
+            _int_key(key, "get_tabular_change_log"): frame_from_json_text(
+                text, f"change log of {key}", as_sent=True
+            )
             for key, text in frames.items()
         }
 
@@ -1414,7 +1440,8 @@ class ChunkedGraphClient(ServiceClient[M]):
         -------
         LineageGraph or networkx.DiGraph
             The networkx node-link dict (``nodes`` with ``id``, ``timestamp`` in epoch seconds,
-            ``operation_id``; ``links`` with ``source``, ``target``), or the graph itself.
+            ``operation_id``; ``links`` with ``source``, ``target``), or the graph itself. No root ids
+            give an empty graph.
 
         Raises
         ------
@@ -1428,6 +1455,9 @@ class ChunkedGraphClient(ServiceClient[M]):
         CAVEConnectionError
             The server could not be reached (after the client's retries).
         """
+        if as_id_array("root_id", root_id).size == 0:
+            empty = LineageGraph(directed=True, multigraph=False, graph={}, nodes=[], links=[])
+            return _lineage.to_networkx(empty) if as_nx_graph else empty
         graph = yield from self._lineage_graph(
             root_id,
             timestamp_past,
@@ -1474,7 +1504,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         root_id: Any,
         timestamp: datetime | None = None,
         timestamp_future: datetime | None = None,
-    ) -> Plan[IdArray]:
+    ) -> Plan[Int64Array]:
         """The roots current at `timestamp` that share supervoxels with `root_id`.
 
         Calls ``POST /segmentation/api/v1/table/{table_id}/lineage_graph_multiple`` and
@@ -1495,7 +1525,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         Returns
         -------
         numpy.ndarray
-            uint64 root ids.
+            int64 root ids.
 
         Raises
         ------
@@ -1528,7 +1558,8 @@ class ChunkedGraphClient(ServiceClient[M]):
         else:
             graph = yield from self._lineage_graph(ids, moment, oldest)
             candidates = _lineage.sources(graph)
-        return (yield from self._current_roots(candidates, moment))
+        current = yield from self._current_roots(candidates, moment)
+        return as_caveclient_ids(current, "get_latest_roots")
 
     def _current_roots(self, candidates: IdArray, moment: datetime) -> Plan[IdArray]:
         """The candidates current at `moment`; stale ones replaced by their supervoxels' roots."""
@@ -1544,7 +1575,9 @@ class ChunkedGraphClient(ServiceClient[M]):
         return unique_in_order(np.concatenate(found))
 
     @api_method
-    def get_original_roots(self, root_id: Any, timestamp_past: datetime | None = None) -> Plan[IdArray]:
+    def get_original_roots(
+        self, root_id: Any, timestamp_past: datetime | None = None
+    ) -> Plan[Int64Array]:
         """The oldest ancestors of a root.
 
         Calls ``POST /segmentation/api/v1/table/{table_id}/lineage_graph_multiple``.
@@ -1559,7 +1592,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         Returns
         -------
         numpy.ndarray
-            uint64 root ids.
+            int64 root ids.
 
         Raises
         ------
@@ -1578,7 +1611,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         created = yield from ChunkedGraphClient.get_root_timestamps.plan(self, ids)
         newest: datetime = max(created.tolist())
         graph = yield from self._lineage_graph(ids, past, newest)
-        return _lineage.sources(graph)
+        return as_caveclient_ids(_lineage.sources(graph), "get_original_roots")
 
     @api_method
     def suggest_latest_roots(
@@ -1677,9 +1710,9 @@ class ChunkedGraphClient(ServiceClient[M]):
         Returns
         -------
         PastIdMapping
-            A dict: ``past_id_map`` (root id -> uint64 array of its ancestors at `timestamp_past`) and
+            A dict: ``past_id_map`` (root id -> list of ints: its ancestors at `timestamp_past`) and
             ``future_id_map`` (ancestor -> the one root it unambiguously became by `timestamp_future`).
-            Keys are ints.
+            Keys are ints. No root ids give two empty maps.
 
         Raises
         ------
@@ -1693,9 +1726,11 @@ class ChunkedGraphClient(ServiceClient[M]):
         CAVEConnectionError
             The server could not be reached (after the client's retries).
         """
-        ids = unique_in_order(as_id_array("root_ids", root_ids, allow_empty=False))
+        ids = unique_in_order(as_id_array("root_ids", root_ids))
         past = as_utc("timestamp_past", timestamp_past)
         future = as_utc("timestamp_future", timestamp_future)
+        if ids.size == 0:
+            return {"past_id_map": {}, "future_id_map": {}}
         api, table = yield from self._target()
         response = yield from fetch(
             read(
@@ -1711,7 +1746,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         mapping = parsed(response, PastIdMappingModel)
         return {
             "past_id_map": {
-                _int_key(key, "past_id_map"): ids_from_json(values, "past_id_map")
+                _int_key(key, "past_id_map"): ids_from_json(values, "past_id_map").tolist()
                 for key, values in mapping.past_id_map.additional_properties.items()
             },
             "future_id_map": {
@@ -1723,7 +1758,7 @@ class ChunkedGraphClient(ServiceClient[M]):
     @api_method
     def get_delta_roots(
         self, timestamp_past: datetime, timestamp_future: datetime | None = None
-    ) -> Plan[tuple[IdArray, IdArray]]:
+    ) -> Plan[tuple[Int64Array, Int64Array]]:
         """Roots retired and roots created by edits between two times.
 
         Calls ``GET /segmentation/api/v1/table/{table_id}/delta_roots``.
@@ -1738,7 +1773,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         Returns
         -------
         tuple of (numpy.ndarray, numpy.ndarray)
-            (old roots, new roots) as uint64 arrays.
+            (old roots, new roots) as int64 arrays.
 
         Raises
         ------
@@ -1769,8 +1804,8 @@ class ChunkedGraphClient(ServiceClient[M]):
         )
         delta = parsed(response, DeltaRoots)
         return (
-            ids_from_json(delta.old_roots, "old_roots"),
-            ids_from_json(delta.new_roots, "new_roots"),
+            as_caveclient_ids(ids_from_json(delta.old_roots, "old_roots"), "get_delta_roots"),
+            as_caveclient_ids(ids_from_json(delta.new_roots, "new_roots"), "get_delta_roots"),
         )
 
     @api_method
@@ -1815,10 +1850,10 @@ class ChunkedGraphClient(ServiceClient[M]):
     ) -> Plan[ContactSites]:
         """Contact sites of a root within a box, as PyChunkedGraph answers them.
 
-        Calls ``GET /segmentation/api/v1/table/{table_id}/node/{node_id}/contact_sites``.
-        PyChunkedGraph 2.21.1 fails every call of this route (a ServerError, status 500: the graph code
-        passes an argument its subgraph lookup lacks). Without that bug, the route only succeeds when
-        there are exactly two partners.
+        Calls ``GET /segmentation/api/v1/table/{table_id}/node/{node_id}/contact_sites``. PyChunkedGraph
+        2.21.1 fails every call of this route (a ServerError, status 500: the graph code passes an
+        argument its subgraph lookup lacks). Without that bug, the route only succeeds when there are
+        exactly two partners.
 
         Parameters
         ----------
@@ -1869,7 +1904,7 @@ class ChunkedGraphClient(ServiceClient[M]):
     @api_method
     def find_path(
         self, root_id: int, src_pt: Any, dst_pt: Any, precision_mode: bool = False
-    ) -> Plan[tuple[npt.NDArray[np.float64], IdArray, IdArray]]:
+    ) -> Plan[tuple[npt.NDArray[np.float64], Int64Array, IdArray]]:
         """Shortest level-2 path between two points of a root.
 
         Calls ``POST /segmentation/api/v1/table/{table_id}/graph/find_path``.
@@ -1888,8 +1923,9 @@ class ChunkedGraphClient(ServiceClient[M]):
         Returns
         -------
         tuple
-            ``(centroids, l2_path, failed_l2_ids)``: float64 (n, 3) centroids in nm, the uint64 level-2
-            ids along the path, and the uint64 level-2 ids whose mesh centroid could not be computed.
+            ``(centroids, l2_path, failed_l2_ids)``: float64 (n, 3) centroids in nm, the int64 level-2
+            ids along the path, and the uint64 level-2 ids whose mesh centroid could not be computed
+            (typed as caveclient 8.2.1 types them).
 
         Raises
         ------
@@ -1925,14 +1961,14 @@ class ChunkedGraphClient(ServiceClient[M]):
         centroids = np.array(path.centroids_list, dtype=np.float64).reshape(-1, 3)
         return (
             centroids,
-            ids_from_json(path.l2_path, "l2_path"),
+            as_caveclient_ids(ids_from_json(path.l2_path, "l2_path"), "find_path"),
             ids_from_json(path.failed_l2_ids, "failed_l2_ids"),
         )
 
     @api_method
     def get_subgraph(
         self, root_id: int, bounds: Any
-    ) -> Plan[tuple[IdArray, npt.NDArray[np.float64], npt.NDArray[np.int64]]]:
+    ) -> Plan[tuple[Int64Array, npt.NDArray[np.float64], npt.NDArray[np.int32]]]:
         """Supervoxel edges of a node within a box.
 
         Calls ``GET /segmentation/api/v1/table/{table_id}/node/{node_id}/subgraph``.
@@ -1947,8 +1983,8 @@ class ChunkedGraphClient(ServiceClient[M]):
         Returns
         -------
         tuple
-            ``(edges, affinities, areas)``: (n, 2) uint64 supervoxel pairs, float64 affinities and int64
-            areas (caveclient: int32).
+            ``(edges, affinities, areas)``: (n, 2) int64 supervoxel pairs, float64 affinities and int32
+            areas, typed as caveclient 8.2.1 types them (an area int32 cannot hold raises).
 
         Raises
         ------
@@ -1980,14 +2016,18 @@ class ChunkedGraphClient(ServiceClient[M]):
             )
         )
         graph = parsed(response, Subgraph)
+        edges = id_pairs_from_json(graph.nodes, "get_subgraph")
+        areas = np.array(graph.areas, dtype=np.int64)
+        if areas.size and (areas.max() > np.iinfo(np.int32).max or areas.min() < 0):
+            raise UnexpectedResponseError("get_subgraph: an area does not fit in int32")
         return (
-            id_pairs_from_json(graph.nodes, "get_subgraph"),
+            as_caveclient_ids(edges.reshape(-1), "get_subgraph").reshape(edges.shape),
             np.array(graph.affinities, dtype=np.float64),
-            np.array(graph.areas, dtype=np.int64),
+            areas.astype(np.int32),
         )
 
     @api_method
-    def level2_chunk_graph(self, root_id: int, bounds: Any = None) -> Plan[IdArray]:
+    def level2_chunk_graph(self, root_id: int, bounds: Any = None) -> Plan[list[list[int]]]:
         """Edges between the level-2 nodes of a root.
 
         Calls ``GET /segmentation/api/v1/table/{table_id}/node/{node_id}/lvl2_graph``.
@@ -2002,8 +2042,8 @@ class ChunkedGraphClient(ServiceClient[M]):
 
         Returns
         -------
-        numpy.ndarray
-            (n, 2) uint64 array of level-2 id pairs.
+        list of list of int
+            ``[id, id]`` pairs of level-2 ids.
 
         Raises
         ------
@@ -2035,7 +2075,9 @@ class ChunkedGraphClient(ServiceClient[M]):
                 "the chunkedgraph server ignored `bounds` (it needs version 2.15.0 or later); "
                 "ask the administrators to update it, or call without bounds"
             )
-        return id_pairs_from_json(parsed(response, Lvl2Graph).edge_graph, "level2_chunk_graph")
+        edges = id_pairs_from_json(parsed(response, Lvl2Graph).edge_graph, "level2_chunk_graph")
+        pairs: list[list[int]] = edges.tolist()
+        return pairs
 
 
 # ---------------------------------------------------------------- input checks

@@ -178,11 +178,17 @@ class MaterializationClient(MaterializeBase[M]):
 
         The client's pinned version (``CAVEclient(version=...)``), else the one assigned here (checked
         against ``get_versions(expired=True)`` on first use), else the latest, resolved once (assign None
-        to resolve it again). Calls ``GET /materialize/api/v3/datastack/{datastack}/versions`` when it
-        resolves the latest.
+        to resolve it again). As caveclient 8.2.1 gives it: a version given is returned as given (an
+        int), the latest as the ``numpy.int64`` ``most_recent_version()`` gives. Calls
+        ``GET /materialize/api/v3/datastack/{datastack}/versions`` when it resolves the latest.
         """
+        import numpy as np
+
         datastack = self._datastack(None)
-        return (yield from self._resolved_version(datastack, None))
+        resolved = yield from self._resolved_version(datastack, None)
+        if self._core.version is None and self._version is None:
+            return np.int64(resolved)  # type: ignore[return-value]
+        return resolved
 
     def _set_version(self, value: Any) -> None:
         if self._core.version is not None:
@@ -304,8 +310,8 @@ class MaterializationClient(MaterializeBase[M]):
 
         Returns
         -------
-        int
-            The version number.
+        numpy.int64
+            The version number, as caveclient 8.2.1 gives it (it compares and hashes as the int).
 
         Raises
         ------
@@ -318,7 +324,10 @@ class MaterializationClient(MaterializeBase[M]):
         CAVEConnectionError
             The server could not be reached (after the client's retries).
         """
-        return (yield from self._latest_version(self._datastack(datastack_name)))
+        import numpy as np
+
+        latest = yield from self._latest_version(self._datastack(datastack_name))
+        return np.int64(latest)  # type: ignore[return-value]
 
     @api_method
     def get_versions(self, datastack_name: str | None = None, expired: bool = False) -> Plan[list[int]]:

@@ -69,6 +69,7 @@ from ._skeleton_formats import (
     require_h5py,
     skeleton_from_flatdict,
     skeleton_from_h5,
+    skeleton_json,
     swc_frame,
 )
 from ._skeleton_storage import BucketGrant, BucketReader
@@ -573,8 +574,8 @@ class SkeletonClient(ServiceClient[M]):
         """The skeleton of one root id, generated first if the service has none cached (slow).
 
         Calls ``GET /skeletoncache/api/v1/{datastack}/async/get_skeleton/{skvn}/{rid}/{output_format}``.
-        As caveclient does, the id is first checked to be at the chunkedgraph's root layer and a node
-        of the graph (``GET /segmentation/table/{table_id}/info``, fetched once, and
+        As caveclient does, the id is first checked to be at the chunkedgraph's root layer and a node of
+        the graph (``GET /segmentation/table/{table_id}/info``, fetched once, and
         ``GET /segmentation/api/v1/table/{table_id}/valid_nodes``).
 
         Parameters
@@ -604,9 +605,9 @@ class SkeletonClient(ServiceClient[M]):
         Raises
         ------
         InvalidInputError
-            A bad argument (a root id that is not an integer, an `output_format` or
-            `skeleton_version` not accepted), or an id that is not at the root layer or not a node of
-            the graph (caught as ValueError, as caveclient's refusal was).
+            A bad argument (a root id that is not an integer, an `output_format` or `skeleton_version`
+            not accepted), or an id that is not at the root layer or not a node of the graph (caught as
+            ValueError, as caveclient's refusal was).
         BadRequestError
             The service refuses this root id (the server's reason is in the message).
         UnexpectedResponseError
@@ -715,8 +716,10 @@ class SkeletonClient(ServiceClient[M]):
         Returns
         -------
         dict of str to SkeletonDict or pandas.DataFrame
-            Root id (as a decimal string) -> skeleton. Ids without a cached skeleton, invalid or refused
-            ids are left out, and a ``MissingSkeletonsWarning`` names them with the reason.
+            Root id (as a decimal string) -> skeleton; with ``output_format="dict"`` each is the
+            service's JSON document as caveclient 8.2.1 returns it (lists, not arrays). Ids without a
+            cached skeleton, invalid or refused ids are left out, and a ``MissingSkeletonsWarning`` names
+            them with the reason.
 
         Raises
         ------
@@ -763,7 +766,7 @@ class SkeletonClient(ServiceClient[M]):
         for response in responses:
             _forward_warnings(response, log_warning)
             payloads.update(parsed(response, BulkSkeletons).additional_properties)
-        skeletons, problems = _decode_payloads(payloads, output_format)
+        skeletons, problems = _decode_payloads(payloads, output_format, plain_json=True)
         _report_missing(ids, skeletons, problems, absent="refused by the service")
         return skeletons
 
@@ -1121,10 +1124,18 @@ def _decoded(what: str, decode: Callable[[bytes], T], content: bytes) -> T:
 
 
 def _decode_payloads(
-    payloads: dict[str, str], output_format: str
+    payloads: dict[str, str], output_format: str, *, plain_json: bool = False
 ) -> tuple[dict[str, Skeleton], dict[str, list[int]]]:
-    """Bulk values (hex payloads or markers) decoded, and the ids without a skeleton by reason."""
-    decode: Callable[[bytes], Skeleton] = swc_frame if output_format == "swc" else skeleton_from_flatdict
+    """Bulk values (hex payloads or markers) decoded, and the ids without a skeleton by reason.
+
+    `plain_json` leaves "dict" skeletons as the JSON documents they are (lists, not arrays)."""
+    decode: Callable[[bytes], Skeleton]
+    if output_format == "swc":
+        decode = swc_frame
+    elif plain_json:
+        decode = skeleton_json
+    else:
+        decode = skeleton_from_flatdict
     skeletons: dict[str, Skeleton] = {}
     problems: dict[str, list[int]] = {}
     for key, value in payloads.items():

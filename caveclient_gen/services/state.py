@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import numbers
 import re
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from cave_api.state.models.neuroglancer_state import NeuroglancerState
 from cave_api.state.models.segment_properties import SegmentProperties
 
 from .. import _defaults
+from .._http.encoded_body import send_encoded, send_encoded_async
 from .._http.parse import optional, parsed
 from .._http.plan import M, Plan, RawResponse, api_method, fetch, read, write
 from .._http.redact import redact_url
@@ -84,9 +86,9 @@ class JSONService(ServiceClient[M]):
         Parameters
         ----------
         state_id : int or str
-            The id of a state on this client's state service, or the http(s) URL of a state: one
-            on this client's state service is read with the token, any other (a state of another
-            deployment, a JSON file on a web server or a public bucket) without it.
+            The id of a state on this client's state service, or the http(s) URL of a state: one on this
+            client's state service is read with the token, any other (a state of another deployment, a
+            JSON file on a web server or a public bucket) without it.
 
         Returns
         -------
@@ -129,8 +131,10 @@ class JSONService(ServiceClient[M]):
         Parameters
         ----------
         json_state : dict
-            The state (a JSON object). NumPy integers are written as strings, as Neuroglancer expects
-            ids.
+            The state (a JSON object). Encoded as caveclient encodes states (``json.dumps`` with its
+            defaults): NumPy integers, alone or in arrays, become strings, as Neuroglancer writes ids;
+            NaN, Infinity and lone surrogates are written as Python's ``json`` writes them. A deployment
+            without a bucket for states refuses documents above about 1 MiB.
         state_id : int, optional
             Store under this id instead of a new one (superadmins only).
         timestamp : float, optional
@@ -152,23 +156,28 @@ class JSONService(ServiceClient[M]):
         CAVEConnectionError
             The server could not be reached (after the client's retries).
         """
-        body = NeuroglancerState.from_dict(_state_dict("json_state", json_state))
+        content = encode_state("json_state", json_state)
+        placeholder = NeuroglancerState()
         if state_id is None:
             if timestamp is not None:
                 raise InvalidInputError("timestamp", "can only be given together with state_id")
             request = write(
-                upload_state.sync_detailed,
-                upload_state.asyncio_detailed,
+                send_encoded,
+                send_encoded_async,
+                upload_state,
+                content,
+                placeholder,
                 client=self._api(),
-                body=body,
             )
         else:
             request = write(
-                upload_state_with_id.sync_detailed,
-                upload_state_with_id.asyncio_detailed,
+                send_encoded,
+                send_encoded_async,
+                upload_state_with_id,
+                content,
+                placeholder,
                 _positive_int("state_id", state_id),
                 client=self._api(),
-                body=body,
                 timestamp=optional(timestamp),
             )
         response = yield from fetch(request)
@@ -230,7 +239,9 @@ class JSONService(ServiceClient[M]):
         state_id : int, optional
             Store under this id instead of a new one (superadmins only).
         max_size : int or None, default 2500000
-            Refuse documents larger than this many bytes of JSON before sending; None: no limit.
+            Refuse documents larger than this many bytes of JSON (counted as caveclient counts them)
+            before sending; None: no limit. The service never stores properties in a bucket, so about 1
+            MiB is its limit whatever `max_size` allows.
 
         Returns
         -------
@@ -246,28 +257,32 @@ class JSONService(ServiceClient[M]):
         CAVEConnectionError
             The server could not be reached (after the client's retries).
         """
-        document = _state_dict("property_json", property_json)
-        size = len(json.dumps(document, separators=(",", ":")).encode())
+        content = encode_state("property_json", property_json)
+        size = len(content)
         if max_size is not None and size > max_size:
             raise InvalidInputError(
                 "property_json",
                 f"is {size} bytes, above max_size={max_size}; pass a larger max_size",
             )
-        body = SegmentProperties.from_dict(document)
+        placeholder = SegmentProperties.from_dict({})
         if state_id is None:
             request = write(
-                upload_properties.sync_detailed,
-                upload_properties.asyncio_detailed,
+                send_encoded,
+                send_encoded_async,
+                upload_properties,
+                content,
+                placeholder,
                 client=self._api(),
-                body=body,
             )
         else:
             request = write(
-                upload_properties_with_id.sync_detailed,
-                upload_properties_with_id.asyncio_detailed,
+                send_encoded,
+                send_encoded_async,
+                upload_properties_with_id,
+                content,
+                placeholder,
                 _positive_int("state_id", state_id),
                 client=self._api(),
-                body=body,
             )
         response = yield from fetch(request)
         return _id_from_url(parsed(response, str))
@@ -284,7 +299,7 @@ class JSONService(ServiceClient[M]):
         Parameters
         ----------
         json_state : dict
-            The state.
+            The state, encoded as ``upload_state_json()`` sends it.
         filename : str or pathlib.Path
             Where to write it.
         overwrite : bool, default False
@@ -296,14 +311,14 @@ class JSONService(ServiceClient[M]):
 
         Raises
         ------
-        FileExistsError
+        InvalidInputError
             The file exists and `overwrite` is False.
         """
         path = Path(filename)
-        document = _state_dict("json_state", json_state)
+        content = encode_state("json_state", json_state)
         if path.exists() and not overwrite:
             raise InvalidInputError("filename", f"{path} exists; pass overwrite=True to replace it")
-        path.write_text(json.dumps(document), encoding="utf-8")
+        path.write_bytes(content)
 
     @api_method
     def get_neuroglancer_info(self, ngl_url: str | None = None) -> Plan[dict[str, Any]]:
@@ -363,7 +378,8 @@ class JSONService(ServiceClient[M]):
             ``"seunglab"`` (links with ``?json_url=``), or ``"cave-explorer"``, ``"mainline"`` or
             ``"spelunker"`` (links with ``#!middleauth+``). None asks the deployment.
         static_url : bool, default False
-            Treat `state_id` as the URL of a JSON file rather than a state id.
+            Treat `state_id` as the URL of a JSON file rather than a state id (linked without
+            ``middleauth+``).
         format_properties : bool, default False
             Return the ``precomputed://`` source of a segment-properties document instead of a link.
 
@@ -393,7 +409,9 @@ class JSONService(ServiceClient[M]):
         state_url = str(state_id) if static_url else f"{server}{STATE_PATH}/{self._state_id(state_id)}"
         if target_site == "seunglab":
             return f"{viewer}{separator}?json_url={state_url}"
-        return f"{viewer}{separator}#!middleauth+{state_url}"
+        # A static URL is a plain JSON file, fetched without CAVE's authentication (as caveclient).
+        auth = "" if static_url else "middleauth+"
+        return f"{viewer}{separator}#!{auth}{state_url}"
 
     def _is_own_state(self, url: str) -> bool:
         """Whether `url` names a state of this client's state service (which gets the token)."""
@@ -443,35 +461,34 @@ def _positive_int(parameter: str, value: object) -> int:
     raise InvalidInputError(parameter, f"{value!r} is not a valid id")
 
 
-def _state_dict(parameter: str, value: object) -> dict[str, Any]:
-    """A JSON-ready copy of a state: numpy integers become strings (Neuroglancer's id format)."""
+def encode_state(parameter: str, value: object) -> bytes:
+    """A state or properties document as caveclient 8.2.1 sends it: `json.dumps` with its defaults
+    (NaN and Infinity written as such, non-ASCII escaped, so lone surrogates pass), numpy integers
+    as strings (alone or inside arrays), numpy floats as floats, sets and arrays as lists."""
     if not isinstance(value, dict):
         raise InvalidInputError(parameter, f"must be a dict, not {type(value).__name__}")
-    converted = _jsonable(value, parameter)
-    assert isinstance(converted, dict)
-    return converted
+    try:
+        return json.dumps(value, default=_neuroglancer_value).encode("ascii")
+    except (TypeError, ValueError) as error:
+        raise InvalidInputError(parameter, f"cannot be written as JSON: {error}") from None
 
 
-def _jsonable(value: Any, where: str) -> Any:
-    if isinstance(value, dict):
-        return {str(key): _jsonable(item, where) for key, item in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(item, where) for item in value]
-    if value is None or isinstance(value, str | bool | int | float):
-        return value
-    kind = type(value).__module__
-    if kind == "numpy":
+def _neuroglancer_value(value: Any) -> Any:
+    """What `json.dumps` cannot write itself, as Neuroglancer states hold it."""
+    if isinstance(value, numbers.Integral):  # numpy integers: Python ints are written as such
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return list(value)
+    if type(value).__module__ == "numpy":
         import numpy as np
 
-        if isinstance(value, np.integer):
-            return str(int(value))
-        if isinstance(value, np.floating):
-            return float(value)
         if isinstance(value, np.bool_):
             return bool(value)
+        if isinstance(value, np.floating):
+            return float(value)
         if isinstance(value, np.ndarray):
-            return [_jsonable(item, where) for item in value.tolist()]
-    raise InvalidInputError(where, f"holds a {type(value).__name__}, which JSON cannot store")
+            return list(value)
+    raise TypeError(f"a {type(value).__name__} cannot be stored in a state")
 
 
 def _id_from_url(url: str) -> int:
