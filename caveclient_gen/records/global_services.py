@@ -32,11 +32,12 @@ class AlignedVolumeInfo(TypedDict):
 
 
 class DatastackInfo(TypedDict):
-    """The full info-service record of a datastack (every key is always sent; values may be None)."""
+    """The full info-service record of a datastack (keys marked NotRequired are left out by some
+    info server versions; values may be None)."""
 
     aligned_volume: AlignedVolumeInfo | None
     segmentation_source: str | None
-    skeleton_source: str | None
+    skeleton_source: NotRequired[str | None]
     analysis_database: str | None
     viewer_site: str | None
     synapse_table: str | None
@@ -46,9 +47,9 @@ class DatastackInfo(TypedDict):
     viewer_resolution_x: float | None
     viewer_resolution_y: float | None
     viewer_resolution_z: float | None
-    proofreading_status_table: str | None
-    cell_identification_table: str | None
-    proofreading_review_table: str | None
+    proofreading_status_table: NotRequired[str | None]
+    cell_identification_table: NotRequired[str | None]
+    proofreading_review_table: NotRequired[str | None]
 
 
 class ImageMirror(TypedDict):

@@ -50,14 +50,14 @@ class TableMetadata(TypedDict):
     created: str
     user_id: str
     description: str
-    notice_text: str | None
+    notice_text: NotRequired[str | None]
     reference_table: str | None
     flat_segmentation_source: str | None
     voxel_resolution: list[float]
     """[x, y, z] nm per unit of the table's positions (the server's voxel_resolution_x/y/z)."""
-    write_permission: str
-    read_permission: str
-    last_modified: str
+    write_permission: NotRequired[str]
+    read_permission: NotRequired[str]
+    last_modified: NotRequired[str]
     segmentation_source: NotRequired[str | None]
     pcg_table_name: NotRequired[str]
     last_updated: NotRequired[str | None]
@@ -75,7 +75,7 @@ class ViewMetadata(TypedDict):
     voxel_resolution_y: float
     voxel_resolution_z: float
     notice_text: NotRequired[str | None]
-    live_compatible: bool
+    live_compatible: NotRequired[bool]
 
 
 class ViewColumnType(TypedDict):
@@ -100,7 +100,7 @@ class AnnotationTableMetadata(TypedDict):
     deleted: str | None
     user_id: str
     description: str
-    notice_text: str | None
+    notice_text: NotRequired[str | None]
     reference_table: str | None
     flat_segmentation_source: str | None
     voxel_resolution: NotRequired[list[float]]
@@ -108,9 +108,9 @@ class AnnotationTableMetadata(TypedDict):
     voxel_resolution_x: NotRequired[float]
     voxel_resolution_y: NotRequired[float]
     voxel_resolution_z: NotRequired[float]
-    read_permission: str
-    write_permission: str
-    last_modified: str | None
+    read_permission: NotRequired[str]
+    write_permission: NotRequired[str]
+    last_modified: NotRequired[str | None]
     segmentation_source: NotRequired[str | None]
     pcg_table_name: NotRequired[str]
     last_updated: NotRequired[str | None]
