@@ -40,6 +40,7 @@ from .requests import (
     optional_boolean,
     query_arguments,
 )
+from .scans import QueryRateLimiter, rate_limited
 
 PREFIX = "/materialize"
 SERVER_VERSION = "5.26.4"
@@ -101,6 +102,7 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
     view = guard.requires_permission("view", namespace="datastack", table_param="datastack_name")
     edit = guard.requires_permission("edit", namespace="datastack", table_param="datastack_name")
     errors = answer_errors_like_restx(service="materializationengine", module="blueprints/client/api2")
+    limited = rate_limited(lambda: deployment.component(QueryRateLimiter))
 
     # -- service probes --------------------------------------------------------------------
 
@@ -268,6 +270,7 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
     # -- queries ---------------------------------------------------------------------------
 
     @view
+    @limited
     @errors
     async def query_table_v2(request: Request, caller: Caller) -> Response:
         datastack, version = request.path_params["datastack_name"], _version(request)
@@ -286,6 +289,7 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
         raise KeyError("ipc_compress")
 
     @view
+    @limited
     @errors
     async def query_table_v3(request: Request, caller: Caller) -> Response:
         datastack, version = request.path_params["datastack_name"], _version(request)
@@ -304,6 +308,7 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
         return _answer(request, answer, args)
 
     @view
+    @limited
     @errors
     async def join_query_v2(request: Request, caller: Caller) -> Response:
         datastack, version = request.path_params["datastack_name"], _version(request)
@@ -315,6 +320,7 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
         raise KeyError("ipc_compress")
 
     @view
+    @limited
     @errors
     async def join_query_v3(request: Request, caller: Caller) -> Response:
         datastack, version = request.path_params["datastack_name"], _version(request)
@@ -325,6 +331,7 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
         return _answer(request, answer, args)
 
     @view
+    @limited
     @errors
     async def live_live_query(request: Request, caller: Caller) -> Response:
         datastack = request.path_params["datastack_name"]
@@ -365,6 +372,7 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
         return restx_json(record.record())
 
     @view
+    @limited
     @errors
     async def view_query(request: Request, caller: Caller) -> Response:
         datastack, version = request.path_params["datastack_name"], _version(request)
