@@ -83,6 +83,8 @@ class MaterializeBase(ServiceClient[M]):
         self._columns_by_schema: dict[str, TableColumns] = {}
         self._table_managers: dict[tuple[str, int], TableManager[M]] = {}
         self._view_managers: dict[tuple[str, int], ViewManager[M]] = {}
+        self._row_caps: dict[str, int] = {}
+        """Each datastack's server row cap, once a capped answer told it (for all_rows)."""
 
     @property
     def desired_resolution(self) -> list[float] | None:
@@ -281,8 +283,32 @@ class MaterializeBase(ServiceClient[M]):
         return_df: bool,
         filters: QueryFilters,
         log_warning: bool,
+        all_rows: bool = False,
     ) -> Plan[_Answer]:
+        from ._materialize_whole import fetch_all_rows, paging_checked, partitioned_query
+
         api = yield from self._api(datastack)
+        if all_rows:
+            whole = partitioned_query(
+                api,
+                route,
+                datastack=datastack,
+                version=version,
+                name=name,
+                body=body,
+                params=params,
+                arrow=return_df,
+                cap=self._row_caps.get(datastack),
+                description=f"{name or 'join'}: partitions",
+            )
+            return (
+                yield from fetch_all_rows(
+                    whole,
+                    filters=filters,
+                    log_warning=log_warning,
+                    learned=lambda cap: self._row_caps.__setitem__(datastack, cap),
+                )
+            )
         response = yield from fetch(
             query_request(
                 api,
@@ -295,7 +321,9 @@ class MaterializeBase(ServiceClient[M]):
                 arrow=return_df,
             )
         )
-        headers = query_headers(response.headers)
+        headers = paging_checked(
+            query_headers(response.headers), body.get("offset"), body.get("limit"), log_warning
+        )
         raise_server_warnings(headers.warnings, log_warning)
         column_names = parse_column_names(headers.column_names)
         if not return_df:

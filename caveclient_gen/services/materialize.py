@@ -73,6 +73,7 @@ from ._materialize_values import (
     settable_api_property,
     string_format_timestamp,
 )
+from ._materialize_whole import check_all_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -411,6 +412,7 @@ class MaterializationClient(MaterializeBase[M]):
         get_counts: bool = False,
         random_sample: int | None = None,
         log_warning: bool = True,
+        all_rows: bool = False,
     ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
         """Rows of a table in a materialization version, filtered.
 
@@ -425,6 +427,7 @@ class MaterializationClient(MaterializeBase[M]):
         """
         flat = filter_arguments(locals())
         name = _name("table", table)
+        whole = check_all_rows(all_rows, offset=offset, limit=limit, random_sample=random_sample)
         if timestamp is not None:
             if materialization_version is not None:
                 raise InvalidInputError(
@@ -447,6 +450,7 @@ class MaterializationClient(MaterializeBase[M]):
                     desired_resolution=desired_resolution,
                     random_sample=random_sample,
                     log_warning=log_warning,
+                    all_rows=whole,
                 )
             )
         filters = single_table_filters(name, flat)
@@ -479,6 +483,7 @@ class MaterializationClient(MaterializeBase[M]):
                 get_counts=get_counts,
                 log_warning=log_warning,
                 live_timestamp=None,
+                all_rows=whole and not get_counts,
             )
         )
 
@@ -503,6 +508,7 @@ class MaterializationClient(MaterializeBase[M]):
         live_timestamp: datetime | None,
         after_decode: Callable[[pd.DataFrame], Plan[pd.DataFrame]] | None = None,
         attrs_filters: QueryFilters | None = None,
+        all_rows: bool = False,
     ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
         """A query of one table at a version (joined to its target when it is a reference table)."""
         meta: TableMetadata | None = None
@@ -542,6 +548,7 @@ class MaterializationClient(MaterializeBase[M]):
             return_df=return_df,
             filters=filters,
             log_warning=log_warning,
+            all_rows=all_rows,
         )
         if answer.frame is None:
             return answer.records or []
@@ -600,6 +607,7 @@ class MaterializationClient(MaterializeBase[M]):
         desired_resolution: Sequence[float] | None = None,
         random_sample: int | None = None,
         log_warning: bool = True,
+        all_rows: bool = False,
     ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
         """Two tables of a version joined: `tables=[[table_a, column_a], [table_b, column_b]]`.
 
@@ -607,6 +615,7 @@ class MaterializationClient(MaterializeBase[M]):
         the JSON records with `return_df=False`.
         """
         pairs = _table_pairs(tables)
+        whole = check_all_rows(all_rows, offset=offset, limit=limit, random_sample=random_sample)
         names = [pair[0] for pair in pairs]
         filters = table_keyed_filters(
             names,
@@ -649,6 +658,7 @@ class MaterializationClient(MaterializeBase[M]):
             return_df=return_df,
             filters=filters,
             log_warning=log_warning,
+            all_rows=whole,
         )
         if answer.frame is None:
             return answer.records or []
@@ -716,6 +726,7 @@ class MaterializationClient(MaterializeBase[M]):
         desired_resolution: Sequence[float] | None = None,
         random_sample: int | None = None,
         log_warning: bool = True,
+        all_rows: bool = False,
     ) -> Plan[pd.DataFrame]:
         """A table as it was at `timestamp` (timezone-aware), computed client-side.
 
@@ -727,6 +738,7 @@ class MaterializationClient(MaterializeBase[M]):
         """
         name = _name("table", table)
         moment = _timestamp("timestamp", timestamp)
+        whole = check_all_rows(all_rows, offset=offset, limit=limit, random_sample=random_sample)
         flat = filter_arguments(locals())
         filters = single_table_filters(name, flat)
         offset_, limit_, sample, desired, select = self._common_options(
@@ -761,6 +773,7 @@ class MaterializationClient(MaterializeBase[M]):
             "merge_reference": merge_reference,
             "get_counts": False,
             "log_warning": log_warning,
+            "all_rows": whole,
         }
         if chosen["time_stamp"] == moment:
             return cast(
@@ -1110,9 +1123,11 @@ class MaterializationClient(MaterializeBase[M]):
         desired_resolution: Sequence[float] | None = None,
         get_counts: bool = False,
         random_sample: int | None = None,
+        all_rows: bool = False,
     ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
         """Rows of a view, filtered like query_table (version 0: the live database)."""
         view = _name("view_name", view_name)
+        whole = check_all_rows(all_rows, offset=offset, limit=limit, random_sample=random_sample)
         filters = single_table_filters(
             view,
             filter_arguments(locals()),
@@ -1150,6 +1165,7 @@ class MaterializationClient(MaterializeBase[M]):
             return_df=return_df,
             filters=filters,
             log_warning=True,
+            all_rows=whole and not get_counts,
         )
         if answer.frame is None:
             return answer.records or []
