@@ -9,7 +9,9 @@ uncapped query would give.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import _defaults
@@ -22,6 +24,7 @@ from .._tables.frames import (
     raise_server_warnings,
 )
 from .._tables.partitions import (
+    Partition,
     PartitionAnswer,
     PartitionedQuery,
     capped_at,
@@ -136,6 +139,39 @@ def partitioned_query(
     )
 
 
+@dataclass(frozen=True)
+class PlanOnly:
+    """Partition mode of exports: plan the partitions, then stop (raise PlannedPartitions)."""
+
+    rows: int | None = None
+    """Most rows per partition (default: under the known or assumed row cap)."""
+
+
+@dataclass(frozen=True)
+class Planned:
+    """Partition mode of exports: fetch exactly these partitions (one file's worth)."""
+
+    partitions: Sequence[Partition]
+
+
+PARTITION_MODE: ContextVar[PlanOnly | Planned | None] = ContextVar(
+    "caveclient_gen_partition_mode", default=None
+)
+"""Set by an export around the query method it runs, so the method's own steps (checks,
+decoding, client-side filters, live updates) shape every partition exactly as one query."""
+
+
+class PlannedPartitions(Exception):  # noqa: N818 - a signal to the export, not an error
+    """The partitions of a query, raised out of the query method in PlanOnly mode."""
+
+    def __init__(self, partitions: list[Partition], total: int, exact: bool, key_table: str) -> None:
+        super().__init__("partitions planned")
+        self.partitions = partitions
+        self.total = total
+        self.exact = exact
+        self.key_table = key_table
+
+
 def fetch_all_rows(
     query: PartitionedQuery,
     *,
@@ -144,7 +180,15 @@ def fetch_all_rows(
     learned: Callable[[int], None],
 ) -> Plan[_Answer]:
     """Every row of the query, as one answer (rows in key-range order)."""
-    partitions, _ = yield from plan_partitions(query)
+    mode = PARTITION_MODE.get()
+    if isinstance(mode, Planned):
+        partitions = list(mode.partitions)
+    else:
+        if isinstance(mode, PlanOnly) and mode.rows is not None:
+            query.cap = min(query.cap, mode.rows + 1)
+        partitions, total = yield from plan_partitions(query)
+        if isinstance(mode, PlanOnly):
+            raise PlannedPartitions(partitions, total, query.counts_exact, query.key_table)
     answers: list[PartitionAnswer[Any]] = yield from fetch_partitions(
         query, partitions, lambda partition, rows: rows
     )

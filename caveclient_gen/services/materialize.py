@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from cave_api.materialize.api.neuroglancer import (
@@ -39,9 +40,11 @@ from cave_api.materialize.models.unique_string_values import UniqueStringValues
 from cave_api.materialize.models.view_schemas import ViewSchemas
 from cave_api.materialize.models.views_by_name import ViewsByName
 
+from .. import _defaults
 from .._convert.values import as_id_array
 from .._http.parse import parsed, parsed_list
 from .._http.plan import M, Plan, api_method, api_property, fetch, fetch_all, read, write
+from .._tables.export import TableExport
 from .._tables.frames import (
     merge_position_columns,
     query_headers,
@@ -63,6 +66,7 @@ from .._tables.schema_columns import TableColumns, view_columns
 from ..errors import CAVEError, InvalidInputError, NotFoundError
 from ..records.tables import TableMetadata, VersionMetadata, ViewColumnType, ViewMetadata
 from ._materialize_base import MaterializeBase
+from ._materialize_export import export_plan
 from ._materialize_values import (
     _loose_filter,
     _name,
@@ -1018,6 +1022,266 @@ class MaterializationClient(MaterializeBase[M]):
                 frame = frame.loc[keep]
                 frame.attrs.update(attrs)
         return frame
+
+    # ------------------------------------------------------------ whole tables to Parquet
+
+    @api_method
+    def export_table(
+        self,
+        table: str,
+        path: str | Path,
+        filter_in_dict: dict[str, Any] | None = None,
+        filter_out_dict: dict[str, Any] | None = None,
+        filter_equal_dict: dict[str, Any] | None = None,
+        filter_greater_dict: dict[str, Any] | None = None,
+        filter_less_dict: dict[str, Any] | None = None,
+        filter_greater_equal_dict: dict[str, Any] | None = None,
+        filter_less_equal_dict: dict[str, Any] | None = None,
+        filter_spatial_dict: dict[str, Any] | None = None,
+        filter_regex_dict: dict[str, Any] | None = None,
+        select_columns: list[str] | dict[str, list[str]] | None = None,
+        materialization_version: int | None = None,
+        timestamp: datetime | None = None,
+        merge_reference: bool = True,
+        desired_resolution: Sequence[float] | None = None,
+        datastack_name: str | None = None,
+        filesystem: Any = None,
+        storage_options: dict[str, Any] | None = None,
+        partition_rows: int | None = None,
+        progress: bool = True,
+    ) -> Plan[TableExport]:
+        """Write every row of a (filtered) table to a Parquet dataset, resumably.
+
+        One Parquet file per partition of the primary key, written as its rows arrive, and a
+        manifest (`_manifest.json`) describing the request, the partitions and the server's
+        counts. Running the same export again resumes it: written files are kept, only the
+        missing ones are fetched. Each file holds what `query_table` returns for its key ranges
+        (positions split into `_x/_y/_z` columns).
+
+        Parameters
+        ----------
+        table : str
+            The table to export.
+        path : str or Path
+            A local folder, or an object-store URL (`s3://bucket/prefix`, `gs://…`).
+        filter_in_dict, filter_out_dict, filter_equal_dict : dict, optional
+            Filters, as for `query_table`.
+        filter_greater_dict, filter_less_dict : dict, optional
+            Filters, as for `query_table`.
+        filter_greater_equal_dict, filter_less_equal_dict : dict, optional
+            Filters, as for `query_table`.
+        filter_spatial_dict, filter_regex_dict : dict, optional
+            Filters, as for `query_table`.
+        select_columns : list of str or dict, optional
+            Columns to export, as for `query_table` (default: all).
+        materialization_version : int, optional
+            The version to export (default: the latest; a resumed export keeps its own).
+        timestamp : datetime, optional
+            Export the table as of this moment instead (timezone-aware; see `live_query`).
+        merge_reference : bool, default True
+            Join a reference table to the table it annotates, as `query_table` does.
+        desired_resolution : sequence of 3 floats, optional
+            Resolution (nm) of the positions.
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        filesystem : pyarrow.fs.FileSystem or fsspec filesystem, optional
+            The filesystem to write through (default: from `path`).
+        storage_options : dict, optional
+            Options of the fsspec filesystem of an object-store URL (credentials, endpoint).
+        partition_rows : int, optional
+            Most rows per request (default: under the server's row cap).
+        progress : bool, default True
+            Show a progress bar over the files (on a terminal or in a notebook).
+
+        Returns
+        -------
+        TableExport
+            The export: `complete`, `missing`, and readers (`to_pandas`, `to_arrow`, `to_polars`,
+            `to_duckdb`, `to_dask`).
+
+        Raises
+        ------
+        InvalidInputError
+            A filter, version, timestamp or option is not valid (before any request).
+        ExportMismatchError
+            `path` holds an export of another request (it is left untouched).
+        UnexpectedResponseError
+            The server answered a partition with another number of rows than it counted.
+        CAVEError
+            Any failure of a request (after the retries); written files are kept for a rerun.
+        """
+        name = _name("table", table)
+        datastack = self._datastack(datastack_name)
+        version = (
+            None
+            if materialization_version is None
+            else _version_number("materialization_version", materialization_version)
+        )
+        moment = None if timestamp is None else _timestamp("timestamp", timestamp)
+        if moment is not None and version is not None:
+            raise InvalidInputError(
+                "timestamp", "give either a timestamp or a materialization_version, not both"
+            )
+        arguments = {
+            **filter_arguments(locals()),
+            "table": name,
+            "select_columns": select_columns,
+            "merge_reference": merge_reference,
+            "desired_resolution": desired_resolution,
+            "datastack_name": datastack,
+        }
+        return (
+            yield from export_plan(
+                lambda **kw: MaterializationClient.query_table.plan(self, **kw),
+                kind="table",
+                name=name,
+                datastack=datastack,
+                version=version,
+                latest_version=lambda: self._resolved_version(datastack, None),
+                timestamp=moment,
+                path=path,
+                arguments=arguments,
+                filesystem=filesystem,
+                storage_options=storage_options,
+                partition_rows=partition_rows,
+                files_concurrency=_defaults.PARTITION_CONCURRENCY,
+                progress=progress,
+            )
+        )
+
+    @api_method
+    def export_view(
+        self,
+        view_name: str,
+        path: str | Path,
+        filter_in_dict: dict[str, Any] | None = None,
+        filter_out_dict: dict[str, Any] | None = None,
+        filter_equal_dict: dict[str, Any] | None = None,
+        filter_greater_dict: dict[str, Any] | None = None,
+        filter_less_dict: dict[str, Any] | None = None,
+        filter_greater_equal_dict: dict[str, Any] | None = None,
+        filter_less_equal_dict: dict[str, Any] | None = None,
+        filter_spatial_dict: dict[str, Any] | None = None,
+        filter_regex_dict: dict[str, Any] | None = None,
+        select_columns: list[str] | None = None,
+        materialization_version: int | None = None,
+        desired_resolution: Sequence[float] | None = None,
+        datastack_name: str | None = None,
+        filesystem: Any = None,
+        storage_options: dict[str, Any] | None = None,
+        partition_rows: int | None = None,
+        progress: bool = True,
+    ) -> Plan[TableExport]:
+        """Write every row of a (filtered) view to a Parquet dataset, resumably (see export_table).
+
+        Parameters
+        ----------
+        view_name : str
+            The view to export.
+        path : str or Path
+            A local folder, or an object-store URL (`s3://bucket/prefix`, `gs://…`).
+        filter_in_dict, filter_out_dict, filter_equal_dict : dict, optional
+            Filters, as for `query_table`.
+        filter_greater_dict, filter_less_dict : dict, optional
+            Filters, as for `query_table`.
+        filter_greater_equal_dict, filter_less_equal_dict : dict, optional
+            Filters, as for `query_table`.
+        filter_spatial_dict, filter_regex_dict : dict, optional
+            Filters, as for `query_view`.
+        select_columns : list of str, optional
+            Columns to export (default: all).
+        materialization_version : int, optional
+            The version to export (default: the latest; a resumed export keeps its own).
+        desired_resolution : sequence of 3 floats, optional
+            Resolution (nm) of the positions.
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        filesystem : pyarrow.fs.FileSystem or fsspec filesystem, optional
+            The filesystem to write through (default: from `path`).
+        storage_options : dict, optional
+            Options of the fsspec filesystem of an object-store URL.
+        partition_rows : int, optional
+            Most rows per request (default: under the server's row cap).
+        progress : bool, default True
+            Show a progress bar over the files.
+
+        Returns
+        -------
+        TableExport
+
+        Raises
+        ------
+        InvalidInputError
+            A filter, version or option is not valid (before any request).
+        ExportMismatchError
+            `path` holds an export of another request (it is left untouched).
+        UnexpectedResponseError
+            The server answered a partition with another number of rows than it counted.
+        CAVEError
+            Any failure of a request (after the retries); written files are kept for a rerun.
+        """
+        view = _name("view_name", view_name)
+        datastack = self._datastack(datastack_name)
+        version = (
+            None
+            if materialization_version is None
+            else _version_number("materialization_version", materialization_version)
+        )
+        arguments = {
+            **filter_arguments(locals()),
+            "view_name": view,
+            "select_columns": select_columns,
+            "desired_resolution": desired_resolution,
+            "datastack_name": datastack,
+        }
+        return (
+            yield from export_plan(
+                lambda **kw: MaterializationClient.query_view.plan(self, **kw),
+                kind="view",
+                name=view,
+                datastack=datastack,
+                version=version,
+                latest_version=lambda: self._resolved_version(datastack, None),
+                timestamp=None,
+                path=path,
+                arguments=arguments,
+                filesystem=filesystem,
+                storage_options=storage_options,
+                partition_rows=partition_rows,
+                files_concurrency=_defaults.PARTITION_CONCURRENCY,
+                progress=progress,
+            )
+        )
+
+    def open_export(
+        self,
+        path: str | Path,
+        filesystem: Any = None,
+        storage_options: dict[str, Any] | None = None,
+    ) -> TableExport:
+        """An export written by export_table or export_view (no request is sent).
+
+        Parameters
+        ----------
+        path : str or Path
+            The export's folder or object-store URL.
+        filesystem : pyarrow.fs.FileSystem or fsspec filesystem, optional
+            The filesystem to read it through (default: from `path`).
+        storage_options : dict, optional
+            Options of the fsspec filesystem of an object-store URL.
+
+        Returns
+        -------
+        TableExport
+
+        Raises
+        ------
+        FileNotFoundError
+            There is no export at `path`.
+        ExportMismatchError
+            The manifest there is not an export manifest.
+        """
+        return TableExport.open(path, filesystem, storage_options)
 
     # ------------------------------------------------------------ views
 
