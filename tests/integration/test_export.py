@@ -5,6 +5,7 @@ mismatched manifest, completeness, and every engine's reader."""
 from __future__ import annotations
 
 import importlib
+import itertools
 import json
 import warnings
 from collections.abc import Iterator
@@ -76,7 +77,11 @@ def test_export_writes_files_and_a_manifest_equal_to_the_query(
         assert all(count <= ROWS for _, _, count in partition["ranges"])
     # Key ranges of the manifest are contiguous and each file's ids lie inside its range.
     ranges = [(p["low"], p["high"]) for p in manifest["partitions"]]
-    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+    for partition in manifest["partitions"]:
+        ids = pd.read_parquet(tmp_path / "syn" / partition["file"], columns=["id"])["id"]
+        assert partition["low"] is None or ids.min() >= partition["low"]
+        assert partition["high"] is None or ids.max() < partition["high"]
     opened = client.materialize.open_export(tmp_path / "syn")
     assert opened.complete
     assert opened.rows == export.rows
