@@ -98,7 +98,7 @@ def parse_filters(expressions: Sequence[str]) -> dict[str, dict[str, Any]]:
     return filters
 
 
-def run_export(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run_export(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run the export the arguments describe; print what was written."""
     from .._client import CAVEclient
 
@@ -126,6 +126,6 @@ def run_export(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     print(
         f"{export.rows} rows in {len(export.partitions) - len(export.missing)} files at "
         f"{export.url} ({state})",
-        file=out,
+        file=out or sys.stdout,
     )
     return 0 if export.complete else 1
