@@ -428,6 +428,12 @@ class MaterializationClient(MaterializeBase[M]):
         `merge_reference=False`. Returns a DataFrame (JSON records with `return_df=False`); the
         exclusions of `filter_out_dict` are applied to the rows received, since the 5.26.4 server
         ignores them (a `limit` then counts rows before exclusion).
+
+        The server returns at most its row limit (a `CAVEServerWarning` says when it cut the
+        answer). `all_rows=True` returns every matching row, exactly, fetched by ranges of the
+        primary key under that limit; `export_table` writes them to Parquet instead. Paging with
+        `offset` is not reliable: the server orders no rows, so pages can repeat some rows and
+        miss others (an `OffsetPagingWarning` says so).
         """
         flat = filter_arguments(locals())
         name = _name("table", table)
@@ -616,7 +622,9 @@ class MaterializationClient(MaterializeBase[M]):
         """Two tables of a version joined: `tables=[[table_a, column_a], [table_b, column_b]]`.
 
         Filters, `select_columns` and `suffixes` are keyed by table name. Returns a DataFrame, or
-        the JSON records with `return_df=False`.
+        the JSON records with `return_df=False`. `all_rows=True` returns every joined row past the
+        server's row limit (partitions of the first table's primary key). Paging with `offset` is
+        not reliable: the server orders no rows, so pages can repeat some rows and miss others.
         """
         pairs = _table_pairs(tables)
         whole = check_all_rows(all_rows, offset=offset, limit=limit, random_sample=random_sample)
@@ -738,7 +746,8 @@ class MaterializationClient(MaterializeBase[M]):
         filters translated back to that version's time, then updates every root id to its value at
         `timestamp` with the chunkedgraph. With `post_filter` the filters are applied again to the
         updated rows (a root that split since the version may have brought rows that no longer
-        match).
+        match). `all_rows=True` returns every row past the server's row limit; paging with
+        `offset` is not reliable (the server orders no rows: pages can repeat and miss rows).
         """
         name = _name("table", table)
         moment = _timestamp("timestamp", timestamp)
@@ -863,7 +872,9 @@ class MaterializationClient(MaterializeBase[M]):
         """A table (optionally joined to others) as of `timestamp`, computed by the server.
 
         Filters, `select_columns` and `suffixes` are keyed by table name; `joins` lists
-        `[table, column, other_table, other_column]`.
+        `[table, column, other_table, other_column]`. Paging with `offset` is not reliable (the
+        server orders no rows: pages can repeat and miss rows); for every row past the server's
+        row limit use `query_table(..., timestamp=..., all_rows=True)` or `export_table`.
         """
         name = _name("table", table)
         moment = _timestamp("timestamp", timestamp)
@@ -974,7 +985,9 @@ class MaterializationClient(MaterializeBase[M]):
 
         One id filters with equality, several with membership. Autapses (pre == post) are removed
         unless `remove_autapses=False`; `include_zeros=False` drops synapses whose partner is
-        outside the segmentation (root id 0).
+        outside the segmentation (root id 0). Paging with `offset` is not reliable (the server
+        orders no rows: pages can repeat and miss rows); `query_table(..., all_rows=True)` fetches
+        every synapse past the server's row limit.
         """
         table = synapse_table
         if table is None:
@@ -1389,7 +1402,12 @@ class MaterializationClient(MaterializeBase[M]):
         random_sample: int | None = None,
         all_rows: bool = False,
     ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
-        """Rows of a view, filtered like query_table (version 0: the live database)."""
+        """Rows of a view, filtered like query_table (version 0: the live database).
+
+        `all_rows=True` returns every row past the server's row limit (`export_view` writes them
+        to Parquet); paging with `offset` is not reliable (the server orders no rows: pages can
+        repeat and miss rows).
+        """
         view = _name("view_name", view_name)
         whole = check_all_rows(all_rows, offset=offset, limit=limit, random_sample=random_sample)
         filters = single_table_filters(
