@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from .. import _defaults
-from .._http.plan import Plan, RawResponse, Request, fetch_all
+from .._http.plan import Plan, RawResponse, Request, fetch, fetch_all
 from ..errors import CAVEError, UnexpectedResponseError
 from .frames import json_records, query_headers
 
@@ -41,6 +41,8 @@ KEY_LOWEST = -(2**63)
 KEY_END = 2**63
 """Ranges are half-open [low, high) over int64 keys; these ends send no filter at all."""
 FIRST_BUCKET_END = 2**10
+PROBE_MINIMUM = 10_000
+"""Queries of at most this many rows fetch without first learning the server's row cap."""
 CAP_WARNING = re.compile(r"Limited query to (\d+) rows")
 LIVE_CAP_WARNING = re.compile(r"equal or more\s+than limit of (\d+)")
 _BOUND_KEYS = (
@@ -107,13 +109,19 @@ class PartitionedQuery:
     arrow: bool = True
     learned_cap: int | None = field(default=None)
     """The server's cap, once an answer told it."""
+    max_rows: int | None = None
+    """Most rows per partition asked by the caller (an export's `partition_rows`)."""
+    probe: Callable[[], Request[Any]] | None = None
+    """A request that draws the row-limit warning of any big table (its keys only, no limit),
+    sent once when the cap is not known yet and the query is not small."""
 
     @property
     def target(self) -> int:
         """Most rows one partition may hold: under the cap (by one: an answer of exactly the cap
         draws the row-limit warning), with room to spare when the counts only estimate."""
         cap = self.learned_cap or self.cap
-        return max(1, cap - 1 if self.counts_exact else (cap * 3) // 4)
+        target = max(1, cap - 1 if self.counts_exact else (cap * 3) // 4)
+        return min(target, self.max_rows) if self.max_rows else target
 
 
 @dataclass
@@ -218,6 +226,9 @@ def plan_partitions(query: PartitionedQuery) -> Plan[tuple[list[Partition], int]
     bounds = key_bounds(query.body, query.key_table, query.key_column)
     table, column = query.key_table, query.key_column
     total = yield from _count(query, [bounds])
+    if query.learned_cap is None and query.probe is not None and total[0] > PROBE_MINIMUM:
+        probed = yield from fetch(query.probe())
+        query.learned_cap = capped_at(query_headers(probed.headers).warnings)
     if total[0] <= query.target:
         return [Partition(bounds, total[0] if query.counts_exact else None)], total[0]
     pending = buckets(bounds)
@@ -328,6 +339,8 @@ def _restricted(query: PartitionedQuery, keys: KeyRange) -> PartitionedQuery:
         key_column=query.key_column,
         arrow=query.arrow,
         learned_cap=query.learned_cap,
+        max_rows=query.max_rows,
+        probe=query.probe,
     )
 
 

@@ -127,13 +127,27 @@ def partitioned_query(
             arrow=True,
         )
 
+    def probe() -> Request[Any]:
+        return query_request(
+            api,
+            "view" if route == "view" else "table",
+            datastack=datastack,
+            version=version,
+            name=key_table,
+            body={"select_columns": ["id"]},
+            params={},
+            arrow=True,
+        )
+
     return PartitionedQuery(
+        probe=probe,
         key_table=key_table,
         body=body,
         request=request,
         count=count,
         counts_exact=route != "join",
         cap=cap or _defaults.PARTITION_ROWS,
+        learned_cap=cap,
         description=description,
         arrow=arrow,
     )
@@ -184,9 +198,11 @@ def fetch_all_rows(
     if isinstance(mode, Planned):
         partitions = list(mode.partitions)
     else:
-        if isinstance(mode, PlanOnly) and mode.rows is not None:
-            query.cap = min(query.cap, mode.rows + 1)
+        if isinstance(mode, PlanOnly):
+            query.max_rows = mode.rows
         partitions, total = yield from plan_partitions(query)
+        if query.learned_cap is not None:
+            learned(query.learned_cap)
         if isinstance(mode, PlanOnly):
             raise PlannedPartitions(partitions, total, query.counts_exact, query.key_table)
     answers: list[PartitionAnswer[Any]] = yield from fetch_partitions(

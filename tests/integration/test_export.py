@@ -37,6 +37,14 @@ def cave() -> LocalCAVE:
     return cave
 
 
+@pytest.fixture(autouse=True)
+def probe_small_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Learn the row cap first even for these small tables (big ones always do)."""
+    from caveclient_gen._tables import partitions
+
+    monkeypatch.setattr(partitions, "PROBE_MINIMUM", 100)
+
+
 @pytest.fixture
 def client(cave: LocalCAVE) -> Iterator[CAVEclient]:
     with CAVEclient(
@@ -94,8 +102,9 @@ def test_an_interrupted_export_resumes_with_the_missing_files_only(
     answered = {"data": 0}
 
     def failing_after_two_files(self: Any, *args: Any, **kwargs: Any) -> Any:
-        arguments = args[3]
-        if not arguments.count:
+        arguments, body = args[3], args[4]
+        ranged = "filter_less_dict" in body or "filter_greater_equal_dict" in body
+        if not arguments.count and ranged:
             answered["data"] += 1
             if answered["data"] > 8:  # two files of four partitions each
                 raise RuntimeError("the database went away")
