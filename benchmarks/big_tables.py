@@ -293,10 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         return child(args.child[0], json.loads(args.child[1]))
     parts = set(args.parts.split(","))
-    big, small, large = (200_000, 100_000, 400_000) if args.quick else (5_000_000, 1_000_000, 10_000_000)
-    global CAP
+    sizes = (200_000, 100_000, 400_000) if args.quick else (5_000_000, 1_000_000, 10_000_000)
+    big, small, large = sizes
     if args.quick:
-        CAP = 20_000
+        globals()["CAP"] = 20_000
     results: dict[str, Any] = {
         "header": {
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
