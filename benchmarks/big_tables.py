@@ -86,7 +86,7 @@ def child(case: str, config: dict[str, Any]) -> int:
         client.materialize.query_table(
             TABLE, filter_less_dict={"id": 3}, materialization_version=version
         )
-        target = config.get("target")
+        target = str(config.get("target"))
 
         def operation() -> int:
             if case == "all_rows":
@@ -102,7 +102,7 @@ def child(case: str, config: dict[str, Any]) -> int:
             return len(export.to_pandas())
 
     elif case == "caveclient_offset":
-        from caveclient import CAVEclient as TheirClient
+        from caveclient import CAVEclient as TheirClient  # type: ignore[import-not-found]
 
         client = TheirClient(
             datastack, server_address=server, auth_token=token, write_server_cache=False
