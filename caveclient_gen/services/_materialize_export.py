@@ -3,13 +3,16 @@
 The export runs the query method itself (query_table or query_view, with `all_rows=True`), first
 to plan the partitions, then once per file with exactly that file's partitions, so each file holds
 what the same query returns for those ranges (checks, decoding, client-side filters, live updates
-and dtypes included). Files are written one after another as their rows arrive, the partitions of
-one file fetched concurrently: memory holds one file's rows, whatever the size of the table.
+and dtypes included). The partitions of one file are fetched concurrently, and each file is written
+on a thread while the next one's rows arrive: memory holds two files' rows at most, whatever the
+size of the table.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 QueryPlan = Callable[..., Plan[Any]]
+logger = logging.getLogger("caveclient_gen")
 
 
 def export_plan(
@@ -96,9 +100,14 @@ def export_plan(
     present = _present_files(location)
     todo = [e for e in manifest["partitions"] if e.get("rows") is None or e["file"] not in present]
     bar = _progress(len(todo), f"export {name}", progress)
+    for entry in todo:
+        entry["rows"] = None
+    # One file is written (on a thread) while the next one's partitions are fetched: memory holds
+    # at most two files' rows.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="caveclient_gen-export")
+    pending: tuple[dict[str, Any], Future[None]] | None = None
     try:
         for entry in todo:
-            entry["rows"] = None
             parts = [
                 Partition(KeyRange(int(low), int(high)), count) for low, high, count in entry["ranges"]
             ]
@@ -107,13 +116,34 @@ def export_plan(
                 frame: pd.DataFrame = yield from query(**settled, all_rows=True, split_positions=True)
             finally:
                 PARTITION_MODE.reset(token)
-            write_partition(location, entry, frame)
-            entry["received_rows"] = entry.get("expected_rows")
-            write_manifest(location, manifest)
+            if pending is not None:
+                _finish(location, manifest, *pending)
+                bar(1)
+            pending = (entry, writer.submit(write_partition, location, entry, frame))
+            del frame
+        if pending is not None:
+            _finish(location, manifest, *pending)
+            pending = None
             bar(1)
     finally:
+        if pending is not None:
+            # Interrupted: keep the file being written, if it completes.
+            try:
+                _finish(location, manifest, *pending)
+            except Exception as error:  # the interruption is the error to report
+                logger.warning("the last file of the export was not written: %s", error)
+        writer.shutdown(wait=True)
         bar(0, close=True)
     return export
+
+
+def _finish(
+    location: Any, manifest: dict[str, Any], entry: dict[str, Any], written: Future[None]
+) -> None:
+    """Wait for a file's write, then record it in the manifest."""
+    written.result()
+    entry["received_rows"] = entry.get("expected_rows")
+    write_manifest(location, manifest)
 
 
 def _planned_manifest(
