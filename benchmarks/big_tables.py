@@ -47,6 +47,12 @@ def resident_mb() -> float:
 
 
 def peak_mb() -> float:
+    """The process's peak resident memory (VmHWM). Not ru_maxrss: on Linux a child keeps the
+    ru_maxrss of the process it was forked from (here LocalCAVE's, gigabytes), across exec."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1e3
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
 
 
