@@ -55,7 +55,10 @@ def add_parser(commands: Any) -> None:
         "--token", metavar="TOKEN", help="the token (default: CAVE_TOKEN, then the token files)"
     )
     export.add_argument(
-        "--partition-rows", type=int, metavar="N", help="most rows per request (default: under the cap)"
+        "--partition-rows",
+        type=int,
+        metavar="N",
+        help="most rows per request (default 125,000, under the cap)",
     )
     export.add_argument("--no-progress", action="store_true", help="no progress bar")
 

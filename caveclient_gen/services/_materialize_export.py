@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import _defaults
 from .._http.plan import Plan
 from .._tables.export import (
     TableExport,
@@ -86,7 +87,7 @@ def export_plan(
     if manifest is not None:
         check_request(manifest, request, location.url)
     else:
-        token = PARTITION_MODE.set(PlanOnly(partition_rows))
+        token = PARTITION_MODE.set(PlanOnly(partition_rows or _defaults.EXPORT_PARTITION_ROWS))
         try:
             yield from query(**settled, all_rows=True)
         except PlannedPartitions as planned:

@@ -1102,7 +1102,8 @@ class MaterializationClient(MaterializeBase[M]):
         storage_options : dict, optional
             Options of the fsspec filesystem of an object-store URL (credentials, endpoint).
         partition_rows : int, optional
-            Most rows per request (default: under the server's row cap).
+            Most rows per request (default 125,000, and under the server's row cap); a file
+            holds four requests' rows.
         progress : bool, default True
             Show a progress bar over the files (on a terminal or in a notebook).
 
@@ -1214,7 +1215,8 @@ class MaterializationClient(MaterializeBase[M]):
         storage_options : dict, optional
             Options of the fsspec filesystem of an object-store URL.
         partition_rows : int, optional
-            Most rows per request (default: under the server's row cap).
+            Most rows per request (default 125,000, and under the server's row cap); a file
+            holds four requests' rows.
         progress : bool, default True
             Show a progress bar over the files.
 
