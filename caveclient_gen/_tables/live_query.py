@@ -24,6 +24,7 @@ from cave_api.chunkedgraph.models.root_timestamps_response import RootTimestamps
 from cave_api.chunkedgraph.types import File
 
 from .. import _defaults
+from .._convert.ids import ids_from_bytes
 from .._http.parse import parsed
 from .._http.plan import Plan, Request, fetch_all, read
 from .._http.session import Session
@@ -130,15 +131,19 @@ class ChunkedGraphLookups:
         """The root of each supervoxel at `timestamp` (binary uint64 both ways)."""
         import numpy as np
 
+        chunks = _chunks(supervoxel_ids, _defaults.CHUNKEDGRAPH_ROOTS_CHUNK_SIZE)
         requests = [
-            self._roots_request(chunk.astype("<u8").tobytes(), timestamp.timestamp())
-            for chunk in _chunks(supervoxel_ids, _defaults.CHUNKEDGRAPH_ROOTS_CHUNK_SIZE)
+            self._roots_request(chunk.astype("<u8").tobytes(), timestamp.timestamp()) for chunk in chunks
         ]
         responses = yield from fetch_all(requests, self._concurrency, "get_roots")
         if not responses:
             return np.zeros(0, dtype=np.uint64)
-        roots = np.concatenate([np.frombuffer(r.content, dtype="<u8") for r in responses])
-        return _same_length(roots.astype(np.uint64, copy=False), supervoxel_ids, "roots_binary")
+        return np.concatenate(
+            [
+                ids_from_bytes(response.content, len(chunk), "roots_binary")
+                for chunk, response in zip(chunks, responses, strict=True)
+            ]
+        )
 
     def _roots_request(self, body: bytes, seconds: float) -> Request[Any]:
         # Immutable bytes as the payload (not the BytesIO `File` suggests): a body that async clients

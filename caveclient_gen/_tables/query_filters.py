@@ -1,5 +1,5 @@
 """Filters of materialization queries: checked before sending, turned into the server's body, and
-re-applied client-side where the server cannot be trusted with them.
+re-applied client-side where the server cannot be trusted with them (exclusions: `exclusions.py`).
 
 A query takes nine filter dictionaries (caveclient's names). Single-table queries take
 `{column: value}`; joins and server-side live queries take `{table: {column: value}}`. Values are
@@ -300,30 +300,6 @@ def check_known_columns(filters: QueryFilters, known: Mapping[str, TableColumns]
 def result_column(table: str, column: str, column_names: Mapping[str, Mapping[str, str]]) -> str:
     """The result column of a table's column (joins may add suffixes; the server's header says)."""
     return column_names.get(table, {}).get(column, column)
-
-
-def exclude_rows(
-    frame: pd.DataFrame, filters: QueryFilters, column_names: Mapping[str, Mapping[str, str]]
-) -> pd.DataFrame:
-    """Rows matching an exclusion filter removed.
-
-    The 5.26.4 server accepts `filter_notin_dict` but reads its exclusions under another key, so it
-    returns the excluded rows; removing them here makes the result what was asked for.
-    """
-    import numpy as np
-
-    exclusions = filters.by_parameter.get("filter_out_dict") or {}
-    keep = None
-    for table, columns in exclusions.items():
-        for column, values in columns.items():
-            name = result_column(table, column, column_names)
-            if name not in frame.columns:
-                continue
-            matches = frame[name].isin(values).to_numpy(dtype=bool, na_value=False)
-            keep = ~matches if keep is None else keep & ~matches
-    if keep is None or bool(np.all(keep)):
-        return frame
-    return frame.loc[keep]
 
 
 def keep_matching(frame: pd.DataFrame, filters: Mapping[str, Mapping[str, Any] | None]) -> pd.DataFrame:

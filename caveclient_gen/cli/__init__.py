@@ -42,6 +42,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0.0,
         help="seconds added to every request, to model a real network",
     )
+    serve.add_argument(
+        "--idealised",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="answer a measured server fault the idealised way (repeatable; 'all' for every one), "
+        "e.g. l2_attributes, contact_sites, exclusion_filters",
+    )
 
     from .export import add_parser as add_export_parser
 
@@ -57,7 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         from ..testing import serve as serve_local
 
-        serve_local(port=args.port, seed=args.seed, latency=args.latency)
+        idealised: bool | list[str] = "all" in args.idealised or list(args.idealised)
+        serve_local(port=args.port, seed=args.seed, latency=args.latency, idealised=idealised)
         return 0
     if args.command == "export":
         from .export import run_export

@@ -494,9 +494,15 @@ def run_demo(
             from ..testing import LocalCAVE
 
             stack.enter_context(temporary_home())
-            cave = stack.enter_context(LocalCAVE(seed=seed))
+            # PCGL2Cache 1.3.1 fails every attributes request; the tour shows a working one.
+            cave = stack.enter_context(LocalCAVE(seed=seed, idealised=["l2_attributes"]))
             tour.local_cave = cave
             print(f"LocalCAVE is serving every CAVE service at {cave.url} (seed {seed}).", file=stream)
+            print(
+                "Its L2 cache answers level-2 attributes, which PCGL2Cache 1.3.1 cannot "
+                "(idealised=['l2_attributes']).",
+                file=stream,
+            )
             tour.namespace.update(server=cave.url, datastack=cave.datastack, local_token=cave.token)
         else:
             print(f"Touring {datastack} on {server}.", file=stream)

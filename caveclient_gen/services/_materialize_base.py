@@ -3,6 +3,7 @@ the steps every query shares (sending, decoding, rescaling, df.attrs)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -29,6 +30,19 @@ from .._convert.values import as_resolution
 from .._http.cache import TTLCache
 from .._http.parse import parsed, parsed_list
 from .._http.plan import M, Plan, fetch, fetch_all, read
+from .._tables.answer_shape import ExpectedColumns, check_answer_columns
+from .._tables.exclusions import (
+    Batch,
+    apply_exclusions,
+    count_bodies,
+    count_of,
+    exclusions,
+    fetch_until_limit,
+    id_window_body,
+    limit_warning_value,
+    widen_select,
+    with_count,
+)
 from .._tables.frames import (
     QueryHeaders,
     decode_query_body,
@@ -39,7 +53,7 @@ from .._tables.frames import (
     rescale_positions,
 )
 from .._tables.live_query import ChunkedGraphLookups
-from .._tables.query_filters import QueryFilters, exclude_rows
+from .._tables.query_filters import QueryFilters
 from .._tables.query_request import QueryRoute, query_request
 from .._tables.schema_columns import TableColumns, schema_columns
 from ..errors import CAVEError, InvalidInputError, NotFoundError
@@ -47,7 +61,6 @@ from ..records.tables import TableMetadata, VersionMetadata, ViewColumnType, Vie
 from ._base import ServiceClient
 from ._materialize_values import (
     _Answer,
-    _excluded_records,
     _metadata_attrs,
     _name,
     _positive_int,
@@ -283,19 +296,30 @@ class MaterializeBase(ServiceClient[M]):
         return_df: bool,
         filters: QueryFilters,
         log_warning: bool,
+        limit_warnings: bool = True,
+        expected: Mapping[str, TableColumns | None] | None = None,
         all_rows: bool = False,
     ) -> Plan[_Answer]:
+        """Send a query and decode its answer, exact under exclusions (`_tables/exclusions.py`).
+
+        With `limit_warnings=False`, the server's row-limit warnings are not raised (they stay in
+        the answer's headers). With `expected` (the columns of each table queried, None where
+        unknown), a DataFrame answer whose columns cannot be theirs raises UnexpectedResponseError.
+        With `all_rows`, every row past the server's row cap, by primary-key partitions
+        (`services/_materialize_whole.py`).
+        """
         from ._materialize_whole import fetch_all_rows, paging_checked, partitioned_query
 
-        api = yield from self._api(datastack)
         if all_rows:
+            widened, added = self._widened(body, filters) if exclusions(filters) else (body, {})
+            api = yield from self._api(datastack)
             whole = partitioned_query(
                 api,
                 route,
                 datastack=datastack,
                 version=version,
                 name=name,
-                body=body,
+                body=widened,
                 params=params,
                 arrow=return_df,
                 cap=self._row_caps.get(datastack),
@@ -304,11 +328,106 @@ class MaterializeBase(ServiceClient[M]):
             return (
                 yield from fetch_all_rows(
                     whole,
-                    filters=filters,
+                    finish=lambda rows, columns: apply_exclusions(rows, filters, columns, added),
                     log_warning=log_warning,
                     learned=lambda cap: self._row_caps.__setitem__(datastack, cap),
                 )
             )
+        fetch_batch = functools.partial(
+            self._fetch_batch,
+            route,
+            datastack=datastack,
+            version=version,
+            name=name,
+            params=params,
+            return_df=return_df,
+            expected=expected,
+        )
+        if not exclusions(filters):
+            batch = yield from fetch_batch(body=body, filters=filters, added={})
+        elif params.get("count"):
+            batch = yield from self._exact_count(fetch_batch, body, filters)
+        else:
+            body, added = self._widened(body, filters)
+            limit = body.get("limit")
+            if limit is None:
+                batch = yield from fetch_batch(body=body, filters=filters, added=added)
+            else:
+
+                def limited(rows: int) -> Plan[Batch]:
+                    return (
+                        yield from fetch_batch(
+                            body={**body, "limit": rows}, filters=filters, added=added
+                        )
+                    )
+
+                def window(low: int, high: int, rows: int) -> Plan[Batch]:
+                    bounded = id_window_body({**body, "limit": rows}, name, low, high)
+                    return (yield from fetch_batch(body=bounded, filters=filters, added=added))
+
+                # Windows of `id` need one table with ids: a table (not a join) or a live query
+                # without joins.
+                single = route == "table" or (route == "live" and not body.get("join_tables"))
+                batch = yield from fetch_until_limit(
+                    limited, int(limit), windows=window if single else None
+                )
+        headers = paging_checked(batch.headers, body.get("offset"), body.get("limit"), log_warning)
+        raise_server_warnings(
+            [
+                message
+                for message in headers.warnings
+                if limit_warnings or limit_warning_value(message) is None
+            ],
+            log_warning,
+        )
+        if return_df:
+            return _Answer(batch.rows, None, headers)
+        return _Answer(None, batch.rows, headers)
+
+    @staticmethod
+    def _widened(
+        body: dict[str, Any], filters: QueryFilters
+    ) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        """The body with the exclusion columns its column selection lacks, and those columns."""
+        for key in ("select_columns", "select_column_map"):
+            if body.get(key) is not None:
+                widened, added = widen_select(body[key], filters)
+                return {**body, key: widened}, added
+        return body, {}
+
+    def _exact_count(
+        self,
+        fetch_batch: Callable[..., Plan[Batch]],
+        body: dict[str, Any],
+        filters: QueryFilters,
+    ) -> Plan[Batch]:
+        """A count answer counting only rows no exclusion matches (inclusion-exclusion)."""
+        no_exclusions = QueryFilters({}, filters.single_table)
+        first: Batch | None = None
+        total = 0
+        for sign, counted in count_bodies(body, filters):
+            batch = yield from fetch_batch(body=counted, filters=no_exclusions, added={})
+            first = first or batch
+            total += sign * count_of(batch.rows)
+        assert first is not None
+        return Batch(with_count(first.rows, max(0, total)), first.received, first.headers)
+
+    def _fetch_batch(
+        self,
+        route: QueryRoute,
+        *,
+        datastack: str,
+        version: int | None,
+        name: str,
+        body: dict[str, Any],
+        params: dict[str, Any],
+        return_df: bool,
+        filters: QueryFilters,
+        added: dict[str, list[str]],
+        expected: Mapping[str, TableColumns | None] | None = None,
+    ) -> Plan[Batch]:
+        """One query sent and decoded (its shape checked), the rows its exclusions match removed."""
+        api = yield from self._api(datastack)
         response = yield from fetch(
             query_request(
                 api,
@@ -321,16 +440,23 @@ class MaterializeBase(ServiceClient[M]):
                 arrow=return_df,
             )
         )
-        headers = paging_checked(
-            query_headers(response.headers), body.get("offset"), body.get("limit"), log_warning
-        )
-        raise_server_warnings(headers.warnings, log_warning)
+        headers = query_headers(response.headers)
         column_names = parse_column_names(headers.column_names)
-        if not return_df:
-            records = _excluded_records(json_records(response.content), filters, column_names)
-            return _Answer(None, records, headers)
-        frame = decode_query_body(response.content, response.headers.get("content-type"))
-        return _Answer(exclude_rows(frame, filters, column_names), None, headers)
+        rows: pd.DataFrame | list[dict[str, Any]]
+        if return_df:
+            rows = decode_query_body(response.content, response.headers.get("content-type"))
+            if expected is not None and not params.get("count"):
+                select = body.get("select_columns")
+                if isinstance(select, Mapping):
+                    select = select.get(name)
+                shape = ExpectedColumns(
+                    expected, select if isinstance(select, list) else None, column_names
+                )
+                check_answer_columns(rows, shape, f"the {route} query of {name or 'tables'!r}")
+        else:
+            rows = json_records(response.content)
+        received = len(rows)
+        return Batch(apply_exclusions(rows, filters, column_names, added), received, headers)
 
     def _rescaled(
         self,

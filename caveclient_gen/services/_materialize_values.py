@@ -12,7 +12,7 @@ from cave_api.materialize.models.analysis_version import AnalysisVersion
 from .._convert.values import as_utc
 from .._http.plan import Plan, SubClient, api_property
 from .._tables.frames import QueryHeaders
-from .._tables.query_filters import QueryFilters, result_column, scalar, value_list
+from .._tables.query_filters import scalar, value_list
 from ..errors import InvalidInputError
 from ..records.tables import TableMetadata, VersionMetadata
 
@@ -161,20 +161,6 @@ def _loose_filter(columns: Any) -> dict[str, Any]:
         else scalar(value, f"filters[{column!r}]")
         for column, value in columns.items()
     }
-
-
-def _excluded_records(
-    records: Records, filters: QueryFilters, column_names: Mapping[str, Mapping[str, str]]
-) -> Records:
-    exclusions = filters.by_parameter.get("filter_out_dict") or {}
-    tests = [
-        (result_column(table, column, column_names), set(values))
-        for table, columns in exclusions.items()
-        for column, values in columns.items()
-    ]
-    if not tests:
-        return records
-    return [row for row in records if not any(row.get(name) in values for name, values in tests)]
 
 
 def string_format_timestamp(ts: datetime | None) -> str | None:

@@ -33,10 +33,9 @@ from .._tables.partitions import (
     is_cap_warning,
     plan_partitions,
 )
-from .._tables.query_filters import QueryFilters, exclude_rows
 from .._tables.query_request import QueryRoute, query_request
 from ..errors import InvalidInputError, OffsetPagingWarning
-from ._materialize_values import _Answer, _excluded_records
+from ._materialize_values import _Answer
 
 if TYPE_CHECKING:
     from cave_api.materialize.client import Client as MaterializeAPI
@@ -189,11 +188,12 @@ class PlannedPartitions(Exception):  # noqa: N818 - a signal to the export, not 
 def fetch_all_rows(
     query: PartitionedQuery,
     *,
-    filters: QueryFilters,
+    finish: Callable[[Any, dict[str, dict[str, str]]], Any],
     log_warning: bool,
     learned: Callable[[int], None],
 ) -> Plan[_Answer]:
-    """Every row of the query, as one answer (rows in key-range order)."""
+    """Every row of the query, as one answer (rows in key-range order); `finish(rows,
+    column_names)` applies what single answers get after decoding (the exclusions)."""
     mode = PARTITION_MODE.get()
     if isinstance(mode, Planned):
         partitions = list(mode.partitions)
@@ -215,9 +215,9 @@ def fetch_all_rows(
     column_names = parse_column_names(headers.column_names)
     if not query.arrow:
         records = [row for answer in answers for row in (answer.payload or [])]
-        return _Answer(None, _excluded_records(records, filters, column_names), headers)
+        return _Answer(None, finish(records, column_names), headers)
     frame = arrow_table_to_frame(concat_tables([answer.payload for answer in answers]))
-    return _Answer(exclude_rows(frame, filters, column_names), None, headers)
+    return _Answer(finish(frame, column_names), None, headers)
 
 
 def merged_headers(answers: list[PartitionAnswer[Any]]) -> QueryHeaders:

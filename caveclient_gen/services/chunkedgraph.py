@@ -768,8 +768,16 @@ class ChunkedGraphClient(ServiceClient[M]):
 
         `timestamp_end` defaults to this client's `timestamp`, else now. `include_undo` also lists
         undone edits and the undos themselves (caveclient sent it under a name the server ignores).
+        `user_id` 0 is refused: caveclient sends no user then, and PyChunkedGraph matches no
+        operation without one, so the empty answer would read as "no operations".
         """
         user = _non_negative_int("user_id", user_id)
+        if user == 0:
+            raise InvalidInputError(
+                "user_id",
+                "must name a user: without one the chunkedgraph matches no operation "
+                "(0 is not 'all users'); ask for each user's operations",
+            )
         start = as_utc("timestamp_start", timestamp_start)
         end = yield from self._moment("timestamp_end", timestamp_end)
         api, table = yield from self._target()
@@ -1051,11 +1059,13 @@ class ChunkedGraphClient(ServiceClient[M]):
     def get_contact_sites(
         self, root_id: int, bounds: Any, calc_partners: bool = False
     ) -> Plan[ContactSites]:
-        """Contact sites of a root within `bounds`, as PyChunkedGraph 2.21.1 answers them.
+        """Contact sites of a root within `bounds`, as PyChunkedGraph answers them.
 
-        That server only succeeds when there are exactly two partners and then answers their keys
-        (partner root ids with `calc_partners`, else 0 and 1) under `contact_sites` and
-        `contact_site_metadata`; otherwise it fails with a ServerError.
+        PyChunkedGraph 2.21.1 fails every call of this route (a ServerError, status 500: the graph
+        code passes an argument its subgraph lookup lacks). Without that bug, the route only
+        succeeds when there are exactly two partners and then answers their keys (partner root ids
+        with `calc_partners`, else 0 and 1) under `contact_sites` and `contact_site_metadata`;
+        otherwise it fails with a ServerError.
         """
         node = as_id("root_id", root_id)
         box = as_bounds("bounds", bounds)

@@ -67,6 +67,8 @@ class L2CacheClient(ServiceClient[M]):
         `attributes` restricts them (see `attributes` for the names); ids the cache does not hold
         yet map to {} (the server queues their computation). Duplicates are asked once; large
         inputs are split into chunks of `_defaults.L2CACHE_CHUNK_SIZE` ids fetched concurrently.
+        PCGL2Cache 1.3.1 with its current dependencies fails every attributes request: that
+        surfaces as a ServerError naming the route.
         """
         ids = unique_in_order(as_id_array("l2_ids", l2_ids))
         names = _attribute_names(attributes)

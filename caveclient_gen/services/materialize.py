@@ -44,8 +44,17 @@ from .. import _defaults
 from .._convert.values import as_id_array
 from .._http.parse import parsed, parsed_list
 from .._http.plan import M, Plan, api_method, api_property, fetch, fetch_all, read, write
+from .._tables.exclusions import (
+    Batch,
+    apply_exclusions,
+    check_exclusion_options,
+    fetch_until_limit,
+    limit_warning_value,
+    widen_select,
+)
 from .._tables.export import TableExport
 from .._tables.frames import (
+    QueryHeaders,
     merge_position_columns,
     query_headers,
     raise_server_warnings,
@@ -68,6 +77,7 @@ from ..records.tables import TableMetadata, VersionMetadata, ViewColumnType, Vie
 from ._materialize_base import MaterializeBase
 from ._materialize_export import export_plan
 from ._materialize_values import (
+    _Answer,
     _loose_filter,
     _name,
     _table_pairs,
@@ -425,9 +435,15 @@ class MaterializationClient(MaterializeBase[M]):
         column to [[min_x, min_y, min_z], [max_x, max_y, max_z]] (table voxels), `filter_regex_dict`
         to a pattern. With `timestamp` (timezone-aware), the query is answered as of that moment
         (see live_query). Reference tables are joined to the table they annotate unless
-        `merge_reference=False`. Returns a DataFrame (JSON records with `return_df=False`); the
-        exclusions of `filter_out_dict` are applied to the rows received, since the 5.26.4 server
-        ignores them (a `limit` then counts rows before exclusion).
+        `merge_reference=False`. Returns a DataFrame (JSON records with `return_df=False`).
+
+        The 5.26.4 server ignores `filter_out_dict`; its exclusions are made exact here: excluded
+        rows are removed from the rows received, a `limit` is met by asking for more, counts
+        (`get_counts=True`) leave out the excluded rows. `offset` together with `filter_out_dict`
+        raises InvalidInputError (so do `get_counts` with `random_sample`). When the server's row
+        cap leaves too few rows after exclusion, they are collected by windows of `id` (a reference
+        table's join raises ServerIncompatibilityError instead). An answer whose columns cannot
+        be the table's raises UnexpectedResponseError.
 
         The server returns at most its row limit (a `CAVEServerWarning` says when it cut the
         answer). `all_rows=True` returns every matching row, exactly, fetched by ranges of the
@@ -471,6 +487,7 @@ class MaterializationClient(MaterializeBase[M]):
             desired_resolution=desired_resolution,
             select_columns=select_columns,
         )
+        check_exclusion_options(filters, offset=offset_, get_counts=get_counts, random_sample=sample)
         datastack = self._datastack(datastack_name)
         version = yield from self._resolved_version(
             datastack, materialization_version, "materialization_version"
@@ -519,8 +536,13 @@ class MaterializationClient(MaterializeBase[M]):
         after_decode: Callable[[pd.DataFrame], Plan[pd.DataFrame]] | None = None,
         attrs_filters: QueryFilters | None = None,
         all_rows: bool = False,
+        answers: list[_Answer] | None = None,
     ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
-        """A query of one table at a version (joined to its target when it is a reference table)."""
+        """A query of one table at a version (joined to its target when it is a reference table).
+
+        With `answers`, the server's answer is appended to it and its row-limit warnings are left
+        to the caller (which re-sends the query with other limits).
+        """
         meta: TableMetadata | None = None
         if merge_reference or metadata:
             meta = yield from self._table_metadata(datastack, version, table)
@@ -559,7 +581,11 @@ class MaterializationClient(MaterializeBase[M]):
             filters=filters,
             log_warning=log_warning,
             all_rows=all_rows,
+            limit_warnings=answers is None,
+            expected=self._expected_tables(datastack, version, table, columns, reference),
         )
+        if answers is not None:
+            answers.append(answer)
         if answer.frame is None:
             return answer.records or []
         frame = yield from self._rescaled(
@@ -591,6 +617,22 @@ class MaterializationClient(MaterializeBase[M]):
                 )
             )
         return frame
+
+    def _expected_tables(
+        self,
+        datastack: str,
+        version: int,
+        table: str,
+        columns: TableColumns | None,
+        reference: str | None,
+    ) -> dict[str, TableColumns | None]:
+        """The known columns of a table query's tables (a reference table's, when cached)."""
+        if not reference:
+            return {table: columns}
+        meta = self._cached(("table", datastack, version, reference)) or {}
+        schema = meta.get("schema_type") or meta.get("schema")
+        known = self._columns_by_schema.get(schema) if schema else None
+        return {table: columns, reference: known}
 
     @api_method
     def join_query(
@@ -641,6 +683,7 @@ class MaterializationClient(MaterializeBase[M]):
             select_columns=select_columns,
         )
         suffix_of = self._suffixes(suffixes, names)
+        check_exclusion_options(filters, offset=offset_)
         datastack = self._datastack(datastack_name)
         version = yield from self._resolved_version(
             datastack, materialization_version, "materialization_version"
@@ -671,6 +714,7 @@ class MaterializationClient(MaterializeBase[M]):
             filters=filters,
             log_warning=log_warning,
             all_rows=whole,
+            expected={name: known.get(name) for name in names} if metadata else None,
         )
         if answer.frame is None:
             return answer.records or []
@@ -761,6 +805,7 @@ class MaterializationClient(MaterializeBase[M]):
             desired_resolution=desired_resolution,
             select_columns=select_columns,
         )
+        check_exclusion_options(filters, offset=offset_)
         datastack = self._datastack(datastack_name)
         versions = yield from MaterializationClient.get_versions_metadata.plan(self, datastack)
         chosen: VersionMetadata | None = None
@@ -810,6 +855,9 @@ class MaterializationClient(MaterializeBase[M]):
             members = value if isinstance(value, list) else [value]
             past["filter_in_dict"] = {**(past.get("filter_in_dict") or {}), column: members}
         past["filter_equal_dict"] = equal or None
+        # Exclusions are applied to the rows brought forward, on the values of `timestamp`: a past
+        # root of an excluded root may hold supervoxels that belong to another root now.
+        past["filter_out_dict"] = None
         past_filters = single_table_filters(
             name,
             {
@@ -818,28 +866,50 @@ class MaterializationClient(MaterializeBase[M]):
                 "filter_regex_dict": flat["filter_regex_dict"],
             },
         )
+        common["select"], added = widen_select(select, filters)
 
         def bring_forward(frame: pd.DataFrame) -> Plan[pd.DataFrame]:
             updated = yield from update_root_ids(frame, moment, future_map, lookups)
             if post_filter:
                 updated = keep_matching(updated, {p: filters.flat(p) for p in ROOT_FILTER_PARAMETERS})
-            return updated
+            return cast("pd.DataFrame", apply_exclusions(updated, filters, {}, added))
 
-        return cast(
-            "pd.DataFrame",
-            (
-                yield from self._frozen_table_query(
-                    datastack,
-                    chosen["version"],
-                    name,
-                    past_filters,
-                    live_timestamp=moment,
-                    after_decode=bring_forward,
-                    attrs_filters=filters,
-                    **common,
-                )
-            ),
+        def query(rows: int | None, seen: list[_Answer]) -> Plan[pd.DataFrame]:
+            return cast(
+                "pd.DataFrame",
+                (
+                    yield from self._frozen_table_query(
+                        datastack,
+                        chosen["version"],
+                        name,
+                        past_filters,
+                        live_timestamp=moment,
+                        after_decode=bring_forward,
+                        attrs_filters=filters,
+                        answers=seen,
+                        **{**common, "limit": rows},
+                    )
+                ),
+            )
+
+        if limit_ is None:
+            return (yield from query(None, []))
+
+        def limited(rows: int) -> Plan[Batch]:
+            # Rows dropped after bringing roots forward leave a short answer: ask for more.
+            seen: list[_Answer] = []
+            frame = yield from query(rows, seen)
+            received = len(seen[-1].frame) if seen and seen[-1].frame is not None else len(frame)
+            return Batch(frame, received, seen[-1].headers if seen else QueryHeaders((), None, None))
+
+        batch = yield from fetch_until_limit(limited, limit_, parameter="limit")
+        raise_server_warnings(
+            [m for m in batch.headers.warnings if limit_warning_value(m) is not None], log_warning
         )
+        frame = cast("pd.DataFrame", batch.rows)
+        if metadata:
+            frame.attrs["limit"] = limit_
+        return frame
 
     @api_method
     def live_live_query(
@@ -894,8 +964,10 @@ class MaterializationClient(MaterializeBase[M]):
         if select is not None and not isinstance(select, dict):
             raise InvalidInputError("select_columns", "must map table names to lists of columns here")
         suffix_of = self._suffixes(suffixes, list(dict.fromkeys(names))) if suffixes else None
+        check_exclusion_options(filters, offset=offset_)
         datastack = self._datastack(datastack_name)
         meta: dict[str, Any] | None = None
+        columns: TableColumns | None = None
         if metadata:
             version = yield from self._resolved_version(datastack, None)
             meta = yield from self._attrs_metadata(datastack, version, name)
@@ -930,6 +1002,7 @@ class MaterializationClient(MaterializeBase[M]):
             return_df=True,
             filters=filters,
             log_warning=log_warning,
+            expected={table_name: columns if table_name == name else None for table_name in names},
         )
         assert answer.frame is not None
 
@@ -1425,10 +1498,12 @@ class MaterializationClient(MaterializeBase[M]):
         )
         if isinstance(select, dict):
             raise InvalidInputError("select_columns", "must be a list of column names for a view")
+        check_exclusion_options(filters, offset=offset_, get_counts=get_counts, random_sample=sample)
         datastack = self._datastack(datastack_name)
         version = yield from self._resolved_version(
             datastack, materialization_version, "materialization_version"
         )
+        known: TableColumns | None = None
         if filters.tables():
             try:
                 schema = yield from self._view_schema(datastack, version, view)
@@ -1438,7 +1513,8 @@ class MaterializationClient(MaterializeBase[M]):
                 logger.debug("columns of view %r unknown: %s", view, error)
                 schema = None
             if schema is not None:
-                check_known_columns(filters, {view: view_columns(schema)})
+                known = view_columns(schema)
+                check_known_columns(filters, {view: known})
         answer = yield from self._fetch_answer(
             "view",
             datastack=datastack,
@@ -1450,6 +1526,7 @@ class MaterializationClient(MaterializeBase[M]):
             filters=filters,
             log_warning=True,
             all_rows=whole and not get_counts,
+            expected={view: known},
         )
         if answer.frame is None:
             return answer.records or []

@@ -23,7 +23,9 @@ CAVECLIENT = "caveclient==8.2.1"
 
 @pytest.fixture(scope="package")
 def cave() -> Iterator[LocalCAVE]:
-    with LocalCAVE(seed=7) as running:
+    # Every data operation is compared with caveclient's answer, so the two routes the real servers
+    # fail on every call (tests/localcave shows those failures) answer here.
+    with LocalCAVE(seed=7, idealised=["contact_sites", "l2_attributes"]) as running:
         yield running
 
 

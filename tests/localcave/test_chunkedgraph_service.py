@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +15,7 @@ import pytest
 
 from caveclient_gen.testing import LocalCAVE, LocalUser
 from caveclient_gen.testing.chunkedgraph.segmentation.graph import SegmentationGraph
+from caveclient_gen.testing.world.fidelity import Fidelity, configure_fidelity
 
 from ._spec_checks import SpecCheckedClient, spec_checked, unchecked
 
@@ -31,6 +32,19 @@ def cave() -> LocalCAVE:
 @pytest.fixture(scope="module")
 def graph(cave: LocalCAVE) -> SegmentationGraph:
     return cave.deployment.component(SegmentationGraph)
+
+
+@pytest.fixture
+def idealise(cave: LocalCAVE) -> Iterator[Callable[..., None]]:
+    """Idealise behaviours of the module's deployment for one test (restored afterwards)."""
+    fidelity = Fidelity.of(cave.deployment)
+    saved = fidelity.idealised
+
+    def idealise(*names: str) -> None:
+        configure_fidelity(cave.deployment, names)
+
+    yield idealise
+    fidelity.idealised = saved
 
 
 @pytest.fixture
@@ -299,9 +313,18 @@ def chunk_bounds(graph: SegmentationGraph, node: int) -> str:
     return "_".join(f"{a}-{b}" for a, b in zip(low.tolist(), high.tolist(), strict=True))
 
 
-def test_contact_sites_only_answer_for_exactly_two_partners(
+def test_contact_sites_fail_on_every_call_like_2_21_1(
     api: SpecCheckedClient, graph: SegmentationGraph
 ) -> None:
+    root = graph.heavily_edited_root()
+    response = api.get(f"{TABLE}/node/{root}/contact_sites")
+    assert_error(response, 500, "unexpected keyword argument 'connected_edges'", traceback=True)
+
+
+def test_contact_sites_only_answer_for_exactly_two_partners(
+    api: SpecCheckedClient, graph: SegmentationGraph, idealise: Callable[..., None]
+) -> None:
+    idealise("contact_sites")
     root = graph.heavily_edited_root()
     level2 = api.get(f"{TABLE}/node/{root}/leaves", params={"stop_layer": 2}).json()["leaf_ids"]
     answered = []

@@ -30,7 +30,17 @@ NAMES = {
 
 @pytest.fixture(scope="module")
 def cave() -> LocalCAVE:
-    return LocalCAVE(seed=3)
+    return LocalCAVE(seed=3, idealised=["l2_attributes"])
+
+
+def test_attributes_fail_on_every_call_like_1_3_1() -> None:
+    faithful = LocalCAVE(seed=3)
+    with unchecked(faithful, faithful.token) as api:
+        response = api.post(ATTRIBUTES, json={"l2_ids": [1]})
+        assert response.status_code == 500
+        assert response.headers["content-type"].startswith("text/html")
+        assert "Internal Server Error" in response.text
+        assert api.get("/l2cache/api/v1/attribute_metadata").status_code == 200
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +150,7 @@ def touching_supervoxels_of_two_roots_in_one_chunk(graph: SegmentationGraph) -> 
 
 
 def test_level2_nodes_of_new_edits_are_computed_after_the_first_request() -> None:
-    cave = LocalCAVE(seed=6)
+    cave = LocalCAVE(seed=6, idealised=["l2_attributes"])
     graph = cave.deployment.component(SegmentationGraph)
     first, second = touching_supervoxels_of_two_roots_in_one_chunk(graph)
     operation = graph.merge("1", datetime.now(UTC), first, second, (0, 0, 0), (0, 0, 0))

@@ -456,10 +456,12 @@ def filtered(http: httpx.Client, v3: str, kind: str, column: str, value: Any) ->
     return frame_of(query(http, f"{v3}/version/3/table/{SYNAPSES}/query", body))
 
 
-def test_every_filter_kind(http: httpx.Client, v3: str, synapses: pd.DataFrame) -> None:
+@pytest.mark.usefixtures("settings")
+def test_every_filter_kind(http: httpx.Client, v3: str, synapses: pd.DataFrame, cave: LocalCAVE) -> None:
     roots = synapses["post_pt_root_id"].value_counts().index[:2].tolist()
     inside = filtered(http, v3, "filter_in_dict", "post_pt_root_id", roots)
     assert len(inside) == synapses["post_pt_root_id"].isin(roots).sum() > 0
+    configure_materialization(cave.deployment, exclusion_filter_applied=True)  # the idealised option
     outside = filtered(http, v3, "filter_notin_dict", "post_pt_root_id", roots)
     assert len(outside) == len(synapses) - len(inside)
     size = float(synapses["size"].median())
@@ -510,14 +512,20 @@ def settings(cave: LocalCAVE) -> Iterator[MaterializationSettings]:
     current.query_limit_size, current.exclusion_filter_applied = saved
 
 
-@pytest.mark.usefixtures("settings")
-def test_exclusion_filter_can_be_ignored_like_the_5_26_4_server(
-    http: httpx.Client, v3: str, synapses: pd.DataFrame, cave: LocalCAVE
+def test_exclusion_filter_is_ignored_by_default_like_the_5_26_4_server(
+    http: httpx.Client, v3: str, synapses: pd.DataFrame
 ) -> None:
-    configure_materialization(cave.deployment, exclusion_filter_applied=False)
     excluded = {"filter_notin_dict": {SYNAPSES: {"id": synapses["id"].tolist()[:10]}}}
     path = f"{v3}/version/3/table/{SYNAPSES}/query"
     assert len(frame_of(query(http, path, excluded))) == len(synapses)
+
+
+def test_exclusion_filter_is_applied_when_idealised(synapses: pd.DataFrame) -> None:
+    idealised = LocalCAVE(seed=3, idealised=["exclusion_filters"])
+    excluded = {"filter_notin_dict": {SYNAPSES: {"id": synapses["id"].tolist()[:10]}}}
+    path = f"/materialize/api/v3/datastack/{idealised.datastack}/version/3/table/{SYNAPSES}/query"
+    with SpecCheckedClient(idealised, idealised.token) as http:
+        assert len(frame_of(query(http, path, excluded))) == len(synapses) - 10
 
 
 def test_select_columns_brings_supervoxels_with_roots(http: httpx.Client, v3: str) -> None:

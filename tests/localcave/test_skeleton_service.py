@@ -26,7 +26,7 @@ L2CACHE = "/l2cache/api/v1/table/minnie3_v1/attributes"
 
 @pytest.fixture(scope="module")
 def cave() -> LocalCAVE:
-    return LocalCAVE(seed=3)
+    return LocalCAVE(seed=3, idealised=["l2_attributes"])
 
 
 @pytest.fixture(scope="module")

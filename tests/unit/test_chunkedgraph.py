@@ -653,8 +653,9 @@ def test_get_user_operations_defaults_and_empty(
 ) -> None:
     server.route("GET", f"{BASE}/user_operations", {"operation_id": {}, "timestamp": {}})
     cg.timestamp = WHEN
-    operations = cg.get_user_operations(0, None)
+    operations = cg.get_user_operations(3, None)
     assert query(server.only_request_to(f"{BASE}/user_operations")) == {
+        "user_id": "3",
         "end_time": str(WHEN.timestamp()),
         "include_undone": "true",
     }
@@ -663,6 +664,17 @@ def test_get_user_operations_defaults_and_empty(
     assert str(operations["timestamp"].dtype).endswith("UTC]")
     with pytest.raises(InvalidInputError, match="timestamp_start"):
         cg.get_user_operations(1, datetime(2023, 1, 1))
+
+
+def test_get_user_operations_of_no_user_is_refused(
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any]
+) -> None:
+    """PyChunkedGraph matches nothing without a user id: 0 would look like "no operations"."""
+    with pytest.raises(InvalidInputError) as raised:
+        cg.get_user_operations(0, None, timestamp_end=WHEN)
+    assert raised.value.parameter == "user_id"
+    assert "matches no operation" in str(raised.value)
+    assert server.requests == []
 
 
 def test_get_operation_details(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:

@@ -10,6 +10,7 @@ import numpy.typing as npt
 
 from ..server.pcg_wire import PcgRequest
 from ..world.deployment import Deployment
+from ..world.fidelity import EDGE_MARGIN_VOXELS, Fidelity
 from .segmentation.graph import SegmentationGraph
 
 SERVER_VERSION = "2.21.1"
@@ -28,6 +29,12 @@ class ChunkedGraphContext:
         if table_id != graph.table_id:
             raise ValueError(f"Graph {table_id} not supported.")
         return graph
+
+    def edge_margin(self) -> int | None:
+        """How close to the volume's edge a looked-up point fails (None: never, idealised)."""
+        if Fidelity.of(self.deployment).faithful("edge_points"):
+            return EDGE_MARGIN_VOXELS
+        return None
 
 
 def node_id(text: str) -> int:

@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from ..server.pcg_wire import PcgRequest, bad_request, pcg_json, raw_bytes
 from ..world.deployment import Deployment
+from ..world.fidelity import MERGE_BOX_VOXELS, Fidelity
 from . import queries
 from .common import ChunkedGraphContext, edit_time
 from .segmentation.edits import EditPreconditionError
@@ -59,6 +60,11 @@ def _result(operation: Operation | None, request: PcgRequest) -> Response:
 
 
 def edit_handlers(context: ChunkedGraphContext) -> dict[str, Handler]:
+    fidelity = Fidelity.of(context.deployment)
+
+    def merge_box() -> Point | None:
+        return MERGE_BOX_VOXELS if fidelity.faithful("merge_requested_edge_only") else None
+
     def merge(request: PcgRequest) -> Response:
         graph = context.graph(request)
         user = str(request.caller.user_id)
@@ -66,7 +72,7 @@ def edit_handlers(context: ChunkedGraphContext) -> dict[str, Handler]:
         chebyshev_distance = request.integer("chebyshev_distance", 3)
         assert len(nodes) == 2
         ids, voxels = _points(graph, nodes)
-        first, second = queries.find_supervoxels(graph, ids, voxels)
+        first, second = queries.find_supervoxels(graph, ids, voxels, edge_margin=context.edge_margin())
         chunks = [
             np.array(graph.layout.chunk_coordinates(int(graph.supervoxel_ids[sv])))
             for sv in (first, second)
@@ -78,7 +84,17 @@ def edit_handlers(context: ChunkedGraphContext) -> dict[str, Handler]:
         source, sink = _logged_points(voxels)
         with graph.lock:
             try:
-                operation = graph.merge(user, edit_time(graph), first, second, source, sink)
+                operation = graph.merge(
+                    user,
+                    edit_time(graph),
+                    first,
+                    second,
+                    source,
+                    sink,
+                    box_voxels=MERGE_BOX_VOXELS
+                    if fidelity.faithful("merge_requested_edge_only")
+                    else None,
+                )
             except EditPreconditionError as error:
                 raise bad_request(str(error)) from error
         return _result(operation, request)
@@ -90,7 +106,7 @@ def edit_handlers(context: ChunkedGraphContext) -> dict[str, Handler]:
         data = request.json()
         sides = [(node, side) for side in ("sources", "sinks") for node in data[side]]
         ids, voxels = _points(graph, [node for node, _ in sides])
-        found = queries.find_supervoxels(graph, ids, voxels)
+        found = queries.find_supervoxels(graph, ids, voxels, edge_margin=context.edge_margin())
         is_source = np.array([side == "sources" for _, side in sides])
         sources = [sv for sv, source in zip(found, is_source.tolist(), strict=True) if source]
         sinks = [sv for sv, source in zip(found, is_source.tolist(), strict=True) if not source]
@@ -110,6 +126,7 @@ def edit_handlers(context: ChunkedGraphContext) -> dict[str, Handler]:
                     _logged_points(source_voxels),
                     _logged_points(sink_voxels),
                     mincut=mincut,
+                    cross_chunk_twice=fidelity.faithful("split_weights_once"),
                 )
             except EditPreconditionError as error:
                 raise bad_request(str(error)) from error
@@ -118,7 +135,9 @@ def edit_handlers(context: ChunkedGraphContext) -> dict[str, Handler]:
     def split_preview(request: PcgRequest) -> Response:
         graph, sources, sinks, _, _ = split_points(request)
         try:
-            plan = graph.plan_split(sources, sinks)
+            plan = graph.plan_split(
+                sources, sinks, cross_chunk_twice=fidelity.faithful("split_weights_once")
+            )
         except EditPreconditionError as error:
             raise bad_request(str(error)) from error
         body = {

@@ -371,14 +371,19 @@ def user_operations(
     end: datetime,
     *,
     include_undone: bool,
+    all_users: bool = False,
 ) -> dict[str, list[Any]]:
-    """The ``user_operations`` frame (column lists) for one user in a time window."""
+    """The ``user_operations`` frame (column lists) for one user in a time window.
+
+    Without a user the server matches nothing (its filter compares with None); `all_users` lists
+    every user's operations then (the idealised behaviour).
+    """
     entries = [
         op
         for op in graph.operations()
         if start <= op.timestamp < end and (user_id is None or op.user_id == user_id)
     ]
-    valid = [op for op in entries if op.user_id == user_id]
+    valid = entries if all_users and user_id is None else [op for op in entries if op.user_id == user_id]
     undone: list[int] = []
     for op in entries:
         if op.kind == "undo" and op.target_operation_id is not None:

@@ -10,6 +10,7 @@ import numpy as np
 from starlette.responses import Response
 
 from ..server.pcg_wire import PcgRequest, bad_request, pcg_json, raw_bytes
+from ..world.fidelity import Fidelity
 from . import history
 from .common import ChunkedGraphContext, body_ids, node_id
 
@@ -132,7 +133,10 @@ def history_handlers(context: ChunkedGraphContext) -> dict[str, Handler]:
             # The server's default for end_time is a datetime its parser rejects.
             raise bad_request("Timestamp parameter end_time is not a valid unix timestamp")
         end = request.timestamp("end_time", None)
-        columns = history.user_operations(graph, user, start, end, include_undone=include_undone)
+        all_users = not Fidelity.of(context.deployment).faithful("user_operations_all_users")
+        columns = history.user_operations(
+            graph, user, start, end, include_undone=include_undone, all_users=all_users
+        )
         return raw_bytes(history.frame_json(columns).encode())
 
     return {

@@ -9,6 +9,7 @@ import numpy as np
 from starlette.responses import Response
 
 from ..server.pcg_wire import PcgRequest, bad_request, pcg_json, uint64_bytes
+from ..world.fidelity import Fidelity
 from . import queries
 from .common import ChunkedGraphContext, body_ids, node_id
 
@@ -101,6 +102,11 @@ def lookup_handlers(context: ChunkedGraphContext) -> dict[str, Handler]:
         partners = request.boolean("partners", True)
         timestamp = request.timestamp("timestamp", time.time())
         root_id = node_id(request.path_params["node_id"])
+        if Fidelity.of(context.deployment).faithful("contact_sites"):
+            # PyChunkedGraph 2.21.1 (graph/misc.py) passes an argument get_subgraph_edges lacks.
+            raise TypeError(
+                "ChunkedGraph.get_subgraph_edges() got an unexpected keyword argument 'connected_edges'"
+            )
         by_partner = queries.contact_sites(
             graph, root_id, timestamp, request.bounds(), partners=partners
         )
@@ -120,7 +126,9 @@ def lookup_handlers(context: ChunkedGraphContext) -> dict[str, Handler]:
     def find_path(request: PcgRequest) -> Response:
         graph = context.graph(request)
         precision_mode = request.boolean("precision_mode", True)
-        result = queries.find_path(graph, request.json(), precision_mode=precision_mode)
+        result = queries.find_path(
+            graph, request.json(), precision_mode=precision_mode, edge_margin=context.edge_margin()
+        )
         return pcg_json(result, int64_as_str=int64_as_str(request))
 
     def is_latest_roots(request: PcgRequest) -> Response:

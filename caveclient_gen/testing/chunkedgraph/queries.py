@@ -344,17 +344,25 @@ def contact_sites(
 
 
 def find_supervoxels(
-    graph: SegmentationGraph, node_ids: Sequence[int], coordinates: npt.ArrayLike
+    graph: SegmentationGraph,
+    node_ids: Sequence[int],
+    coordinates: npt.ArrayLike,
+    *,
+    edge_margin: int | None = None,
 ) -> list[int]:
     """PyChunkedGraph's supervoxel lookup: for each point (voxels), a supervoxel of its node near it.
 
-    Returns dense supervoxel indices; a point with no such supervoxel nearby answers 400.
+    Returns dense supervoxel indices; a point with no such supervoxel nearby answers 400. With
+    `edge_margin`, a point that close to the volume's edge (or outside it) fails like the server's
+    lookup, which cuts a box of that reach out of the volume (a ValueError: 500).
     """
     points = np.array(coordinates).astype(np.int64)
     if points.ndim != 2:
         raise bad_request(
             f"Could not determine supervoxel ID for coordinates {points} - Validation stage."
         )
+    if edge_margin is not None:
+        _check_lookup_box(graph, points, edge_margin)
     resolution = np.asarray(graph.base_resolution)
     epoch = graph.current_epoch
     found = []
@@ -366,6 +374,19 @@ def find_supervoxels(
             )
         found.append(supervoxel)
     return found
+
+
+def _check_lookup_box(graph: SegmentationGraph, points: IntArray, margin: int) -> None:
+    bounds = graph.geometry.bounds_voxels
+    for point in points:
+        for axis in range(3):
+            low, high = int(point[axis]) - margin, int(point[axis]) + margin
+            first, last = int(bounds[axis, 0]), int(bounds[axis, 1])
+            for value in (low, high):
+                if not first <= value <= last:
+                    raise ValueError(
+                        f"Value {value} cannot be outside of inclusive range {first} to {last}"
+                    )
 
 
 def _supervoxel_near(
@@ -408,14 +429,18 @@ def _supervoxel_near(
 
 
 def find_path(
-    graph: SegmentationGraph, nodes: Sequence[Sequence[float]], *, precision_mode: bool
+    graph: SegmentationGraph,
+    nodes: Sequence[Sequence[float]],
+    *,
+    precision_mode: bool,
+    edge_margin: int | None = None,
 ) -> dict[str, object]:
     """Shortest level-2 path between two points of a root, with coordinates along it."""
     assert len(nodes) == 2
     resolution = np.asarray(graph.base_resolution)
     node_ids = [int(node[0]) for node in nodes]
     coordinates = [np.array(node[1:]) / resolution for node in nodes]
-    source, target = find_supervoxels(graph, node_ids, coordinates)
+    source, target = find_supervoxels(graph, node_ids, coordinates, edge_margin=edge_margin)
     epoch_now = graph.current_epoch
     source_l2 = graph.parent_at(int(graph.supervoxel_ids[source]), epoch_now)
     target_l2 = graph.parent_at(int(graph.supervoxel_ids[target]), epoch_now)

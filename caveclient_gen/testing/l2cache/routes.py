@@ -2,7 +2,9 @@
 
 Plain Flask: the banner at ``/l2cache/``; under ``/l2cache/api/v1`` the attribute metadata and
 table mapping (no token) and the attributes of level-2 ids (``view`` on the ``pychunkedgraph``
-table). Errors there are the chunkedgraph's JSON with a traceback. Level-2 nodes of the seeded
+table). Errors there are the chunkedgraph's JSON with a traceback. With the dependencies of
+today, 1.3.1 answers every ``attributes`` request with Flask's HTML 500 page (a server bug);
+``LocalCAVE(idealised=["l2_attributes"])`` answers the features instead. Level-2 nodes of the seeded
 history are cached; nodes made by later edits are computed when first asked for (the asking
 request answers ``{}`` for them, as the real cache does while its workers run).
 """
@@ -21,8 +23,9 @@ from starlette.routing import Route, Router
 from ..auth.guard import AuthGuard, Caller
 from ..chunkedgraph.segmentation.graph import SegmentationGraph
 from ..server.pcg_wire import Endpoint, PcgRequest, gzip_when_accepted, pcg_endpoint, pcg_json
-from ..server.wire import flask_text
+from ..server.wire import flask_error_page, flask_text
 from ..world.deployment import Deployment
+from ..world.fidelity import Fidelity
 from .features import level2_features
 
 PREFIX = "/l2cache"
@@ -90,6 +93,10 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
         return graph
 
     def attributes(request: PcgRequest) -> Response:
+        if Fidelity.of(deployment).faithful("l2_attributes"):
+            # PCGL2Cache 1.3.1 calls len() on a scalar, then its error handler fails too
+            # (traceback.format_exception(etype=...)): Flask's own error page.
+            return flask_error_page(500)
         l2_ids = np.unique(np.array(request.json()["l2_ids"], dtype=np.uint64)).tolist()
         names = list(ATTRIBUTE_TYPES)
         if "attribute_names" in request.args:

@@ -20,6 +20,7 @@ from ..annotation.tables import AnnotationTable
 from ..auth.guard import Caller
 from ..server.restx_errors import AbortError
 from ..world.deployment import Deployment, utc_now
+from ..world.fidelity import Fidelity
 from .data import MaterializedData
 from .requests import QueryArguments
 from .scans import ScanStarts, key_range
@@ -405,7 +406,10 @@ class MaterializeQueries:
 
     @property
     def _exclusions(self) -> bool:
-        return self.data.settings.exclusion_filter_applied
+        applied = self.data.settings.exclusion_filter_applied
+        if applied is None:
+            return not Fidelity.of(self._deployment).faithful("exclusion_filters")
+        return applied
 
     def _filtered(
         self, source: QueryTable, body: Mapping[str, Any], sample: int | None, purpose: str

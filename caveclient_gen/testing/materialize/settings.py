@@ -29,10 +29,11 @@ class MaterializationSettings:
     nucleus_count: int = DEFAULT_NUCLEUS_COUNT
     query_limit_size: int = DEFAULT_QUERY_LIMIT_SIZE
     """Most rows one query returns (``QUERY_LIMIT_SIZE``)."""
-    exclusion_filter_applied: bool = True
-    """Apply ``filter_notin_dict``. MaterializationEngine 5.26.4 reads the exclusion filter
-    from a key its request schema rejects, so it ignores it on every query route; set False to
-    reproduce that."""
+    exclusion_filter_applied: bool | None = None
+    """Apply ``filter_notin_dict`` (True, idealised) or ignore it (False). MaterializationEngine
+    5.26.4 reads the exclusion filter from a key its request schema rejects, so it ignores it on
+    every query route. None follows the deployment's fidelity (``exclusion_filters``, faithful by
+    default: ignored)."""
     query_rate_limit: tuple[int, float] | None = None
     """At most this many queries per user in a window of this many seconds (flask-limiter's
     per-user buckets); more are answered 429 with ``Retry-After``. None: unlimited (the default

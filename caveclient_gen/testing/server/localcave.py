@@ -6,7 +6,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -23,6 +23,7 @@ from ..world.default import (
     build_deployment,
 )
 from ..world.deployment import Deployment
+from ..world.fidelity import configure_fidelity, idealised_names
 from .app import build_app
 
 LOOPBACK_HOST = "127.0.0.1"
@@ -57,6 +58,16 @@ class LocalCAVE:
     are added to every request. ``port=0`` picks a free port when the object is made, so
     :attr:`url` and every URL inside the data are final from the start. :attr:`app` serves the
     same deployment without a socket (for ``httpx.ASGITransport``).
+
+    The services answer like the real servers, including their measured faults: materialization
+    ignores exclusion filters, chunkedgraph ``contact_sites`` and L2 cache ``attributes`` answer
+    500, points near the volume's edge fail edits and paths, ``user_operations`` without a user
+    matches nothing, merges add every edge between the objects near the points, a split's cut
+    weighs cross-chunk edges twice. ``idealised`` names the behaviours to answer the idealised way
+    instead (``True``: all of them): ``"exclusion_filters"``, ``"contact_sites"``,
+    ``"edge_points"``, ``"user_operations_all_users"``, ``"merge_requested_edge_only"``,
+    ``"split_weights_once"``, ``"l2_attributes"`` (see
+    :mod:`caveclient_gen.testing.world.fidelity`).
     """
 
     def __init__(
@@ -68,9 +79,11 @@ class LocalCAVE:
         users: Sequence[LocalUser] | None = None,
         latency: float = 0.0,
         port: int = 0,
+        idealised: bool | Iterable[str] = False,
     ) -> None:
         if latency < 0:
             raise ValueError(f"latency must be >= 0 seconds, got {latency}")
+        names = idealised_names(idealised)
         self._port = port or _free_loopback_port()
         self._deployment = build_deployment(
             WorldSettings(
@@ -82,6 +95,7 @@ class LocalCAVE:
                 latency=latency,
             )
         )
+        configure_fidelity(self._deployment, names)
         self._app: Starlette | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TextIO
 
 from ..auth.identity import LocalUser
@@ -24,8 +24,12 @@ def serve(
     latency: float = 0.0,
     out: TextIO | None = None,
     stop: threading.Event | None = None,
+    idealised: bool | Iterable[str] = False,
 ) -> None:
-    """Serve until Ctrl-C (or until ``stop`` is set), printing where and how to connect."""
+    """Serve until Ctrl-C (or until ``stop`` is set), printing where and how to connect.
+
+    ``idealised`` names measured server faults to answer the idealised way (see LocalCAVE).
+    """
     out = out or sys.stdout
     cave = LocalCAVE(
         seed=seed,
@@ -34,6 +38,7 @@ def serve(
         users=users,
         latency=latency,
         port=port,
+        idealised=idealised,
     )
     stop = stop or threading.Event()
     with cave:

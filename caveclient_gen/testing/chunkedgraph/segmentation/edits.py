@@ -8,7 +8,7 @@ classes PyChunkedGraph uses, so the service can answer with the real statuses:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -58,7 +58,14 @@ class EditLog:
         second: int,
         source_coords: Sequence[Point] | None = None,
         sink_coords: Sequence[Point] | None = None,
+        *,
+        also_join: Callable[[int, int], Sequence[int]] | None = None,
     ) -> Operation:
+        """Join the objects of two supervoxels by an edge between them.
+
+        `also_join(first_root, second_root)` names existing edges between the two objects to switch
+        on as well (the server's merge_preprocess: every edge between them near the points).
+        """
         self._check_time(timestamp)
         state = self.state
         if first == second:
@@ -67,20 +74,32 @@ class EditLog:
         if roots[0] == roots[1]:
             raise EditPreconditionError("Supervoxels must belong to different objects.")
         edge = state.graph.add_edge(first, second, MERGE_EDGE_AFFINITY, 0)
-        state.graph.set_active([edge], True)
+        extra = [e for e in (also_join(*roots) if also_join else []) if e != edge]
+        edges = (edge, *sorted(set(extra)))
+        state.graph.set_active(edges, True)
         draft = _draft(
             "merge",
             user_id,
             timestamp,
-            edge_indices=(edge,),
-            added_edges=(self._sv_pair(first, second),),
+            edge_indices=edges,
+            added_edges=tuple(self._sv_pair(*state.graph.ends(e)) for e in edges),
             source_coords=_points(source_coords),
             sink_coords=_points(sink_coords),
         )
         return self._commit(draft, roots)
 
-    def plan_split(self, sources: Sequence[int], sinks: Sequence[int]) -> SplitPlan:
-        """The min-cut of a split, without applying it (also what split previews show)."""
+    def plan_split(
+        self,
+        sources: Sequence[int],
+        sinks: Sequence[int],
+        *,
+        weight: Callable[[int], float] | None = None,
+    ) -> SplitPlan:
+        """The min-cut of a split, without applying it (also what split previews show).
+
+        `weight(edge)` multiplies an edge's affinity in the cut (the server counts edges across
+        chunk boundaries twice).
+        """
         state = self.state
         if set(sources) & set(sinks):
             raise EditPreconditionError(
@@ -92,7 +111,7 @@ class EditLog:
         members = state.root_members[roots.pop()]
         if not state.graph.edges_among(members):
             raise EditPreconditionError("No local edges found.")
-        _, cut = state.graph.minimum_cut(members, sources, sinks)
+        _, cut = state.graph.minimum_cut(members, sources, sinks, weight=weight)
         if not cut:
             raise EditPostconditionError("Mincut could not find any edges to remove.")
         state.graph.set_active(cut, False)
@@ -119,11 +138,12 @@ class EditLog:
         sink_coords: Sequence[Point] | None = None,
         *,
         mincut: bool = True,
+        weight: Callable[[int], float] | None = None,
     ) -> Operation:
         self._check_time(timestamp)
         state = self.state
         if mincut:
-            cut = self.plan_split(sources, sinks).removed_edges
+            cut = self.plan_split(sources, sinks, weight=weight).removed_edges
         else:
             if len(sources) != len(sinks):
                 raise EditPreconditionError(

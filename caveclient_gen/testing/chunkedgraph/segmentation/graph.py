@@ -263,12 +263,62 @@ class SegmentationGraph:
         return self._lock
 
     def merge(
-        self, user_id: str, timestamp: datetime, first: int, second: int, source: Point, sink: Point
+        self,
+        user_id: str,
+        timestamp: datetime,
+        first: int,
+        second: int,
+        source: Point,
+        sink: Point,
+        *,
+        box_voxels: Point | None = None,
     ) -> Operation:
+        """Merge the objects of two supervoxels (dense indices) at two points (voxels).
+
+        With `box_voxels`, every existing edge between the two objects whose supervoxels both lie
+        within that reach of the box around the points is switched on too (the server's
+        merge_preprocess); without, only the edge asked for.
+        """
+        also_join = None
+        if box_voxels is not None:
+            low = np.minimum(source, sink) - np.asarray(box_voxels)
+            high = np.maximum(source, sink) + np.asarray(box_voxels)
+
+            def also_join(first_root: int, second_root: int) -> list[int]:
+                return self._edges_between_in_box(first_root, second_root, low, high)
+
         with self._lock:
-            operation = self.edits.merge(user_id, timestamp, first, second, [source], [sink])
+            operation = self.edits.merge(
+                user_id, timestamp, first, second, [source], [sink], also_join=also_join
+            )
             self._changes = None
             return operation
+
+    def _edges_between_in_box(
+        self, first_root: int, second_root: int, low: IntArray, high: IntArray
+    ) -> list[int]:
+        members = self.state.root_members
+        first, second = set(members[first_root]), set(members[second_root])
+        graph = self.state.graph
+        corner = self.geometry.cell_corner_voxels
+        found = []
+        for sv in first:
+            for edge in graph.incident_edges(sv):
+                a, b = graph.ends(edge)
+                other = b if a == sv else a
+                if other not in second or graph.is_active(edge):
+                    continue
+                ends = corner(self.sv_cells[np.array([sv, other])])
+                if np.all((ends >= low) & (ends <= high)):
+                    found.append(edge)
+        return sorted(found)
+
+    def cross_chunk_twice(self, edge: int) -> float:
+        """2 for an edge between supervoxels of different chunks, else 1 (the server's cut weights)."""
+        a, b = self.state.graph.ends(edge)
+        chunk = self.layout.chunk_coordinates
+        ids = self.supervoxel_ids
+        return 2.0 if chunk(int(ids[a])) != chunk(int(ids[b])) else 1.0
 
     def split(
         self,
@@ -280,17 +330,31 @@ class SegmentationGraph:
         sink_coords: Sequence[Point],
         *,
         mincut: bool,
+        cross_chunk_twice: bool = False,
     ) -> Operation:
+        """Split an object between supervoxels (dense indices); `cross_chunk_twice` weighs edges
+        across chunk boundaries twice in the min-cut, as the server does."""
+        weight = self.cross_chunk_twice if cross_chunk_twice else None
         with self._lock:
             operation = self.edits.split(
-                user_id, timestamp, sources, sinks, source_coords, sink_coords, mincut=mincut
+                user_id,
+                timestamp,
+                sources,
+                sinks,
+                source_coords,
+                sink_coords,
+                mincut=mincut,
+                weight=weight,
             )
             self._changes = None
             return operation
 
-    def plan_split(self, sources: Sequence[int], sinks: Sequence[int]) -> SplitPlan:
+    def plan_split(
+        self, sources: Sequence[int], sinks: Sequence[int], *, cross_chunk_twice: bool = False
+    ) -> SplitPlan:
+        weight = self.cross_chunk_twice if cross_chunk_twice else None
         with self._lock:
-            return self.edits.plan_split(sources, sinks)
+            return self.edits.plan_split(sources, sinks, weight=weight)
 
     def undo(self, user_id: str, timestamp: datetime, operation_id: int) -> Operation | None:
         with self._lock:

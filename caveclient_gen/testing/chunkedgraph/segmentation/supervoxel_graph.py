@@ -7,7 +7,7 @@ Supervoxels are numbered densely (0 ... n - 1) here; ids are the caller's busine
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from .graph_algorithms import components_from_pairs, minimum_cut
 
@@ -102,13 +102,21 @@ class SupervoxelGraph:
         return sorted(found)
 
     def minimum_cut(
-        self, supervoxels: Iterable[int], sources: Sequence[int], sinks: Sequence[int]
+        self,
+        supervoxels: Iterable[int],
+        sources: Sequence[int],
+        sinks: Sequence[int],
+        *,
+        weight: Callable[[int], float] | None = None,
     ) -> tuple[set[int], list[int]]:
-        """Cheapest set of active edges (by affinity) separating sources from sinks.
+        """Cheapest set of active edges (by affinity, times `weight(edge)`) separating sources from
+        sinks.
 
         Returns the source side and the cut edges, in increasing order.
         """
         edges = self.edges_among(supervoxels)
-        capacities = {self._ends[edge]: self._affinity[edge] for edge in edges}
+        capacities = {
+            self._ends[edge]: self._affinity[edge] * (weight(edge) if weight else 1.0) for edge in edges
+        }
         source_side, cut = minimum_cut(capacities, sources, sinks)
         return source_side, sorted(self._edge_of[pair] for pair in cut)

@@ -147,7 +147,11 @@ def sync_detailed(
     or a root id containing it (the server searches near the point for a supervoxel of that node).
     The two supervoxels may be at most `chebyshev_distance` chunks apart. Edits are published to the
     remeshing/messaging backend. Needs `edit` permission. Lookup failures and other precondition
-    failures answer 400; lock contention answers 500.
+    failures answer 400; lock contention answers 500. Every existing edge between the two objects
+    inside a box of (240, 240, 24) voxels around the points is added too (`edits.merge_preprocess`),
+    not only the pair asked for. A point within about a dozen voxels of the volume's edge answers
+    500: the supervoxel lookup cuts a box out of the volume past its bounds ("Value … cannot be
+    outside of inclusive range").
 
     Args:
         table_id (str):
@@ -196,7 +200,11 @@ def sync(
     or a root id containing it (the server searches near the point for a supervoxel of that node).
     The two supervoxels may be at most `chebyshev_distance` chunks apart. Edits are published to the
     remeshing/messaging backend. Needs `edit` permission. Lookup failures and other precondition
-    failures answer 400; lock contention answers 500.
+    failures answer 400; lock contention answers 500. Every existing edge between the two objects
+    inside a box of (240, 240, 24) voxels around the points is added too (`edits.merge_preprocess`),
+    not only the pair asked for. A point within about a dozen voxels of the volume's edge answers
+    500: the supervoxel lookup cuts a box out of the volume past its bounds ("Value … cannot be
+    outside of inclusive range").
 
     Args:
         table_id (str):
@@ -240,7 +248,11 @@ async def asyncio_detailed(
     or a root id containing it (the server searches near the point for a supervoxel of that node).
     The two supervoxels may be at most `chebyshev_distance` chunks apart. Edits are published to the
     remeshing/messaging backend. Needs `edit` permission. Lookup failures and other precondition
-    failures answer 400; lock contention answers 500.
+    failures answer 400; lock contention answers 500. Every existing edge between the two objects
+    inside a box of (240, 240, 24) voxels around the points is added too (`edits.merge_preprocess`),
+    not only the pair asked for. A point within about a dozen voxels of the volume's edge answers
+    500: the supervoxel lookup cuts a box out of the volume past its bounds ("Value … cannot be
+    outside of inclusive range").
 
     Args:
         table_id (str):
@@ -287,7 +299,11 @@ async def asyncio(
     or a root id containing it (the server searches near the point for a supervoxel of that node).
     The two supervoxels may be at most `chebyshev_distance` chunks apart. Edits are published to the
     remeshing/messaging backend. Needs `edit` permission. Lookup failures and other precondition
-    failures answer 400; lock contention answers 500.
+    failures answer 400; lock contention answers 500. Every existing edge between the two objects
+    inside a box of (240, 240, 24) voxels around the points is added too (`edits.merge_preprocess`),
+    not only the pair asked for. A point within about a dozen voxels of the volume's edge answers
+    500: the supervoxel lookup cuts a box out of the volume past its bounds ("Value … cannot be
+    outside of inclusive range").
 
     Args:
         table_id (str):

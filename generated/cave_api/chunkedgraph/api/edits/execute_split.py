@@ -143,7 +143,9 @@ def sync_detailed(
     in different segments (a min-cut by default). Points are `[node_id, x, y, z]` with coordinates
     in **nanometres**; `node_id` is a supervoxel id or a root id containing it. Returns the new root
     ids. Needs `edit` permission. Precondition failures (e.g. sources and sinks not separable)
-    answer 400; lock contention answers 500.
+    answer 400; lock contention answers 500. The min-cut weighs an edge across a chunk boundary
+    twice (each chunk lists it). A point within about a dozen voxels of the volume's edge answers
+    500 (the supervoxel lookup cuts a box out of the volume past its bounds).
 
     Args:
         table_id (str):
@@ -190,7 +192,9 @@ def sync(
     in different segments (a min-cut by default). Points are `[node_id, x, y, z]` with coordinates
     in **nanometres**; `node_id` is a supervoxel id or a root id containing it. Returns the new root
     ids. Needs `edit` permission. Precondition failures (e.g. sources and sinks not separable)
-    answer 400; lock contention answers 500.
+    answer 400; lock contention answers 500. The min-cut weighs an edge across a chunk boundary
+    twice (each chunk lists it). A point within about a dozen voxels of the volume's edge answers
+    500 (the supervoxel lookup cuts a box out of the volume past its bounds).
 
     Args:
         table_id (str):
@@ -232,7 +236,9 @@ async def asyncio_detailed(
     in different segments (a min-cut by default). Points are `[node_id, x, y, z]` with coordinates
     in **nanometres**; `node_id` is a supervoxel id or a root id containing it. Returns the new root
     ids. Needs `edit` permission. Precondition failures (e.g. sources and sinks not separable)
-    answer 400; lock contention answers 500.
+    answer 400; lock contention answers 500. The min-cut weighs an edge across a chunk boundary
+    twice (each chunk lists it). A point within about a dozen voxels of the volume's edge answers
+    500 (the supervoxel lookup cuts a box out of the volume past its bounds).
 
     Args:
         table_id (str):
@@ -277,7 +283,9 @@ async def asyncio(
     in different segments (a min-cut by default). Points are `[node_id, x, y, z]` with coordinates
     in **nanometres**; `node_id` is a supervoxel id or a root id containing it. Returns the new root
     ids. Needs `edit` permission. Precondition failures (e.g. sources and sinks not separable)
-    answer 400; lock contention answers 500.
+    answer 400; lock contention answers 500. The min-cut weighs an edge across a chunk boundary
+    twice (each chunk lists it). A point within about a dozen voxels of the volume's edge answers
+    500 (the supervoxel lookup cuts a box out of the volume past its bounds).
 
     Args:
         table_id (str):

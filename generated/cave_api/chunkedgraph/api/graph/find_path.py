@@ -139,7 +139,8 @@ def sync_detailed(
     level-2 graph of the root (as of the root's creation), and the coordinates along it. With
     `precision_mode` the centroids come from the level-2 meshes (level-2 ids whose mesh could not be
     read are listed in `failed_l2_ids`); otherwise they are rough chunk-based coordinates. Needs
-    `view` permission.
+    `view` permission. A point within about a dozen voxels of the volume's edge answers 500 (the
+    supervoxel lookup cuts a box out of the volume past its bounds).
 
     Args:
         table_id (str):
@@ -182,7 +183,8 @@ def sync(
     level-2 graph of the root (as of the root's creation), and the coordinates along it. With
     `precision_mode` the centroids come from the level-2 meshes (level-2 ids whose mesh could not be
     read are listed in `failed_l2_ids`); otherwise they are rough chunk-based coordinates. Needs
-    `view` permission.
+    `view` permission. A point within about a dozen voxels of the volume's edge answers 500 (the
+    supervoxel lookup cuts a box out of the volume past its bounds).
 
     Args:
         table_id (str):
@@ -220,7 +222,8 @@ async def asyncio_detailed(
     level-2 graph of the root (as of the root's creation), and the coordinates along it. With
     `precision_mode` the centroids come from the level-2 meshes (level-2 ids whose mesh could not be
     read are listed in `failed_l2_ids`); otherwise they are rough chunk-based coordinates. Needs
-    `view` permission.
+    `view` permission. A point within about a dozen voxels of the volume's edge answers 500 (the
+    supervoxel lookup cuts a box out of the volume past its bounds).
 
     Args:
         table_id (str):
@@ -261,7 +264,8 @@ async def asyncio(
     level-2 graph of the root (as of the root's creation), and the coordinates along it. With
     `precision_mode` the centroids come from the level-2 meshes (level-2 ids whose mesh could not be
     read are listed in `failed_l2_ids`); otherwise they are rough chunk-based coordinates. Needs
-    `view` permission.
+    `view` permission. A point within about a dozen voxels of the volume's edge answers 500 (the
+    supervoxel lookup cuts a box out of the volume past its bounds).
 
     Args:
         table_id (str):

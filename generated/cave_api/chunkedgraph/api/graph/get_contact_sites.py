@@ -134,7 +134,10 @@ def sync_detailed(
     """Contact sites of a root with other segments.
 
      Meant to return, for the root `node_id`, the contact areas with each partner segment (within
-    `bounds`). **Server bug in 2.21.1:** the route unpacks the partner→areas mapping computed by the
+    `bounds`). **Fails on every call in 2.21.1 (500):** `graph/misc.py:get_contact_sites` passes
+    `connected_edges=False` to `ChunkedGraph.get_subgraph_edges`, which has no such parameter
+    (measured by running the server). Were that fixed, a second bug remains: the route unpacks the
+    partner→areas mapping computed by the
     graph into the two response fields, so it only succeeds when there are exactly two partners, and
     then each field holds one partner key (a partner root id, or a running index when `partners` is
     false); with any other number of partners it fails with 500. caveclient sends `[root_id]` as a
@@ -182,7 +185,10 @@ def sync(
     """Contact sites of a root with other segments.
 
      Meant to return, for the root `node_id`, the contact areas with each partner segment (within
-    `bounds`). **Server bug in 2.21.1:** the route unpacks the partner→areas mapping computed by the
+    `bounds`). **Fails on every call in 2.21.1 (500):** `graph/misc.py:get_contact_sites` passes
+    `connected_edges=False` to `ChunkedGraph.get_subgraph_edges`, which has no such parameter
+    (measured by running the server). Were that fixed, a second bug remains: the route unpacks the
+    partner→areas mapping computed by the
     graph into the two response fields, so it only succeeds when there are exactly two partners, and
     then each field holds one partner key (a partner root id, or a running index when `partners` is
     false); with any other number of partners it fails with 500. caveclient sends `[root_id]` as a
@@ -225,7 +231,10 @@ async def asyncio_detailed(
     """Contact sites of a root with other segments.
 
      Meant to return, for the root `node_id`, the contact areas with each partner segment (within
-    `bounds`). **Server bug in 2.21.1:** the route unpacks the partner→areas mapping computed by the
+    `bounds`). **Fails on every call in 2.21.1 (500):** `graph/misc.py:get_contact_sites` passes
+    `connected_edges=False` to `ChunkedGraph.get_subgraph_edges`, which has no such parameter
+    (measured by running the server). Were that fixed, a second bug remains: the route unpacks the
+    partner→areas mapping computed by the
     graph into the two response fields, so it only succeeds when there are exactly two partners, and
     then each field holds one partner key (a partner root id, or a running index when `partners` is
     false); with any other number of partners it fails with 500. caveclient sends `[root_id]` as a
@@ -271,7 +280,10 @@ async def asyncio(
     """Contact sites of a root with other segments.
 
      Meant to return, for the root `node_id`, the contact areas with each partner segment (within
-    `bounds`). **Server bug in 2.21.1:** the route unpacks the partner→areas mapping computed by the
+    `bounds`). **Fails on every call in 2.21.1 (500):** `graph/misc.py:get_contact_sites` passes
+    `connected_edges=False` to `ChunkedGraph.get_subgraph_edges`, which has no such parameter
+    (measured by running the server). Were that fixed, a second bug remains: the route unpacks the
+    partner→areas mapping computed by the
     graph into the two response fields, so it only succeeds when there are exactly two partners, and
     then each field holds one partner key (a partner root id, or a running index when `partners` is
     false); with any other number of partners it fails with 500. caveclient sends `[root_id]` as a

@@ -117,6 +117,10 @@ def sync_detailed(
     `Content-Encoding: gzip` is accepted). An unknown name in `attribute_names` or a table without
     an L2 cache gives 500.
 
+    **Server bug in 1.3.1 with current dependencies (kvdbclient 0.7/0.8):** every call answers
+    500 — `app/common.py:handle_attributes` calls `len()` on a scalar, and the error handler then
+    fails on `traceback.format_exception(etype=…)`, so the body is Flask's HTML error page.
+
     Args:
         table_id (str):
         attribute_names (str | Unset):
@@ -168,6 +172,10 @@ def sync(
     `Content-Encoding: gzip` is accepted). An unknown name in `attribute_names` or a table without
     an L2 cache gives 500.
 
+    **Server bug in 1.3.1 with current dependencies (kvdbclient 0.7/0.8):** every call answers
+    500 — `app/common.py:handle_attributes` calls `len()` on a scalar, and the error handler then
+    fails on `traceback.format_exception(etype=…)`, so the body is Flask's HTML error page.
+
     Args:
         table_id (str):
         attribute_names (str | Unset):
@@ -213,6 +221,10 @@ async def asyncio_detailed(
     nm³. The server reads the body as JSON whatever its `Content-Type` (a gzip body with
     `Content-Encoding: gzip` is accepted). An unknown name in `attribute_names` or a table without
     an L2 cache gives 500.
+
+    **Server bug in 1.3.1 with current dependencies (kvdbclient 0.7/0.8):** every call answers
+    500 — `app/common.py:handle_attributes` calls `len()` on a scalar, and the error handler then
+    fails on `traceback.format_exception(etype=…)`, so the body is Flask's HTML error page.
 
     Args:
         table_id (str):
@@ -262,6 +274,10 @@ async def asyncio(
     nm³. The server reads the body as JSON whatever its `Content-Type` (a gzip body with
     `Content-Encoding: gzip` is accepted). An unknown name in `attribute_names` or a table without
     an L2 cache gives 500.
+
+    **Server bug in 1.3.1 with current dependencies (kvdbclient 0.7/0.8):** every call answers
+    500 — `app/common.py:handle_attributes` calls `len()` on a scalar, and the error handler then
+    fails on `traceback.format_exception(etype=…)`, so the body is Flask's HTML error page.
 
     Args:
         table_id (str):

@@ -1,0 +1,423 @@
+"""Exact answers for queries with exclusion filters (`filter_out_dict`).
+
+MaterializationEngine 5.26.4 accepts `filter_notin_dict` but reads its exclusions under another key,
+so it returns the excluded rows; a server that honours them returns fewer. Either way the client makes
+the answer exact:
+
+- rows: excluded rows are removed from what the server returns. Exclusion columns left out by
+  `select_columns` are asked for anyway and dropped again afterwards. A column that still does not
+  come back is an UnexpectedResponseError, never a silently unfiltered answer.
+- `limit`: when removing rows leaves fewer than asked for and the server's answer was full, the
+  query is sent again with a larger limit (each answer is used whole; the server orders nothing,
+  so pages of one query would not be disjoint) until the limit is met or the answer holds every
+  matching row. When the server's row cap (`QUERY_LIMIT_SIZE`) stops that, single-table queries
+  collect the rows by windows of `id` small enough to come back whole (a limit above the cap gives
+  as many rows as the cap, as without exclusions); joins raise ServerIncompatibilityError (or, with
+  a limit above the cap, are cut at the cap with the server's warning).
+- `get_counts`: count(every other filter) minus count(rows matching an exclusion), the second by
+  inclusion-exclusion over the excluded columns (each a count with the excluded values as an
+  inclusion filter), all sent without the exclusion so the server's handling of it cannot matter.
+- `offset` with exclusions is refused before any request: skipping N rows then excluding others
+  needs an order the server does not give (its offset pages are not ordered).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from itertools import combinations
+from typing import TYPE_CHECKING, Any
+
+from .._http.plan import Plan
+from ..errors import InvalidInputError, ServerIncompatibilityError, UnexpectedResponseError
+from .frames import QueryHeaders
+from .query_filters import QueryFilters, result_column
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Records = list[dict[str, Any]]
+
+EXCLUSION_PARAMETER = "filter_out_dict"
+EXCLUSION_BODY_KEY = "filter_notin_dict"
+MAX_EXCLUDED_COLUMNS_COUNTED = 6
+"""Counting by inclusion-exclusion sends 2**k - 1 extra counts for k excluded columns."""
+MAX_ROUNDS = 40
+"""Bound on the re-sends of one limited query (the limit at least doubles each round)."""
+
+_LIMIT_WARNINGS = (
+    re.compile(r"Limited query to (\d+) rows"),
+    re.compile(r"than limit of (\d+)"),
+)
+
+
+def exclusions(filters: QueryFilters) -> list[tuple[str, str, list[Any]]]:
+    """(table, column, excluded values) of every exclusion filter."""
+    by_table = filters.by_parameter.get(EXCLUSION_PARAMETER) or {}
+    return [
+        (table, column, list(values))
+        for table, columns in by_table.items()
+        for column, values in columns.items()
+    ]
+
+
+def check_exclusion_options(
+    filters: QueryFilters,
+    *,
+    offset: int | None,
+    get_counts: bool = False,
+    random_sample: int | None = None,
+) -> None:
+    """Refuse, before any request, the combinations with exclusions that cannot be answered exactly."""
+    excluded = exclusions(filters)
+    if not excluded:
+        return
+    if offset:
+        raise InvalidInputError(
+            "offset",
+            "cannot be combined with filter_out_dict: the server does not apply exclusion filters "
+            "and does not order its rows, so which rows an offset skips after excluding others is "
+            "undefined (page by ranges of 'id' with filter_greater_equal_dict/filter_less_dict)",
+        )
+    if get_counts and random_sample is not None:
+        raise InvalidInputError(
+            "random_sample",
+            "cannot be combined with get_counts and filter_out_dict: the count is computed from "
+            "several counts, each of its own random sample",
+        )
+    if get_counts and len(excluded) > MAX_EXCLUDED_COLUMNS_COUNTED:
+        raise InvalidInputError(
+            EXCLUSION_PARAMETER,
+            f"counting with exclusions on {len(excluded)} columns would take "
+            f"{2 ** len(excluded)} counts; at most {MAX_EXCLUDED_COLUMNS_COUNTED} columns",
+        )
+
+
+# ---------------------------------------------------------------- columns the exclusions need
+
+
+def widen_select(select: Any, filters: QueryFilters) -> tuple[Any, dict[str, list[str]]]:
+    """`select_columns` with the exclusion columns it lacks, and the columns to drop afterwards.
+
+    A list names the columns of the query's single table; a dict names them by table. Servers
+    return a `<pt>_supervoxel_id` column with a selected `<pt>_root_id`: it is dropped too.
+    """
+    added: dict[str, list[str]] = {}
+    if isinstance(select, list):
+        chosen: dict[str, list[str]] = {
+            table: select for table, _, _ in exclusions(filters) if filters.single_table in (None, table)
+        }
+    elif isinstance(select, Mapping):
+        chosen = {table: list(columns) for table, columns in select.items()}
+    else:
+        return select, added
+    for table, column, _ in exclusions(filters):
+        if table not in chosen or column in chosen[table] or column in added.get(table, []):
+            continue
+        added.setdefault(table, []).append(column)
+        if column.endswith("_root_id"):
+            companion = column[: -len("root_id")] + "supervoxel_id"
+            if companion not in chosen[table]:
+                added[table].append(companion)
+    if isinstance(select, list):
+        extra = [c for columns in added.values() for c in columns if not c.endswith("supervoxel_id")]
+        return list(select) + list(dict.fromkeys(c for c in extra if c not in select)), added
+    widened = {table: list(columns) for table, columns in select.items()}
+    for table, columns in added.items():
+        widened[table] += [c for c in columns if c in _excluded_columns(filters, table)]
+    return widened, added
+
+
+def _excluded_columns(filters: QueryFilters, table: str) -> list[str]:
+    return [column for name, column, _ in exclusions(filters) if name == table]
+
+
+def _tests(
+    filters: QueryFilters, column_names: Mapping[str, Mapping[str, str]]
+) -> list[tuple[str, list[Any]]]:
+    return [
+        (result_column(table, column, column_names), values)
+        for table, column, values in exclusions(filters)
+    ]
+
+
+def apply_exclusions(
+    rows: pd.DataFrame | Records,
+    filters: QueryFilters,
+    column_names: Mapping[str, Mapping[str, str]],
+    added: Mapping[str, Sequence[str]] | None = None,
+) -> pd.DataFrame | Records:
+    """Rows matching an exclusion removed, then the columns added for it dropped.
+
+    Raises UnexpectedResponseError when a row set lacks an exclusion column (it cannot be applied).
+    """
+    tests = _tests(filters, column_names)
+    if not tests:
+        return rows
+    dropped = [
+        result_column(table, column, column_names)
+        for table, columns in (added or {}).items()
+        for column in columns
+    ]
+    if isinstance(rows, list):
+        if not rows:
+            return rows
+        for name, _ in tests:
+            if name not in rows[0]:
+                raise _missing(name)
+        sets = [(name, set(values)) for name, values in tests]
+        kept = [row for row in rows if not any(row.get(name) in values for name, values in sets)]
+        if dropped:
+            kept = [{k: v for k, v in row.items() if k not in dropped} for row in kept]
+        return kept
+    import numpy as np
+
+    frame = rows
+    keep = np.ones(len(frame), dtype=bool)
+    for name, values in tests:
+        if name not in frame.columns:
+            raise _missing(name)
+        keep &= ~frame[name].isin(values).to_numpy(dtype=bool, na_value=False)
+    if not keep.all():
+        attrs = dict(frame.attrs)
+        frame = frame.loc[keep].reset_index(drop=True)
+        frame.attrs.update(attrs)
+    if dropped:
+        frame = frame.drop(columns=[name for name in dropped if name in frame.columns])
+    return frame
+
+
+def _missing(name: str) -> UnexpectedResponseError:
+    return UnexpectedResponseError(
+        f"the query answer has no column {name!r}, so the exclusion filter on it cannot be "
+        "applied (the server does not apply exclusions itself)"
+    )
+
+
+# ---------------------------------------------------------------- limits
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One answer, exclusions applied: the rows kept, how many the server sent, its headers."""
+
+    rows: Any
+    """A DataFrame or a list of records."""
+    received: int
+    headers: QueryHeaders
+
+
+def limit_warning_value(message: str) -> int | None:
+    """The row limit a server warning about a cut answer names (None for other warnings)."""
+    for pattern in _LIMIT_WARNINGS:
+        found = pattern.search(message)
+        if found:
+            return int(found.group(1))
+    return None
+
+
+def is_complete(received: int, requested: int, warnings: Sequence[str]) -> bool:
+    """Whether an answer to a query limited to `requested` rows holds every matching row."""
+    if received >= requested:
+        return False
+    return not any(
+        (value := limit_warning_value(message)) is not None and value <= received for message in warnings
+    )
+
+
+WindowFetch = Callable[[int, int, int], Plan[Batch]]
+"""fetch(low, high, n): the query restricted to low <= id < high, limited to n rows."""
+MAX_ID = 2**63
+MAX_WINDOWS = 10_000
+
+
+def fetch_until_limit(
+    fetch: Callable[[int], Plan[Batch]],
+    limit: int,
+    *,
+    parameter: str = EXCLUSION_PARAMETER,
+    windows: WindowFetch | None = None,
+) -> Plan[Batch]:
+    """`limit` rows that pass the client-side filters (or all of them, if there are fewer).
+
+    `fetch(n)` sends the query limited to n rows and returns what passed. The limit grows (at least
+    doubling, guided by the share of rows kept) until enough rows pass or the answer is complete.
+    When the server's row cap stops that, `windows` (single tables: ranges of `id`) collects the
+    rows window by window instead. Limit warnings of the enlarged requests are replaced by one
+    about `limit` when rows were cut.
+    """
+    requested = limit
+    for _ in range(MAX_ROUNDS):
+        batch = yield from fetch(requested)
+        kept = len(batch.rows)
+        complete = is_complete(batch.received, requested, batch.headers.warnings)
+        if kept >= limit or complete:
+            more = kept > limit or (kept == limit and not complete)
+            return _trimmed(batch, limit, cut=more)
+        cap = _cap(batch, requested)
+        if cap is not None and windows is not None:
+            # Asked for more than the server ever returns: as many as it would, exactly.
+            return (yield from fetch_by_id_windows(windows, min(limit, cap), cap, parameter))
+        if cap is not None and limit > cap:
+            # Cut at the cap and say so, as an answer without exclusions would be (the server's
+            # warning is kept).
+            return batch
+        if cap is not None:
+            raise ServerIncompatibilityError(
+                f"{parameter}: after removing the rows it excludes from the {batch.received} rows "
+                f"the server returns at most (its row limit), {kept} of the {limit} rows asked "
+                "for remain; narrow the query with other filters (e.g. ranges of 'id') to get an "
+                "exact answer"
+            )
+        share = kept / batch.received if batch.received else 0.0
+        estimate = int(limit / share * 1.25) + 1 if share > 0 else 0
+        requested = max(2 * requested, estimate)
+    raise ServerIncompatibilityError(
+        f"{parameter}: {limit} rows could not be collected in {MAX_ROUNDS} requests"
+    )
+
+
+def fetch_by_id_windows(windows: WindowFetch, limit: int, cap: int, parameter: str) -> Plan[Batch]:
+    """`limit` passing rows collected from windows of `id` small enough to come back whole.
+
+    A window answered with fewer rows than the cap holds every row of its range; a full one is
+    halved and asked again; sparse ones double and empty ones grow sixteenfold, until the ids run
+    out (below 2**63).
+    """
+    parts: list[Any] = []
+    kept = 0
+    low, width = 0, cap
+    last: Batch | None = None
+    for _ in range(MAX_WINDOWS):
+        if low >= MAX_ID or kept >= limit:
+            break
+        high = min(low + width, MAX_ID)
+        batch = yield from windows(low, high, cap)
+        if not is_complete(batch.received, cap, batch.headers.warnings):
+            if width == 1:
+                raise ServerIncompatibilityError(
+                    f"{parameter}: more than {cap} rows share one id; the exclusions cannot be "
+                    "applied exactly"
+                )
+            width = max(1, width // 2)
+            continue
+        last = batch
+        parts.append(batch.rows)
+        kept += len(batch.rows)
+        low = high
+        if batch.received == 0:
+            width = min(width * 16, MAX_ID)  # past the ids (or a gap in them): widen fast
+        elif batch.received < cap // 4:
+            width = min(width * 2, MAX_ID)
+    else:
+        raise ServerIncompatibilityError(
+            f"{parameter}: {limit} rows could not be collected in {MAX_WINDOWS} requests"
+        )
+    assert last is not None
+    rows = _joined(parts)
+    cut = len(rows) > limit or (len(rows) == limit and low < MAX_ID)
+    return _trimmed(replace(last, rows=rows, received=len(rows)), limit, cut=cut)
+
+
+def _joined(parts: list[Any]) -> Any:
+    if all(isinstance(part, list) for part in parts):
+        return [row for part in parts for row in part]
+    import pandas as pd
+
+    frames = [part for part in parts if len(part)] or parts[:1]
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+
+
+def id_window_body(body: Mapping[str, Any], table: str, low: int, high: int) -> dict[str, Any]:
+    """A query body further restricted to `low <= id < high` on `table` (the user's bounds kept)."""
+    bounded = dict(body)
+    for key, value, tighter in (
+        ("filter_greater_equal_dict", low, max),
+        ("filter_less_dict", high, min),
+    ):
+        tables = {name: dict(columns) for name, columns in (body.get(key) or {}).items()}
+        columns = tables.setdefault(table, {})
+        columns["id"] = tighter(columns["id"], value) if "id" in columns else value
+        bounded[key] = tables
+    return bounded
+
+
+def _cap(batch: Batch, requested: int) -> int | None:
+    for message in batch.headers.warnings:
+        value = limit_warning_value(message)
+        if value is not None and value < requested:
+            return value
+    return None
+
+
+def _trimmed(batch: Batch, limit: int, *, cut: bool) -> Batch:
+    rows = batch.rows
+    if len(rows) > limit:
+        if isinstance(rows, list):
+            rows = rows[:limit]
+        else:
+            attrs = dict(rows.attrs)
+            rows = rows.iloc[:limit]
+            rows.attrs.update(attrs)
+    warnings = [m for m in batch.headers.warnings if limit_warning_value(m) is None]
+    if cut:
+        warnings.append(f'201 - "Limited query to {limit} rows')
+    return replace(batch, rows=rows, headers=replace(batch.headers, warnings=tuple(warnings)))
+
+
+# ---------------------------------------------------------------- counts
+
+
+def count_bodies(body: Mapping[str, Any], filters: QueryFilters) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(sign, body) of the counts whose signed sum is the exact count.
+
+    The first counts every row matching the other filters; each further one the rows matching a
+    set of exclusions at once (inclusion-exclusion). Sets whose values cannot meet (an inclusion
+    filter on the same column without common values) count zero and are not sent.
+    """
+    base = {k: v for k, v in body.items() if k not in (EXCLUSION_BODY_KEY, "offset", "limit")}
+    yield 1, base
+    excluded = exclusions(filters)
+    for size in range(1, len(excluded) + 1):
+        sign = -1 if size % 2 else 1
+        for chosen in combinations(excluded, size):
+            combined = _with_inclusions(base, chosen)
+            if combined is not None:
+                yield sign, combined
+
+
+def _with_inclusions(
+    base: Mapping[str, Any], chosen: Sequence[tuple[str, str, list[Any]]]
+) -> dict[str, Any] | None:
+    inclusions = {table: dict(columns) for table, columns in (base.get("filter_in_dict") or {}).items()}
+    for table, column, values in chosen:
+        columns = inclusions.setdefault(table, {})
+        wanted = values
+        if column in columns:
+            excluded = set(values)
+            wanted = [value for value in columns[column] if value in excluded]
+        if not wanted:
+            return None
+        columns[column] = wanted
+    return {**base, "filter_in_dict": inclusions}
+
+
+def count_of(rows: pd.DataFrame | Records) -> int:
+    """The number a count answer holds (one row, one `count` column)."""
+    if isinstance(rows, list):
+        values = [row.get("count") for row in rows]
+    else:
+        values = rows["count"].tolist() if "count" in rows.columns else []
+    if len(values) != 1 or isinstance(values[0], bool) or not isinstance(values[0], int):
+        raise UnexpectedResponseError(f"a count query answered {values!r}, not one integer count")
+    return int(values[0])
+
+
+def with_count(rows: pd.DataFrame | Records, count: int) -> pd.DataFrame | Records:
+    """A count answer holding `count` instead of its own number."""
+    if isinstance(rows, list):
+        return [{**rows[0], "count": count}]
+    frame = rows.copy()
+    frame["count"] = [count]
+    return frame

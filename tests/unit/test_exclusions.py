@@ -1,0 +1,184 @@
+"""Exclusion filters against a server that ignores them (as MaterializationEngine 5.26.4 does)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+
+from caveclient_gen.errors import InvalidInputError, ServerIncompatibilityError
+from caveclient_gen.services.materialize import MaterializationClient
+
+from .materialize_support import (
+    V3,
+    FakeCAVE,
+    arrow_stream,
+    standard_materialize,
+    synapse_frame,
+    table_metadata,
+)
+
+QUERY = f"{V3}/version/3/table/synapses/query"
+
+
+def rows(n: int) -> pd.DataFrame:
+    """n synapse rows; ids 1..n, post_pt_root_id 7 for ids divisible by 4, else 8."""
+    base = synapse_frame()
+    frame = pd.concat([base] * (n // 3 + 1), ignore_index=True).iloc[:n].copy()
+    frame["id"] = range(1, n + 1)
+    frame["post_pt_root_id"] = [7 if i % 4 == 0 else 8 for i in range(1, n + 1)]
+    return frame
+
+
+class IgnoringServer:
+    """Answers every query from `table`, ignoring exclusions, honouring limits, counts and a cap."""
+
+    def __init__(self, table: pd.DataFrame, cap: int = 10_000) -> None:
+        self.table = table
+        self.cap = cap
+        self.bodies: list[dict[str, Any]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        self.bodies.append(body)
+        frame = self.table
+        for column, values in (body.get("filter_in_dict") or {}).get("synapses", {}).items():
+            frame = frame[frame[column].isin(values)]
+        for column, value in (body.get("filter_equal_dict") or {}).get("synapses", {}).items():
+            frame = frame[frame[column] == value]
+        for column, value in (body.get("filter_greater_equal_dict") or {}).get("synapses", {}).items():
+            frame = frame[frame[column] >= value]
+        for column, value in (body.get("filter_less_dict") or {}).get("synapses", {}).items():
+            frame = frame[frame[column] < value]
+        headers = [("content-type", "data.arrow")]
+        if request.url.params.get("count") == "true":
+            frame = pd.DataFrame({"count": [len(frame)]})
+        else:
+            limit = min(int(body.get("limit", self.cap)), self.cap)
+            frame = frame.iloc[:limit]
+            if len(frame) == limit:
+                headers.append(("warning", f'201 - "Limited query to {limit} rows'))
+        return httpx.Response(200, content=arrow_stream(frame.reset_index(drop=True)), headers=headers)
+
+
+@pytest.fixture
+def fake() -> FakeCAVE:
+    fake = FakeCAVE()
+    standard_materialize(fake)
+    return fake
+
+
+def test_a_limit_is_met_by_asking_for_more(fake: FakeCAVE) -> None:
+    server = IgnoringServer(rows(100))
+    fake.route("POST", QUERY, server)
+    with pytest.warns(UserWarning, match="Limited query to 10 rows"):
+        frame = fake.materialize().query_table(
+            "synapses", filter_out_dict={"post_pt_root_id": [8]}, limit=10
+        )
+    assert isinstance(frame, pd.DataFrame)
+    assert frame["id"].tolist() == [4, 8, 12, 16, 20, 24, 28, 32, 36, 40]
+    # the second limit follows from the share of rows kept by the first answer (2 of 10)
+    assert [body["limit"] for body in server.bodies] == [10, 63]
+    assert frame.attrs["limit"] == 10
+
+
+def test_counts_subtract_the_excluded_rows(fake: FakeCAVE) -> None:
+    server = IgnoringServer(rows(100))
+    fake.route("POST", QUERY, server)
+    counted = fake.materialize().query_table(
+        "synapses", filter_out_dict={"post_pt_root_id": [8], "id": [4, 5, 6]}, get_counts=True
+    )
+    assert isinstance(counted, pd.DataFrame)
+    # 25 rows on root 7, one of them (id 4) excluded by id
+    assert counted["count"].tolist() == [24]
+    assert len(server.bodies) == 4  # all, each exclusion, both: inclusion-exclusion
+    assert all("filter_notin_dict" not in body for body in server.bodies)
+
+
+def test_a_server_cap_is_passed_by_windows_of_id(fake: FakeCAVE) -> None:
+    """Excluded rows fill the capped answers: the rows are collected by ranges of id instead."""
+    server = IgnoringServer(rows(100), cap=20)
+    fake.route("POST", QUERY, server)
+    with pytest.warns(UserWarning, match="Limited query to 15 rows"):
+        frame = fake.materialize().query_table(
+            "synapses",
+            filter_out_dict={"post_pt_root_id": [8]},
+            filter_less_dict={"id": 90},
+            limit=15,
+        )
+    assert isinstance(frame, pd.DataFrame)
+    assert frame["id"].tolist() == list(range(4, 61, 4))
+    windows = [body for body in server.bodies if "filter_greater_equal_dict" in body]
+    assert windows
+    assert all(body["filter_less_dict"]["synapses"]["id"] <= 90 for body in windows)
+    # every passing row when there are fewer than the limit
+    everything = fake.materialize().query_table(
+        "synapses", filter_out_dict={"post_pt_root_id": [8]}, limit=20, log_warning=False
+    )
+    assert isinstance(everything, pd.DataFrame)
+    assert everything["id"].tolist() == list(range(4, 81, 4))
+    few = fake.materialize().query_table(
+        "synapses",
+        filter_out_dict={"post_pt_root_id": [8]},
+        filter_less_dict={"id": 30},
+        limit=19,
+        log_warning=False,
+    )
+    assert isinstance(few, pd.DataFrame)
+    assert few["id"].tolist() == [4, 8, 12, 16, 20, 24, 28]
+
+
+def test_a_join_that_the_cap_prevents_from_being_exact_raises(fake: FakeCAVE) -> None:
+    fake.route("GET", f"{V3}/version/3/table/nuclei/metadata", table_metadata("nuclei"))
+    fake.route("POST", f"{V3}/version/3/query", IgnoringServer(rows(100), cap=20))
+    with pytest.raises(ServerIncompatibilityError, match="filter_out_dict"):
+        fake.materialize().join_query(
+            [["synapses", "id"], ["nuclei", "id"]],
+            filter_out_dict={"synapses": {"post_pt_root_id": [8]}},
+            limit=15,
+            metadata=False,
+        )
+
+
+def test_a_limit_above_the_server_cap_gives_as_many_rows_as_the_cap(fake: FakeCAVE) -> None:
+    fake.route("POST", QUERY, IgnoringServer(rows(100), cap=20))
+    with pytest.warns(UserWarning, match="Limited query to 20 rows"):
+        frame = fake.materialize().query_table(
+            "synapses", filter_out_dict={"post_pt_root_id": [8]}, limit=50
+        )
+    assert isinstance(frame, pd.DataFrame)
+    assert frame["id"].tolist() == list(range(4, 81, 4))
+
+
+def test_offset_with_exclusions_is_refused_before_any_request(fake: FakeCAVE) -> None:
+    before = len(fake.requests)
+    with pytest.raises(InvalidInputError) as raised:
+        fake.materialize().query_table("synapses", filter_out_dict={"id": [1]}, offset=3)
+    assert raised.value.parameter == "offset"
+    assert re.search("filter_out_dict", str(raised.value))
+    assert len(fake.requests) == before
+
+
+def test_the_async_client_meets_the_limit_and_counts_too(fake: FakeCAVE) -> None:
+    server = IgnoringServer(rows(100))
+    fake.route("POST", QUERY, server)
+
+    async def run() -> tuple[Any, Any]:
+        async with fake.async_client() as client:
+            materialize = MaterializationClient(client._core)
+            frame = await materialize.query_table(
+                "synapses", filter_out_dict={"post_pt_root_id": [8]}, limit=10, log_warning=False
+            )
+            counted = await materialize.query_table(
+                "synapses", filter_out_dict={"post_pt_root_id": [8]}, get_counts=True
+            )
+            return frame, counted
+
+    frame, counted = asyncio.run(run())
+    assert frame["id"].tolist() == [4, 8, 12, 16, 20, 24, 28, 32, 36, 40]
+    assert counted["count"].tolist() == [25]
