@@ -261,3 +261,29 @@ def test_a_count_that_disagrees_with_the_rows_is_refused(
     monkeypatch.setattr(queries, "count_frame", lambda count: real(max(0, count - 1)))
     with pytest.raises(UnexpectedResponseError, match="refusing a result that would not be exact"):
         client.materialize.query_table(SYNAPSES, all_rows=True)
+
+
+def test_the_async_client_fetches_the_same_partitions(client: CAVEclient, cave: LocalCAVE) -> None:
+    import asyncio
+
+    from caveclient_gen import AsyncCAVEclient
+
+    with uncapped(cave):
+        single = client.materialize.query_table(SYNAPSES, split_positions=True)
+
+    async def partitioned() -> Any:
+        async with AsyncCAVEclient(
+            cave.datastack,
+            server_address=cave.url,
+            auth_token=cave.token,
+            write_server_cache=False,
+        ) as async_client:
+            return await async_client.materialize.query_table(
+                SYNAPSES, split_positions=True, all_rows=True
+            )
+
+    with cave:  # served on 127.0.0.1 for the async client's own connections
+        before = len(cave.deployment.request_log)
+        frame = asyncio.run(partitioned())
+        assert len(cave.deployment.request_log) - before > len(single) // CAP
+    assert_same(frame, single)
