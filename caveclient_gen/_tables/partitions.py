@@ -163,14 +163,21 @@ def key_bounds(body: Mapping[str, Any], table: str, column: str) -> KeyRange:
 def with_range(body: Mapping[str, Any], table: str, column: str, keys: KeyRange) -> dict[str, Any]:
     """The body restricted to a key range (the query's other filters kept as they are)."""
     restricted = dict(body)
-    for filter_key, bound, unbounded in (
-        ("filter_greater_equal_dict", keys.low, KEY_LOWEST),
-        ("filter_less_dict", keys.high, KEY_END),
+    for filter_key, bound, unbounded, tighter in (
+        ("filter_greater_equal_dict", keys.low, KEY_LOWEST, max),
+        ("filter_less_dict", keys.high, KEY_END, min),
     ):
         tables = {name: dict(columns) for name, columns in (body.get(filter_key) or {}).items()}
         if bound == unbounded:
             continue
-        tables.setdefault(table, {})[column] = bound
+        columns = tables.setdefault(table, {})
+        given = columns.get(column)
+        if given is None or isinstance(given, bool) or not isinstance(given, int | float):
+            # The query's own bound, if any, is an integer already folded into the range.
+            columns[column] = bound
+        else:
+            # A fractional bound of the query's own is kept wherever it is the tighter one.
+            columns[column] = tighter(given, bound)
         restricted[filter_key] = tables
     restricted.pop("offset", None)
     restricted.pop("limit", None)

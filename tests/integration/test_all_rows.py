@@ -140,6 +140,10 @@ FILTER_CASES: dict[str, Callable[[pd.DataFrame], dict[str, Any]]] = {
         "filter_less_dict": {"id": int(s["id"].iloc[-100])},
         "filter_greater_dict": {"size": 0},
     },
+    "id_fractional": lambda s: {
+        "filter_less_dict": {"id": float(s["id"].iloc[-50]) + 0.5},
+        "filter_greater_equal_dict": {"id": float(s["id"].iloc[20]) - 0.5},
+    },
     "id_equal_and_le": lambda s: {
         "filter_less_equal_dict": {"id": int(s["id"].iloc[-3])},
         "filter_greater_dict": {"id": int(s["id"].iloc[2])},

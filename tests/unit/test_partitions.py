@@ -95,3 +95,14 @@ def test_merge_fills_partitions_up_to_the_target() -> None:
 )
 def test_the_cap_is_read_from_the_servers_warnings(warnings: list[str], cap: int | None) -> None:
     assert capped_at(warnings) == cap
+
+
+def test_a_fractional_bound_of_the_query_is_never_loosened() -> None:
+    body = {"filter_less_dict": {"t": {"id": 2.5}}, "filter_greater_equal_dict": {"t": {"id": 0.5}}}
+    assert key_bounds(body, "t", "id") == KeyRange(KEY_LOWEST, KEY_END)
+    ranged = with_range(body, "t", "id", KeyRange(0, 1024))
+    assert ranged["filter_less_dict"] == {"t": {"id": 2.5}}
+    assert ranged["filter_greater_equal_dict"] == {"t": {"id": 0.5}}
+    later = with_range(body, "t", "id", KeyRange(1, 2))
+    assert later["filter_less_dict"] == {"t": {"id": 2}}
+    assert later["filter_greater_equal_dict"] == {"t": {"id": 1}}
