@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from .. import _defaults
 from .._http.plan import Plan, RawResponse, Request, fetch, fetch_all
-from ..errors import CAVEError, UnexpectedResponseError
+from ..errors import CAVEError, InvalidInputError, UnexpectedResponseError
 from .frames import json_records, query_headers
 
 if TYPE_CHECKING:
@@ -172,12 +173,16 @@ def with_range(body: Mapping[str, Any], table: str, column: str, keys: KeyRange)
             continue
         columns = tables.setdefault(table, {})
         given = columns.get(column)
-        if given is None or isinstance(given, bool) or not isinstance(given, int | float):
-            # The query's own bound, if any, is an integer already folded into the range.
+        if given is None or _is_integer(given):
+            # The query's own integer bound, if any, is folded into the range already.
             columns[column] = bound
-        else:
+        elif isinstance(given, numbers.Real) and not isinstance(given, bool):
             # A fractional bound of the query's own is kept wherever it is the tighter one.
             columns[column] = tighter(given, bound)
+        else:
+            raise InvalidInputError(
+                filter_key, f"{table}.{column} bounds must be numbers, not {given!r}"
+            )
         restricted[filter_key] = tables
     restricted.pop("offset", None)
     restricted.pop("limit", None)
@@ -187,7 +192,7 @@ def with_range(body: Mapping[str, Any], table: str, column: str, keys: KeyRange)
 def _is_integer(value: Any) -> bool:
     import numpy as np
 
-    return isinstance(value, int | np.integer)
+    return not isinstance(value, bool) and isinstance(value, int | np.integer)
 
 
 def buckets(bounds: KeyRange) -> list[KeyRange]:

@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
+from caveclient_gen import InvalidInputError
 from caveclient_gen._tables.partitions import (
     KEY_END,
     KEY_LOWEST,
@@ -106,3 +107,9 @@ def test_a_fractional_bound_of_the_query_is_never_loosened() -> None:
     later = with_range(body, "t", "id", KeyRange(1, 2))
     assert later["filter_less_dict"] == {"t": {"id": 2}}
     assert later["filter_greater_equal_dict"] == {"t": {"id": 1}}
+    single = with_range(
+        {"filter_less_dict": {"t": {"id": np.float32(2.5)}}}, "t", "id", KeyRange(0, 1024)
+    )
+    assert single["filter_less_dict"] == {"t": {"id": np.float32(2.5)}}
+    with pytest.raises(InvalidInputError, match="filter_less_dict"):
+        with_range({"filter_less_dict": {"t": {"id": "9"}}}, "t", "id", KeyRange(0, 1024))
