@@ -8,6 +8,7 @@ client.materialize.query_table("nucleus_detection_v0")
 from __future__ import annotations
 
 from ._client import AsyncCAVEclient, CAVEclient
+from ._http.session_defaults import get_session_defaults, set_session_defaults
 from ._version import __version__
 from .errors import (
     AnnotationUploadError,
@@ -60,4 +61,6 @@ __all__ = [
     "UnexpectedResponseError",
     "UnprocessableEntityError",
     "__version__",
+    "get_session_defaults",
+    "set_session_defaults",
 ]

@@ -20,9 +20,11 @@ from ._http.runtime import SyncRuntime
 from .errors import InvalidInputError
 
 A = TypeVar("A")
+S = TypeVar("S", bound="ServiceClient[Any]")
 T = TypeVar("T")
 
 if TYPE_CHECKING:
+    from .services._base import ServiceClient
     from .services.annotation import AnnotationClient
     from .services.auth import AuthClient
     from .services.chunkedgraph import ChunkedGraphClient
@@ -67,59 +69,75 @@ class _ClientBase(Generic[M]):
     def desired_resolution(self) -> Any:
         return self._core.desired_resolution
 
+    @property
+    def local_server(self) -> str:
+        """The datastack's local server (materialize, chunkedgraph, …), from its info record.
+
+        Fetched on first use and kept. On an AsyncCAVEclient, known once the record was fetched
+        (`await client.info.get_datastack_info()`).
+        """
+        from .services.info import InfoServiceClient
+
+        info: InfoServiceClient[Any] = self.info
+        return info._now(InfoServiceClient.local_server.plan(info), "local_server")
+
+    def _attach(self, sub_client: S) -> S:
+        sub_client._fc = self
+        return sub_client
+
     @cached_property
     def auth(self) -> AuthClient[M]:
         from .services.auth import AuthClient
 
-        return AuthClient(self._core)
+        return self._attach(AuthClient(self._core))
 
     @cached_property
     def info(self) -> InfoServiceClient[M]:
         from .services.info import InfoServiceClient
 
-        return InfoServiceClient(self._core)
+        return self._attach(InfoServiceClient(self._core))
 
     @cached_property
     def state(self) -> JSONService[M]:
         from .services.state import JSONService
 
-        return JSONService(self._core)
+        return self._attach(JSONService(self._core))
 
     @cached_property
     def schema(self) -> SchemaClient[M]:
         from .services.schema import SchemaClient
 
-        return SchemaClient(self._core)
+        return self._attach(SchemaClient(self._core))
 
     @cached_property
     def chunkedgraph(self) -> ChunkedGraphClient[M]:
         from .services.chunkedgraph import ChunkedGraphClient
 
-        return ChunkedGraphClient(self._core)
+        return self._attach(ChunkedGraphClient(self._core))
 
     @cached_property
     def materialize(self) -> MaterializationClient[M]:
         from .services.materialize import MaterializationClient
 
-        return MaterializationClient(self._core)
+        return self._attach(MaterializationClient(self._core))
 
     @cached_property
     def annotation(self) -> AnnotationClient[M]:
         from .services.annotation import AnnotationClient
 
-        return AnnotationClient(self._core)
+        return self._attach(AnnotationClient(self._core))
 
     @cached_property
     def l2cache(self) -> L2CacheClient[M]:
         from .services.l2cache import L2CacheClient
 
-        return L2CacheClient(self._core)
+        return self._attach(L2CacheClient(self._core))
 
     @cached_property
     def skeleton(self) -> SkeletonClient[M]:
         from .services.skeleton import SkeletonClient
 
-        return SkeletonClient(self._core)
+        return self._attach(SkeletonClient(self._core))
 
     def __repr__(self) -> str:
         server = self._core.deployment._explicit_server or "(resolved on first use)"

@@ -27,8 +27,13 @@ CLIENT_LAYERS: tuple[tuple[str, ...], ...] = (
     ("caveclient_gen.services",),
     ("caveclient_gen._client",),
     ("caveclient_gen",),  # the package itself: its public surface
-    ("caveclient_gen.cli",),
+    ("caveclient_gen.cli", "caveclient_gen.mock", "caveclient_gen.pytest_plugin"),
 )
+
+BRIDGES = {("caveclient_gen.testing", "caveclient_gen.mock")}
+"""The only imports from LocalCAVE into the client layer: `caveclient_gen.testing.CAVEclientMock`
+is where caveclient users look for the mock (caveclient.tools.testing), and it returns a client.
+The package's `__getattr__` imports it on first use only; no LocalCAVE module imports it."""
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -158,9 +163,29 @@ def test_localcave_does_not_share_code_with_the_client(graph: dict[str, set[str]
         for module, targets in graph.items()
         if module.startswith("caveclient_gen.testing")
         for target in targets
-        if not target.startswith("caveclient_gen.testing")
+        if not target.startswith("caveclient_gen.testing") and (module, target) not in BRIDGES
     ]
     assert shared == []
+
+
+def test_importing_localcave_does_not_load_the_mock() -> None:
+    """The bridge to CAVEclientMock is lazy: importing LocalCAVE does not load it (the package's own
+    `__init__` loads the client, whichever subpackage is imported)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, caveclient_gen.testing as t\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('caveclient_gen.')"
+        " and not m.startswith('caveclient_gen.testing'))\n"
+        "print(loaded)\n"
+        "assert t.CAVEclientMock.__module__ == 'caveclient_gen.mock'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    loaded = eval(result.stdout)  # a printed list of module names
+    assert "caveclient_gen.mock" not in loaded
 
 
 def test_generated_code_imports_nothing_of_ours() -> None:

@@ -19,6 +19,7 @@ from .._http.plan import Plan
 from .._http.retry import RetryPolicy
 from .._http.runtime import AsyncRuntime, SyncRuntime
 from .._http.session import HTTPSettings, Session, default_timeout
+from .._http.session_defaults import get_session_defaults
 from ..errors import InvalidInputError
 from .datastack import DatastackRecord, Deployment
 from .tokens import TokenSource, find_token
@@ -131,11 +132,17 @@ def http_settings(
         chosen = timeout
     else:
         chosen = httpx.Timeout(float(timeout), connect=min(float(timeout), _defaults.CONNECT_TIMEOUT))
-    retries = _defaults.MAX_RETRIES if max_retries is None else max_retries
+    session = get_session_defaults()  # set_session_defaults(); arguments given here win
+    retries = session["max_retries"] if max_retries is None else max_retries
     return HTTPSettings(
         timeout=chosen,
-        pool_maxsize=_defaults.POOL_MAXSIZE if pool_maxsize is None else pool_maxsize,
-        retry=RetryPolicy(max_retries=retries),
+        pool_maxsize=session["pool_maxsize"] if pool_maxsize is None else pool_maxsize,
+        retry=RetryPolicy(
+            max_retries=retries,
+            backoff_initial=session["backoff_factor"],
+            backoff_max=session["backoff_max"],
+            read_statuses=frozenset(session["status_forcelist"]),
+        ),
         transport=transport if isinstance(transport, httpx.BaseTransport) else None,
         async_transport=transport if isinstance(transport, httpx.AsyncBaseTransport) else None,
     )

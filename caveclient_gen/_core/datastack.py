@@ -167,6 +167,10 @@ class Deployment:
             return None
         return self._records.get((self.datastack_name, None))
 
+    def stored_records(self) -> dict[str, DatastackRecord]:
+        """The datastack records fetched so far (default image source), by datastack name."""
+        return {name: record for (name, mirror), record in self._records.items() if mirror is None}
+
     def stored_datastacks(self) -> list[str]:
         return sorted({name for name, _ in self._records})
 

@@ -1,24 +1,158 @@
-"""What every sub-client holds: the runtime, the session and the deployment of its client."""
+"""What every sub-client holds: the runtime, the session and the deployment of its client, and
+the public attributes caveclient's sub-clients have (`server_address`, `server_version`, …).
+
+Those attributes make no request at construction: the global server is known without one, a
+datastack's local server is looked up (and cached) on first use, and `server_version` is fetched
+on first use.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from .._http.plan import M, SubClient
+import httpx
+
+from .._convert.versions import ServerVersion, parse_version
+from .._http.parse import parsed
+from .._http.plan import M, Plan, SubClient, fetch, read
+from .._http.runtime import SyncRuntime
+from ..errors import NotFoundError, UnexpectedResponseError
 
 if TYPE_CHECKING:
     from .._core.core import ClientCore
 
+T = TypeVar("T")
+
+
+class NeedsRequestError(RuntimeError):
+    """An attribute of an async client needs a request that has not been made yet."""
+
 
 class ServiceClient(SubClient[M]):
     """A sub-client bound to one client's connections, token and datastack."""
+
+    _SERVER_KEY: ClassVar[str] = "server_address"
+    """caveclient's name of this service's address in `default_url_mapping`."""
+    _API_VERSION: ClassVar[int] = 1
+    """The version of the service's API that this client speaks (what caveclient's `api_version` is)."""
+    _LOCAL: ClassVar[bool] = False
+    """True: served by the datastack's local server; False: by the global server."""
+    _TABLE_ID_IN_MAPPING: ClassVar[bool] = False
+    """True: `default_url_mapping` holds the chunkedgraph table id (as caveclient's does)."""
+    _VERSION_ROUTE: ClassVar[tuple[str, str] | None] = None
+    """(generated package, module under its `api`) of the version route caveclient asks; None: caveclient
+    asks none, and `server_version` is None, as there."""
 
     def __init__(self, core: ClientCore) -> None:
         super().__init__(core.runtime)
         self._core = core
         self._session = core.session
         self._deployment = core.deployment
+        self._fc: Any = None
+        self._server_version: ServerVersion | None = None
+        self._server_version_known = False
 
     def __repr__(self) -> str:
         datastack = self._deployment.datastack_name
         return f"{type(self).__name__}(datastack_name={datastack!r})"
+
+    # ------------------------------------------------------------ caveclient's public attributes
+
+    @property
+    def fc(self) -> Any:
+        """The client (CAVEclient or AsyncCAVEclient) this sub-client belongs to; None if built alone."""
+        return self._fc
+
+    @property
+    def verify(self) -> bool:
+        """Whether TLS certificates are verified: always True."""
+        return True
+
+    @property
+    def api_version(self) -> int:
+        """The version of the service's API this sub-client speaks."""
+        return self._API_VERSION
+
+    @property
+    def server_address(self) -> str:
+        """The server of this service: the global server, or the datastack's local server.
+
+        The local server comes from the datastack's info record, fetched (once) on first use.
+        """
+        return self._now(self._server_plan(), "server_address")
+
+    @property
+    def default_url_mapping(self) -> dict[str, str]:
+        """caveclient's URL template values for this service (server address, table id, …); a copy."""
+        mapping = {self._SERVER_KEY: self.server_address}
+        if self._TABLE_ID_IN_MAPPING:
+            mapping["table_id"] = self._now(self._deployment.segmentation_table(), "table_id")
+        return mapping
+
+    @property
+    def server_version(self) -> ServerVersion | None:
+        """The version of the software the service runs, fetched on first use (then kept).
+
+        None when the service has no version route (or caveclient asks none). A ServerVersion
+        compares with strings, tuples and `packaging.version.Version`.
+        """
+        if not self._server_version_known:
+            self._server_version = self._now(self._server_version_plan(), "server_version")
+            self._server_version_known = True
+        return self._server_version
+
+    @property
+    def session(self) -> httpx.Client | httpx.AsyncClient:
+        """The httpx client of this service's server, with the token: for requests of your own.
+
+        caveclient's was a `requests.Session`; httpx's `get`/`post` take the same arguments.
+        """
+        server = self.server_address
+        if self._session.mode == "sync":
+            return self._session.http_client(server)
+        return self._session.async_http_client(server)
+
+    # ------------------------------------------------------------ helpers
+
+    def _server_plan(self) -> Plan[str]:
+        if self._LOCAL:
+            return (yield from self._deployment.local_server())
+        return self._deployment.global_server
+
+    def _server_version_plan(self) -> Plan[ServerVersion | None]:
+        if self._VERSION_ROUTE is None:
+            return None
+        package, module = self._VERSION_ROUTE
+        server = yield from self._server_plan()
+        client_class = importlib.import_module(f"cave_api.{package}.client").Client
+        route = importlib.import_module(f"cave_api.{package}.api.{module}")
+        api = self._session.api(client_class, server)
+        try:
+            response = yield from fetch(read(route.sync_detailed, route.asyncio_detailed, client=api))
+        except NotFoundError:
+            return None  # a server older than its version route
+        text = parsed(response, str)
+        version = parse_version(text)
+        if version is None:
+            raise UnexpectedResponseError(
+                f"{type(self).__name__}: the server reported the version {text!r}"
+            )
+        return version
+
+    def _now(self, plan: Plan[T], attribute: str) -> T:
+        """The plan's result now: run by a sync client; an async client answers only from what is
+        already known (an attribute cannot be awaited)."""
+        runtime = self._core.runtime
+        if isinstance(runtime, SyncRuntime):
+            return runtime.run(plan)
+        try:
+            next(plan)
+        except StopIteration as finished:
+            return finished.value  # type: ignore[no-any-return]
+        plan.close()
+        raise NeedsRequestError(
+            f"{attribute} of an async client is known only once the request it needs was made: "
+            "await client.info.get_datastack_info() first for server addresses and table ids; "
+            "server_version needs a sync CAVEclient"
+        )

@@ -98,6 +98,7 @@ class MaterializeBase(ServiceClient[M]):
         self._view_managers: dict[tuple[str, int], ViewManager[M]] = {}
         self._row_caps: dict[str, int] = {}
         """Each datastack's server row cap, once a capped answer told it (for all_rows)."""
+        self._cg_client: Any = None
 
     @property
     def desired_resolution(self) -> list[float] | None:

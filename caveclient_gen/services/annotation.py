@@ -140,6 +140,10 @@ def _batch_outcome(error: Exception) -> Literal["rejected", "unknown"]:
 class AnnotationClient(ServiceClient[M]):
     """The annotation engine: create annotation tables and insert, read, update, delete rows."""
 
+    _SERVER_KEY = "ae_server_address"
+    _API_VERSION = 2
+    _LOCAL = True
+
     def _api(self) -> Plan[AnnotationAPI]:
         server = yield from self._deployment.local_server()
         return self._session.api(AnnotationAPI, server)

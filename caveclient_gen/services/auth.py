@@ -30,6 +30,9 @@ logger = logging.getLogger("caveclient_gen")
 class AuthClient(ServiceClient[M]):
     """Tokens and the auth service. The token itself is never printed, logged or shown in a repr."""
 
+    _SERVER_KEY = "auth_server_address"
+    _API_VERSION = 1
+
     def _api(self) -> AuthAPI:
         return self._session.api(AuthAPI, self._deployment.global_server)
 

@@ -190,6 +190,12 @@ async def _roots_binary_async(
 class ChunkedGraphClient(ServiceClient[M]):
     """The chunkedgraph of the datastack's segmentation: roots, leaves, edits and their history."""
 
+    _SERVER_KEY = "cg_server_address"
+    _API_VERSION = 1
+    _LOCAL = True
+    _TABLE_ID_IN_MAPPING = True
+    _VERSION_ROUTE = ("chunkedgraph", "versions.get_version")
+
     def __init__(self, core: ClientCore) -> None:
         super().__init__(core)
         self._own_timestamp: datetime | None = None
@@ -255,6 +261,14 @@ class ChunkedGraphClient(ServiceClient[M]):
     def table_name(self) -> Plan[str]:
         """The chunkedgraph table id (last element of the datastack's graphene:// source)."""
         return (yield from self._deployment.segmentation_table())
+
+    @property
+    def _endpoints(self) -> dict[str, str]:
+        """caveclient's private URL templates of the chunkedgraph routes (a copy), which some
+        libraries format with `default_url_mapping` to send requests of their own."""
+        from ._caveclient_routes import CHUNKEDGRAPH_ENDPOINTS
+
+        return dict(CHUNKEDGRAPH_ENDPOINTS)
 
     @api_property
     def cloudvolume_path(self) -> Plan[str]:

@@ -27,9 +27,26 @@ if TYPE_CHECKING:
 class InfoServiceClient(ServiceClient[M]):
     """The info service: which datastacks exist, where their services and data live."""
 
+    _SERVER_KEY = "i_server_address"
+    _API_VERSION = 2
+    _VERSION_ROUTE = ("info", "version.get_version")
+
     @property
     def datastack_name(self) -> str | None:
         return self._deployment.datastack_name
+
+    @property
+    def info_cache(self) -> dict[str, Any]:
+        """The datastack records fetched so far, by datastack name (a copy; makes no request)."""
+        return dict(self._deployment.stored_records())
+
+    @property
+    def default_url_mapping(self) -> dict[str, str]:
+        """caveclient's URL template values: the global server and the datastack name; a copy."""
+        mapping = {self._SERVER_KEY: self.server_address}
+        if self._deployment.datastack_name:
+            mapping["datastack_name"] = self._deployment.datastack_name
+        return mapping
 
     @api_property
     def aligned_volume_name(self) -> Plan[str]:

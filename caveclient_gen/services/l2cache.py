@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 class L2CacheClient(ServiceClient[M]):
     """The L2 cache: size, area, representative point, shape of each level-2 node of the graph."""
 
+    _SERVER_KEY = "l2cache_server_address"
+    _API_VERSION = 1
+    _LOCAL = True
+    _TABLE_ID_IN_MAPPING = True
+
     def __init__(self, core: ClientCore) -> None:
         super().__init__(core)
         self._attributes: list[str] | None = None

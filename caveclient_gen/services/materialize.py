@@ -93,6 +93,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .._tables.table_manager import TableManager, ViewManager
+    from .chunkedgraph import ChunkedGraphClient
 
 __all__ = [
     "MaterializationClient",
@@ -149,12 +150,28 @@ def convert_position_columns(
 class MaterializationClient(MaterializeBase[M]):
     """The materialization service: frozen versions of a datastack's tables, and queries of them."""
 
+    _SERVER_KEY = "me_server_address"
+    _API_VERSION = 3
+    _LOCAL = True
+    _VERSION_ROUTE = ("materialize", "service.get_version")
+
     # ------------------------------------------------------------ properties
 
     @property
     def datastack_name(self) -> str | None:
         """The datastack of this client."""
         return self._deployment.datastack_name
+
+    @property
+    def cg_client(self) -> ChunkedGraphClient[M]:
+        """The chunkedgraph sub-client that live queries use: the client's own `chunkedgraph`."""
+        if self._fc is not None:
+            return cast("ChunkedGraphClient[M]", self._fc.chunkedgraph)
+        if self._cg_client is None:
+            from .chunkedgraph import ChunkedGraphClient as Graph
+
+            self._cg_client = Graph(self._core)
+        return cast("ChunkedGraphClient[M]", self._cg_client)
 
     def _version_plan(self) -> Plan[int]:
         """The version queries use by default: the client's (CAVEclient(version=...)), else the one

@@ -26,6 +26,9 @@ SchemaDocument = dict[str, Any]
 class SchemaClient(ServiceClient[M]):
     """The schema service: the annotation schemas tables are created from."""
 
+    _SERVER_KEY = "emas_server_address"
+    _API_VERSION = 2
+
     def _api(self) -> SchemaAPI:
         return self._session.api(SchemaAPI, self._deployment.global_server)
 

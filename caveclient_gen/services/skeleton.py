@@ -126,10 +126,16 @@ class _Service(NamedTuple):
 class SkeletonClient(ServiceClient[M]):
     """The skeleton service: skeletons of root ids, generated on demand and cached by the service."""
 
+    _SERVER_KEY = "skeleton_server_address"
+    _API_VERSION = 1
+    _LOCAL = True
+    _VERSION_ROUTE = ("skeleton", "version.get_version")
+
     def __init__(self, core: ClientCore) -> None:
         super().__init__(core)
         self._grants: dict[tuple[str, str, int], BucketGrant] = {}
         self._info_documents: dict[tuple[str, str, int], PrecomputedSkeletonInfo] = {}
+        self._graph: Any = None
 
     def _api(self, datastack_name: str | None = None) -> Plan[_Service]:
         """Where the datastack's skeleton service is, and the generated client that reaches it."""
@@ -344,15 +350,47 @@ class SkeletonClient(ServiceClient[M]):
     ) -> Plan[Skeleton]:
         """The skeleton of one root id, generated first if the service has none cached (slow).
 
-        `output_format` "dict" gives a SkeletonDict of numpy arrays; "swc" a DataFrame
-        [id, type, x, y, z, radius, parent]. Root ids the service refuses or that are not root
-        ids raise BadRequestError with the server's reason.
+        As caveclient does, the id is first checked to be at the chunkedgraph's root layer and a
+        node of the graph (for this client's datastack; the table's info document is fetched once).
+
+        Parameters
+        ----------
+        root_id : int
+            The root id.
+        datastack_name : str, optional
+            The datastack (default: this client's).
+        skeleton_version : int
+            Skeleton format version: 1-4, -1 (latest) or 0 (Neuroglancer's).
+        output_format : str
+            "dict" gives a SkeletonDict of numpy arrays; "swc" a DataFrame
+            [id, type, x, y, z, radius, parent].
+        log_warning : bool
+            Raise the server's warnings as Python warnings.
+        verbose_level : int, optional
+            The service's verbosity (0 or more).
+
+        Returns
+        -------
+        SkeletonDict or pandas.DataFrame
+            The skeleton, as `output_format` asks.
+
+        Raises
+        ------
+        InvalidInputError
+            A bad argument, or an id that is not at the root layer or not a node of the graph
+            (caught as ValueError, as caveclient's refusal was).
+        BadRequestError
+            The service refused the id, with its reason.
+        UnexpectedResponseError
+            The payload could not be decoded.
         """
         root = as_id("root_id", root_id)
         version = _skeleton_version(skeleton_version)
         server_format = _server_format(output_format)
         level = _verbose_level(verbose_level)
         name, _, api = yield from self._api(datastack_name)
+        if name == self._deployment.datastack_name:
+            yield from self._check_root_id(root)
         response = yield from fetch(
             read(
                 skeleton_route.sync_detailed,
@@ -370,6 +408,34 @@ class SkeletonClient(ServiceClient[M]):
         if output_format == "swc":
             return _decoded(what, swc_frame, response.content)
         return _decoded(what, skeleton_from_flatdict, response.content)
+
+    def _check_root_id(self, root: int) -> Plan[None]:
+        """Refuse an id that is not at the root layer, or not a node of the graph, before asking for
+        its skeleton (caveclient's checks; the layer comes from the table's info document, fetched
+        once)."""
+        from .chunkedgraph import ChunkedGraphClient
+
+        if self._fc is not None:
+            graph = self._fc.chunkedgraph
+        else:
+            if self._graph is None:
+                self._graph = ChunkedGraphClient(self._core)
+            graph = self._graph
+        info = yield from ChunkedGraphClient.segmentation_info.plan(graph)
+        settings = info.get("graph", {})
+        layers = settings.get("n_layers")
+        bits = settings.get("n_bits_for_layer_id", 8)
+        if isinstance(layers, int) and isinstance(bits, int) and 0 < bits < 64:
+            layer = root >> (64 - bits)
+            if layer != layers:
+                raise InvalidInputError(
+                    "root_id",
+                    f"{root} is an id of layer {layer}, not a root id (layer {layers}): perhaps a "
+                    "supervoxel or level-2 id (get its root with client.chunkedgraph.get_root_id)",
+                )
+        valid = yield from ChunkedGraphClient.is_valid_nodes.plan(graph, [root])
+        if not bool(valid[0]):
+            raise InvalidInputError("root_id", f"{root} is not a node of the chunkedgraph")
 
     # ------------------------------------------------------------ many skeletons
 

@@ -20,6 +20,7 @@ from cave_api.state.models.segment_properties import SegmentProperties
 from .. import _defaults
 from .._http.parse import optional, parsed
 from .._http.plan import M, Plan, RawResponse, api_method, fetch, read, write
+from .._http.redact import redact_url
 from .._http.session import origin
 from ..errors import InvalidInputError, NotFoundError, UnexpectedResponseError
 from ._base import ServiceClient
@@ -32,6 +33,10 @@ MAX_PROPERTY_SIZE = 2_500_000
 
 class JSONService(ServiceClient[M]):
     """The JSON state service: stores Neuroglancer states and segment properties by id."""
+
+    _SERVER_KEY = "json_server_address"
+    _API_VERSION = 1
+    _VERSION_ROUTE = ("state", "version.get_version")
 
     _ngl_url: str | None = None
 
@@ -68,7 +73,31 @@ class JSONService(ServiceClient[M]):
 
     @api_method
     def get_state_json(self, state_id: int | str) -> Plan[dict[str, Any]]:
-        """A state by id, or by the URL of a state on this client's state service."""
+        """A state by id, or by URL.
+
+        Parameters
+        ----------
+        state_id : int or str
+            The id of a state on this client's state service, or the http(s) URL of a state: one
+            on this client's state service is read with the token, any other (a state of another
+            deployment, a JSON file on a web server or a public bucket) without it.
+
+        Returns
+        -------
+        dict
+            The Neuroglancer state.
+
+        Raises
+        ------
+        InvalidInputError
+            `state_id` is neither an id nor an http(s) URL (caught as ValueError).
+        NotFoundError
+            No state has that id, or nothing is at that URL.
+        UnexpectedResponseError
+            The document at the URL is not a JSON object.
+        """
+        if isinstance(state_id, str) and "://" in state_id and not self._is_own_state(state_id):
+            return (yield from self._foreign_state(state_id))
         identifier = self._state_id(state_id)
         response = yield from fetch(
             read(get_state.sync_detailed, get_state.asyncio_detailed, identifier, client=self._api())
@@ -220,6 +249,26 @@ class JSONService(ServiceClient[M]):
         if target_site == "seunglab":
             return f"{viewer}{separator}?json_url={state_url}"
         return f"{viewer}{separator}#!middleauth+{state_url}"
+
+    def _is_own_state(self, url: str) -> bool:
+        """Whether `url` names a state of this client's state service (which gets the token)."""
+        return origin(url) == origin(self._deployment.global_server) and bool(STATE_URL_ID.search(url))
+
+    def _foreign_state(self, url: str) -> Plan[dict[str, Any]]:
+        """A state document at a URL outside this client's state service, fetched without the token."""
+        if not url.lower().startswith(("http://", "https://")):
+            raise InvalidInputError("state_id", f"{url!r} is not an http(s) URL")
+        http = self._session.external()
+        response: RawResponse[None] = yield from fetch(read(http.get, http.get_async, url))
+        try:
+            document = json.loads(response.content)
+        except ValueError as error:
+            raise UnexpectedResponseError(f"the document at {redact_url(url)} is not JSON") from error
+        if not isinstance(document, dict):
+            raise UnexpectedResponseError(
+                f"the document at {redact_url(url)} is not a JSON object (a Neuroglancer state)"
+            )
+        return document
 
     def _state_id(self, state_id: int | str) -> int:
         """A state id, from an int or from the URL of a state on this client's state service."""

@@ -8,6 +8,9 @@ Public API:
 - :class:`LocalUser` — a configurable user (permissions per auth dataset, groups, Terms of Service).
 - :func:`serve` — run one in the foreground until Ctrl-C.
 - :class:`InProcessTransport` — an httpx transport that calls ``cave.app`` without a socket.
+- :func:`CAVEclientMock` — caveclient's test helper, same signature, returning this package's
+  client (defined in :mod:`caveclient_gen.mock`, imported on first use: LocalCAVE itself shares no
+  code with the client).
 
 For service authors: :class:`Deployment` (the world), :class:`AuthGuard` and :class:`Caller` (the
 middle_auth checks), and one subpackage per service (``auth``, ``info``, ``schema``, ``state``,
@@ -17,6 +20,8 @@ ASGI app and its mount table :mod:`caveclient_gen.testing.server.mounts`, middle
 encodings, the in-process transport, :class:`LocalCAVE` and :func:`serve`) and ``world`` (the
 deployment, seeded random streams and the default world).
 """
+
+from typing import Any
 
 from .auth.guard import AuthGuard, Caller
 from .auth.identity import LocalUser
@@ -28,6 +33,7 @@ from .world.deployment import AlignedVolume, Datastack, Deployment, ImageSource
 __all__ = [
     "AlignedVolume",
     "AuthGuard",
+    "CAVEclientMock",
     "Caller",
     "Datastack",
     "Deployment",
@@ -37,3 +43,12 @@ __all__ = [
     "LocalUser",
     "serve",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """`CAVEclientMock` is the client layer's: loaded on first use, so LocalCAVE never loads it."""
+    if name == "CAVEclientMock":
+        from ..mock import CAVEclientMock
+
+        return CAVEclientMock
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,6 +12,7 @@ def test_public_names_are_pinned() -> None:
     assert sorted(caveclient_gen.testing.__all__) == [
         "AlignedVolume",
         "AuthGuard",
+        "CAVEclientMock",
         "Caller",
         "Datastack",
         "Deployment",
@@ -21,6 +22,8 @@ def test_public_names_are_pinned() -> None:
         "LocalUser",
         "serve",
     ]
+    for name in caveclient_gen.testing.__all__:
+        assert getattr(caveclient_gen.testing, name) is not None
 
 
 def test_import_reads_no_data_and_opens_no_socket() -> None:

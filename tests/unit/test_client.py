@@ -157,6 +157,8 @@ def test_public_names_are_pinned() -> None:
             "UnexpectedResponseError",
             "UnprocessableEntityError",
             "__version__",
+            "get_session_defaults",
+            "set_session_defaults",
         ]
     )
     for name in caveclient_gen.__all__:

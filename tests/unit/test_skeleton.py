@@ -112,6 +112,48 @@ def skeleton(cave: FakeCAVE) -> SkeletonClient[Any]:
     return make_client(cave)
 
 
+N_LAYERS = 7
+TABLE_INFO: dict[str, Any] = {
+    "type": "segmentation",
+    "data_type": "uint64",
+    "num_channels": 1,
+    "scales": [{"key": "8_8_40", "resolution": [8, 8, 40], "size": [10, 10, 10]}],
+    "chunks_start_at_voxel_offset": True,
+    "data_dir": "gs://bucket/ws",
+    "graph": {
+        "chunk_size": [256, 256, 512],
+        "bounding_box": [2048, 2048, 512],
+        "n_bits_for_layer_id": 8,
+        "cv_mip": 0,
+        "n_layers": N_LAYERS,
+        "spatial_bit_masks": {"1": 10},
+    },
+    "app": {"supported_api_versions": [0, 1]},
+    "sharded_mesh": True,
+    "verify_mesh": False,
+}
+
+
+def root(number: int, layer: int = N_LAYERS) -> int:
+    """An id of the given chunkedgraph layer (the root layer by default)."""
+    return (layer << 56) | number
+
+
+def serve_graph(cave: FakeCAVE, valid: Callable[[int], bool] = lambda _id: True) -> None:
+    """The chunkedgraph routes get_skeleton checks a root id with: the table info and valid_nodes."""
+    cave.on("GET", f"{LOCAL}/segmentation/table/pcg/info", httpx.Response(200, json=TABLE_INFO))
+
+    def valid_nodes(request: httpx.Request) -> httpx.Response:
+        ids = json.loads(request.content)["node_ids"]
+        return httpx.Response(200, json={"valid_roots": [i for i in ids if valid(i)]})
+
+    cave.on("GET", f"{LOCAL}/segmentation/api/v1/table/pcg/valid_nodes", valid_nodes)
+
+
+def skeleton_requests(cave: FakeCAVE) -> list[httpx.Request]:
+    return [r for r in cave.requests if r.url.path.startswith("/skeletoncache")]
+
+
 # ---------------------------------------------------------------- payloads as the service builds them
 
 LVL2 = [160032475051983415, 160032475051983416, 160032475051983417]
@@ -412,14 +454,36 @@ def test_get_precomputed_skeleton_info(cave: FakeCAVE, skeleton: SkeletonClient[
 
 
 def test_get_skeleton_as_dict(cave: FakeCAVE, skeleton: SkeletonClient[Any]) -> None:
+    serve_graph(cave)
     cave.on("GET", f"{LOCAL}{BASE}/async/get_skeleton/", httpx.Response(200, content=flatdict_bytes()))
-    result = skeleton.get_skeleton(864691135)
+    result = skeleton.get_skeleton(root(864691135))
     assert_skeleton(result, 864691135)
-    # No round trip before the skeleton itself: no versions, L2 cache or root-id checks.
-    [request] = cave.requests
+    # Before the skeleton: the root-id checks caveclient makes (table info, once; valid_nodes).
+    paths = [r.url.path for r in cave.requests]
+    assert paths == [
+        "/segmentation/table/pcg/info",
+        "/segmentation/api/v1/table/pcg/valid_nodes",
+        f"{BASE}/async/get_skeleton/4/{root(864691135)}/flatdict",
+    ]
+    assert json_body(cave.requests[1])["node_ids"] == [root(864691135)]
+    request = cave.requests[-1]
     assert request.method == "GET"
-    assert request.url.path == f"{BASE}/async/get_skeleton/4/864691135/flatdict"
     assert query(request) == {"verbose_level": "0"}
+    skeleton.get_skeleton(root(864691135))
+    assert len(cave.to("/segmentation/table/pcg/info")) == 1  # the table info is kept
+
+
+def test_get_skeleton_refuses_ids_that_are_not_roots_before_asking_for_the_skeleton(
+    cave: FakeCAVE, skeleton: SkeletonClient[Any]
+) -> None:
+    serve_graph(cave, valid=lambda node: node != root(9))
+    with pytest.raises(InvalidInputError, match="layer 1, not a root id") as raised:
+        skeleton.get_skeleton(root(5, layer=1))  # a supervoxel id
+    assert raised.value.parameter == "root_id"
+    assert isinstance(raised.value, ValueError)  # what caveclient raises, caught the same way
+    with pytest.raises(InvalidInputError, match="not a node of the chunkedgraph"):
+        skeleton.get_skeleton(root(9))
+    assert skeleton_requests(cave) == []
 
 
 def test_get_skeleton_as_swc(cave: FakeCAVE, skeleton: SkeletonClient[Any]) -> None:
@@ -428,11 +492,14 @@ def test_get_skeleton_as_swc(cave: FakeCAVE, skeleton: SkeletonClient[Any]) -> N
         f"{LOCAL}{BASE}/async/get_skeleton/",
         httpx.Response(200, content=gzip.compress(SWC.encode())),
     )
-    frame = skeleton.get_skeleton(np.uint64(7), skeleton_version=3, output_format="swc", verbose_level=1)
+    serve_graph(cave)
+    frame = skeleton.get_skeleton(
+        np.uint64(root(7)), skeleton_version=3, output_format="swc", verbose_level=1
+    )
     assert isinstance(frame, pd.DataFrame)
     assert_swc(frame)
-    [request] = cave.requests
-    assert request.url.path == f"{BASE}/async/get_skeleton/3/7/swccompressed"
+    [request] = skeleton_requests(cave)
+    assert request.url.path == f"{BASE}/async/get_skeleton/3/{root(7)}/swccompressed"
     assert query(request) == {"verbose_level": "1"}
 
 
@@ -481,16 +548,18 @@ def test_get_skeleton_lets_the_server_explain_a_refusal(
         f"{LOCAL}{BASE}/async/get_skeleton/",
         httpx.Response(400, json={"Error": "Invalid root id: 5 (perhaps a supervoxel id)"}),
     )
+    serve_graph(cave)
     with pytest.raises(BadRequestError, match="perhaps a supervoxel id"):
-        skeleton.get_skeleton(5)
+        skeleton.get_skeleton(root(5))
 
 
 def test_a_corrupt_skeleton_is_unexpected(cave: FakeCAVE, skeleton: SkeletonClient[Any]) -> None:
     cave.on(
         "GET", f"{LOCAL}{BASE}/async/get_skeleton/", httpx.Response(200, content=b"\x1f\x8bnot gzip")
     )
-    with pytest.raises(UnexpectedResponseError, match="root id 5"):
-        skeleton.get_skeleton(5)
+    serve_graph(cave)
+    with pytest.raises(UnexpectedResponseError, match=f"root id {root(5)}"):
+        skeleton.get_skeleton(root(5))
 
 
 def test_server_warnings_become_python_warnings(cave: FakeCAVE, skeleton: SkeletonClient[Any]) -> None:
@@ -499,9 +568,10 @@ def test_server_warnings_become_python_warnings(cave: FakeCAVE, skeleton: Skelet
         f"{LOCAL}{BASE}/async/get_skeleton/",
         httpx.Response(200, content=flatdict_bytes(), headers={"Warning": "cache is warming up"}),
     )
+    serve_graph(cave)
     with pytest.warns(UserWarning, match="cache is warming up"):
-        skeleton.get_skeleton(5)
-    skeleton.get_skeleton(5, log_warning=False)  # filterwarnings=error: any warning would fail
+        skeleton.get_skeleton(root(5))
+    skeleton.get_skeleton(root(5), log_warning=False)  # filterwarnings=error: any warning would fail
 
 
 # ---------------------------------------------------------------- get_bulk_skeletons
@@ -935,7 +1005,8 @@ def test_an_empty_skeleton_keeps_its_shapes(cave: FakeCAVE, skeleton: SkeletonCl
     cave.on(
         "GET", f"{LOCAL}{BASE}/async/get_skeleton/", httpx.Response(200, content=flatdict_bytes(empty))
     )
-    result = skeleton.get_skeleton(1)
+    serve_graph(cave)
+    result = skeleton.get_skeleton(root(1))
     assert result["vertices"].shape == (0, 3)
     assert result["edges"].shape == (0, 2)
 
@@ -960,7 +1031,8 @@ async def test_the_async_client_chunks_the_same_way(cave: FakeCAVE) -> None:
         result = await skeleton.get_bulk_skeletons(ids)
         assert list(result) == [str(i) for i in ids]
         assert len(cave.requests) == 3
-        assert_skeleton(await skeleton.get_skeleton(5))
+        serve_graph(cave)
+        assert_skeleton(await skeleton.get_skeleton(root(5)))
 
 
 def test_fetch_skeletons_retries_reads_but_not_queueing(cave: FakeCAVE) -> None:

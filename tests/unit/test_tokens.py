@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from caveclient_gen import CAVEclient, InvalidInputError
+from caveclient_gen import CAVEclient, InvalidInputError, UnexpectedResponseError
 from caveclient_gen._core.tokens import find_token, server_token_filename, write_token
 
 
@@ -126,10 +126,37 @@ def test_the_token_goes_only_to_cave_servers() -> None:
     assert seen["cave.test"] == "Bearer canary-token-123"
 
 
-def test_state_urls_on_other_hosts_are_refused() -> None:
-    client = CAVEclient(server_address="https://cave.test", auth_token="t")
-    with pytest.raises(InvalidInputError, match="not on this client's state service"):
-        client.state.get_state_json("https://elsewhere.example.org/nglstate/api/v1/5")
+def test_state_urls_on_other_hosts_are_fetched_without_the_token() -> None:
+    seen: list[tuple[str, str | None]] = []
+    states = {
+        "elsewhere.example.org": {"layers": [{"name": "theirs"}]},
+        "cave.test": {"layers": [{"name": "ours"}]},
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((str(request.url), request.headers.get("authorization")))
+        if request.url.path == "/not-a-state.json":
+            return httpx.Response(200, json=[1, 2])
+        return httpx.Response(200, json=states[request.url.host])
+
+    client = CAVEclient(
+        server_address="https://cave.test",
+        auth_token="canary-token-123",
+        transport=httpx.MockTransport(handler),
+    )
+    foreign = "https://elsewhere.example.org/nglstate/api/v1/5"
+    assert client.state.get_state_json(foreign) == states["elsewhere.example.org"]
+    assert client.state.get_state_json("https://cave.test/nglstate/api/v1/5") == states["cave.test"]
+    assert seen == [
+        (foreign, None),
+        ("https://cave.test/nglstate/api/v1/5", "Bearer canary-token-123"),
+    ]
+    with pytest.raises(UnexpectedResponseError, match="not a JSON object"):
+        client.state.get_state_json("https://elsewhere.example.org/not-a-state.json")
+    assert seen[-1] == ("https://elsewhere.example.org/not-a-state.json", None)
+    with pytest.raises(InvalidInputError, match="state_id"):
+        client.state.get_state_json("ftp://elsewhere.example.org/5")
+    assert len(seen) == 3
 
 
 def test_token_files_are_not_read_at_construction(isolated_home: Path) -> None:

@@ -74,8 +74,14 @@ def _number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
-def table_info(graph: SegmentationGraph) -> dict[str, Any]:
-    """The graphene ``info`` of the table: precomputed volume info plus the graph settings."""
+def table_info(graph: SegmentationGraph, server: str = "") -> dict[str, Any]:
+    """The graphene ``info`` of the table: precomputed volume info plus the graph settings.
+
+    A real table's ``data_dir`` is the watershed's bucket (gs://…). LocalCAVE's synthetic
+    watershed lives nowhere else, so its ``data_dir`` is a path on LocalCAVE itself (``server``):
+    CloudVolume, opening the volume, then asks LocalCAVE (which has no such files: 404, and
+    CloudVolume goes on) and never a storage host.
+    """
     geometry = graph.geometry
     scales = []
     for mip in range(_MESH_SCALES):
@@ -96,7 +102,11 @@ def table_info(graph: SegmentationGraph) -> dict[str, Any]:
     return {
         "app": {"supported_api_versions": list(API_VERSIONS)},
         "chunks_start_at_voxel_offset": True,
-        "data_dir": f"gs://localcave-segmentation/{graph.table_id}/ws",
+        "data_dir": (
+            f"{server}/segmentation/watershed/{graph.table_id}"
+            if server
+            else f"gs://localcave-segmentation/{graph.table_id}/ws"
+        ),
         "data_type": "uint64",
         "graph": {
             "bounding_box": [2048, 2048, 512],
@@ -134,7 +144,7 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
         return gzip_when_accepted(guard.requires_auth()(pcg_endpoint(handler)))
 
     def info(request: PcgRequest) -> Response:
-        return pcg_json(table_info(context.graph(request)))
+        return pcg_json(table_info(context.graph(request), request.base_url))
 
     def version(request: PcgRequest) -> Response:
         return pcg_json(SERVER_VERSION)

@@ -111,6 +111,8 @@ class PcgRequest:
     body: bytes
     caller: Caller
     path_params: Mapping[str, str]
+    base_url: str = ""
+    """Scheme, host and port the request reached (no trailing slash)."""
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -177,7 +179,13 @@ def pcg_endpoint(handler: Handler) -> CallerEndpoint:
             body = await request.body()
             if "gzip" in request.headers.get("content-encoding", "").lower():
                 body = gzip.decompress(body)
-            parsed = PcgRequest(request.query_params, body, caller, request.path_params)
+            parsed = PcgRequest(
+                request.query_params,
+                body,
+                caller,
+                request.path_params,
+                str(request.base_url).rstrip("/"),
+            )
             return await run_in_threadpool(handler, parsed)
         except PcgApiError as error:
             return pcg_error(started, clock, error.status, str(error))
