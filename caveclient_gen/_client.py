@@ -16,7 +16,7 @@ import httpx
 from ._core.core import ClientCore, http_settings, version_argument
 from ._core.datastack import DatastackRecord
 from ._http.plan import Async, M, Plan, Sync
-from ._http.runtime import SyncRuntime
+from ._http.runtime import AsyncRuntime, SyncRuntime
 from .errors import InvalidInputError
 
 A = TypeVar("A")
@@ -371,6 +371,9 @@ class AsyncCAVEclient(_ClientBase[Async]):
             raise
 
     async def aclose(self) -> None:
+        runtime = self._core.runtime
+        if isinstance(runtime, AsyncRuntime):
+            await runtime.abandon()
         await self._core.session.aclose()
 
     async def __aenter__(self) -> Self:

@@ -5,7 +5,8 @@ Everything here raises InvalidInputError naming the parameter, before any reques
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -30,12 +31,19 @@ def as_id_array(parameter: str, values: Any, *, allow_empty: bool = True) -> npt
         raise InvalidInputError(parameter, "must be ids (integers), not a bool")
     if isinstance(values, int | np.integer):
         values = [values]
-    elif isinstance(values, str | bytes) or not hasattr(values, "__len__"):
-        if isinstance(values, Iterable) and not isinstance(values, str | bytes):
+    elif isinstance(values, str | bytes | Mapping) or not hasattr(values, "__len__"):
+        if isinstance(values, Iterable) and not isinstance(values, str | bytes | Mapping):
             values = list(values)
         else:
             raise InvalidInputError(parameter, f"must be ids (integers), not {type(values).__name__}")
-    array = np.asarray(values)
+    if isinstance(values, list | tuple):
+        kinds = set(map(type, values))  # at C speed: bools would pass as the ids 0 and 1
+        if bool in kinds or np.bool_ in kinds:
+            raise InvalidInputError(parameter, "holds a bool (True/False), which is not an id")
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise InvalidInputError(parameter, f"is not a list of ids ({error})") from None
     if array.ndim == 0:
         array = array.reshape(1)
     if array.ndim != 1:
@@ -44,6 +52,8 @@ def as_id_array(parameter: str, values: Any, *, allow_empty: bool = True) -> npt
         if not allow_empty:
             raise InvalidInputError(parameter, "must not be empty")
         return np.zeros(0, dtype=np.uint64)
+    if array.dtype == np.bool_:
+        raise InvalidInputError(parameter, "holds bools, not ids")
     if array.dtype == np.uint64:
         return array
     if np.issubdtype(array.dtype, np.signedinteger) or np.issubdtype(array.dtype, np.unsignedinteger):
@@ -123,12 +133,19 @@ def as_bounds(parameter: str, bounds: Any) -> str | None:
         return None
     import numpy as np
 
-    array = np.asarray(bounds)
-    if array.shape != (3, 2) or not np.issubdtype(array.dtype, np.number):
+    if holds_bool(bounds):
+        raise InvalidInputError(parameter, "holds a bool (True/False), not a coordinate")
+    try:
+        array = np.asarray(bounds)
+    except (TypeError, ValueError):
+        array = np.asarray([])
+    if array.shape != (3, 2) or not np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_:
         raise InvalidInputError(
             parameter,
             f"must be a 3x2 array [[xmin, xmax], [ymin, ymax], [zmin, zmax]], not {array.shape}",
         )
+    if not np.isfinite(array).all():
+        raise InvalidInputError(parameter, "holds NaN or infinite coordinates")
     if (array[:, 0] > array[:, 1]).any():
         raise InvalidInputError(parameter, "each row must be [min, max]")
     return "_".join(f"{int(low)}-{int(high)}" for low, high in array)
@@ -151,3 +168,64 @@ def _all_integers(values: list[Any] | tuple[Any, ...]) -> bool:
     import numpy as np
 
     return all(isinstance(value, int | np.integer) and not isinstance(value, bool) for value in values)
+
+
+def as_timeout(parameter: str, value: Any) -> float:
+    """A timeout in seconds: a finite positive number (bools and strings refused)."""
+    if isinstance(value, bool) or (not isinstance(value, int | float) and not _is_numpy_real(value)):
+        raise InvalidInputError(parameter, f"must be a number of seconds, not {type(value).__name__}")
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise InvalidInputError(parameter, f"must be a finite positive number of seconds, not {value}")
+    return seconds
+
+
+def _is_numpy_real(value: Any) -> bool:
+    module = type(value).__module__
+    return module == "numpy" and hasattr(value, "dtype") and value.dtype.kind in "iuf"
+
+
+JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def check_json(parameter: str, value: Any, *, allow_nan: bool = False) -> None:
+    """Refuse what JSON cannot encode, naming the parameter and where inside it the value sits.
+
+    Accepts dicts with string keys, lists, tuples, strings, ints, bools, None and floats (finite
+    ones unless `allow_nan`). Sets, bytes, numpy or other objects are refused: convert them first.
+    """
+    pending: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while pending:
+        current, path, depth = pending.pop()
+        where = f"{parameter}{path}"
+        if depth > 100:
+            raise InvalidInputError(where, "is nested too deeply to be sent as JSON")
+        if isinstance(current, float):
+            if not allow_nan and not math.isfinite(current):
+                raise InvalidInputError(where, f"{current} cannot be sent: JSON has no NaN or infinity")
+        elif isinstance(current, JSON_SCALARS):
+            continue
+        elif isinstance(current, dict):
+            for key, item in current.items():
+                if not isinstance(key, str):
+                    raise InvalidInputError(where, f"has a key {key!r} that is not a string")
+                pending.append((item, f"{path}[{key!r}]", depth + 1))
+        elif isinstance(current, list | tuple):
+            pending.extend((item, f"{path}[{index}]", depth + 1) for index, item in enumerate(current))
+        else:
+            raise InvalidInputError(
+                where, f"holds a {type(current).__name__}, which cannot be sent as JSON"
+            )
+
+
+def holds_bool(value: Any, depth: int = 0) -> bool:
+    """Whether a (nested) list or tuple of numbers holds a bool, which numpy would read as 0 or 1."""
+    import numpy as np
+
+    if isinstance(value, bool | np.bool_):
+        return True
+    if isinstance(value, np.ndarray):
+        return bool(value.dtype == np.bool_)
+    if isinstance(value, list | tuple) and depth < 4:
+        return any(holds_bool(item, depth + 1) for item in value)
+    return False

@@ -15,14 +15,16 @@ from typing import Any
 import httpx
 
 from .. import _defaults
+from .._convert.values import as_timeout
 from .._http.plan import Plan
+from .._http.redact import install_log_filters, register_secret
 from .._http.retry import RetryPolicy
 from .._http.runtime import AsyncRuntime, SyncRuntime
 from .._http.session import HTTPSettings, Session, default_timeout
 from .._http.session_defaults import get_session_defaults
 from ..errors import InvalidInputError
 from .datastack import DatastackRecord, Deployment
-from .tokens import TokenSource, find_token
+from .tokens import TokenSource, clean_token, find_token
 
 VersionTimestamp = Callable[["ClientCore", int], Plan[datetime]]
 """Looks up when a materialization version was made (given by the client, which knows the
@@ -48,6 +50,9 @@ class ClientCore:
         version: int | None,
         version_timestamp: VersionTimestamp,
     ) -> None:
+        install_log_filters()
+        auth_token = clean_token(auth_token, "auth_token")  # refused here, before any request
+        register_secret(auth_token)
         self.settings = settings
         self._version_timestamp = version_timestamp
         self._token_arguments: dict[str, Any] = {
@@ -59,7 +64,9 @@ class ClientCore:
         self._token_lock = threading.Lock()
         self.session = Session(settings, self.token, "sync" if mode == "sync" else "async")
         self.runtime: SyncRuntime | AsyncRuntime = (
-            SyncRuntime(settings.retry) if mode == "sync" else AsyncRuntime(settings.retry)
+            SyncRuntime(settings.retry)
+            if mode == "sync"
+            else AsyncRuntime(settings.retry, pool_size=settings.pool_maxsize)
         )
         self.deployment = Deployment(
             self.session,
@@ -78,9 +85,9 @@ class ClientCore:
         if self._token_source is None:
             with self._token_lock:
                 if self._token_source is None:
-                    self._token_source = find_token(
-                        self.deployment.global_server, **self._token_arguments
-                    )
+                    found = find_token(self.deployment.global_server, **self._token_arguments)
+                    register_secret(found.token)
+                    self._token_source = found
         return self._token_source
 
     def token(self) -> str | None:
@@ -107,6 +114,8 @@ class ClientCore:
 
     def set_token(self, token: str | None, description: str) -> None:
         """Use another token from now on: every connection is rebuilt with it."""
+        token = clean_token(token, "token")
+        register_secret(token)
         with self._token_lock:
             self._token_source = TokenSource(token, description)
         self.session.reset_connections()
@@ -131,7 +140,11 @@ def http_settings(
     elif isinstance(timeout, httpx.Timeout):
         chosen = timeout
     else:
-        chosen = httpx.Timeout(float(timeout), connect=min(float(timeout), _defaults.CONNECT_TIMEOUT))
+        seconds = as_timeout("timeout", timeout)
+        chosen = httpx.Timeout(seconds, connect=min(seconds, _defaults.CONNECT_TIMEOUT))
+    for name, value in (("max_retries", max_retries), ("pool_maxsize", pool_maxsize)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise InvalidInputError(name, f"must be an integer, not {type(value).__name__}")
     session = get_session_defaults()  # set_session_defaults(); arguments given here win
     retries = session["max_retries"] if max_retries is None else max_retries
     return HTTPSettings(

@@ -9,6 +9,8 @@ A token is looked for in this order, and the first one found is used:
 5. `~/.cloudvolume/secrets/cave-secret.json`;
 6. `~/.cloudvolume/secrets/chunkedgraph-secret.json` (deprecated; a warning says so).
 
+Whitespace around a token (a pasted newline) is removed, whatever its source; a token with characters
+an HTTP header cannot carry is refused (InvalidInputError, without the token in the message).
 These are the files caveclient and CloudVolume share, so a token saved by either works here. Files
 are read when the first request needs the token, never at construction. Tokens are written atomically
 (a temporary file renamed over the old one) with mode 0600, in a directory of mode 0700.
@@ -50,6 +52,30 @@ class TokenSource:
     description: str
 
 
+def clean_token(token: object, parameter: str) -> str | None:
+    """A token without surrounding whitespace, or None when nothing is left.
+
+    A token is sent in the Authorization header, which carries only visible ASCII characters: one
+    holding anything else (an inner space, a control character, a non-ASCII letter) is refused with
+    an InvalidInputError naming where it came from. The message never contains the token.
+    """
+    if token is None:
+        return None
+    if not isinstance(token, str):
+        raise InvalidInputError(parameter, f"a token must be a string, not {type(token).__name__}")
+    stripped = token.strip()
+    if not stripped:
+        return None
+    unfit = sorted({f"U+{ord(character):04X}" for character in stripped if not "!" <= character <= "~"})
+    if unfit:
+        raise InvalidInputError(
+            parameter,
+            f"the token holds characters an HTTP header cannot carry ({', '.join(unfit[:5])}); "
+            "the token itself is not shown",
+        )
+    return stripped
+
+
 def read_token_file(path: Path, key: str) -> str | None:
     """The token stored under `key` in a JSON secret file, or None if the file or key is absent."""
     try:
@@ -63,7 +89,7 @@ def read_token_file(path: Path, key: str) -> str | None:
     if not isinstance(content, dict):
         raise InvalidInputError("auth_token_file", f"{path} does not hold a JSON object")
     value = content.get(key)
-    return value if isinstance(value, str) and value else None
+    return clean_token(value, "auth_token_file") if isinstance(value, str) else None
 
 
 def find_token(
@@ -75,6 +101,7 @@ def find_token(
 ) -> TokenSource:
     """Look for a token in the documented order."""
     key = auth_token_key or _defaults.TOKEN_KEY
+    auth_token = clean_token(auth_token, "auth_token")
     if auth_token:
         return TokenSource(auth_token, "the auth_token argument")
     if auth_token_file is not None:
@@ -83,7 +110,9 @@ def find_token(
         if token is None:
             raise InvalidInputError("auth_token_file", f"{path} holds no token under key {key!r}")
         return TokenSource(token, f"{path} (key {key!r})")
-    environment = os.environ.get(_defaults.TOKEN_ENVIRONMENT_VARIABLE)
+    environment = clean_token(
+        os.environ.get(_defaults.TOKEN_ENVIRONMENT_VARIABLE), _defaults.TOKEN_ENVIRONMENT_VARIABLE
+    )
     if environment:
         return TokenSource(environment, f"the {_defaults.TOKEN_ENVIRONMENT_VARIABLE} variable")
     directory = secrets_directory()

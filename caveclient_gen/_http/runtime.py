@@ -17,9 +17,11 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ..errors import CAVEConnectionError, CAVEError, CAVETimeoutError, UnexpectedResponseError
+from .. import _defaults
+from ..errors import CAVEConnectionError, CAVEError, CAVETimeoutError
+from .failures import begin_exchange, exchange_failure, plan_failure
 from .plan import Effect, Gather, Plan, RawResponse, Request
-from .redact import redact_url
+from .redact import redact_exception, redact_url
 from .retry import RequestNotSentError, RetryPolicy
 
 logger = logging.getLogger("caveclient_gen")
@@ -44,14 +46,9 @@ def connection_error(error: httpx.TransportError) -> CAVEConnectionError:
         kind = CAVETimeoutError
     else:
         kind = CAVEConnectionError
-    return kind(f"{type(error).__name__}: {error}", method=method, url=url)
-
-
-def unexpected_response(error: Exception) -> UnexpectedResponseError:
-    """A successful response the generated parser could not read as the spec describes it."""
-    return UnexpectedResponseError(
-        f"the server's answer does not match the documented shape ({type(error).__name__}: {error})"
-    )
+    typed = kind(f"{type(error).__name__}: {error}", method=method, url=url)
+    typed.__cause__ = error
+    return typed
 
 
 class ConnectTimeoutError(RequestNotSentError, CAVETimeoutError):
@@ -59,7 +56,9 @@ class ConnectTimeoutError(RequestNotSentError, CAVETimeoutError):
 
 
 def _timeout_not_sent(error: httpx.TransportError, method: str, url: str) -> CAVEConnectionError:
-    return ConnectTimeoutError(f"{type(error).__name__}: {error}", method=method, url=url)
+    typed = ConnectTimeoutError(f"{type(error).__name__}: {error}", method=method, url=url)
+    typed.__cause__ = error
+    return typed
 
 
 class SyncRuntime:
@@ -70,15 +69,23 @@ class SyncRuntime:
         self._sleep = sleep
 
     def run(self, plan: Plan[T]) -> T:
+        try:
+            return self._drive(plan)
+        except Exception as error:
+            redact_exception(error)
+            raise
+
+    def _drive(self, plan: Plan[T]) -> T:
         answer: Any = None
         failure: BaseException | None = None
+        received = False
         while True:
-            try:
-                effect = plan.send(answer) if failure is None else plan.throw(failure)
-            except StopIteration as finished:
-                return finished.value  # type: ignore[no-any-return]
+            finished, effect = _advance(plan, answer, failure, received=received)
+            if finished:
+                return effect  # type: ignore[no-any-return]
             try:
                 answer, failure = self._execute(effect), None
+                received = True
             except CAVEError as error:
                 answer, failure = None, error
 
@@ -90,14 +97,17 @@ class SyncRuntime:
     def send(self, request: Request[T]) -> RawResponse[T]:
         retries = 0
         while True:
+            exchange = begin_exchange()
             try:
                 return request.send()
-            except (KeyError, TypeError, ValueError, AttributeError) as parse_error:
-                raise unexpected_response(parse_error) from parse_error
             except httpx.TransportError as transport_error:
                 error: CAVEError = connection_error(transport_error)
             except CAVEError as status_error:
                 error = status_error
+            except AssertionError:
+                raise  # a test double's transport (respx, MockTransport) refusing a request
+            except Exception as other:
+                raise exchange_failure(other, received=exchange.received) from other
             retries += 1
             wait = self.retry.delay(retries, error, idempotent=request.idempotent)
             if wait is None:
@@ -133,25 +143,77 @@ class AsyncRuntime:
         self,
         retry: RetryPolicy,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        pool_size: int = _defaults.POOL_MAXSIZE,
     ) -> None:
         import asyncio  # only async users pay for importing asyncio
 
         self.retry = retry
         self._sleep = sleep or asyncio.sleep
+        self._orphans: set[asyncio.Task[Any]] = set()
+        self._pool_size = pool_size
+        self._slots: asyncio.Semaphore | None = None
+
+    async def _shielded(self, request: Request[T]) -> RawResponse[T]:
+        """Send a request in a task of its own that a cancellation of the caller does not interrupt.
+
+        httpcore 1.0.9 can leave a pool connection half-open when a request is cancelled at the wrong
+        moment, until every later request fails with PoolTimeout. The caller is cancelled at once;
+        the exchange itself runs on to its end (answer read, or a timeout), so its connection goes
+        back to the pool in a clean state. A semaphore as large as the pool admits requests, so they
+        wait for a connection here, where a cancellation is clean, and never inside httpcore.
+        """
+        import asyncio
+
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._pool_size)
+        slots = self._slots
+        await slots.acquire()  # a cancellation here is clean: the pool has not seen the request
+        task = asyncio.ensure_future(request.send_async())
+        task.add_done_callback(lambda _: slots.release())
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.done():
+                self._orphans.add(task)
+                task.add_done_callback(self._forget_orphan)
+            raise
+
+    def _forget_orphan(self, task: Any) -> None:
+        self._orphans.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: nobody waits for the answer of a cancelled call
+
+    async def abandon(self) -> None:
+        """Stop the exchanges of cancelled calls still running (the pool is about to be closed)."""
+        import asyncio
+
+        orphans = list(self._orphans)
+        for task in orphans:
+            task.cancel()
+        if orphans:
+            await asyncio.gather(*orphans, return_exceptions=True)
 
     def run(self, plan: Plan[T]) -> Coroutine[Any, Any, T]:
         return self._run(plan)
 
     async def _run(self, plan: Plan[T]) -> T:
+        try:
+            return await self._drive(plan)
+        except Exception as error:
+            redact_exception(error)
+            raise
+
+    async def _drive(self, plan: Plan[T]) -> T:
         answer: Any = None
         failure: BaseException | None = None
+        received = False
         while True:
-            try:
-                effect = plan.send(answer) if failure is None else plan.throw(failure)
-            except StopIteration as finished:
-                return finished.value  # type: ignore[no-any-return]
+            finished, effect = _advance(plan, answer, failure, received=received)
+            if finished:
+                return effect  # type: ignore[no-any-return]
             try:
                 answer, failure = await self._execute(effect), None
+                received = True
             except CAVEError as error:
                 answer, failure = None, error
 
@@ -163,14 +225,17 @@ class AsyncRuntime:
     async def send(self, request: Request[T]) -> RawResponse[T]:
         retries = 0
         while True:
+            exchange = begin_exchange()
             try:
-                return await request.send_async()
-            except (KeyError, TypeError, ValueError, AttributeError) as parse_error:
-                raise unexpected_response(parse_error) from parse_error
+                return await self._shielded(request)
             except httpx.TransportError as transport_error:
                 error: CAVEError = connection_error(transport_error)
             except CAVEError as status_error:
                 error = status_error
+            except AssertionError:
+                raise  # a test double's transport (respx, MockTransport) refusing a request
+            except Exception as other:
+                raise exchange_failure(other, received=exchange.received) from other
             retries += 1
             wait = self.retry.delay(retries, error, idempotent=request.idempotent)
             if wait is None:
@@ -191,6 +256,25 @@ class AsyncRuntime:
                 return response
 
             return list(await asyncio.gather(*(bounded(r) for r in gather.requests)))
+
+
+def _advance(
+    plan: Plan[Any], answer: Any, failure: BaseException | None, *, received: bool
+) -> tuple[bool, Any]:
+    """Run a plan to its next request: (False, request), or (True, result) when it has finished.
+
+    An exception the plan raises leaves as a caveclient_gen error (see `failures.plan_failure`).
+    """
+    try:
+        effect = plan.send(answer) if failure is None else plan.throw(failure)
+    except StopIteration as stopped:
+        return True, stopped.value
+    except Exception as error:
+        typed = plan_failure(error, received=received)
+        if typed is None:
+            raise
+        raise typed from error
+    return False, effect
 
 
 def _where(error: CAVEError) -> str:

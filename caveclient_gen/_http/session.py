@@ -21,6 +21,7 @@ import httpx
 
 from .. import _defaults
 from .._version import __version__
+from .failures import mark_received
 from .redact import redact_url
 from .retry import RetryPolicy
 from .status import error_from_response
@@ -206,12 +207,14 @@ class Session:
     # ------------------------------------------------------------ response checks
 
     def _check_sync(self, response: httpx.Response) -> None:
+        mark_received()
         _log_response(response)
         if response.is_error or response.is_redirect:
             response.read()
             raise error_from_response(response, self._token_if_known())
 
     async def _check_async(self, response: httpx.Response) -> None:
+        mark_received()
         _log_response(response)
         if response.is_error or response.is_redirect:
             await response.aread()

@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .._http.redact import redact_text
 from ..errors import CAVEServerWarning, UnexpectedResponseError
 
 if TYPE_CHECKING:
@@ -114,7 +115,8 @@ def raise_server_warnings(messages: Sequence[str], log_warning: bool = True) -> 
     The warning is attributed to the caller's own line (the first frame outside caveclient_gen), so
     Python's once-per-location filter shows it for each line of user code that gets one.
     """
-    for message in messages:
+    for text in messages:
+        message = redact_text(text)
         if log_warning:
             warnings.warn(message, CAVEServerWarning, stacklevel=_caller_stacklevel())
         else:

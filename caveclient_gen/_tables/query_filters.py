@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from .._convert.values import as_utc
+from .._convert.values import as_utc, holds_bool
 from ..errors import InvalidInputError
 from .schema_columns import TableColumns
 
@@ -246,6 +246,8 @@ def bounding_box(value: Any, where: str) -> list[list[float | int]]:
     """[[min_x, min_y, min_z], [max_x, max_y, max_z]] of finite numbers."""
     import numpy as np
 
+    if holds_bool(value):
+        raise InvalidInputError(where, "holds a bool (True/False), not a coordinate")
     try:
         box = np.asarray(value)
     except (ValueError, TypeError):

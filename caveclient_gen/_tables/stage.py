@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from .._convert.values import check_json
 from ..errors import AnnotationUploadError, InvalidInputError
 from .schema_columns import main_definition, referenced_definition
 
@@ -267,6 +268,8 @@ class StagedAnnotations:
         for field in self._points:
             if field in values:
                 values[field] = _position(f"{where}{field}", values[field])
+        for name, value in values.items():
+            check_json(f"{where}{name}", value)
         payload = self._payload(values)
         problems = self._validator.errors({k: v for k, v in payload.items() if k != "id"})
         if problems:

@@ -50,7 +50,7 @@ from cave_api.schema.client import Client as SchemaAPI
 from cave_api.schema.models.json_schema_document import JsonSchemaDocument
 
 from .. import _defaults
-from .._convert.values import as_id_array, as_resolution, as_utc
+from .._convert.values import as_id_array, as_resolution, as_utc, check_json
 from .._http.parse import parsed, parsed_list
 from .._http.plan import M, Plan, api_method, api_property, fetch, fetch_all, read, write
 from .._http.retry import RequestNotSentError
@@ -105,7 +105,9 @@ def _annotations(parameter: str, data: Any) -> list[dict[str, Any]]:
     for index, item in enumerate(items):
         if not isinstance(item, Mapping):
             raise InvalidInputError(parameter, f"item {index} is a {type(item).__name__}, not a dict")
-        annotations.append({str(key): plain(value) for key, value in item.items()})
+        annotation = {str(key): plain(value) for key, value in item.items()}
+        check_json(f"{parameter}[{index}]", annotation)
+        annotations.append(annotation)
     if not annotations:
         raise InvalidInputError(parameter, "holds no annotation")
     if len(annotations) > _defaults.ANNOTATION_ROWS_PER_POST:

@@ -17,7 +17,13 @@ from cave_api.auth.models.user import User
 from cave_api.auth.models.user_page import UserPage
 
 from .. import _defaults
-from .._core.tokens import read_token_file, secrets_directory, server_token_filename, write_token
+from .._core.tokens import (
+    clean_token,
+    read_token_file,
+    secrets_directory,
+    server_token_filename,
+    write_token,
+)
 from .._http.parse import parsed_list
 from .._http.plan import M, Plan, api_method, fetch, read
 from ..errors import InvalidInputError, UnexpectedResponseError
@@ -45,9 +51,10 @@ class AuthClient(ServiceClient[M]):
 
     @token.setter
     def token(self, value: str | None) -> None:
-        if value is not None and (not isinstance(value, str) or not value.strip()):
+        cleaned = clean_token(value, "token")
+        if value is not None and cleaned is None:
             raise InvalidInputError("token", "must be a non-empty string")
-        self._core.set_token(value, "set on client.auth.token")
+        self._core.set_token(cleaned, "set on client.auth.token")
 
     @property
     def token_source(self) -> str:
@@ -111,8 +118,8 @@ class AuthClient(ServiceClient[M]):
         atomically with mode 0600. Storing a token identical to the one stored is not an error;
         replacing a different one needs `overwrite=True`. Returns the files written.
         """
-        value = token if token is not None else self.token
-        if not value or not isinstance(value, str):
+        value = clean_token(token, "token") if token is not None else self.token
+        if not value:
             raise InvalidInputError("token", "there is no token to save")
         targets: list[Path] = []
         if write_to_server_file:

@@ -70,6 +70,9 @@ from .._tables.query_filters import (
     single_table_filters,
     table_keyed_filters,
 )
+from .._tables.query_filters import (
+    bounding_box as check_bounding_box,
+)
 from .._tables.query_request import QueryRoute
 from .._tables.schema_columns import TableColumns, view_columns
 from ..errors import CAVEError, InvalidInputError, NotFoundError
@@ -1079,13 +1082,10 @@ class MaterializationClient(MaterializeBase[M]):
         orders no rows: pages can repeat and miss rows); `query_table(..., all_rows=True)` fetches
         every synapse past the server's row limit.
         """
-        table = synapse_table
-        if table is None:
-            table = yield from self._synapse_table_plan()
-        if table is None:
-            raise InvalidInputError(
-                "synapse_table", "the datastack names no synapse table; pass synapse_table="
-            )
+        if bounding_box is not None:
+            bounding_box = check_bounding_box(bounding_box, "bounding_box")
+        if not isinstance(bounding_box_column, str):
+            raise InvalidInputError("bounding_box_column", "must be a column name")
         filter_in: dict[str, Any] = {}
         filter_equal: dict[str, Any] = {}
         for column, ids in (("pre_pt_root_id", pre_ids), ("post_pt_root_id", post_ids)):
@@ -1096,6 +1096,13 @@ class MaterializationClient(MaterializeBase[M]):
                 filter_equal[column] = int(as_id_array(parameter, ids)[0])
             else:
                 filter_in[column] = as_id_array(parameter, ids)
+        table = synapse_table
+        if table is None:
+            table = yield from self._synapse_table_plan()
+        if table is None:
+            raise InvalidInputError(
+                "synapse_table", "the datastack names no synapse table; pass synapse_table="
+            )
         frame = yield from MaterializationClient.query_table.plan(
             self,
             table,
