@@ -3,7 +3,7 @@
     CAVEError
     ├── CAVEConnectionError           the server could not be reached, or the connection broke
     │   └── CAVETimeoutError          a connect/read/write/pool timeout expired
-    ├── CAVEStatusError               the server answered with an error status
+    ├── CAVEStatusError               the server answered with an error status (a requests.HTTPError)
     │   ├── BadRequestError           400
     │   ├── AuthenticationError       401, or a redirect to the login page (token missing or invalid)
     │   ├── PermissionDeniedError     403
@@ -15,10 +15,19 @@
     │   └── ServerError               5xx
     ├── UnexpectedResponseError       the server's answer does not have the documented shape
     ├── InvalidInputError             refused before sending: names the parameter (also a ValueError)
-    │   └── InvalidInequalityException  an inequality filter on a column that is not numeric
+    │   ├── InvalidInequalityException  an inequality filter on a column that is not numeric
+    │   └── StagedFieldError          a staged annotation with an unknown or missing field (a TypeError)
     ├── AnnotationUploadError         a staged upload stopped part-way: what was written, what was not
-    ├── ServerIncompatibilityError    the server is too old for the feature asked for
+    ├── ServerIncompatibilityError    the server is too old for the feature asked for (a ValueError)
     └── GlobalClientError             a datastack-level service was used on a client without datastack
+
+So that code written for caveclient keeps catching what it caught, the tree also sits under the
+exceptions caveclient 8.2.1 raised: every `CAVEStatusError` is a `requests.HTTPError` (with a
+`response` whose `status_code`, `url`, `headers` and `text` are those of the error response:
+the status received, the URL redacted, a few headers, the body with the token scrubbed; no
+request), `CAVEConnectionError` is a `requests.ConnectionError`, `CAVETimeoutError` a
+`requests.Timeout`, and bad input (`InvalidInputError`) and version problems
+(`ServerIncompatibilityError`) are `ValueError`s.
 
 Warnings (Python warnings, filterable with the `warnings` module):
 
@@ -34,6 +43,10 @@ embedded status, and `wire_status` keeps the 500 that was actually received.
 from __future__ import annotations
 
 from typing import Any, Literal
+
+from requests import exceptions as _requests_errors
+from requests.models import Response as _RequestsResponse
+from requests.structures import CaseInsensitiveDict as _CaseInsensitiveDict
 
 __all__ = [
     "AnnotationUploadError",
@@ -55,6 +68,7 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "ServerIncompatibilityError",
+    "StagedFieldError",
     "TermsOfServiceError",
     "UnexpectedResponseError",
     "UnprocessableEntityError",
@@ -64,8 +78,13 @@ __all__ = [
 class CAVEError(Exception):
     """Base class of every error raised by caveclient_gen."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only constructors: rebuilt from the instance's state, so errors cross process
+        # boundaries (multiprocessing, Dask, joblib send a worker's exception back pickled).
+        return (_rebuild_error, (type(self), self.args, self.__dict__.copy()))
 
-class CAVEConnectionError(CAVEError):
+
+class CAVEConnectionError(CAVEError, _requests_errors.ConnectionError):
     """The server could not be reached, or the connection broke before a response arrived."""
 
     def __init__(self, message: str, *, method: str, url: str) -> None:
@@ -74,12 +93,18 @@ class CAVEConnectionError(CAVEError):
         self.url = url
 
 
-class CAVETimeoutError(CAVEConnectionError):
+class CAVETimeoutError(CAVEConnectionError, _requests_errors.Timeout):
     """A timeout expired (see caveclient_gen's defaults for the limits)."""
 
 
-class CAVEStatusError(CAVEError):
-    """The server answered with an error status."""
+class CAVEStatusError(CAVEError, _requests_errors.HTTPError):
+    """The server answered with an error status.
+
+    Also a `requests.HTTPError`, as caveclient raised: `error.response.status_code` is the status
+    received (500 where the materialization or annotation server embeds another status in its
+    message; `status_code` here is the embedded one), `error.response.text` the body with the
+    token scrubbed. `error.request` is None: the request carried the token.
+    """
 
     status_code: int
 
@@ -94,6 +119,7 @@ class CAVEStatusError(CAVEError):
         error_code: str | None = None,
         data: Any = None,
         headers: dict[str, str] | None = None,
+        body: str | None = None,
     ) -> None:
         self.method = method
         self.url = url
@@ -103,7 +129,18 @@ class CAVEStatusError(CAVEError):
         self.error_code = error_code
         self.data = data
         self.headers = headers or {}
-        super().__init__(self._describe())
+        super().__init__(self._describe(), response=self._response(message if body is None else body))
+
+    def _response(self, body: str) -> _RequestsResponse:
+        """What `requests` would have given as `response` (without its request, which held the
+        token)."""
+        response = _RequestsResponse()
+        response.status_code = self.wire_status
+        response.url = self.url
+        response.headers = _CaseInsensitiveDict(self.headers)
+        response.encoding = "utf-8"
+        response._content = body.encode("utf-8")
+        return response
 
     def _describe(self) -> str:
         received = f" (sent as HTTP {self.wire_status})" if self.wire_status != self.status_code else ""
@@ -169,7 +206,7 @@ class InvalidInputError(CAVEError, ValueError):
         self.parameter = parameter
 
 
-class ServerIncompatibilityError(CAVEError):
+class ServerIncompatibilityError(CAVEError, ValueError):
     """The server does not offer what was asked for (too old, or the API version lacks it)."""
 
 
@@ -179,6 +216,14 @@ class GlobalClientError(CAVEError):
 
 class InvalidInequalityException(InvalidInputError):  # noqa: N818 - caveclient's name
     """An inequality filter on a column that is not numeric (caveclient's name)."""
+
+
+class StagedFieldError(InvalidInputError, TypeError):
+    """`StagedAnnotations.add` got a field the schema does not have, or lacks a required one.
+
+    Also a TypeError, which caveclient raised for these (its `add` is a generated class whose
+    fields are keyword arguments); a value the schema refuses is a plain InvalidInputError.
+    """
 
 
 class AnnotationUploadError(CAVEError):
@@ -230,6 +275,13 @@ class OffsetPagingWarning(CAVEServerWarning):
 
 class MissingSkeletonsWarning(UserWarning):
     """Some requested root ids have no skeleton in the result (the message says why, per id)."""
+
+
+def _rebuild_error(cls: type[CAVEError], args: tuple[Any, ...], state: dict[str, Any]) -> CAVEError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 AuthException = AuthenticationError

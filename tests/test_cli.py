@@ -83,7 +83,7 @@ def test_the_materialization_sections(tour_text: str) -> None:
     # The limit's server warning is shown as a warning, not lost on stderr.
     assert 'CAVEServerWarning: 201 - "Limited query to 100 rows' in tour_text
     dtypes = "\n".join(result_of(tour_text, "synapses.dtypes"))
-    assert re.search(r"post_pt_root_id\s+int64", dtypes)
+    assert re.search(r"post_pt_root_id\s+Int64", dtypes)
     assert re.search(r"created\s+datetime64\[ns, UTC\]", dtypes)
     assert '"materialization_version": 3,' in tour_text
     assert '"dataframe_resolution": [4.0, 4.0, 40.0]' in tour_text
@@ -126,8 +126,8 @@ def test_the_chunkedgraph_sections_follow_one_neuron(tour_text: str) -> None:
     then = result_of(
         tour_text, "root_then = client.chunkedgraph.get_root_id(supervoxel_id, timestamp=then)"
     )
-    assert now == [f"   np.uint64({root_id[0].strip()})"]
-    assert then[0].startswith("   np.uint64(")
+    assert now == [f"   np.int64({root_id[0].strip()})"]
+    assert then[0].startswith("   np.int64(")
     assert then != now
     assert result_of(tour_text, "client.chunkedgraph.is_latest_roots([root_id, root_then])") == [
         "   array([ True, False])"

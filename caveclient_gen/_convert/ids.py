@@ -28,6 +28,9 @@ def id_chunks(ids: IdArray, size: int) -> list[IdArray]:
     return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
+INT64_MAX = 2**63 - 1
+
+
 def unique_in_order(ids: IdArray) -> IdArray:
     """The distinct ids, in the order of their first occurrence."""
     import numpy as np
@@ -71,6 +74,18 @@ def ids_from_json(values: Sequence[Any] | None, what: str) -> IdArray:
     if array.ndim != 1:
         raise UnexpectedResponseError(f"{what}: expected a flat list of ids")
     return array
+
+
+def as_caveclient_ids(ids: IdArray, what: str) -> npt.NDArray[np.int64]:
+    """uint64 ids as the int64 array caveclient returns for them; an id above 2**63 - 1 (which
+    int64 cannot hold, and CAVE's node ids never reach) raises rather than wrapping."""
+    import numpy as np
+
+    if ids.size and int(ids.max()) > INT64_MAX:
+        raise UnexpectedResponseError(
+            f"{what}: id {int(ids.max())} does not fit in int64; get_roots returns exact uint64 ids"
+        )
+    return ids.astype(np.int64)
 
 
 def id_pairs_from_json(values: Sequence[Any] | None, what: str) -> IdArray:

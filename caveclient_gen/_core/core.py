@@ -61,6 +61,7 @@ class ClientCore:
             "auth_token_key": auth_token_key,
         }
         self._token_source: TokenSource | None = None
+        self._token_set_in_memory = False
         self._token_lock = threading.Lock()
         self.session = Session(settings, self.token, "sync" if mode == "sync" else "async")
         self.runtime: SyncRuntime | AsyncRuntime = (
@@ -110,6 +111,7 @@ class ClientCore:
         """Look the token up again on next use, and rebuild every connection with it."""
         with self._token_lock:
             self._token_source = None
+            self._token_set_in_memory = False
         self.session.reset_connections()
 
     def set_token(self, token: str | None, description: str) -> None:
@@ -118,7 +120,24 @@ class ClientCore:
         register_secret(token)
         with self._token_lock:
             self._token_source = TokenSource(token, description)
+            self._token_set_in_memory = True
         self.session.reset_connections()
+
+    # ------------------------------------------------------------ copies and pickles
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy (deepcopy, pickle) keeps the settings, caches and the token given in code
+        (`auth_token=` or set on the client); a token found in the environment or a file is not
+        written into it: the copy looks it up again where it runs."""
+        state = self.__dict__.copy()
+        del state["_token_lock"]
+        if not self._token_set_in_memory:
+            state["_token_source"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._token_lock = threading.Lock()
 
 
 def version_argument(value: object) -> int:

@@ -129,6 +129,16 @@ class SubClient(Generic[M]):
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Copies (deepcopy, pickle) leave out the methods bound on first use: bound to this
+        instance, they would drive the original; the copy binds its own."""
+        cls = type(self)
+        return {
+            name: value
+            for name, value in self.__dict__.items()
+            if not isinstance(getattr(cls, name, None), api_method)
+        }
+
 
 class api_method(Generic[P, T]):  # noqa: N801 - used as a decorator, named like one
     """Turns a plan into a method: blocking on sync sub-clients, awaitable on async ones."""

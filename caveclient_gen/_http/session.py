@@ -69,6 +69,10 @@ class HTTPSettings:
         if None in (self.timeout.connect, self.timeout.read, self.timeout.write, self.timeout.pool):
             raise ValueError("every timeout must be finite: a request must never hang forever")
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> HTTPSettings:
+        # The settings are immutable; a transport given by the caller is shared, never copied.
+        return self
+
 
 class GeneratedClient(Protocol):
     """The `Client` class every generated package defines."""
@@ -99,6 +103,22 @@ class Session:
         self._clients: dict[tuple[str, bool], httpx.Client | httpx.AsyncClient] = {}
         self._generated: dict[tuple[type[Any], str], Any] = {}
         self._closed = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Copies (deepcopy, pickle) keep the settings and servers, never the connections: a copy
+        opens its own on first use (even a copy of a closed client)."""
+        state = self.__dict__.copy()
+        for name in ("_lock", "_transport", "_clients", "_generated", "_closed"):
+            del state[name]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._transport = None
+        self._clients = {}
+        self._generated = {}
+        self._closed = False  # a copy of a closed client is a new, open one
 
     # ------------------------------------------------------------ servers and clients
 

@@ -23,6 +23,8 @@ from .redact import redact_url, scrub
 EMBEDDED_STATUS = re.compile(r"^(?P<status>[1-5]\d\d) (?P<reason>[^:]*):\s*(?P<text>.*)$", re.DOTALL)
 HTML_TITLE = re.compile(r"<title[^>]*>(?P<title>.*?)</title>", re.IGNORECASE | re.DOTALL)
 MAX_MESSAGE_LENGTH = 2000
+MAX_BODY_LENGTH = 65536
+"""How much of an error body `error.response.text` keeps (an HTML error page can be long)."""
 
 
 def is_login_redirect(response: httpx.Response) -> bool:
@@ -69,6 +71,7 @@ def error_from_response(response: httpx.Response, token: str | None) -> CAVEStat
         error_code=error_code,
         data=data,
         headers=headers,
+        body=scrub(response.text[:MAX_BODY_LENGTH], token),
     )
     if isinstance(error, RateLimitError):
         error.retry_after = retry_after_seconds(response.headers.get("retry-after"))

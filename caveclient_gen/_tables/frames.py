@@ -4,10 +4,12 @@ The server answers a query with an Arrow IPC stream (media type `data.arrow`, bu
 the stream with zstd or lz4) or, when asked, with JSON records. Arrow is decoded straight from the
 response bytes: no JSON detour, no intermediate copies beyond the decompression itself. Then:
 
-* ids stay exactly int64/uint64 (integer columns with missing values become nullable Int64/UInt64,
-  never floats); timestamps become timezone-aware UTC;
+* dtypes are those the stream's pandas metadata asks for (nullable Int64/boolean/Float32/string), as
+  caveclient's `read_pandas` gives them; ids stay exact (uint64 columns never become Int64, integer
+  columns with missing values never floats); timestamps become timezone-aware UTC;
 * positions arrive split in `<column>_x/_y/_z` columns. Unless split positions are asked for, each
-  triple becomes one column whose cells are rows of a single (N, 3) array, assembled with numpy;
+  triple becomes one column at the end of the frame (as caveclient places it) whose cells are int64
+  (float64 when converted) rows of a single (N, 3) array, assembled with numpy;
 * the `Warning` headers (one per warning) become `CAVEServerWarning`s; `dataframe_resolution` tells the
   resolution positions were converted to; `column_names` (a Python repr) maps table columns to result
   columns.
@@ -169,32 +171,35 @@ def arrow_to_frame(content: bytes) -> pd.DataFrame:
 
 
 def arrow_table_to_frame(table: pa.Table) -> pd.DataFrame:
-    """An Arrow table as a DataFrame with exact ids and UTC-aware timestamps.
+    """An Arrow table as a DataFrame with the dtypes its pandas metadata asks for, as caveclient's.
 
     The server's stream carries pandas metadata asking for nullable dtypes (Int64, boolean,
-    Float32) whatever the data. Dtypes are chosen from the data instead: integer and boolean
-    columns are plain numpy int64/uint64/bool unless they hold missing values, in which case they
-    become the nullable Int64/UInt64/boolean (never floats, which would corrupt ids).
+    Float32, string); they are honoured, as `pyarrow.ipc.open_stream(...).read_pandas()` does in
+    caveclient, so both clients give frames of the same dtypes. Two exceptions keep ids and times
+    exact: an unsigned 64-bit column stays uint64 (UInt64 if it has missing values; never Int64,
+    which would wrap ids above 2**63), and naive timestamps (the server writes UTC) become
+    timezone-aware UTC.
     """
-    import pandas as pd
     import pyarrow as pa
 
-    nullable: dict[str, pd.Series[Any]] = {}
     for index, field in enumerate(table.schema):
-        column = table.column(index)
         if pa.types.is_timestamp(field.type) and field.type.tz is None:
             # The server writes naive UTC; declaring the zone is a metadata change, not a copy.
+            column = table.column(index)
             table = table.set_column(
                 index, field.name, column.cast(pa.timestamp(field.type.unit, "UTC"))
             )
-        elif (pa.types.is_integer(field.type) or pa.types.is_boolean(field.type)) and column.null_count:
-            nullable[field.name] = column.to_pandas(types_mapper=_nullable_dtype)
-    order = list(table.column_names)
-    frame: pd.DataFrame = table.to_pandas(split_blocks=True, self_destruct=True, ignore_metadata=True)
-    if not nullable:
-        return frame
-    columns = {name: nullable.get(name, frame[name]) for name in order}
-    return pd.DataFrame(columns, index=frame.index, copy=False)
+    frame: pd.DataFrame = table.to_pandas(types_mapper=_exact_dtype)
+    for index, field in enumerate(table.schema):
+        column = frame[field.name]
+        if pa.types.is_uint64(field.type) and not column.hasnans:
+            frame[field.name] = column.to_numpy(dtype="uint64")
+        elif (
+            pa.types.is_integer(field.type) or pa.types.is_boolean(field.type)
+        ) and column.dtype.kind in "fO":
+            # Without metadata, pandas makes integers with missing values floats: never for ids.
+            frame[field.name] = table.column(index).to_pandas(types_mapper=_nullable_dtype)
+    return frame
 
 
 def _nullable_dtype(arrow_type: pa.DataType) -> Any:
@@ -208,6 +213,16 @@ def _nullable_dtype(arrow_type: pa.DataType) -> Any:
         return None
     name = str(arrow_type)  # "int64", "uint32", ...
     return pd.api.types.pandas_dtype(name[0].upper() + name[1:] if name[0] == "i" else "UI" + name[2:])
+
+
+def _exact_dtype(arrow_type: pa.DataType) -> Any:
+    """UInt64 for unsigned 64-bit columns whatever the metadata says; None (the default) otherwise."""
+    import pandas as pd
+    import pyarrow as pa
+
+    if pa.types.is_uint64(arrow_type):
+        return pd.UInt64Dtype()
+    return None
 
 
 def json_records(content: bytes) -> RecordList:
@@ -265,10 +280,13 @@ def rescale_positions(
 
 
 def merge_position_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Each `<base>_x/_y/_z` triple replaced by one `<base>` column of [x, y, z] arrays.
+    """Each `<base>_x/_y/_z` triple replaced by one `<base>` column of [x, y, z] arrays, as caveclient.
 
-    The three columns are stacked once into an (N, 3) array; each cell is a view of one of its rows, so
-    `np.vstack(df[base].to_numpy())` gives the same array back.
+    As caveclient 8.2.1 does, the merged columns go to the end of the frame (in the order their
+    triples appeared) and their cells are int64 arrays for integer positions, float64 arrays for
+    converted ones. The three columns are stacked once into an (N, 3) array; each cell is a view of
+    one of its rows, so `np.vstack(df[base].to_numpy())` gives the same array back. A triple with
+    missing values gets cells built one by one, as caveclient builds them.
     """
     import pandas as pd
 
@@ -277,24 +295,34 @@ def merge_position_columns(frame: pd.DataFrame) -> pd.DataFrame:
     if not groups:
         return frame
     columns: dict[str, Any] = {}
+    merged: dict[str, Any] = {}
     index = 0
     while index < len(names):
         if index in groups:
-            triple = [frame[names[index + offset]].to_numpy() for offset in range(3)]
-            columns[groups[index]] = row_views(_stack(triple))
+            triple = [frame[names[index + offset]] for offset in range(3)]
+            merged[groups[index]] = _position_cells(triple)
             index += 3
         else:
             columns[names[index]] = frame[names[index]]
             index += 1
-    merged = pd.DataFrame(columns, index=frame.index, copy=False)
-    merged.attrs.update(frame.attrs)
-    return merged
+    columns.update(merged)
+    result = pd.DataFrame(columns, index=frame.index, copy=False)
+    result.attrs.update(frame.attrs)
+    return result
 
 
-def _stack(columns: list[Any]) -> npt.NDArray[Any]:
+def _position_cells(triple: list[pd.Series[Any]]) -> npt.NDArray[np.object_]:
+    """The cells of one merged position column: int64 rows for integers, float64 otherwise."""
     import numpy as np
 
-    return np.column_stack(columns)
+    if any(column.hasnans for column in triple):
+        rows = zip(*(column.tolist() for column in triple), strict=True)
+        cells = np.empty(len(triple[0]), dtype=object)
+        cells[:] = [np.array(row) for row in rows]
+        return cells
+    integer = all(column.dtype.kind in "iu" for column in triple)
+    dtype = np.int64 if integer else np.float64
+    return row_views(np.column_stack([column.to_numpy(dtype=dtype) for column in triple]))
 
 
 def row_views(array: npt.NDArray[Any]) -> npt.NDArray[np.object_]:

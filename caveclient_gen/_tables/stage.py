@@ -21,7 +21,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from .._convert.values import check_json
-from ..errors import AnnotationUploadError, InvalidInputError
+from ..errors import AnnotationUploadError, InvalidInputError, StagedFieldError
 from .schema_columns import main_definition, referenced_definition
 
 if TYPE_CHECKING:
@@ -255,14 +255,14 @@ class StagedAnnotations:
         allowed = set(self.fields)
         unknown = [name for name in fields if name not in allowed]
         if unknown:
-            raise InvalidInputError(
+            raise StagedFieldError(
                 f"{where}{unknown[0]}", f"is not a field of {self.name!r}; its fields are {self.fields}"
             )
         values = {name: plain(value) for name, value in fields.items()}
         values = {name: value for name, value in values.items() if value is not None}
         missing = [name for name in self.fields_required if name not in values]
         if missing:
-            raise InvalidInputError(f"{where}{missing[0]}", f"is required (missing: {missing})")
+            raise StagedFieldError(f"{where}{missing[0]}", f"is required (missing: {missing})")
         if self._id_field and not JSON_TYPES["integer"](values["id"]):
             raise InvalidInputError(f"{where}id", f"must be an integer id, not {values['id']!r}")
         for field in self._points:

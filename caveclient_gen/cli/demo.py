@@ -250,9 +250,10 @@ def versions_section(tour: Tour) -> None:
 def query_section(tour: Tour) -> None:
     tour.section(
         "Tables into DataFrames",
-        "The tables come as Arrow, decoded straight into DataFrames: ids as int64, times UTC-aware, "
-        "positions as arrays. The datastack's record names its soma and synapse tables; a hundred "
-        "somas are enough to find a neuron to follow (the server says when a limit cut the answer).",
+        "The tables come as Arrow, decoded straight into DataFrames with caveclient's dtypes: ids "
+        "as Int64, times UTC-aware, positions as arrays. The datastack's record names its soma and "
+        "synapse tables; a hundred somas are enough to find a neuron to follow (the server says "
+        "when a limit cut the answer).",
     )
     tour.run(
         "somas = client.materialize.query_table(info['soma_table'], "
@@ -390,9 +391,9 @@ def chunkedgraph_section(tour: Tour) -> None:
     tour.run("leaves[:3]")
     tour.run("change_log = client.chunkedgraph.get_tabular_change_log(root_id)[root_id]", show=False)
     tour.run("len(change_log), int(change_log.is_merge.sum())")
-    tour.run(
-        "change_log[change_log.timestamp > then][['operation_id', 'timestamp', 'is_merge', 'user_id']]"
-    )
+    tour.note("Its timestamps are the server's epoch milliseconds, as caveclient gives them:")
+    tour.run("since = change_log.timestamp > then.timestamp() * 1000")
+    tour.run("change_log[since][['operation_id', 'timestamp', 'is_merge', 'user_id']]")
     tour.note("The roots it came from since then, and the lineage graph linking them through edits:")
     tour.run("client.chunkedgraph.get_past_ids(root_id, timestamp_past=then)['past_id_map'][root_id]")
     tour.run("lineage = client.chunkedgraph.get_lineage_graph(root_id, timestamp_past=then)", show=False)

@@ -150,7 +150,7 @@ class LineageGraph(TypedDict):
 class PastIdMapping(TypedDict):
     """`get_past_ids`: per requested root its ancestors, per ancestor its unambiguous successor."""
 
-    past_id_map: dict[int, npt.NDArray[np.uint64]]
+    past_id_map: dict[int, list[int]]
     future_id_map: dict[int, int]
 
 

@@ -7,7 +7,7 @@ them the same way) and TypedDicts for type checkers and IDEs.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 __all__ = [
     "AnnotationRecord",
@@ -30,8 +30,9 @@ class VersionMetadata(TypedDict):
     valid: bool | None
     expires_on: datetime | None
     """When the version may be deleted (UTC, timezone-aware), or None."""
-    status: str
-    is_merged: bool | None
+    status: NotRequired[str]
+    """Absent from servers older than the field (as are `is_merged`'s)."""
+    is_merged: NotRequired[bool | None]
 
 
 class TableMetadata(TypedDict, total=False):

@@ -87,16 +87,20 @@ def _parse_time(value: Any) -> datetime | None:
 
 def _version_record(version: AnalysisVersion) -> VersionMetadata:
     record = version.to_dict()
-    return VersionMetadata(
+    metadata = VersionMetadata(
         id=int(record["id"]),
         datastack=str(record["datastack"]),
         version=int(record["version"]),
         time_stamp=cast(datetime, _parse_time(record["time_stamp"])),
         valid=record.get("valid"),
         expires_on=_parse_time(record.get("expires_on")),
-        status=str(record["status"]),
-        is_merged=record.get("is_merged"),
     )
+    # Fields newer than some deployments: returned when the server sends them.
+    if "status" in record:
+        metadata["status"] = str(record["status"])
+    if "is_merged" in record:
+        metadata["is_merged"] = record["is_merged"]
+    return metadata
 
 
 def _table_record(raw: Mapping[str, Any]) -> TableMetadata:

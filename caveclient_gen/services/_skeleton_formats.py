@@ -113,6 +113,14 @@ def decompress_json(data: bytes) -> Any:
 # ---------------------------------------------------------------- dict skeletons
 
 
+def skeleton_json(data: bytes) -> SkeletonDict:
+    """A "flatdict" payload (gzip JSON) as the JSON document it is (lists, not arrays)."""
+    document = json.loads(gunzipped(data))
+    if not isinstance(document, dict):
+        raise ValueError(f"a skeleton is a JSON object, not {type(document).__name__}")
+    return cast(SkeletonDict, document)
+
+
 def skeleton_from_flatdict(data: bytes) -> SkeletonDict:
     """A "flatdict" payload (gzip JSON) as a SkeletonDict."""
     document = json.loads(gunzipped(data))

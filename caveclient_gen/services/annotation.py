@@ -449,14 +449,16 @@ class AnnotationClient(ServiceClient[M]):
         table_name: str,
         data: dict[str, Any] | list[dict[str, Any]],
         aligned_volume_name: str | None = None,
-    ) -> Plan[dict[int, int]]:
-        """Replace rows (each annotation carries the `id` it replaces); returns old id -> new id."""
+    ) -> Plan[dict[str, int]]:
+        """Replace rows (each annotation carries the `id` it replaces); returns old id -> new id,
+        the old ids as strings (the server's JSON keys, as caveclient 8.2.1 returns them)."""
         table = _table_name("table_name", table_name)
         annotations = _annotations("data", data)
         for index, annotation in enumerate(annotations):
             if not isinstance(annotation.get("id"), int) or isinstance(annotation.get("id"), bool):
                 raise InvalidInputError("data", f"annotation {index} needs the integer `id` it replaces")
-        return (yield from self._replace(table, annotations, aligned_volume_name))
+        mapping = yield from self._replace(table, annotations, aligned_volume_name)
+        return {str(old): new for old, new in mapping.items()}
 
     def _replace(
         self, table: str, annotations: list[dict[str, Any]], aligned_volume_name: str | None
@@ -486,8 +488,9 @@ class AnnotationClient(ServiceClient[M]):
         df: pd.DataFrame,
         position_columns: Iterable[str] | Mapping[str, str] | None,
         aligned_volume_name: str | None = None,
-    ) -> Plan[dict[int, int]]:
-        """Replace rows from a DataFrame with an `id` column; returns old id -> new id."""
+    ) -> Plan[dict[str, int]]:
+        """Replace rows from a DataFrame with an `id` column; returns old id (a string, as
+        caveclient gives it) -> new id."""
         data = AnnotationClient.process_position_columns(df, position_columns)
         return (
             yield from AnnotationClient.update_annotation.plan(

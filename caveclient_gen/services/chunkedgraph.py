@@ -3,10 +3,14 @@
 Conventions of every method:
 
 * **Ids** go in as ints, lists of ints, numpy integer arrays or pandas Series (floats and negative
-  numbers are refused) and come out as numpy **uint64** arrays (scalars: `np.uint64`), never
-  through floats or int64, so ids above 2^63 - 1 stay exact. caveclient returned int64 from
-  `get_leaves`, `get_children`, `get_subgraph`, `get_leaves_many` and `get_root_id`; here they are
-  uint64 like every other id. Operation ids are Python ints (int64 in DataFrames).
+  numbers are refused) and come out typed as caveclient 8.2.1 types them: uint64 arrays from
+  `get_roots`, `get_minimal_covering_nodes` and `find_path`'s failed ids; int64 (`np.int64`
+  scalars, int64 arrays) from `get_root_id`, `get_leaves`, `get_leaves_many`, `get_children`,
+  `get_latest_roots`, `get_original_roots`, `get_delta_roots`, `get_subgraph`, `find_path`'s
+  path; Python ints in `get_past_ids`'
+  lists and `level2_chunk_graph`'s edge lists. Ids never pass through floats; CAVE node ids stay
+  below 2^63, and one that does not raises rather than wrapping (`get_roots` is exact uint64).
+  Operation ids are Python ints (int64 in DataFrames).
 * **Timestamps** go in as timezone-aware datetimes (or ISO 8601 text with an offset); naive datetimes
   are refused. They come out as UTC-aware datetimes. A timestamp left as None is this client's
   `timestamp` (the parent client's version time, when it has one), else "now" — fixed once per call,
@@ -90,6 +94,7 @@ from cave_api.chunkedgraph.types import File, Response
 
 from .. import _defaults
 from .._convert.ids import (
+    as_caveclient_ids,
     id_chunks,
     id_pairs_from_json,
     ids_from_bytes,
@@ -134,6 +139,7 @@ if TYPE_CHECKING:
     from .._core.core import ClientCore
 
     IdArray = npt.NDArray[np.uint64]
+    Int64Array = npt.NDArray[np.int64]
     BoolArray = npt.NDArray[np.bool_]
 
 logger = logging.getLogger("caveclient_gen")
@@ -292,12 +298,18 @@ class ChunkedGraphClient(ServiceClient[M]):
 
     @api_property
     def base_resolution(self) -> Plan[list[float]]:
-        """Voxel size [x, y, z] (nm) of the chunkedgraph's base (mip 0) resolution."""
+        """Voxel size [x, y, z] (nm) of the chunkedgraph's base (mip 0) resolution, as the table
+        info gives it (ints stay ints, as caveclient returns them)."""
         info = yield from ChunkedGraphClient.segmentation_info.plan(self)
         scales = info.get("scales") or []
         if not scales or "resolution" not in scales[0]:
             raise UnexpectedResponseError("the table info has no scales[0].resolution")
-        return [float(value) for value in scales[0]["resolution"]]
+        resolution = list(scales[0]["resolution"])
+        if len(resolution) != 3 or not all(
+            isinstance(value, int | float) and not isinstance(value, bool) for value in resolution
+        ):
+            raise UnexpectedResponseError(f"scales[0].resolution is not [x, y, z]: {resolution!r}")
+        return resolution
 
     # ------------------------------------------------------------ roots
 
@@ -346,8 +358,8 @@ class ChunkedGraphClient(ServiceClient[M]):
     @api_method
     def get_root_id(
         self, supervoxel_id: int, timestamp: datetime | None = None, level2: bool = False
-    ) -> Plan[np.uint64]:
-        """The root id of one supervoxel (its level-2 id with `level2=True`), as np.uint64."""
+    ) -> Plan[np.int64]:
+        """The root id of one supervoxel (its level-2 id with `level2=True`), as np.int64."""
         import numpy as np
 
         node = as_id("supervoxel_id", supervoxel_id)
@@ -364,7 +376,9 @@ class ChunkedGraphClient(ServiceClient[M]):
                 stop_layer=optional(2 if level2 else None),
             )
         )
-        return np.uint64(parsed(response, RootIdResponse).root_id)
+        root = np.array([parsed(response, RootIdResponse).root_id], dtype=np.uint64)
+        value: np.int64 = as_caveclient_ids(root, "get_root_id")[0]
+        return value
 
     @api_method
     def is_latest_roots(self, root_ids: Any, timestamp: datetime | None = None) -> Plan[BoolArray]:
@@ -410,7 +424,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         ids = as_id_array("root_ids", root_ids)
         seconds = yield from self._seconds("timestamp", timestamp)
         if ids.size == 0:
-            return np.zeros(0, dtype=object)
+            return np.zeros(0, dtype=np.float64)  # as caveclient answers no ids
         api, table = yield from self._target()
         chunks, responses = yield from self._bulk(
             ids,
@@ -487,9 +501,9 @@ class ChunkedGraphClient(ServiceClient[M]):
     @api_method
     def get_leaves(
         self, root_id: int, bounds: Any = None, stop_layer: int | None = None
-    ) -> Plan[IdArray]:
+    ) -> Plan[Int64Array]:
         """Supervoxels of a node (or its descendants at `stop_layer`), optionally within `bounds`
-        ([[xmin, xmax], [ymin, ymax], [zmin, zmax]] in chunkedgraph voxels), as uint64."""
+        ([[xmin, xmax], [ymin, ymax], [zmin, zmax]] in chunkedgraph voxels), as int64."""
         node = as_id("root_id", root_id)
         box = as_bounds("bounds", bounds)
         layer = _layer("stop_layer", stop_layer)
@@ -505,13 +519,14 @@ class ChunkedGraphClient(ServiceClient[M]):
                 bounds=optional(box),
             )
         )
-        return ids_from_json(parsed(response, LeavesResponse).leaf_ids, "get_leaves")
+        leaves = ids_from_json(parsed(response, LeavesResponse).leaf_ids, "get_leaves")
+        return as_caveclient_ids(leaves, "get_leaves")
 
     @api_method
     def get_leaves_many(
         self, root_ids: Any, bounds: Any = None, stop_layer: int | None = None
-    ) -> Plan[dict[int, IdArray]]:
-        """Leaves of many nodes: {node id: uint64 leaves}, in input order (duplicates once).
+    ) -> Plan[dict[np.int64, Int64Array]]:
+        """Leaves of many nodes: {np.int64 node id: int64 leaves}, in input order (duplicates once).
 
         Roots are sent `_defaults.CHUNKEDGRAPH_LEAVES_CHUNK_SIZE` per request, concurrently.
         """
@@ -535,21 +550,26 @@ class ChunkedGraphClient(ServiceClient[M]):
             ),
             "get_leaves_many",
         )
-        answered: dict[int, IdArray] = {}
+        answered: dict[int, Int64Array] = {}
         for response in responses:
             for key, leaves in parsed(response, IdListMap).additional_properties.items():
-                answered[_int_key(key, "get_leaves_many")] = ids_from_json(leaves, "get_leaves_many")
-        return {root: answered[root] for root in ids.tolist() if root in answered}
+                found = ids_from_json(leaves, "get_leaves_many")
+                answered[_int_key(key, "get_leaves_many")] = as_caveclient_ids(found, "get_leaves_many")
+        keys = as_caveclient_ids(ids, "get_leaves_many")
+        return {
+            key: answered[root] for key, root in zip(keys, ids.tolist(), strict=True) if root in answered
+        }
 
     @api_method
-    def get_children(self, node_id: int) -> Plan[IdArray]:
-        """Direct children of a node (empty for a supervoxel), as uint64."""
+    def get_children(self, node_id: int) -> Plan[Int64Array]:
+        """Direct children of a node (empty for a supervoxel), as int64."""
         node = as_id("node_id", node_id)
         api, table = yield from self._target()
         response = yield from fetch(
             read(children_route.sync_detailed, children_route.asyncio_detailed, table, node, client=api)
         )
-        return ids_from_json(parsed(response, ChildrenResponse).children_ids, "get_children")
+        children = ids_from_json(parsed(response, ChildrenResponse).children_ids, "get_children")
+        return as_caveclient_ids(children, "get_children")
 
     @api_method
     def get_minimal_covering_nodes(self, node_ids: Any) -> Plan[IdArray]:
@@ -749,10 +769,13 @@ class ChunkedGraphClient(ServiceClient[M]):
     def get_tabular_change_log(
         self, root_ids: Any, filtered: bool = True
     ) -> Plan[dict[int, pd.DataFrame]]:
-        """One DataFrame of edits per root: operation_id, timestamp (UTC datetimes; caveclient
-        gave epoch milliseconds), user_id, before_root_ids/after_root_ids (uint64 arrays),
-        is_merge, user_name, user_affiliation (and in_neuron, is_relevant unless `filtered`)."""
-        ids = unique_in_order(as_id_array("root_ids", root_ids, allow_empty=False))
+        """One DataFrame of edits per root, as caveclient 8.2.1 gives it: operation_id, timestamp
+        (epoch milliseconds, int64), user_id, before_root_ids/after_root_ids (lists of ints),
+        is_merge, user_name, user_affiliation (and in_neuron, is_relevant unless `filtered`),
+        indexed by the server's row labels ("0", "1", ...). No root ids give {}."""
+        ids = unique_in_order(as_id_array("root_ids", root_ids))
+        if ids.size == 0:
+            return {}
         api, table = yield from self._target()
         response = yield from fetch(
             read(
@@ -766,7 +789,9 @@ class ChunkedGraphClient(ServiceClient[M]):
         )
         frames = parsed(response, TabularChangeLogMap).additional_properties
         return {
-            _int_key(key, "get_tabular_change_log"): frame_from_json_text(text, f"change log of {key}")
+            _int_key(key, "get_tabular_change_log"): frame_from_json_text(
+                text, f"change log of {key}", as_sent=True
+            )
             for key, text in frames.items()
         }
 
@@ -843,8 +868,11 @@ class ChunkedGraphClient(ServiceClient[M]):
         (default: this client's `timestamp`, else now). The server keeps the links that cross those
         times; `exclude_links_to_past/future` drop the roots beyond them. Returns the networkx
         node-link dict (node `timestamp`s are epoch seconds), or a networkx.DiGraph with
-        `as_nx_graph=True` (needs the optional package networkx).
+        `as_nx_graph=True` (needs the optional package networkx). No root ids give an empty graph.
         """
+        if as_id_array("root_id", root_id).size == 0:
+            empty = LineageGraph(directed=True, multigraph=False, graph={}, nodes=[], links=[])
+            return _lineage.to_networkx(empty) if as_nx_graph else empty
         graph = yield from self._lineage_graph(
             root_id,
             timestamp_past,
@@ -891,8 +919,8 @@ class ChunkedGraphClient(ServiceClient[M]):
         root_id: Any,
         timestamp: datetime | None = None,
         timestamp_future: datetime | None = None,
-    ) -> Plan[IdArray]:
-        """The root ids current at `timestamp` that share supervoxels with `root_id` (uint64).
+    ) -> Plan[Int64Array]:
+        """The root ids current at `timestamp` that share supervoxels with `root_id` (int64).
 
         Found from the lineage graph (its newest roots, or its oldest when `timestamp` is before
         the root's creation), then each one checked with `is_latest_roots`; a candidate that is not
@@ -918,7 +946,8 @@ class ChunkedGraphClient(ServiceClient[M]):
         else:
             graph = yield from self._lineage_graph(ids, moment, oldest)
             candidates = _lineage.sources(graph)
-        return (yield from self._current_roots(candidates, moment))
+        current = yield from self._current_roots(candidates, moment)
+        return as_caveclient_ids(current, "get_latest_roots")
 
     def _current_roots(self, candidates: IdArray, moment: datetime) -> Plan[IdArray]:
         """The candidates current at `moment`; stale ones replaced by their supervoxels' roots."""
@@ -934,14 +963,16 @@ class ChunkedGraphClient(ServiceClient[M]):
         return unique_in_order(np.concatenate(found))
 
     @api_method
-    def get_original_roots(self, root_id: Any, timestamp_past: datetime | None = None) -> Plan[IdArray]:
-        """The oldest ancestors of `root_id` (back to `timestamp_past`), as uint64."""
+    def get_original_roots(
+        self, root_id: Any, timestamp_past: datetime | None = None
+    ) -> Plan[Int64Array]:
+        """The oldest ancestors of `root_id` (back to `timestamp_past`), as int64."""
         ids = unique_in_order(as_id_array("root_id", root_id, allow_empty=False))
         past = as_utc("timestamp_past", timestamp_past)
         created = yield from ChunkedGraphClient.get_root_timestamps.plan(self, ids)
         newest: datetime = max(created.tolist())
         graph = yield from self._lineage_graph(ids, past, newest)
-        return _lineage.sources(graph)
+        return as_caveclient_ids(_lineage.sources(graph), "get_original_roots")
 
     @api_method
     def suggest_latest_roots(
@@ -989,12 +1020,14 @@ class ChunkedGraphClient(ServiceClient[M]):
         timestamp_past: datetime | None = None,
         timestamp_future: datetime | None = None,
     ) -> Plan[PastIdMapping]:
-        """For each root its ancestors at `timestamp_past` (`past_id_map`, uint64 arrays), and for
+        """For each root its ancestors at `timestamp_past` (`past_id_map`, lists of ints), and for
         each ancestor the one root it unambiguously became by `timestamp_future` (`future_id_map`).
-        Keys are ints."""
-        ids = unique_in_order(as_id_array("root_ids", root_ids, allow_empty=False))
+        Keys are ints. No root ids give two empty maps."""
+        ids = unique_in_order(as_id_array("root_ids", root_ids))
         past = as_utc("timestamp_past", timestamp_past)
         future = as_utc("timestamp_future", timestamp_future)
+        if ids.size == 0:
+            return {"past_id_map": {}, "future_id_map": {}}
         api, table = yield from self._target()
         response = yield from fetch(
             read(
@@ -1010,7 +1043,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         mapping = parsed(response, PastIdMappingModel)
         return {
             "past_id_map": {
-                _int_key(key, "past_id_map"): ids_from_json(values, "past_id_map")
+                _int_key(key, "past_id_map"): ids_from_json(values, "past_id_map").tolist()
                 for key, values in mapping.past_id_map.additional_properties.items()
             },
             "future_id_map": {
@@ -1022,8 +1055,8 @@ class ChunkedGraphClient(ServiceClient[M]):
     @api_method
     def get_delta_roots(
         self, timestamp_past: datetime, timestamp_future: datetime | None = None
-    ) -> Plan[tuple[IdArray, IdArray]]:
-        """Roots retired and roots created by edits between two times, as (old, new) uint64 arrays.
+    ) -> Plan[tuple[Int64Array, Int64Array]]:
+        """Roots retired and roots created by edits between two times, as (old, new) int64 arrays.
 
         `timestamp_future` defaults to this client's `timestamp`, else now.
         """
@@ -1044,8 +1077,8 @@ class ChunkedGraphClient(ServiceClient[M]):
         )
         delta = parsed(response, DeltaRoots)
         return (
-            ids_from_json(delta.old_roots, "old_roots"),
-            ids_from_json(delta.new_roots, "new_roots"),
+            as_caveclient_ids(ids_from_json(delta.old_roots, "old_roots"), "get_delta_roots"),
+            as_caveclient_ids(ids_from_json(delta.new_roots, "new_roots"), "get_delta_roots"),
         )
 
     @api_method
@@ -1104,11 +1137,11 @@ class ChunkedGraphClient(ServiceClient[M]):
     @api_method
     def find_path(
         self, root_id: int, src_pt: Any, dst_pt: Any, precision_mode: bool = False
-    ) -> Plan[tuple[npt.NDArray[np.float64], IdArray, IdArray]]:
+    ) -> Plan[tuple[npt.NDArray[np.float64], Int64Array, IdArray]]:
         """Shortest level-2 path between two points (nm) of a root.
 
-        Returns (centroids (n, 3) in nm, level-2 ids along the path, level-2 ids whose mesh
-        centroid could not be computed); ids are uint64.
+        Returns (centroids (n, 3) in nm, level-2 ids along the path (int64), level-2 ids whose
+        mesh centroid could not be computed (uint64)), typed as caveclient 8.2.1 types them.
         """
         import numpy as np
 
@@ -1130,18 +1163,16 @@ class ChunkedGraphClient(ServiceClient[M]):
         centroids = np.array(path.centroids_list, dtype=np.float64).reshape(-1, 3)
         return (
             centroids,
-            ids_from_json(path.l2_path, "l2_path"),
+            as_caveclient_ids(ids_from_json(path.l2_path, "l2_path"), "find_path"),
             ids_from_json(path.failed_l2_ids, "failed_l2_ids"),
         )
 
     @api_method
     def get_subgraph(
         self, root_id: int, bounds: Any
-    ) -> Plan[tuple[IdArray, npt.NDArray[np.float64], npt.NDArray[np.int64]]]:
-        """Supervoxel edges of a node within `bounds`: (edges (n, 2) uint64, affinities, areas).
-
-        Areas are int64 (caveclient: int32).
-        """
+    ) -> Plan[tuple[Int64Array, npt.NDArray[np.float64], npt.NDArray[np.int32]]]:
+        """Supervoxel edges of a node within `bounds`: (edges (n, 2) int64, affinities float64,
+        areas int32), typed as caveclient 8.2.1 types them (an area int32 cannot hold raises)."""
         import numpy as np
 
         node = as_id("root_id", root_id)
@@ -1158,15 +1189,19 @@ class ChunkedGraphClient(ServiceClient[M]):
             )
         )
         graph = parsed(response, Subgraph)
+        edges = id_pairs_from_json(graph.nodes, "get_subgraph")
+        areas = np.array(graph.areas, dtype=np.int64)
+        if areas.size and (areas.max() > np.iinfo(np.int32).max or areas.min() < 0):
+            raise UnexpectedResponseError("get_subgraph: an area does not fit in int32")
         return (
-            id_pairs_from_json(graph.nodes, "get_subgraph"),
+            as_caveclient_ids(edges.reshape(-1), "get_subgraph").reshape(edges.shape),
             np.array(graph.affinities, dtype=np.float64),
-            np.array(graph.areas, dtype=np.int64),
+            areas.astype(np.int32),
         )
 
     @api_method
-    def level2_chunk_graph(self, root_id: int, bounds: Any = None) -> Plan[IdArray]:
-        """Edges between the level-2 nodes of a root, as an (n, 2) uint64 array.
+    def level2_chunk_graph(self, root_id: int, bounds: Any = None) -> Plan[list[list[int]]]:
+        """Edges between the level-2 nodes of a root, as a list of [id, id] lists of ints.
 
         With `bounds`, only the part within them; raises ServerIncompatibilityError when the
         server did not apply them (servers before 2.15.0).
@@ -1189,7 +1224,9 @@ class ChunkedGraphClient(ServiceClient[M]):
                 "the chunkedgraph server ignored `bounds` (it needs version 2.15.0 or later); "
                 "ask the administrators to update it, or call without bounds"
             )
-        return id_pairs_from_json(parsed(response, Lvl2Graph).edge_graph, "level2_chunk_graph")
+        edges = id_pairs_from_json(parsed(response, Lvl2Graph).edge_graph, "level2_chunk_graph")
+        pairs: list[list[int]] = edges.tolist()
+        return pairs
 
 
 # ---------------------------------------------------------------- input checks

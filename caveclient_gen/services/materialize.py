@@ -179,9 +179,15 @@ class MaterializationClient(MaterializeBase[M]):
     def _version_plan(self) -> Plan[int]:
         """The version queries use by default: the client's (CAVEclient(version=...)), else the one
         assigned here (checked against get_versions(expired=True) on first use), else the latest,
-        resolved once (assign None to resolve it again)."""
+        resolved once (assign None to resolve it again). As caveclient 8.2.1 gives it: a version
+        given is returned as given (an int), the latest as the np.int64 most_recent_version gives."""
+        import numpy as np
+
         datastack = self._datastack(None)
-        return (yield from self._resolved_version(datastack, None))
+        resolved = yield from self._resolved_version(datastack, None)
+        if self._core.version is None and self._version is None:
+            return np.int64(resolved)  # type: ignore[return-value]
+        return resolved
 
     def _set_version(self, value: Any) -> None:
         if self._core.version is not None:
@@ -275,8 +281,12 @@ class MaterializationClient(MaterializeBase[M]):
 
     @api_method
     def most_recent_version(self, datastack_name: str | None = None) -> Plan[int]:
-        """The newest valid materialization version of the datastack."""
-        return (yield from self._latest_version(self._datastack(datastack_name)))
+        """The newest valid materialization version of the datastack (an np.int64, as caveclient
+        8.2.1 gives it; it compares and hashes as the int)."""
+        import numpy as np
+
+        latest = yield from self._latest_version(self._datastack(datastack_name))
+        return np.int64(latest)  # type: ignore[return-value]
 
     @api_method
     def get_versions(self, datastack_name: str | None = None, expired: bool = False) -> Plan[list[int]]:

@@ -67,6 +67,7 @@ from ._skeleton_formats import (
     require_h5py,
     skeleton_from_flatdict,
     skeleton_from_h5,
+    skeleton_json,
     swc_frame,
 )
 from ._skeleton_storage import BucketGrant, BucketReader
@@ -455,7 +456,9 @@ class SkeletonClient(ServiceClient[M]):
         Any number of ids: they are asked 10 at a time (the server's limit), concurrently. Ids
         without a cached skeleton are queued for generation by the service and left out, as are
         invalid and refused ids; a MissingSkeletonsWarning names them. For many cached skeletons,
-        fetch_skeletons is much faster.
+        fetch_skeletons is much faster. With `output_format="dict"`, each skeleton is the
+        service's JSON document as caveclient 8.2.1 returns it (lists, not arrays; get_skeleton and
+        fetch_skeletons give numpy arrays).
         """
         ids = _unique_ids("root_ids", root_ids)
         version = _skeleton_version(skeleton_version)
@@ -487,7 +490,7 @@ class SkeletonClient(ServiceClient[M]):
         for response in responses:
             _forward_warnings(response, log_warning)
             payloads.update(parsed(response, BulkSkeletons).additional_properties)
-        skeletons, problems = _decode_payloads(payloads, output_format)
+        skeletons, problems = _decode_payloads(payloads, output_format, plain_json=True)
         _report_missing(ids, skeletons, problems, absent="refused by the service")
         return skeletons
 
@@ -774,10 +777,18 @@ def _decoded(what: str, decode: Callable[[bytes], T], content: bytes) -> T:
 
 
 def _decode_payloads(
-    payloads: dict[str, str], output_format: str
+    payloads: dict[str, str], output_format: str, *, plain_json: bool = False
 ) -> tuple[dict[str, Skeleton], dict[str, list[int]]]:
-    """Bulk values (hex payloads or markers) decoded, and the ids without a skeleton by reason."""
-    decode: Callable[[bytes], Skeleton] = swc_frame if output_format == "swc" else skeleton_from_flatdict
+    """Bulk values (hex payloads or markers) decoded, and the ids without a skeleton by reason.
+
+    `plain_json` leaves "dict" skeletons as the JSON documents they are (lists, not arrays)."""
+    decode: Callable[[bytes], Skeleton]
+    if output_format == "swc":
+        decode = swc_frame
+    elif plain_json:
+        decode = skeleton_json
+    else:
+        decode = skeleton_from_flatdict
     skeletons: dict[str, Skeleton] = {}
     problems: dict[str, list[int]] = {}
     for key, value in payloads.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import numbers
 import re
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from cave_api.state.models.neuroglancer_state import NeuroglancerState
 from cave_api.state.models.segment_properties import SegmentProperties
 
 from .. import _defaults
+from .._http.encoded_body import send_encoded, send_encoded_async
 from .._http.parse import optional, parsed
 from .._http.plan import M, Plan, RawResponse, api_method, fetch, read, write
 from .._http.redact import redact_url
@@ -114,25 +116,33 @@ class JSONService(ServiceClient[M]):
         """Store a state and return its new id.
 
         `state_id` (superadmins only) stores it under that id instead; `timestamp` (unix seconds)
-        then dates it. Numpy integers are stored as strings, as Neuroglancer expects ids.
+        then dates it. Encoded as caveclient encodes states (`json.dumps` with its defaults):
+        numpy integers, alone or in arrays, become strings, as Neuroglancer writes ids; NaN,
+        Infinity and lone surrogates are written as Python's `json` writes them (the service stores
+        them). A deployment without a bucket for states refuses documents above about 1 MiB.
         """
-        body = NeuroglancerState.from_dict(_state_dict("json_state", json_state))
+        content = encode_state("json_state", json_state)
+        placeholder = NeuroglancerState()
         if state_id is None:
             if timestamp is not None:
                 raise InvalidInputError("timestamp", "can only be given together with state_id")
             request = write(
-                upload_state.sync_detailed,
-                upload_state.asyncio_detailed,
+                send_encoded,
+                send_encoded_async,
+                upload_state,
+                content,
+                placeholder,
                 client=self._api(),
-                body=body,
             )
         else:
             request = write(
-                upload_state_with_id.sync_detailed,
-                upload_state_with_id.asyncio_detailed,
+                send_encoded,
+                send_encoded_async,
+                upload_state_with_id,
+                content,
+                placeholder,
                 _positive_int("state_id", state_id),
                 client=self._api(),
-                body=body,
                 timestamp=optional(timestamp),
             )
         response = yield from fetch(request)
@@ -160,29 +170,36 @@ class JSONService(ServiceClient[M]):
         state_id: int | None = None,
         max_size: int | None = MAX_PROPERTY_SIZE,
     ) -> Plan[int]:
-        """Store a segment-properties document and return its id (refused above `max_size` bytes)."""
-        document = _state_dict("property_json", property_json)
-        size = len(json.dumps(document, separators=(",", ":")).encode())
+        """Store a segment-properties document and return its id (refused above `max_size` bytes,
+        counted as caveclient counts them). Encoded as `upload_state_json` encodes states; the
+        service never stores properties in a bucket, so about 1 MiB is its limit whatever
+        `max_size` allows."""
+        content = encode_state("property_json", property_json)
+        size = len(content)
         if max_size is not None and size > max_size:
             raise InvalidInputError(
                 "property_json",
                 f"is {size} bytes, above max_size={max_size}; pass a larger max_size",
             )
-        body = SegmentProperties.from_dict(document)
+        placeholder = SegmentProperties.from_dict({})
         if state_id is None:
             request = write(
-                upload_properties.sync_detailed,
-                upload_properties.asyncio_detailed,
+                send_encoded,
+                send_encoded_async,
+                upload_properties,
+                content,
+                placeholder,
                 client=self._api(),
-                body=body,
             )
         else:
             request = write(
-                upload_properties_with_id.sync_detailed,
-                upload_properties_with_id.asyncio_detailed,
+                send_encoded,
+                send_encoded_async,
+                upload_properties_with_id,
+                content,
+                placeholder,
                 _positive_int("state_id", state_id),
                 client=self._api(),
-                body=body,
             )
         response = yield from fetch(request)
         return _id_from_url(parsed(response, str))
@@ -192,12 +209,13 @@ class JSONService(ServiceClient[M]):
     def save_state_json_local(
         self, json_state: dict[str, Any], filename: str | Path, overwrite: bool = False
     ) -> None:
-        """Write a state to a local JSON file (refuses to replace one unless `overwrite`)."""
+        """Write a state to a local JSON file, encoded as `upload_state_json` sends it (refuses to
+        replace a file unless `overwrite`)."""
         path = Path(filename)
-        document = _state_dict("json_state", json_state)
+        content = encode_state("json_state", json_state)
         if path.exists() and not overwrite:
             raise InvalidInputError("filename", f"{path} exists; pass overwrite=True to replace it")
-        path.write_text(json.dumps(document), encoding="utf-8")
+        path.write_bytes(content)
 
     @api_method
     def get_neuroglancer_info(self, ngl_url: str | None = None) -> Plan[dict[str, Any]]:
@@ -231,7 +249,8 @@ class JSONService(ServiceClient[M]):
 
         `target_site` is seunglab (`?json_url=`), or cave-explorer / mainline / spelunker
         (`#!middleauth+`); None asks the deployment (its version.json exists on the latter).
-        `static_url` treats `state_id` as a URL of a JSON file; `format_properties` returns the
+        `static_url` treats `state_id` as the URL of a JSON file (linked without `middleauth+`);
+        `format_properties` returns the
         `precomputed://` source of a segment-properties document instead.
         """
         if target_site is not None and target_site not in TARGET_SITES:
@@ -248,7 +267,9 @@ class JSONService(ServiceClient[M]):
         state_url = str(state_id) if static_url else f"{server}{STATE_PATH}/{self._state_id(state_id)}"
         if target_site == "seunglab":
             return f"{viewer}{separator}?json_url={state_url}"
-        return f"{viewer}{separator}#!middleauth+{state_url}"
+        # A static URL is a plain JSON file, fetched without CAVE's authentication (as caveclient).
+        auth = "" if static_url else "middleauth+"
+        return f"{viewer}{separator}#!{auth}{state_url}"
 
     def _is_own_state(self, url: str) -> bool:
         """Whether `url` names a state of this client's state service (which gets the token)."""
@@ -298,35 +319,34 @@ def _positive_int(parameter: str, value: object) -> int:
     raise InvalidInputError(parameter, f"{value!r} is not a valid id")
 
 
-def _state_dict(parameter: str, value: object) -> dict[str, Any]:
-    """A JSON-ready copy of a state: numpy integers become strings (Neuroglancer's id format)."""
+def encode_state(parameter: str, value: object) -> bytes:
+    """A state or properties document as caveclient 8.2.1 sends it: `json.dumps` with its defaults
+    (NaN and Infinity written as such, non-ASCII escaped, so lone surrogates pass), numpy integers
+    as strings (alone or inside arrays), numpy floats as floats, sets and arrays as lists."""
     if not isinstance(value, dict):
         raise InvalidInputError(parameter, f"must be a dict, not {type(value).__name__}")
-    converted = _jsonable(value, parameter)
-    assert isinstance(converted, dict)
-    return converted
+    try:
+        return json.dumps(value, default=_neuroglancer_value).encode("ascii")
+    except (TypeError, ValueError) as error:
+        raise InvalidInputError(parameter, f"cannot be written as JSON: {error}") from None
 
 
-def _jsonable(value: Any, where: str) -> Any:
-    if isinstance(value, dict):
-        return {str(key): _jsonable(item, where) for key, item in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(item, where) for item in value]
-    if value is None or isinstance(value, str | bool | int | float):
-        return value
-    kind = type(value).__module__
-    if kind == "numpy":
+def _neuroglancer_value(value: Any) -> Any:
+    """What `json.dumps` cannot write itself, as Neuroglancer states hold it."""
+    if isinstance(value, numbers.Integral):  # numpy integers: Python ints are written as such
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return list(value)
+    if type(value).__module__ == "numpy":
         import numpy as np
 
-        if isinstance(value, np.integer):
-            return str(int(value))
-        if isinstance(value, np.floating):
-            return float(value)
         if isinstance(value, np.bool_):
             return bool(value)
+        if isinstance(value, np.floating):
+            return float(value)
         if isinstance(value, np.ndarray):
-            return [_jsonable(item, where) for item in value.tolist()]
-    raise InvalidInputError(where, f"holds a {type(value).__name__}, which JSON cannot store")
+            return list(value)
+    raise TypeError(f"a {type(value).__name__} cannot be stored in a state")
 
 
 def _id_from_url(url: str) -> int:

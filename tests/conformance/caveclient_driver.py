@@ -26,12 +26,40 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     if hasattr(value, "tolist"):
-        return value.tolist()
+        return jsonable(value.tolist())
     if isinstance(value, dict):
         return {str(key): jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [jsonable(item) for item in value]
     return value
+
+
+TYPES = "__types__"
+"""The key under which a section's results carry the type of each result (see type_of)."""
+
+
+def type_of(value: Any) -> Any:
+    """The type of a result, as JSON: numpy arrays and scalars with their dtype, containers with
+    the types of their items (records key by key, other mappings and lists as the set of their
+    item types), DataFrames as "DataFrame" (their dtypes are in frame_json)."""
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return f"ndarray[{value.dtype}]"
+    if isinstance(value, np.generic):
+        return f"numpy.{value.dtype}"
+    if isinstance(value, dict):
+        keys = sorted({type_of(key) for key in value})
+        if all(isinstance(key, str) and not key.isdigit() for key in value) and len(value) <= 64:
+            return {"dict": keys, "items": {key: type_of(item) for key, item in value.items()}}
+        return {
+            "dict": keys,
+            "values": sorted({json.dumps(type_of(v), sort_keys=True) for v in value.values()}),
+        }
+    if isinstance(value, list | tuple):
+        name = type(value).__name__
+        return {name: sorted({json.dumps(type_of(item), sort_keys=True) for item in value})}
+    return type(value).__name__
 
 
 def record(results: dict[str, Any], name: str, call: Callable[[], Any]) -> Any:
@@ -42,6 +70,7 @@ def record(results: dict[str, Any], name: str, call: Callable[[], Any]) -> Any:
         traceback.print_exc(file=sys.stderr)
         return None
     results[name] = jsonable(value)
+    results.setdefault(TYPES, {})[name] = type_of(value)
     return value
 
 
@@ -98,10 +127,82 @@ def global_services(client: Any, results: dict[str, Any]) -> None:
         ),
     )
 
+    state_cases(state, results)
+
     auth = client.auth
     record(results, "auth.get_tokens", lambda: sorted(t["id"] for t in auth.get_tokens()))
     record(results, "auth.get_user_information", lambda: auth.get_user_information([1]))
     record(results, "auth.get_group_users", lambda: auth.get_group_users(1))
+
+
+def state_document() -> dict[str, Any]:
+    """A state as analysis code builds one: numpy ids, NaN and infinite numbers, a lone surrogate."""
+    import numpy as np
+
+    return {
+        "layers": [
+            {
+                "type": "segmentation",
+                "segments": np.array([864691135088120211, 5], dtype=np.uint64),
+                "selected": np.uint64(864691135088120211),
+                "opacity": np.float32(0.5),
+                "hidden": {np.int64(7)},
+            }
+        ],
+        "position": [float("nan"), float("inf"), -float("inf")],
+        "title": "lone \ud800 surrogate",
+    }
+
+
+def state_cases(state: Any, results: dict[str, Any]) -> None:
+    """Encoding of states and properties, and links, as our tests compare them."""
+    import os
+    import tempfile
+
+    import numpy as np
+
+    state_id = record(
+        results, "state.upload_state_json:numpy", lambda: state.upload_state_json(state_document())
+    )
+    record(results, "state.get_state_json:numpy", lambda: repr(state.get_state_json(state_id)))
+    properties = {
+        "@type": "neuroglancer_segment_properties",
+        "inline": {
+            "ids": np.array([864691135088120211, 2], dtype=np.uint64),
+            "properties": [{"id": "size", "type": "number", "values": [1.5, float("nan")]}],
+        },
+    }
+    property_id = record(
+        results, "state.upload_property_json:numpy", lambda: state.upload_property_json(properties)
+    )
+    record(results, "state.get_property_json:numpy", lambda: repr(state.get_property_json(property_id)))
+
+    def saved() -> str:
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "state.json")
+            state.save_state_json_local(state_document(), path)
+            with open(path, encoding="ascii") as file:
+                return file.read()
+
+    record(results, "state.save_state_json_local", saved)
+    for site in ("seunglab", "spelunker", "mainline"):
+        record(
+            results,
+            f"state.build_neuroglancer_url:static:{site}",
+            lambda site=site: state.build_neuroglancer_url(
+                "https://files.example.org/s.json",
+                ngl_url="https://ngl.example.org",
+                target_site=site,
+                static_url=True,
+            ),
+        )
+        record(
+            results,
+            f"state.build_neuroglancer_url:{site}",
+            lambda site=site: state.build_neuroglancer_url(
+                7, ngl_url="https://ngl.example.org/", target_site=site
+            ),
+        )
 
 
 # -- data services -------------------------------------------------------------------------------
@@ -137,7 +238,27 @@ def frame_json(frame: Any) -> dict[str, Any]:
         "index_name": frame.index.name,
         "index": [cell_json(value) for value in frame.index],
         "records": [[cell_json(cell) for cell in row] for row in frame.itertuples(index=False)],
+        "cells": cell_types(frame),
     }
+
+
+def cell_types(frame: Any) -> dict[str, str]:
+    """The type of the cells of each object column (arrays with their dtype), e.g. positions."""
+    import numpy as np
+
+    kinds: dict[str, str] = {}
+    for column in frame.columns:
+        if frame[column].dtype != object:
+            continue
+        found = set()
+        for cell in frame[column]:
+            if isinstance(cell, np.ndarray):
+                found.add(f"ndarray[{cell.dtype}]")
+            elif cell is not None:
+                found.add(type(cell).__name__)
+        if found != {"str"}:  # text: pandas 3 gives it its own dtype, pandas 2 object
+            kinds[str(column)] = "|".join(sorted(found))
+    return kinds
 
 
 def when(text: str | None) -> Any:
@@ -153,6 +274,10 @@ def materialize_services(client: Any, results: dict[str, Any], inputs: dict[str,
     roots = inputs["roots"]
     past = when(inputs["timestamp_past"])
     record(results, "get_versions", mat.get_versions)
+    record(results, "version", lambda: mat.version)
+    record(results, "most_recent_version", mat.most_recent_version)
+    record(results, "get_timestamp", mat.get_timestamp)
+    record(results, "get_timestamp:version", lambda: mat.get_timestamp(mat.get_versions()[0]))
     record(results, "get_versions_expired", lambda: mat.get_versions(expired=True))
     record(results, "get_tables", mat.get_tables)
     for table in (synapses, nuclei, reference):
@@ -221,6 +346,13 @@ def materialize_services(client: Any, results: dict[str, Any], inputs: dict[str,
     )
     # Beyond the brief's list.
     record(results, "get_version_metadata", mat.get_version_metadata)
+    record(results, "get_versions_metadata", mat.get_versions_metadata)
+    record(results, "get_view_schemas", mat.get_view_schemas)
+    record(
+        results,
+        "live_live_query",
+        lambda: frame_json(mat.live_live_query(nuclei, when(inputs["timestamp_now"]))),
+    )
     record(results, "get_tables_metadata", mat.get_tables_metadata)
     record(
         results,
@@ -281,12 +413,13 @@ def annotation_services(client: Any, results: dict[str, Any], inputs: dict[str, 
 def chunkedgraph_services(client: Any, results: dict[str, Any], inputs: dict[str, Any]) -> None:
     cg, l2 = client.chunkedgraph, client.l2cache
     supervoxels, past = inputs["supervoxels"], when(inputs["timestamp_past"])
+    l2_ids = inputs["l2_ids"]
     record(results, "get_roots", lambda: cg.get_roots(supervoxels))
     record(results, "get_roots:past", lambda: cg.get_roots(supervoxels, timestamp=past))
     record(results, "get_roots:layer3", lambda: cg.get_roots(supervoxels[:50], stop_layer=3))
-    record(results, "get_root_id", lambda: int(cg.get_root_id(supervoxels[0])))
-    record(results, "get_root_id:past", lambda: int(cg.get_root_id(supervoxels[0], timestamp=past)))
-    record(results, "get_root_id:level2", lambda: int(cg.get_root_id(supervoxels[0], level2=True)))
+    record(results, "get_root_id", lambda: cg.get_root_id(supervoxels[0]))
+    record(results, "get_root_id:past", lambda: cg.get_root_id(supervoxels[0], timestamp=past))
+    record(results, "get_root_id:level2", lambda: cg.get_root_id(supervoxels[0], level2=True))
     root, heavy, old = inputs["root"], inputs["heavy_root"], inputs["old_root"]
     record(results, "get_leaves", lambda: cg.get_leaves(root))
     record(results, "get_leaves:l2", lambda: cg.get_leaves(root, stop_layer=2))
@@ -303,7 +436,7 @@ def chunkedgraph_services(client: Any, results: dict[str, Any], inputs: dict[str
     record(
         results,
         "get_root_timestamps",
-        lambda: [stamp.isoformat() for stamp in cg.get_root_timestamps(roots)],
+        lambda: cg.get_root_timestamps(roots),
     )
     record(results, "is_latest_roots", lambda: cg.is_latest_roots(roots))
     record(results, "is_latest_roots:past", lambda: cg.is_latest_roots(roots, timestamp=past))
@@ -324,7 +457,7 @@ def chunkedgraph_services(client: Any, results: dict[str, Any], inputs: dict[str
     record(
         results,
         "get_root_timestamps:latest",
-        lambda: [stamp.isoformat() for stamp in cg.get_root_timestamps([old], latest=True)],
+        lambda: cg.get_root_timestamps([old], latest=True),
     )
     record(results, "is_valid_nodes", lambda: cg.is_valid_nodes([*roots, 5]))
     record(results, "get_change_log", lambda: cg.get_change_log(heavy))
@@ -343,13 +476,12 @@ def chunkedgraph_services(client: Any, results: dict[str, Any], inputs: dict[str
         lambda: cg.get_operation_details(inputs["operation_ids"]),
     )
     record(results, "level2_chunk_graph", lambda: cg.level2_chunk_graph(root))
-    record(results, "get_oldest_timestamp", lambda: cg.get_oldest_timestamp().isoformat())
+    record(results, "get_oldest_timestamp", cg.get_oldest_timestamp)
     record(
         results,
         "suggest_latest_roots",
         lambda: cg.suggest_latest_roots(old, return_all=True, return_fraction_overlap=True),
     )
-    l2_ids = inputs["l2_ids"]
     record(results, "get_l2data", lambda: l2.get_l2data(l2_ids))
     record(
         results,
@@ -365,6 +497,37 @@ def chunkedgraph_services(client: Any, results: dict[str, Any], inputs: dict[str
     record(results, "cache_metadata", l2.cache_metadata)
     record(results, "table_mapping", l2.table_mapping)
     record(results, "has_cache", l2.has_cache)
+    record(results, "get_minimal_covering_nodes", lambda: cg.get_minimal_covering_nodes(l2_ids[:8]))
+    record(
+        results,
+        "get_subgraph",
+        lambda: cg.get_subgraph(root, __import__("numpy").array(inputs["subgraph_bounds"])),
+    )
+    record(
+        results,
+        "find_path",
+        lambda: cg.find_path(root, *(__import__("numpy").array(p) for p in inputs["path_points"])),
+    )
+    record(results, "segmentation_info", lambda: cg.segmentation_info)
+    record(results, "base_resolution", lambda: cg.base_resolution)
+    record(results, "cloudvolume_path", lambda: cg.cloudvolume_path)
+    record(results, "table_name", lambda: cg.table_name)
+    skeleton = client.skeleton  # its other methods need cloud-volume, which reads from GCS
+    record(results, "skeleton.get_versions", skeleton.get_versions)
+    record(results, "skeleton.get_cache_contents", lambda: skeleton.get_cache_contents(limit=5))
+    record(results, "skeleton.skeletons_exist", lambda: skeleton.skeletons_exist(root_ids=roots))
+    record(results, "skeleton.skeletons_exist:one", lambda: skeleton.skeletons_exist(root_ids=roots[0]))
+    # No ids in, as analysis code sometimes passes them.
+    record(results, "empty:get_lineage_graph", lambda: cg.get_lineage_graph([]))
+    record(results, "empty:get_past_ids", lambda: cg.get_past_ids([]))
+    record(results, "empty:get_tabular_change_log", lambda: cg.get_tabular_change_log([]))
+    record(results, "empty:get_root_timestamps", lambda: cg.get_root_timestamps([]))
+    record(results, "empty:get_roots", lambda: cg.get_roots([]))
+    record(results, "empty:is_latest_roots", lambda: cg.is_latest_roots([]))
+    record(results, "empty:is_valid_nodes", lambda: cg.is_valid_nodes([]))
+    record(results, "empty:get_leaves_many", lambda: cg.get_leaves_many([]))
+    record(results, "empty:get_operation_details", lambda: cg.get_operation_details([]))
+    record(results, "empty:get_l2data", lambda: l2.get_l2data([]))
 
 
 SECTIONS: dict[str, Callable[[Any, dict[str, Any], dict[str, Any]], None]] = {

@@ -7,12 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 
 from caveclient_gen import CAVEclient
 from caveclient_gen.testing import LocalCAVE, LocalUser
 
+from .caveclient_driver import TYPES, state_document, type_of
 from .conftest import run_caveclient
 from .spec_validator import RecordingTransport, SpecValidator
+from .test_data_services import plain
 
 GLOBAL_SPECS = ("auth", "info", "schema", "state")
 
@@ -184,7 +187,7 @@ def our_results(client: CAVEclient) -> dict[str, Any]:
         "info.get_image_mirror_names": info.get_image_mirror_names(),
         "info.segmentation_source": info.segmentation_source(),
         "info.viewer_site": info.viewer_site(),
-        "info.viewer_resolution": info.viewer_resolution().tolist(),
+        "info.viewer_resolution": info.viewer_resolution(),
         "schema.get_schemas": schema.get_schemas(),
         "schema.schema_definition": schema.schema_definition("synapse"),
         "schema.schema_definition_multi": schema.schema_definition_multi(["synapse", "cell_type_local"]),
@@ -200,16 +203,60 @@ def our_results(client: CAVEclient) -> dict[str, Any]:
     }
 
 
+def our_state_results(client: CAVEclient, tmp_path: Path) -> dict[str, Any]:
+    """state_cases of the driver, run by our client."""
+    state = client.state
+    results: dict[str, Any] = {}
+    state_id = state.upload_state_json(state_document())
+    results["state.upload_state_json:numpy"] = state_id
+    results["state.get_state_json:numpy"] = repr(state.get_state_json(state_id))
+    properties = {
+        "@type": "neuroglancer_segment_properties",
+        "inline": {
+            "ids": np.array([864691135088120211, 2], dtype=np.uint64),
+            "properties": [{"id": "size", "type": "number", "values": [1.5, float("nan")]}],
+        },
+    }
+    property_id = state.upload_property_json(properties)
+    results["state.upload_property_json:numpy"] = property_id
+    results["state.get_property_json:numpy"] = repr(state.get_property_json(property_id))
+    path = tmp_path / "state.json"
+    state.save_state_json_local(state_document(), path)
+    results["state.save_state_json_local"] = path.read_text(encoding="ascii")
+    for site in ("seunglab", "spelunker", "mainline"):
+        results[f"state.build_neuroglancer_url:static:{site}"] = state.build_neuroglancer_url(
+            "https://files.example.org/s.json",
+            ngl_url="https://ngl.example.org",
+            target_site=site,
+            static_url=True,
+        )
+        results[f"state.build_neuroglancer_url:{site}"] = state.build_neuroglancer_url(
+            7, ngl_url="https://ngl.example.org/", target_site=site
+        )
+    return results
+
+
 def test_the_official_caveclient_gets_what_we_get(
     cave: LocalCAVE, client: CAVEclient, tmp_path: Path
 ) -> None:
     theirs = run_caveclient("global", cave, tmp_path)
-    ours = our_results(client)
+    ours = {**our_results(client), **our_state_results(client, tmp_path)}
+    # Stored documents read back the same (ids differ: each client stored its own).
+    for name in ("state.upload_state_json:numpy", "state.upload_property_json:numpy"):
+        assert isinstance(theirs.pop(name), int)
+        assert isinstance(ours.pop(name), int)
+    assert "'segments': ['864691135088120211', '5']" in ours["state.get_state_json:numpy"]
+    assert "nan, inf, -inf" in ours["state.get_state_json:numpy"]
     theirs["state.build_neuroglancer_url"] = theirs["state.build_neuroglancer_url"].replace(
         str(theirs["state.upload_state_json"]), "<id>"
     )
     ours["state.build_neuroglancer_url"] = (
         ours["state.build_neuroglancer_url"].rsplit("/", 1)[0] + "/<id>"
     )
+    differences = []
     for name, value in ours.items():
-        assert theirs[name] == value, name
+        if plain(value) != theirs[name]:
+            differences.append(f"{name}: value {plain(value)!r} != {theirs[name]!r}")
+        elif type_of(value) != theirs[TYPES][name]:
+            differences.append(f"{name}: type {type_of(value)} != {theirs[TYPES][name]}")
+    assert differences == []

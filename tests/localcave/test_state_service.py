@@ -151,3 +151,40 @@ def test_cors_headers_are_on_every_response(client: httpx.Client, cave: LocalCAV
     )
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == "*"
+
+
+def incompressible_document(size: int) -> bytes:
+    """A JSON document of about `size` bytes that zlib cannot shrink much."""
+    import random
+
+    rng = random.Random(5)
+    text = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(size))
+    return json.dumps({"noise": text}).encode()
+
+
+def test_a_document_is_one_datastore_entity_of_about_a_mebibyte(
+    admin: httpx.Client, cave: LocalCAVE
+) -> None:
+    small = admin.post(f"{V1}/post", content=incompressible_document(600_000))
+    assert small.status_code == 200
+    big = incompressible_document(2_000_000)  # about 1.3 MB compressed
+    assert admin.post(f"{V1}/post", content=big).status_code == 500
+    assert admin.post(f"{V1}/property/post", content=big).status_code == 500
+    cave.deployment.states.state_bucket = True  # a deployment that backs states with a bucket
+    try:
+        assert admin.post(f"{V1}/post", content=big).status_code == 200
+        assert admin.post(f"{V1}/property/post", content=big).status_code == 500  # never bucketed
+    finally:
+        cave.deployment.states.state_bucket = False
+
+
+def test_states_are_stored_as_pythons_json_reads_them(admin: httpx.Client) -> None:
+    document = b'{"position": [NaN, Infinity, -Infinity], "title": "lone \\ud800"}'
+    url = admin.post(f"{V1}/post", content=document, headers={"Content-Type": "application/json"})
+    assert url.status_code == 200
+    stored = admin.get(f"{V1}/{url.json().rsplit('/', 1)[1]}")
+    assert stored.content == document
+    form = admin.post(
+        f"{V1}/post", content=b"a=1", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert form.status_code == 500

@@ -234,7 +234,7 @@ def test_dataframe_rows_become_nested_points(fake: FakeCAVE) -> None:
     ]
     client = fake.annotation()
     assert client.post_annotation_df("synapses", frame, ["pt_position"]) == [1]
-    assert client.update_annotation_df("synapses", frame.assign(id=5), None) == {5: 6}
+    assert client.update_annotation_df("synapses", frame.assign(id=5), None) == {"5": 6}
     assert body_of(fake.only("PUT", ROWS)) == {
         "annotations": [{"cell_type": "L2", "id": 5, "pt": {"position": [1, 2, 3]}}]
     }
@@ -246,7 +246,8 @@ def test_update_and_delete(fake: FakeCAVE) -> None:
     fake.route("PUT", ROWS, {"5": 50, "6": 60})
     fake.route("DELETE", ROWS, [5, 6])
     client = fake.annotation()
-    assert client.update_annotation("synapses", [{"id": 5, "size": 1.0}, {"id": 6}]) == {5: 50, 6: 60}
+    mapping = client.update_annotation("synapses", [{"id": 5, "size": 1.0}, {"id": 6}])
+    assert mapping == {"5": 50, "6": 60}  # old ids as the server's JSON keys, as caveclient
     with pytest.raises(InvalidInputError, match="needs the integer `id`"):
         client.update_annotation("synapses", {"size": 1.0})
     assert client.delete_annotation("synapses", np.array([5, 6])) == [5, 6]

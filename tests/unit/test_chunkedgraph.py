@@ -46,6 +46,7 @@ RECORD = {
 }
 BIG = 2**63 + 12345  # beyond int64: must survive exactly
 HUGE = 2**64 - 1
+ROOT = 864691135088120211  # a real-sized root id: the int64-typed results hold it exactly
 WHEN = datetime(2024, 5, 6, 7, 8, 9, 250000, tzinfo=UTC)
 
 
@@ -313,23 +314,27 @@ def test_get_roots_on_the_async_client_in_chunks(
 
 
 def test_get_root_id(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
-    server.route("GET", f"{BASE}/node/{BIG}/root", {"root_id": HUGE})
+    server.route("GET", f"{BASE}/node/{BIG}/root", {"root_id": ROOT})
     root = cg.get_root_id(BIG, timestamp=WHEN, level2=True)
-    assert isinstance(root, np.uint64)
-    assert int(root) == HUGE
+    assert isinstance(root, np.int64)  # as caveclient 8.2.1 types it
+    assert int(root) == ROOT
     assert query(server.only_request_to(f"{BASE}/node/{BIG}/root")) == {
         "timestamp": str(WHEN.timestamp()),
         "stop_layer": "2",
     }
     cg.get_root_id(BIG, timestamp=WHEN)
     assert "stop_layer" not in query(server.all(f"{BASE}/node/{BIG}/root")[1])
+    # An id int64 cannot hold raises: it never wraps to a negative number.
+    server.route("GET", f"{BASE}/node/{BIG}/root", {"root_id": HUGE})
+    with pytest.raises(UnexpectedResponseError, match="does not fit in int64"):
+        cg.get_root_id(BIG)
 
 
 def test_get_leaves(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
-    server.route("GET", f"{BASE}/node/{BIG}/leaves", {"leaf_ids": [HUGE, 3]})
+    server.route("GET", f"{BASE}/node/{BIG}/leaves", {"leaf_ids": [ROOT, 3]})
     leaves = cg.get_leaves(BIG, bounds=[[0, 10], [5, 20], [1, 3]], stop_layer=2)
-    assert leaves.dtype == np.uint64
-    assert leaves.tolist() == [HUGE, 3]
+    assert leaves.dtype == np.int64
+    assert leaves.tolist() == [ROOT, 3]
     assert query(server.only_request_to(f"{BASE}/node/{BIG}/leaves")) == {
         "stop_layer": "2",
         "bounds": "0-10_5-20_1-3",
@@ -343,21 +348,22 @@ def test_get_leaves_many_chunks_and_merges(
 ) -> None:
     def leaves(request: httpx.Request) -> httpx.Response:
         roots = body(request)["node_ids"]
-        return httpx.Response(200, json={str(root): [root + 1, HUGE] for root in roots})
+        return httpx.Response(200, json={str(root): [root + 1, ROOT] for root in roots})
 
     server.route("POST", f"{BASE}/node/leaves_many", leaves)
     monkeypatch.setattr(_defaults, "CHUNKEDGRAPH_LEAVES_CHUNK_SIZE", 2)
-    roots = [BIG, 10, 11, 10, 12, 13]
+    roots = [ROOT, 10, 11, 10, 12, 13]
     result = cg.get_leaves_many(roots, bounds=[[0, 1], [0, 1], [0, 1]], stop_layer=2)
 
     requests = server.all(f"{BASE}/node/leaves_many")
     assert sorted(tuple(body(request)["node_ids"]) for request in requests) == sorted(
-        [(BIG, 10), (11, 12), (13,)]
+        [(ROOT, 10), (11, 12), (13,)]
     )
     assert all(query(r) == {"stop_layer": "2", "bounds": "0-1_0-1_0-1"} for r in requests)
-    assert list(result) == [BIG, 10, 11, 12, 13]
-    assert result[BIG].dtype == np.uint64
-    assert result[BIG].tolist() == [BIG + 1, HUGE]
+    assert list(result) == [ROOT, 10, 11, 12, 13]
+    assert all(isinstance(key, np.int64) for key in result)
+    assert result[np.int64(ROOT)].dtype == np.int64
+    assert result[np.int64(ROOT)].tolist() == [ROOT + 1, ROOT]
 
 
 def test_get_leaves_many_sends_unique_roots_in_order(
@@ -371,10 +377,10 @@ def test_get_leaves_many_sends_unique_roots_in_order(
 
 
 def test_get_children(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
-    server.route("GET", f"{BASE}/node/{HUGE}/children", {"children_ids": [BIG, 1]})
+    server.route("GET", f"{BASE}/node/{HUGE}/children", {"children_ids": [ROOT, 1]})
     children = cg.get_children(HUGE)
-    assert children.dtype == np.uint64
-    assert children.tolist() == [BIG, 1]
+    assert children.dtype == np.int64
+    assert children.tolist() == [ROOT, 1]
     server.only_request_to(f"{BASE}/node/{HUGE}/children")
 
 
@@ -618,12 +624,14 @@ def test_get_tabular_change_log(server: FakeCAVEServer, cg: ChunkedGraphClient[A
     assert body(request) == {"root_ids": [BIG]}
     assert query(request) == {"filtered": "true"}
     table = logs[BIG]
+    # As caveclient 8.2.1 builds it: the server's labels, epoch milliseconds, lists of ints.
     assert list(table.columns) == list(frame)
+    assert table.index.tolist() == ["0", "1"]
     assert table["operation_id"].tolist() == [5, 9]
-    assert table["timestamp"].dt.tz is not None
-    assert table["timestamp"][0] == pd.Timestamp("2023-11-14 22:13:20.123", tz="UTC")
-    assert table["after_root_ids"][1].dtype == np.uint64
-    assert table["after_root_ids"][1].tolist() == [HUGE]
+    assert table["timestamp"].dtype == np.int64
+    assert table["timestamp"].tolist() == [1_700_000_000_123, 1_700_000_100_000]
+    assert table["after_root_ids"].iloc[1] == [HUGE]
+    assert isinstance(table["before_root_ids"].iloc[0], list)
     assert table["is_merge"].dtype == bool
 
 
@@ -697,22 +705,21 @@ def test_get_past_ids(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> No
     assert request.method == "GET"
     assert body(request) == {"root_ids": [BIG]}
     assert query(request) == {"timestamp_past": str(WHEN.timestamp())}
-    assert mapping["past_id_map"][BIG].tolist() == [1, HUGE]
-    assert mapping["past_id_map"][BIG].dtype == np.uint64
+    assert mapping["past_id_map"][BIG] == [1, HUGE]  # lists of ints, as caveclient
     assert mapping["future_id_map"] == {1: BIG}
 
 
 def test_get_delta_roots(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
-    server.route("GET", f"{BASE}/delta_roots", {"old_roots": [BIG], "new_roots": [HUGE, 3]})
+    server.route("GET", f"{BASE}/delta_roots", {"old_roots": [ROOT], "new_roots": [ROOT + 1, 3]})
     past = datetime(2023, 1, 1, tzinfo=UTC)
     old, new = cg.get_delta_roots(past, WHEN)
     assert query(server.only_request_to(f"{BASE}/delta_roots")) == {
         "timestamp_past": str(past.timestamp()),
         "timestamp_future": str(WHEN.timestamp()),
     }
-    assert old.tolist() == [BIG]
-    assert new.tolist() == [HUGE, 3]
-    assert new.dtype == np.uint64
+    assert old.tolist() == [ROOT]
+    assert new.tolist() == [ROOT + 1, 3]
+    assert new.dtype == np.int64
     with pytest.raises(InvalidInputError, match="timestamp_past"):
         cg.get_delta_roots(datetime(2023, 1, 1))
 
@@ -794,11 +801,12 @@ def test_get_latest_roots_verifies_the_leaves(
     # 1 was split into 2 and 3; 3 was edited into BIG. The server never linked 2 forward (a leaf
     # that is not current): it is replaced by the roots its supervoxels have now.
     graph = lineage(
-        [(1, T0 - 300), (2, T0 - 200), (3, T0 - 200), (BIG, T0 - 100)], [(1, 2), (1, 3), (3, BIG)]
+        [(1, T0 - 300), (2, T0 - 200), (3, T0 - 200), (ROOT, T0 - 100)],
+        [(1, 2), (1, 3), (3, ROOT)],
     )
     server.route("POST", f"{BASE}/root_timestamps", {"timestamp": [T0 - 300]})
     server.route("POST", f"{BASE}/lineage_graph_multiple", graph)
-    current = {BIG: True, 2: False, HUGE: True}
+    current = {ROOT: True, 2: False, ROOT + 7: True}
     server.route(
         "POST",
         f"{BASE}/is_latest_roots",
@@ -810,18 +818,18 @@ def test_get_latest_roots_verifies_the_leaves(
     server.route(
         "POST",
         f"{BASE}/roots_binary",
-        httpx.Response(200, content=np.array([HUGE, 0], dtype="<u8").tobytes()),
+        httpx.Response(200, content=np.array([ROOT + 7, 0], dtype="<u8").tobytes()),
     )
 
     latest = cg.get_latest_roots(1, timestamp=WHEN)
 
-    assert latest.dtype == np.uint64
-    assert latest.tolist() == [BIG, HUGE]
+    assert latest.dtype == np.int64
+    assert latest.tolist() == [ROOT, ROOT + 7]
     assert query(server.only_request_to(f"{BASE}/lineage_graph_multiple")) == {
         "timestamp_past": str(T0 - 300),
         "timestamp_future": str(T0),
     }
-    assert body(server.all(f"{BASE}/is_latest_roots")[0]) == {"node_ids": [2, BIG]}
+    assert body(server.all(f"{BASE}/is_latest_roots")[0]) == {"node_ids": [2, ROOT]}
     assert server.only_request_to(f"{BASE}/roots_binary").content == np.array([21, 22], "<u8").tobytes()
 
 
@@ -920,16 +928,17 @@ def test_find_path(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     server.route(
         "POST",
         f"{BASE}/graph/find_path",
-        {"centroids_list": [[1, 2, 3], [4, 5, 6]], "failed_l2_ids": [HUGE], "l2_path": [BIG, 3]},
+        {"centroids_list": [[1, 2, 3], [4, 5, 6]], "failed_l2_ids": [HUGE], "l2_path": [ROOT, 3]},
     )
     centroids, path, failed = cg.find_path(BIG, np.array([1, 2, 3]), np.array([4.5, 5, 6]))
     request = server.only_request_to(f"{BASE}/graph/find_path")
     assert body(request) == [[BIG, 1.0, 2.0, 3.0], [BIG, 4.5, 5.0, 6.0]]
     assert query(request) == {"precision_mode": "false"}
     assert centroids.shape == (2, 3)
-    assert path.tolist() == [BIG, 3]
+    assert path.tolist() == [ROOT, 3]
     assert failed.tolist() == [HUGE]
-    assert failed.dtype == path.dtype == np.uint64
+    assert path.dtype == np.int64  # as caveclient 8.2.1 types them
+    assert failed.dtype == np.uint64
     with pytest.raises(InvalidInputError, match="src_pt"):
         cg.find_path(BIG, [1, 2], [1, 2, 3])
 
@@ -938,18 +947,28 @@ def test_get_subgraph(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> No
     server.route(
         "GET",
         f"{BASE}/node/{BIG}/subgraph",
-        {"nodes": [[1, HUGE], [2, 3]], "affinities": [0.5, 0.25], "areas": [10, 3_000_000_000]},
+        {"nodes": [[1, ROOT], [2, 3]], "affinities": [0.5, 0.25], "areas": [10, 2_000_000_000]},
     )
     edges, affinities, areas = cg.get_subgraph(BIG, [[0, 1], [0, 1], [0, 1]])
+    # Typed as caveclient 8.2.1 types them.
     assert edges.shape == (2, 2)
-    assert edges.dtype == np.uint64
-    assert edges[0].tolist() == [1, HUGE]
+    assert edges.dtype == np.int64
+    assert edges[0].tolist() == [1, ROOT]
     assert affinities.tolist() == [0.5, 0.25]
-    assert areas.tolist() == [10, 3_000_000_000]
+    assert areas.dtype == np.int32
+    assert areas.tolist() == [10, 2_000_000_000]
     assert query(server.only_request_to(f"{BASE}/node/{BIG}/subgraph")) == {
         "bounds": "0-1_0-1_0-1",
         "only_internal_edges": "true",
     }
+    # Values int32 cannot hold raise instead of wrapping.
+    server.route(
+        "GET",
+        f"{BASE}/node/{BIG}/subgraph",
+        {"nodes": [[1, 2]], "affinities": [0.5], "areas": [3_000_000_000]},
+    )
+    with pytest.raises(UnexpectedResponseError, match="int32"):
+        cg.get_subgraph(BIG, [[0, 1], [0, 1], [0, 1]])
 
 
 def test_level2_chunk_graph(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
@@ -960,13 +979,13 @@ def test_level2_chunk_graph(server: FakeCAVEServer, cg: ChunkedGraphClient[Any])
         httpx.Response(200, json={"edge_graph": [[BIG, HUGE]]}, headers={"Used-Bounds": "True"}),
     )
     edges = cg.level2_chunk_graph(BIG, bounds=[[0, 1], [0, 1], [0, 1]])
-    assert edges.tolist() == [[BIG, HUGE]]
+    assert edges == [[BIG, HUGE]]  # a list of [id, id] lists, as caveclient
     assert query(server.only_request_to(path)) == {"bounds": "0-1_0-1_0-1"}
 
     server.route(
         "GET", path, httpx.Response(200, json={"edge_graph": []}, headers={"Used-Bounds": "False"})
     )
-    assert cg.level2_chunk_graph(BIG).shape == (0, 2)
+    assert cg.level2_chunk_graph(BIG) == []
     with pytest.raises(ServerIncompatibilityError, match=r"2\.15\.0"):
         cg.level2_chunk_graph(BIG, bounds=[[0, 1], [0, 1], [0, 1]])
 

@@ -99,17 +99,18 @@ def test_content_type_dispatch() -> None:
 
 def test_positions_merge_into_rows_of_one_array() -> None:
     frame = merge_position_columns(arrow_to_frame(arrow_stream(synapse_frame())))
+    # As caveclient 8.2.1: the merged columns at the end, in the order of their triples.
     assert list(frame.columns) == [
         "id",
         "created",
         "valid",
-        "pre_pt_position",
         "pre_pt_supervoxel_id",
         "pre_pt_root_id",
-        "post_pt_position",
         "post_pt_supervoxel_id",
         "post_pt_root_id",
         "size",
+        "pre_pt_position",
+        "post_pt_position",
     ]
     cell = frame["pre_pt_position"].iloc[1]
     assert isinstance(cell, np.ndarray)
@@ -254,9 +255,9 @@ def test_big_filters_in_attrs_do_not_slow_every_frame_operation() -> None:
     assert copy.deepcopy(recorded)["inclusive"]["root_id"] is recorded["inclusive"]["root_id"]
 
 
-def test_the_servers_nullable_pandas_dtypes_become_exact_numpy_ones() -> None:
+def test_the_servers_nullable_pandas_dtypes_are_kept_as_caveclient_keeps_them() -> None:
     """5.26.4 reads SQL with dtype_backend="numpy_nullable", so its stream's pandas metadata asks
-    for Int64/boolean/Float32 whatever the data; columns without missing values come back numpy."""
+    for Int64/boolean/Float32 whatever the data; caveclient's read_pandas honours it, so do we."""
     sent = pd.DataFrame(
         {
             "id": pd.array([1, 2], dtype="Int64"),
@@ -265,15 +266,27 @@ def test_the_servers_nullable_pandas_dtypes_become_exact_numpy_ones() -> None:
             "valid": pd.array([True, False], dtype="boolean"),
             "flag": pd.array([True, None], dtype="boolean"),
             "size": pd.array([1.5, None], dtype="Float32"),
+            "pt_position_x": pd.array([1, 2], dtype="Int32"),
+            "pt_position_y": pd.array([3, 4], dtype="Int32"),
+            "pt_position_z": pd.array([5, 6], dtype="Int32"),
         }
     )
     frame = arrow_to_frame(arrow_stream(sent))
-    assert frame["id"].dtype == np.int64
-    assert frame["pre_pt_root_id"].dtype == np.int64
+    assert [str(dtype) for dtype in frame.dtypes] == [
+        "Int64",
+        "Int64",
+        "Int64",
+        "boolean",
+        "boolean",
+        "Float32",
+        "Int32",
+        "Int32",
+        "Int32",
+    ]
     assert frame["pre_pt_root_id"].tolist() == [864691135000000001, 2**63 - 1]
-    assert str(frame["superceded_id"].dtype) == "Int64"
     assert frame["superceded_id"].iloc[1] == 5
-    assert frame["valid"].dtype == bool
-    assert str(frame["flag"].dtype) == "boolean"
-    assert frame["size"].dtype == np.float32
-    assert np.isnan(frame["size"].iloc[1])
+    assert pd.isna(frame["size"].iloc[1])
+    merged = merge_position_columns(frame)
+    assert list(merged.columns)[-1] == "pt_position"
+    assert merged["pt_position"].iloc[1].dtype == np.int64
+    assert merged["pt_position"].iloc[1].tolist() == [2, 4, 6]

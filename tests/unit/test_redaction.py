@@ -61,6 +61,11 @@ def test_the_canary_token_never_leaks(caplog: pytest.LogCaptureFixture) -> None:
     with pytest.raises(CAVEError) as raised:
         client.info.get_datastack_info()
     texts += [str(raised.value), repr(raised.value), str(raised.value.__dict__)]
+    # caveclient's users read the requests-style response of an HTTPError: scrubbed too.
+    response = getattr(raised.value, "response", None)
+    assert response is not None
+    texts += [response.text, response.url, str(dict(response.headers)), str(response.__dict__)]
+    assert raised.value.request is None
     texts += [record.getMessage() for record in caplog.records]
     assert any("datastacks" in text for text in texts)  # logging did happen
     for text in texts:

@@ -2,6 +2,8 @@
 
 Neuroglancer states and segment-property documents share one id space (one datastore kind); each
 kind of document lives in its own column, so asking for a state by a property's id finds no data.
+A document is one datastore entity, limited to about 1 MiB compressed, unless the deployment backs
+states with a bucket (`state_bucket`); segment properties never use it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ from datetime import datetime
 
 STATE_COLUMNS = ("v2", "v1")
 PROPERTY_COLUMNS = ("segment_properties",)
-MAX_COMPRESSED_SIZE = 52_428_800
+MAX_ENTITY_SIZE = 1_048_572
+"""Datastore's entity limit; the compressed document plus its other properties must fit in it."""
+ENTITY_OVERHEAD = 1_024
+"""Room left for the entity's other properties (user, date, access counter, key)."""
+MAX_BUCKET_SIZE = 52_428_800
+"""With a bucket for states, the server's own limit on a compressed state."""
 # Datastore's automatically allocated ids are scattered 16-digit integers.
 _LOWEST_ALLOCATED_ID = 2**52
 _HIGHEST_ALLOCATED_ID = 3 * 2**51
@@ -34,7 +41,8 @@ class _Entity:
 
 
 class StateStore:
-    def __init__(self, id_stream: random.Random) -> None:
+    def __init__(self, id_stream: random.Random, *, state_bucket: bool = False) -> None:
+        self.state_bucket = state_bucket
         self._lock = threading.RLock()
         self._ids = id_stream
         self._entities: dict[int, _Entity] = {}
@@ -50,7 +58,9 @@ class StateStore:
     ) -> int:
         """Store a document, compressed, in the first of ``columns``; returns its id."""
         compressed = zlib.compress(document)
-        if len(compressed) > MAX_COMPRESSED_SIZE:
+        in_bucket = self.state_bucket and columns[0] in STATE_COLUMNS
+        limit = MAX_BUCKET_SIZE if in_bucket else MAX_ENTITY_SIZE - ENTITY_OVERHEAD
+        if len(compressed) > limit:
             raise StateStoreError("JSON data too large")
         with self._lock:
             if entity_id is None:

@@ -31,15 +31,16 @@ class AnnotationTableMetadata:
             deleted (datetime.datetime | None): Time the table was marked deleted, or null.
             user_id (str): Id of the owner, as a string.
             description (str): Description given by the owner.
-            notice_text (None | str): Owner's notice, or null.
             reference_table (None | str): Table the rows refer to (reference schemas), or null.
             flat_segmentation_source (None | str): Associated flat segmentation path, or null.
             voxel_resolution_x (float): Nanometers per unit of position along x.
             voxel_resolution_y (float): Nanometers per unit of position along y.
             voxel_resolution_z (float): Nanometers per unit of position along z.
-            read_permission (str): `PRIVATE`, `GROUP` or `PUBLIC`.
-            write_permission (str): `PRIVATE`, `GROUP` or `PUBLIC`.
-            last_modified (datetime.datetime | None): Time of the last change to the table's rows or metadata (naive UTC).
+            notice_text (None | str | Unset): Owner's notice, or null.
+            read_permission (str | Unset): `PRIVATE`, `GROUP` or `PUBLIC`.
+            write_permission (str | Unset): `PRIVATE`, `GROUP` or `PUBLIC`.
+            last_modified (datetime.datetime | None | Unset): Time of the last change to the table's rows or metadata (naive
+                UTC).
             segmentation_source (None | str | Unset): Segmentation source of the segmentation table (only with a
                 segmentation row).
             pcg_table_name (str | Unset): ChunkedGraph table the segmentation table follows (only with a segmentation row).
@@ -56,15 +57,15 @@ class AnnotationTableMetadata:
     deleted: datetime.datetime | None
     user_id: str
     description: str
-    notice_text: None | str
     reference_table: None | str
     flat_segmentation_source: None | str
     voxel_resolution_x: float
     voxel_resolution_y: float
     voxel_resolution_z: float
-    read_permission: str
-    write_permission: str
-    last_modified: datetime.datetime | None
+    notice_text: None | str | Unset = UNSET
+    read_permission: str | Unset = UNSET
+    write_permission: str | Unset = UNSET
+    last_modified: datetime.datetime | None | Unset = UNSET
     segmentation_source: None | str | Unset = UNSET
     pcg_table_name: str | Unset = UNSET
     last_updated: datetime.datetime | None | Unset = UNSET
@@ -93,9 +94,6 @@ class AnnotationTableMetadata:
 
         description = self.description
 
-        notice_text: None | str
-        notice_text = self.notice_text
-
         reference_table: None | str
         reference_table = self.reference_table
 
@@ -108,12 +106,20 @@ class AnnotationTableMetadata:
 
         voxel_resolution_z = self.voxel_resolution_z
 
+        notice_text: None | str | Unset
+        if isinstance(self.notice_text, Unset):
+            notice_text = UNSET
+        else:
+            notice_text = self.notice_text
+
         read_permission = self.read_permission
 
         write_permission = self.write_permission
 
-        last_modified: None | str
-        if isinstance(self.last_modified, datetime.datetime):
+        last_modified: None | str | Unset
+        if isinstance(self.last_modified, Unset):
+            last_modified = UNSET
+        elif isinstance(self.last_modified, datetime.datetime):
             last_modified = self.last_modified.isoformat()
         else:
             last_modified = self.last_modified
@@ -152,17 +158,21 @@ class AnnotationTableMetadata:
                 "deleted": deleted,
                 "user_id": user_id,
                 "description": description,
-                "notice_text": notice_text,
                 "reference_table": reference_table,
                 "flat_segmentation_source": flat_segmentation_source,
                 "voxel_resolution_x": voxel_resolution_x,
                 "voxel_resolution_y": voxel_resolution_y,
                 "voxel_resolution_z": voxel_resolution_z,
-                "read_permission": read_permission,
-                "write_permission": write_permission,
-                "last_modified": last_modified,
             }
         )
+        if notice_text is not UNSET:
+            field_dict["notice_text"] = notice_text
+        if read_permission is not UNSET:
+            field_dict["read_permission"] = read_permission
+        if write_permission is not UNSET:
+            field_dict["write_permission"] = write_permission
+        if last_modified is not UNSET:
+            field_dict["last_modified"] = last_modified
         if segmentation_source is not UNSET:
             field_dict["segmentation_source"] = segmentation_source
         if pcg_table_name is not UNSET:
@@ -211,13 +221,6 @@ class AnnotationTableMetadata:
 
         description = d.pop("description")
 
-        def _parse_notice_text(data: object) -> None | str:
-            if data is None:
-                return data
-            return cast(None | str, data)
-
-        notice_text = _parse_notice_text(d.pop("notice_text"))
-
         def _parse_reference_table(data: object) -> None | str:
             if data is None:
                 return data
@@ -238,12 +241,23 @@ class AnnotationTableMetadata:
 
         voxel_resolution_z = d.pop("voxel_resolution_z")
 
-        read_permission = d.pop("read_permission")
-
-        write_permission = d.pop("write_permission")
-
-        def _parse_last_modified(data: object) -> datetime.datetime | None:
+        def _parse_notice_text(data: object) -> None | str | Unset:
             if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        notice_text = _parse_notice_text(d.pop("notice_text", UNSET))
+
+        read_permission = d.pop("read_permission", UNSET)
+
+        write_permission = d.pop("write_permission", UNSET)
+
+        def _parse_last_modified(data: object) -> datetime.datetime | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
                 return data
             try:
                 if not isinstance(data, str):
@@ -253,9 +267,9 @@ class AnnotationTableMetadata:
                 return last_modified_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(datetime.datetime | None, data)
+            return cast(datetime.datetime | None | Unset, data)
 
-        last_modified = _parse_last_modified(d.pop("last_modified"))
+        last_modified = _parse_last_modified(d.pop("last_modified", UNSET))
 
         def _parse_segmentation_source(data: object) -> None | str | Unset:
             if data is None:
@@ -303,12 +317,12 @@ class AnnotationTableMetadata:
             deleted=deleted,
             user_id=user_id,
             description=description,
-            notice_text=notice_text,
             reference_table=reference_table,
             flat_segmentation_source=flat_segmentation_source,
             voxel_resolution_x=voxel_resolution_x,
             voxel_resolution_y=voxel_resolution_y,
             voxel_resolution_z=voxel_resolution_z,
+            notice_text=notice_text,
             read_permission=read_permission,
             write_permission=write_permission,
             last_modified=last_modified,

@@ -26,7 +26,6 @@ class User:
 
         Attributes:
             id (int):
-            service_account (bool): Whether this is a service account (it then has a parent user).
             name (str): Public display name (custom name if the user chose one).
             created (None | str): Account creation time, RFC 1123.
             pi (None | str): Principal investigator.
@@ -34,6 +33,7 @@ class User:
                 wraps the list in an extra list, so the value is
                 `[[{id, name, ...}, ...]]`; items are therefore declared as either a list of affiliations or a
                 single affiliation.
+            service_account (bool | Unset): Whether this is a service account (it then has a parent user).
             gdpr_consent (bool | Unset):
             admin_datasets (list[NamedRef] | Unset): Datasets the user administers.
             admin (bool | Unset): Superadmin flag.
@@ -46,11 +46,11 @@ class User:
     """
 
     id: int
-    service_account: bool
     name: str
     created: None | str
     pi: None | str
     affiliations: list[list[UserAffiliation] | UserAffiliation]
+    service_account: bool | Unset = UNSET
     gdpr_consent: bool | Unset = UNSET
     admin_datasets: list[NamedRef] | Unset = UNSET
     admin: bool | Unset = UNSET
@@ -61,8 +61,6 @@ class User:
 
     def to_dict(self) -> dict[str, Any]:
         id = self.id
-
-        service_account = self.service_account
 
         name = self.name
 
@@ -87,6 +85,8 @@ class User:
                 componentsschemas_affiliations_item = componentsschemas_affiliations_item_data.to_dict()
 
             affiliations.append(componentsschemas_affiliations_item)
+
+        service_account = self.service_account
 
         gdpr_consent = self.gdpr_consent
 
@@ -116,13 +116,14 @@ class User:
         field_dict.update(
             {
                 "id": id,
-                "service_account": service_account,
                 "name": name,
                 "created": created,
                 "pi": pi,
                 "affiliations": affiliations,
             }
         )
+        if service_account is not UNSET:
+            field_dict["service_account"] = service_account
         if gdpr_consent is not UNSET:
             field_dict["gdpr_consent"] = gdpr_consent
         if admin_datasets is not UNSET:
@@ -145,8 +146,6 @@ class User:
 
         d = dict(src_dict)
         id = d.pop("id")
-
-        service_account = d.pop("service_account")
 
         name = d.pop("name")
 
@@ -200,6 +199,8 @@ class User:
 
             affiliations.append(componentsschemas_affiliations_item)
 
+        service_account = d.pop("service_account", UNSET)
+
         gdpr_consent = d.pop("gdpr_consent", UNSET)
 
         _admin_datasets = d.pop("admin_datasets", UNSET)
@@ -233,11 +234,11 @@ class User:
 
         user = cls(
             id=id,
-            service_account=service_account,
             name=name,
             created=created,
             pi=pi,
             affiliations=affiliations,
+            service_account=service_account,
             gdpr_consent=gdpr_consent,
             admin_datasets=admin_datasets,
             admin=admin,

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..types import UNSET, Unset
+
 if TYPE_CHECKING:
     from ..models.change_log_summary_user_info import ChangeLogSummaryUserInfo
 
@@ -22,16 +24,16 @@ class ChangeLogSummary:
     Attributes:
         n_splits (int): Number of splits.
         n_mergers (int): Number of merges.
-        user_info (ChangeLogSummaryUserInfo): Per user id (string), the user's merge and split counts.
-        operations_ids (list[int]): A list of chunkedgraph node ids.
-        past_ids (list[int]): A list of chunkedgraph node ids.
+        user_info (ChangeLogSummaryUserInfo | Unset): Per user id (string), the user's merge and split counts.
+        operations_ids (list[int] | Unset): A list of chunkedgraph node ids.
+        past_ids (list[int] | Unset): A list of chunkedgraph node ids.
     """
 
     n_splits: int
     n_mergers: int
-    user_info: ChangeLogSummaryUserInfo
-    operations_ids: list[int]
-    past_ids: list[int]
+    user_info: ChangeLogSummaryUserInfo | Unset = UNSET
+    operations_ids: list[int] | Unset = UNSET
+    past_ids: list[int] | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -39,11 +41,17 @@ class ChangeLogSummary:
 
         n_mergers = self.n_mergers
 
-        user_info = self.user_info.to_dict()
+        user_info: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.user_info, Unset):
+            user_info = self.user_info.to_dict()
 
-        operations_ids = self.operations_ids
+        operations_ids: list[int] | Unset = UNSET
+        if not isinstance(self.operations_ids, Unset):
+            operations_ids = self.operations_ids
 
-        past_ids = self.past_ids
+        past_ids: list[int] | Unset = UNSET
+        if not isinstance(self.past_ids, Unset):
+            past_ids = self.past_ids
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -51,11 +59,14 @@ class ChangeLogSummary:
             {
                 "n_splits": n_splits,
                 "n_mergers": n_mergers,
-                "user_info": user_info,
-                "operations_ids": operations_ids,
-                "past_ids": past_ids,
             }
         )
+        if user_info is not UNSET:
+            field_dict["user_info"] = user_info
+        if operations_ids is not UNSET:
+            field_dict["operations_ids"] = operations_ids
+        if past_ids is not UNSET:
+            field_dict["past_ids"] = past_ids
 
         return field_dict
 
@@ -68,11 +79,16 @@ class ChangeLogSummary:
 
         n_mergers = d.pop("n_mergers")
 
-        user_info = ChangeLogSummaryUserInfo.from_dict(d.pop("user_info"))
+        _user_info = d.pop("user_info", UNSET)
+        user_info: ChangeLogSummaryUserInfo | Unset
+        if isinstance(_user_info, Unset):
+            user_info = UNSET
+        else:
+            user_info = ChangeLogSummaryUserInfo.from_dict(_user_info)
 
-        operations_ids = cast(list[int], d.pop("operations_ids"))
+        operations_ids = cast(list[int], d.pop("operations_ids", UNSET))
 
-        past_ids = cast(list[int], d.pop("past_ids"))
+        past_ids = cast(list[int], d.pop("past_ids", UNSET))
 
         change_log_summary = cls(
             n_splits=n_splits,

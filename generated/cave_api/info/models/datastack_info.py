@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..types import UNSET, Unset
+
 if TYPE_CHECKING:
     from ..models.aligned_volume import AlignedVolume
 
@@ -24,7 +26,6 @@ class DatastackInfo:
             aligned_volume (AlignedVolume | None): The datastack's aligned volume (null only if none is linked).
             segmentation_source (None | str): Segmentation path, e.g. `graphene://https://<host>/segmentation/table/<pcg
                 table>`.
-            skeleton_source (None | str):
             analysis_database (None | str):
             viewer_site (None | str): Base URL of the Neuroglancer deployment for this datastack.
             synapse_table (None | str):
@@ -34,14 +35,14 @@ class DatastackInfo:
             viewer_resolution_x (float | None): Viewer voxel size along x, nm.
             viewer_resolution_y (float | None): Viewer voxel size along y, nm.
             viewer_resolution_z (float | None): Viewer voxel size along z, nm.
-            proofreading_status_table (None | str):
-            cell_identification_table (None | str):
-            proofreading_review_table (None | str):
+            skeleton_source (None | str | Unset):
+            proofreading_status_table (None | str | Unset):
+            cell_identification_table (None | str | Unset):
+            proofreading_review_table (None | str | Unset):
     """
 
     aligned_volume: AlignedVolume | None
     segmentation_source: None | str
-    skeleton_source: None | str
     analysis_database: None | str
     viewer_site: None | str
     synapse_table: None | str
@@ -51,9 +52,10 @@ class DatastackInfo:
     viewer_resolution_x: float | None
     viewer_resolution_y: float | None
     viewer_resolution_z: float | None
-    proofreading_status_table: None | str
-    cell_identification_table: None | str
-    proofreading_review_table: None | str
+    skeleton_source: None | str | Unset = UNSET
+    proofreading_status_table: None | str | Unset = UNSET
+    cell_identification_table: None | str | Unset = UNSET
+    proofreading_review_table: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -67,9 +69,6 @@ class DatastackInfo:
 
         segmentation_source: None | str
         segmentation_source = self.segmentation_source
-
-        skeleton_source: None | str
-        skeleton_source = self.skeleton_source
 
         analysis_database: None | str
         analysis_database = self.analysis_database
@@ -97,14 +96,29 @@ class DatastackInfo:
         viewer_resolution_z: float | None
         viewer_resolution_z = self.viewer_resolution_z
 
-        proofreading_status_table: None | str
-        proofreading_status_table = self.proofreading_status_table
+        skeleton_source: None | str | Unset
+        if isinstance(self.skeleton_source, Unset):
+            skeleton_source = UNSET
+        else:
+            skeleton_source = self.skeleton_source
 
-        cell_identification_table: None | str
-        cell_identification_table = self.cell_identification_table
+        proofreading_status_table: None | str | Unset
+        if isinstance(self.proofreading_status_table, Unset):
+            proofreading_status_table = UNSET
+        else:
+            proofreading_status_table = self.proofreading_status_table
 
-        proofreading_review_table: None | str
-        proofreading_review_table = self.proofreading_review_table
+        cell_identification_table: None | str | Unset
+        if isinstance(self.cell_identification_table, Unset):
+            cell_identification_table = UNSET
+        else:
+            cell_identification_table = self.cell_identification_table
+
+        proofreading_review_table: None | str | Unset
+        if isinstance(self.proofreading_review_table, Unset):
+            proofreading_review_table = UNSET
+        else:
+            proofreading_review_table = self.proofreading_review_table
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -112,7 +126,6 @@ class DatastackInfo:
             {
                 "aligned_volume": aligned_volume,
                 "segmentation_source": segmentation_source,
-                "skeleton_source": skeleton_source,
                 "analysis_database": analysis_database,
                 "viewer_site": viewer_site,
                 "synapse_table": synapse_table,
@@ -122,11 +135,16 @@ class DatastackInfo:
                 "viewer_resolution_x": viewer_resolution_x,
                 "viewer_resolution_y": viewer_resolution_y,
                 "viewer_resolution_z": viewer_resolution_z,
-                "proofreading_status_table": proofreading_status_table,
-                "cell_identification_table": cell_identification_table,
-                "proofreading_review_table": proofreading_review_table,
             }
         )
+        if skeleton_source is not UNSET:
+            field_dict["skeleton_source"] = skeleton_source
+        if proofreading_status_table is not UNSET:
+            field_dict["proofreading_status_table"] = proofreading_status_table
+        if cell_identification_table is not UNSET:
+            field_dict["cell_identification_table"] = cell_identification_table
+        if proofreading_review_table is not UNSET:
+            field_dict["proofreading_review_table"] = proofreading_review_table
 
         return field_dict
 
@@ -157,13 +175,6 @@ class DatastackInfo:
             return cast(None | str, data)
 
         segmentation_source = _parse_segmentation_source(d.pop("segmentation_source"))
-
-        def _parse_skeleton_source(data: object) -> None | str:
-            if data is None:
-                return data
-            return cast(None | str, data)
-
-        skeleton_source = _parse_skeleton_source(d.pop("skeleton_source"))
 
         def _parse_analysis_database(data: object) -> None | str:
             if data is None:
@@ -223,31 +234,45 @@ class DatastackInfo:
 
         viewer_resolution_z = _parse_viewer_resolution_z(d.pop("viewer_resolution_z"))
 
-        def _parse_proofreading_status_table(data: object) -> None | str:
+        def _parse_skeleton_source(data: object) -> None | str | Unset:
             if data is None:
                 return data
-            return cast(None | str, data)
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
 
-        proofreading_status_table = _parse_proofreading_status_table(d.pop("proofreading_status_table"))
+        skeleton_source = _parse_skeleton_source(d.pop("skeleton_source", UNSET))
 
-        def _parse_cell_identification_table(data: object) -> None | str:
+        def _parse_proofreading_status_table(data: object) -> None | str | Unset:
             if data is None:
                 return data
-            return cast(None | str, data)
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
 
-        cell_identification_table = _parse_cell_identification_table(d.pop("cell_identification_table"))
+        proofreading_status_table = _parse_proofreading_status_table(d.pop("proofreading_status_table", UNSET))
 
-        def _parse_proofreading_review_table(data: object) -> None | str:
+        def _parse_cell_identification_table(data: object) -> None | str | Unset:
             if data is None:
                 return data
-            return cast(None | str, data)
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
 
-        proofreading_review_table = _parse_proofreading_review_table(d.pop("proofreading_review_table"))
+        cell_identification_table = _parse_cell_identification_table(d.pop("cell_identification_table", UNSET))
+
+        def _parse_proofreading_review_table(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        proofreading_review_table = _parse_proofreading_review_table(d.pop("proofreading_review_table", UNSET))
 
         datastack_info = cls(
             aligned_volume=aligned_volume,
             segmentation_source=segmentation_source,
-            skeleton_source=skeleton_source,
             analysis_database=analysis_database,
             viewer_site=viewer_site,
             synapse_table=synapse_table,
@@ -257,6 +282,7 @@ class DatastackInfo:
             viewer_resolution_x=viewer_resolution_x,
             viewer_resolution_y=viewer_resolution_y,
             viewer_resolution_z=viewer_resolution_z,
+            skeleton_source=skeleton_source,
             proofreading_status_table=proofreading_status_table,
             cell_identification_table=cell_identification_table,
             proofreading_review_table=proofreading_review_table,

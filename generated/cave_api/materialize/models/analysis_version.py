@@ -8,6 +8,8 @@ from typing import Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..types import UNSET, Unset
+
 T = TypeVar("T", bound="AnalysisVersion")
 
 
@@ -24,9 +26,9 @@ class AnalysisVersion:
             time_stamp (str): UTC time the snapshot was taken (naive ISO 8601, fractional seconds omitted when zero).
             valid (bool | None): Whether the version can be queried.
             expires_on (None | str): UTC time after which the version may be deleted (naive ISO 8601), if any.
-            status (str): One of `AVAILABLE`, `RUNNING`, `FAILED`, `EXPIRED`.
-            is_merged (bool | None): Whether annotation and segmentation columns were merged into one table in the version
-                database.
+            status (str | Unset): One of `AVAILABLE`, `RUNNING`, `FAILED`, `EXPIRED`.
+            is_merged (bool | None | Unset): Whether annotation and segmentation columns were merged into one table in the
+                version database.
     """
 
     id: int
@@ -35,8 +37,8 @@ class AnalysisVersion:
     time_stamp: str
     valid: bool | None
     expires_on: None | str
-    status: str
-    is_merged: bool | None
+    status: str | Unset = UNSET
+    is_merged: bool | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -56,8 +58,11 @@ class AnalysisVersion:
 
         status = self.status
 
-        is_merged: bool | None
-        is_merged = self.is_merged
+        is_merged: bool | None | Unset
+        if isinstance(self.is_merged, Unset):
+            is_merged = UNSET
+        else:
+            is_merged = self.is_merged
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -69,10 +74,12 @@ class AnalysisVersion:
                 "time_stamp": time_stamp,
                 "valid": valid,
                 "expires_on": expires_on,
-                "status": status,
-                "is_merged": is_merged,
             }
         )
+        if status is not UNSET:
+            field_dict["status"] = status
+        if is_merged is not UNSET:
+            field_dict["is_merged"] = is_merged
 
         return field_dict
 
@@ -101,14 +108,16 @@ class AnalysisVersion:
 
         expires_on = _parse_expires_on(d.pop("expires_on"))
 
-        status = d.pop("status")
+        status = d.pop("status", UNSET)
 
-        def _parse_is_merged(data: object) -> bool | None:
+        def _parse_is_merged(data: object) -> bool | None | Unset:
             if data is None:
                 return data
-            return cast(bool | None, data)
+            if isinstance(data, Unset):
+                return data
+            return cast(bool | None | Unset, data)
 
-        is_merged = _parse_is_merged(d.pop("is_merged"))
+        is_merged = _parse_is_merged(d.pop("is_merged", UNSET))
 
         analysis_version = cls(
             id=id,

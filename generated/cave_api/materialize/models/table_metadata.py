@@ -29,15 +29,15 @@ class TableMetadata:
             schema_type (str): Annotation schema name (as in the schema service).
             user_id (str): Id of the table's owner.
             description (str): Free-text description given by the owner.
-            notice_text (None | str): Owner's notice; query routes also send it as a `Warning` header.
             reference_table (None | str): Table this one annotates (reference tables), if any.
             flat_segmentation_source (None | str): Flat segmentation source, if any.
             voxel_resolution_x (float): Voxel size in x (nm) of the positions stored in the table.
             voxel_resolution_y (float): Voxel size in y (nm).
             voxel_resolution_z (float): Voxel size in z (nm).
-            write_permission (str): One of `PRIVATE`, `GROUP`, `PUBLIC`.
-            read_permission (str): One of `PRIVATE`, `GROUP`, `PUBLIC`.
-            last_modified (str): Time of the last change to the live table (naive UTC ISO 8601).
+            notice_text (None | str | Unset): Owner's notice; query routes also send it as a `Warning` header.
+            write_permission (str | Unset): One of `PRIVATE`, `GROUP`, `PUBLIC`.
+            read_permission (str | Unset): One of `PRIVATE`, `GROUP`, `PUBLIC`.
+            last_modified (str | Unset): Time of the last change to the live table (naive UTC ISO 8601).
             segmentation_source (None | str | Unset): Segmentation source of the segmentation table (present only with one).
             pcg_table_name (str | Unset): Chunkedgraph table used for root ids (present only with a segmentation table).
             last_updated (None | str | Unset): Last root-id update of the segmentation table (present only with one).
@@ -53,15 +53,15 @@ class TableMetadata:
     schema_type: str
     user_id: str
     description: str
-    notice_text: None | str
     reference_table: None | str
     flat_segmentation_source: None | str
     voxel_resolution_x: float
     voxel_resolution_y: float
     voxel_resolution_z: float
-    write_permission: str
-    read_permission: str
-    last_modified: str
+    notice_text: None | str | Unset = UNSET
+    write_permission: str | Unset = UNSET
+    read_permission: str | Unset = UNSET
+    last_modified: str | Unset = UNSET
     segmentation_source: None | str | Unset = UNSET
     pcg_table_name: str | Unset = UNSET
     last_updated: None | str | Unset = UNSET
@@ -88,9 +88,6 @@ class TableMetadata:
 
         description = self.description
 
-        notice_text: None | str
-        notice_text = self.notice_text
-
         reference_table: None | str
         reference_table = self.reference_table
 
@@ -102,6 +99,12 @@ class TableMetadata:
         voxel_resolution_y = self.voxel_resolution_y
 
         voxel_resolution_z = self.voxel_resolution_z
+
+        notice_text: None | str | Unset
+        if isinstance(self.notice_text, Unset):
+            notice_text = UNSET
+        else:
+            notice_text = self.notice_text
 
         write_permission = self.write_permission
 
@@ -138,17 +141,21 @@ class TableMetadata:
                 "schema_type": schema_type,
                 "user_id": user_id,
                 "description": description,
-                "notice_text": notice_text,
                 "reference_table": reference_table,
                 "flat_segmentation_source": flat_segmentation_source,
                 "voxel_resolution_x": voxel_resolution_x,
                 "voxel_resolution_y": voxel_resolution_y,
                 "voxel_resolution_z": voxel_resolution_z,
-                "write_permission": write_permission,
-                "read_permission": read_permission,
-                "last_modified": last_modified,
             }
         )
+        if notice_text is not UNSET:
+            field_dict["notice_text"] = notice_text
+        if write_permission is not UNSET:
+            field_dict["write_permission"] = write_permission
+        if read_permission is not UNSET:
+            field_dict["read_permission"] = read_permission
+        if last_modified is not UNSET:
+            field_dict["last_modified"] = last_modified
         if segmentation_source is not UNSET:
             field_dict["segmentation_source"] = segmentation_source
         if pcg_table_name is not UNSET:
@@ -186,13 +193,6 @@ class TableMetadata:
 
         description = d.pop("description")
 
-        def _parse_notice_text(data: object) -> None | str:
-            if data is None:
-                return data
-            return cast(None | str, data)
-
-        notice_text = _parse_notice_text(d.pop("notice_text"))
-
         def _parse_reference_table(data: object) -> None | str:
             if data is None:
                 return data
@@ -213,11 +213,20 @@ class TableMetadata:
 
         voxel_resolution_z = d.pop("voxel_resolution_z")
 
-        write_permission = d.pop("write_permission")
+        def _parse_notice_text(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
 
-        read_permission = d.pop("read_permission")
+        notice_text = _parse_notice_text(d.pop("notice_text", UNSET))
 
-        last_modified = d.pop("last_modified")
+        write_permission = d.pop("write_permission", UNSET)
+
+        read_permission = d.pop("read_permission", UNSET)
+
+        last_modified = d.pop("last_modified", UNSET)
 
         def _parse_segmentation_source(data: object) -> None | str | Unset:
             if data is None:
@@ -251,12 +260,12 @@ class TableMetadata:
             schema_type=schema_type,
             user_id=user_id,
             description=description,
-            notice_text=notice_text,
             reference_table=reference_table,
             flat_segmentation_source=flat_segmentation_source,
             voxel_resolution_x=voxel_resolution_x,
             voxel_resolution_y=voxel_resolution_y,
             voxel_resolution_z=voxel_resolution_z,
+            notice_text=notice_text,
             write_permission=write_permission,
             read_permission=read_permission,
             last_modified=last_modified,

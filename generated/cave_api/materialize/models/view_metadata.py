@@ -24,9 +24,9 @@ class ViewMetadata:
         voxel_resolution_x (float): Voxel size in x (nm) of the view's positions.
         voxel_resolution_y (float): Voxel size in y (nm).
         voxel_resolution_z (float): Voxel size in z (nm).
-        live_compatible (bool): Whether the view can be queried on the live database (version 0).
         table_name (str | Unset): Name of the view (in `get_view_metadata` only; the map key in `get_views`).
         notice_text (None | str | Unset): Owner's notice; query routes also send it as a `Warning` header.
+        live_compatible (bool | Unset): Whether the view can be queried on the live database (version 0).
     """
 
     id: int
@@ -35,9 +35,9 @@ class ViewMetadata:
     voxel_resolution_x: float
     voxel_resolution_y: float
     voxel_resolution_z: float
-    live_compatible: bool
     table_name: str | Unset = UNSET
     notice_text: None | str | Unset = UNSET
+    live_compatible: bool | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -53,8 +53,6 @@ class ViewMetadata:
 
         voxel_resolution_z = self.voxel_resolution_z
 
-        live_compatible = self.live_compatible
-
         table_name = self.table_name
 
         notice_text: None | str | Unset
@@ -62,6 +60,8 @@ class ViewMetadata:
             notice_text = UNSET
         else:
             notice_text = self.notice_text
+
+        live_compatible = self.live_compatible
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -73,13 +73,14 @@ class ViewMetadata:
                 "voxel_resolution_x": voxel_resolution_x,
                 "voxel_resolution_y": voxel_resolution_y,
                 "voxel_resolution_z": voxel_resolution_z,
-                "live_compatible": live_compatible,
             }
         )
         if table_name is not UNSET:
             field_dict["table_name"] = table_name
         if notice_text is not UNSET:
             field_dict["notice_text"] = notice_text
+        if live_compatible is not UNSET:
+            field_dict["live_compatible"] = live_compatible
 
         return field_dict
 
@@ -98,8 +99,6 @@ class ViewMetadata:
 
         voxel_resolution_z = d.pop("voxel_resolution_z")
 
-        live_compatible = d.pop("live_compatible")
-
         table_name = d.pop("table_name", UNSET)
 
         def _parse_notice_text(data: object) -> None | str | Unset:
@@ -111,6 +110,8 @@ class ViewMetadata:
 
         notice_text = _parse_notice_text(d.pop("notice_text", UNSET))
 
+        live_compatible = d.pop("live_compatible", UNSET)
+
         view_metadata = cls(
             id=id,
             description=description,
@@ -118,9 +119,9 @@ class ViewMetadata:
             voxel_resolution_x=voxel_resolution_x,
             voxel_resolution_y=voxel_resolution_y,
             voxel_resolution_z=voxel_resolution_z,
-            live_compatible=live_compatible,
             table_name=table_name,
             notice_text=notice_text,
+            live_compatible=live_compatible,
         )
 
         view_metadata.additional_properties = d

@@ -77,7 +77,7 @@ def sync_detailed(
      Stores the request body in the property store and returns, as a JSON string, a URL ending in the
     new id (`.../nglstate/api/v1/property/<new id>`; the document is then read back at
     `/nglstate/api/v1/property/<id>/info`). The body must parse as JSON; it is stored verbatim and
-    must compress to under 50 MiB.
+    must compress to under about 1 MiB (properties are never stored in a bucket).
 
     Args:
         body (SegmentProperties): A Neuroglancer segment-properties document (free-form JSON
@@ -113,7 +113,7 @@ def sync(
      Stores the request body in the property store and returns, as a JSON string, a URL ending in the
     new id (`.../nglstate/api/v1/property/<new id>`; the document is then read back at
     `/nglstate/api/v1/property/<id>/info`). The body must parse as JSON; it is stored verbatim and
-    must compress to under 50 MiB.
+    must compress to under about 1 MiB (properties are never stored in a bucket).
 
     Args:
         body (SegmentProperties): A Neuroglancer segment-properties document (free-form JSON
@@ -144,7 +144,7 @@ async def asyncio_detailed(
      Stores the request body in the property store and returns, as a JSON string, a URL ending in the
     new id (`.../nglstate/api/v1/property/<new id>`; the document is then read back at
     `/nglstate/api/v1/property/<id>/info`). The body must parse as JSON; it is stored verbatim and
-    must compress to under 50 MiB.
+    must compress to under about 1 MiB (properties are never stored in a bucket).
 
     Args:
         body (SegmentProperties): A Neuroglancer segment-properties document (free-form JSON
@@ -178,7 +178,7 @@ async def asyncio(
      Stores the request body in the property store and returns, as a JSON string, a URL ending in the
     new id (`.../nglstate/api/v1/property/<new id>`; the document is then read back at
     `/nglstate/api/v1/property/<id>/info`). The body must parse as JSON; it is stored verbatim and
-    must compress to under 50 MiB.
+    must compress to under about 1 MiB (properties are never stored in a bucket).
 
     Args:
         body (SegmentProperties): A Neuroglancer segment-properties document (free-form JSON

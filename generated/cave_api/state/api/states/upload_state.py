@@ -76,8 +76,10 @@ def sync_detailed(
 
      Stores the request body as a new state and returns, as a JSON string, the URL of the new state:
     `<scheme>://<host>/nglstate/api/v1/<new id>` as the server sees the request. The new integer id
-    is the last path element of that URL. The server reads the raw body whatever its
-    `Content-Type` and only checks that it parses as JSON; it stores the bytes unchanged.
+    is the last path element of that URL. The server reads the body (not a form: see above) and
+    only checks that it parses as Python's `json` reads it (NaN, Infinity and lone surrogates
+    included); it stores the bytes unchanged, up to about 1 MiB compressed unless the deployment
+    backs states with a bucket.
 
     Args:
         body (NeuroglancerState): A Neuroglancer state (free-form JSON object, e.g. `layers`,
@@ -111,8 +113,10 @@ def sync(
 
      Stores the request body as a new state and returns, as a JSON string, the URL of the new state:
     `<scheme>://<host>/nglstate/api/v1/<new id>` as the server sees the request. The new integer id
-    is the last path element of that URL. The server reads the raw body whatever its
-    `Content-Type` and only checks that it parses as JSON; it stores the bytes unchanged.
+    is the last path element of that URL. The server reads the body (not a form: see above) and
+    only checks that it parses as Python's `json` reads it (NaN, Infinity and lone surrogates
+    included); it stores the bytes unchanged, up to about 1 MiB compressed unless the deployment
+    backs states with a bucket.
 
     Args:
         body (NeuroglancerState): A Neuroglancer state (free-form JSON object, e.g. `layers`,
@@ -141,8 +145,10 @@ async def asyncio_detailed(
 
      Stores the request body as a new state and returns, as a JSON string, the URL of the new state:
     `<scheme>://<host>/nglstate/api/v1/<new id>` as the server sees the request. The new integer id
-    is the last path element of that URL. The server reads the raw body whatever its
-    `Content-Type` and only checks that it parses as JSON; it stores the bytes unchanged.
+    is the last path element of that URL. The server reads the body (not a form: see above) and
+    only checks that it parses as Python's `json` reads it (NaN, Infinity and lone surrogates
+    included); it stores the bytes unchanged, up to about 1 MiB compressed unless the deployment
+    backs states with a bucket.
 
     Args:
         body (NeuroglancerState): A Neuroglancer state (free-form JSON object, e.g. `layers`,
@@ -174,8 +180,10 @@ async def asyncio(
 
      Stores the request body as a new state and returns, as a JSON string, the URL of the new state:
     `<scheme>://<host>/nglstate/api/v1/<new id>` as the server sees the request. The new integer id
-    is the last path element of that URL. The server reads the raw body whatever its
-    `Content-Type` and only checks that it parses as JSON; it stores the bytes unchanged.
+    is the last path element of that URL. The server reads the body (not a form: see above) and
+    only checks that it parses as Python's `json` reads it (NaN, Infinity and lone surrogates
+    included); it stores the bytes unchanged, up to about 1 MiB compressed unless the deployment
+    backs states with a bucket.
 
     Args:
         body (NeuroglancerState): A Neuroglancer state (free-form JSON object, e.g. `layers`,
