@@ -13,7 +13,6 @@ from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -200,7 +199,9 @@ def test_every_engine_reads_the_same_rows(client: CAVEclient, tmp_path: Path) ->
 
     export = client.materialize.export_table(SYNAPSES, tmp_path / "engines", partition_rows=ROWS)
     frame = export.to_pandas()
-    assert frame["id"].dtype == np.int64
+    queried = client.materialize.query_table(SYNAPSES, split_positions=True, all_rows=True)
+    assert isinstance(queried, pd.DataFrame)
+    assert dict(frame.dtypes) == dict(queried.dtypes)  # ids and timestamps as queries give them
     assert str(frame["created"].dtype) == "datetime64[ns, UTC]"
     dataset = export.to_arrow()
     assert dataset.count_rows() == len(frame)
