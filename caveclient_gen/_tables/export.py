@@ -375,8 +375,8 @@ class TableExport:
         Returns
         -------
         pandas.DataFrame
-            Positions as split `_x/_y/_z` columns; ids int64 (nullable Int64 where missing);
-            timestamps UTC.
+            Positions as split `_x/_y/_z` columns; every other column with the dtype a query of
+            the whole table gives it (recorded per file in the manifest); timestamps UTC.
 
         Raises
         ------
