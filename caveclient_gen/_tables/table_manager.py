@@ -235,7 +235,12 @@ class TableQuery(_Query[M]):
         log_warning: bool = True,
         random_sample: int | None = None,
     ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
-        """Run the query on a materialization version (or, with `timestamp`, as of that moment)."""
+        """Run the query on a materialization version (or, with `timestamp`, as of that moment).
+
+        Paging with `offset` is not reliable: the server orders no rows, so pages can repeat some
+        rows and miss others. For every row past the server's row limit use
+        `client.materialize.query_table(..., all_rows=True)` or `export_table`.
+        """
         client = self._client
         definition = self._definition
         if definition.reference_table is None:
@@ -303,7 +308,12 @@ class TableQuery(_Query[M]):
         log_warning: bool = True,
         random_sample: int | None = None,
     ) -> Plan[pd.DataFrame]:
-        """Run the query as of `timestamp` on the server (live_live_query)."""
+        """Run the query as of `timestamp` on the server (live_live_query).
+
+        Paging with `offset` is not reliable: the server orders no rows, so pages can repeat some
+        rows and miss others. For every row past the server's row limit use
+        `client.materialize.query_table(..., all_rows=True)` or `export_table`.
+        """
         client = self._client
         definition = self._definition
         reference = definition.reference_table
@@ -344,7 +354,12 @@ class ViewQuery(_Query[M]):
         log_warning: bool = True,
         random_sample: int | None = None,
     ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
-        """Run the query on the view (`log_warning` is accepted as caveclient does; warnings show)."""
+        """Run the query on the view (`log_warning` is accepted as caveclient does; warnings show).
+
+        Paging with `offset` is not reliable: the server orders no rows, so pages can repeat some
+        rows and miss others. For every row past the server's row limit use
+        `client.materialize.query_table(..., all_rows=True)` or `export_table`.
+        """
         del log_warning
         client = self._client
         return (

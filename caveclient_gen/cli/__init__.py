@@ -1,4 +1,5 @@
-"""The `caveclient-gen` command: a guided tour of the client, and a local CAVE deployment to serve."""
+"""The `caveclient-gen` command: a guided tour of the client, a local CAVE deployment to serve, and
+exports of whole tables to Parquet."""
 
 from __future__ import annotations
 
@@ -50,6 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "e.g. l2_attributes, contact_sites, exclusion_filters",
     )
 
+    from .export import add_parser as add_export_parser
+
+    add_export_parser(commands)
+
     args = parser.parse_args(argv)
     if args.command == "demo":
         if bool(args.server) != bool(args.datastack):
@@ -63,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         idealised: bool | list[str] = "all" in args.idealised or list(args.idealised)
         serve_local(port=args.port, seed=args.seed, latency=args.latency, idealised=idealised)
         return 0
+    if args.command == "export":
+        from .export import run_export
+
+        return run_export(args)
     parser.error(f"unknown command {args.command}")
     return 2
 
