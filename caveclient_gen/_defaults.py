@@ -51,6 +51,19 @@ PROGRESS_MINIMUM = 8
 PROGRESS_DOWNLOAD_MINIMUM = 32 * 1024 * 1024
 """A response body gets a progress bar once this many bytes (compressed) have arrived."""
 
+# ---------------------------------------------------------------- whole tables (all_rows, exports)
+PARTITION_ROWS = 200_000
+"""Most rows asked of one partition until the server's own row cap is known (the materialization
+server's default `QUERY_LIMIT_SIZE`); a smaller cap, learned from its warning, takes over."""
+PARTITION_CONCURRENCY = 4
+"""Partitions of one table fetched at the same time."""
+EXPORT_PARTITION_ROWS = 125_000
+"""Most rows per request of an export (default of `partition_rows`); a file holds
+PARTITION_CONCURRENCY of them, so an export's memory stays at two files' rows (about a million)
+whatever the size of the table."""
+PARTITION_MAX_ROUNDS = 64
+"""Rounds of re-splitting partitions that still hit the row cap before giving up."""
+
 # ---------------------------------------------------------------- tokens
 TOKEN_ENVIRONMENT_VARIABLE = "CAVE_TOKEN"
 """Environment variable holding a token (checked after explicit arguments)."""

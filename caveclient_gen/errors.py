@@ -315,6 +315,11 @@ class CAVEServerWarning(UserWarning):
     result short (`201 - "Limited query to N rows`), a deprecation notice."""
 
 
+class OffsetPagingWarning(CAVEServerWarning):
+    """A query paged with `offset`: the materialization server orders no rows, so pages can repeat
+    some rows and miss others. `all_rows=True` or `export_table` fetch every row exactly."""
+
+
 class MissingSkeletonsWarning(UserWarning):
     """Some requested root ids have no skeleton in the result (the message says why, per id)."""
 

@@ -187,3 +187,47 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--version"])
     assert "caveclient_gen 0.1.0" in capsys.readouterr().out
+
+
+def test_export_command_writes_and_resumes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pandas as pd
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # the client's server map goes there
+
+    from caveclient_gen.cli.export import parse_filters
+    from caveclient_gen.export import TableExport
+    from caveclient_gen.testing import LocalCAVE
+    from caveclient_gen.testing.materialize.settings import configure_materialization
+
+    assert parse_filters(["size>=100", "valid=true", "pre_pt_root_id=1,2", "x!=0", "c~^5P"]) == {
+        "filter_greater_equal_dict": {"size": 100},
+        "filter_equal_dict": {"valid": True},
+        "filter_in_dict": {"pre_pt_root_id": [1, 2]},
+        "filter_out_dict": {"x": [0]},
+        "filter_regex_dict": {"c": "^5P"},
+    }
+    with pytest.raises(ValueError, match="COLUMN OP VALUE"):
+        parse_filters(["size"])
+    with LocalCAVE(seed=19) as cave:
+        configure_materialization(cave.deployment, synapse_count=600, query_limit_size=80)
+        target = tmp_path / "cli-export"
+        command = [
+            "export", cave.datastack, "synapses_pni_2", str(target),
+            "--server", cave.url, "--token", cave.token, "--version", "3",
+            "--filter", "size>=100", "--partition-rows", "50", "--no-progress",
+        ]  # fmt: skip
+        assert main(command) == 0
+        first = capsys.readouterr().out
+        assert "(complete)" in first
+        export = TableExport.open(target)
+        assert export.complete
+        frame = export.to_pandas()
+        assert (frame["size"] >= 100).all()
+        assert len(export.partitions) > 1
+        before = len(cave.deployment.request_log)
+        assert main(command) == 0  # resumed: everything is there already
+        assert not [p for _, p in cave.deployment.request_log[before:] if p.endswith("/query")]
+        assert capsys.readouterr().out == first
+        pd.testing.assert_frame_equal(TableExport.open(target).to_pandas(), frame)

@@ -249,7 +249,10 @@ class TableQuery(_Query[M]):
         select_columns : list of str or dict of str to list of str, optional
             Columns to return (default: all); a dict keys them by table name.
         offset : int, optional
-            Rows to skip first (in the server's order).
+            Rows to skip first (in the server's order). Paging with `offset` is not reliable: the server
+            orders no rows, so pages can repeat some rows and miss others; for every row past the
+            server's row limit use ``client.materialize.query_table(..., all_rows=True)`` or
+            ``export_table()``.
         limit : int, optional
             At most this many rows. The server also caps each answer (a ``CAVEServerWarning`` says so
             when a result was cut short).
@@ -373,7 +376,10 @@ class TableQuery(_Query[M]):
         timestamp : datetime.datetime
             The moment (timezone-aware).
         offset : int, optional
-            Rows to skip first (in the server's order).
+            Rows to skip first (in the server's order). Paging with `offset` is not reliable: the server
+            orders no rows, so pages can repeat some rows and miss others; for every row past the
+            server's row limit use ``client.materialize.query_table(..., all_rows=True)`` or
+            ``export_table()``.
         limit : int, optional
             At most this many rows. The server also caps each answer (a ``CAVEServerWarning`` says so
             when a result was cut short).
@@ -467,7 +473,10 @@ class ViewQuery(_Query[M]):
         select_columns : list of str, optional
             Columns to return (default: all).
         offset : int, optional
-            Rows to skip first (in the server's order).
+            Rows to skip first (in the server's order). Paging with `offset` is not reliable: the server
+            orders no rows, so pages can repeat some rows and miss others; for every row past the
+            server's row limit use ``client.materialize.query_table(..., all_rows=True)`` or
+            ``export_table()``.
         limit : int, optional
             At most this many rows. The server also caps each answer (a ``CAVEServerWarning`` says so
             when a result was cut short).

@@ -1,5 +1,5 @@
 """The `caveclient-gen` command: a guided tour of the client, a local CAVE deployment to serve, and
-tokens from the shell (setup-token, token --check)."""
+tokens from the shell (setup-token, token --check) and exports of whole tables to Parquet."""
 
 from __future__ import annotations
 
@@ -84,6 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     token.add_argument("--server", metavar="URL", help="the global server (default: the public one)")
     token.add_argument("--datastack", metavar="NAME", help="also say whether it may view this datastack")
 
+    from .export import add_parser as add_export_parser
+
+    add_export_parser(commands)
+
     args = parser.parse_args(argv)
     if args.command == "demo":
         if bool(args.server) != bool(args.datastack):
@@ -107,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .token import check_token, stdout
 
         return check_token(args.server, args.datastack, out=stdout())
+    if args.command == "export":
+        from .export import run_export
+
+        return run_export(args)
     parser.error(f"unknown command {args.command}")
     return 2
 

@@ -96,6 +96,8 @@ class MaterializeBase(ServiceClient[M]):
         self._columns_by_schema: dict[str, TableColumns] = {}
         self._table_managers: dict[tuple[str, int], TableManager[M]] = {}
         self._view_managers: dict[tuple[str, int], ViewManager[M]] = {}
+        self._row_caps: dict[str, int] = {}
+        """Each datastack's server row cap, once a capped answer told it (for all_rows)."""
         self._cg_client: Any = None
 
     @property
@@ -300,13 +302,41 @@ class MaterializeBase(ServiceClient[M]):
         log_warning: bool,
         limit_warnings: bool = True,
         expected: Mapping[str, TableColumns | None] | None = None,
+        all_rows: bool = False,
     ) -> Plan[_Answer]:
         """Send a query and decode its answer, exact under exclusions (`_tables/exclusions.py`).
 
         With `limit_warnings=False`, the server's row-limit warnings are not raised (they stay in
         the answer's headers). With `expected` (the columns of each table queried, None where
         unknown), a DataFrame answer whose columns cannot be theirs raises UnexpectedResponseError.
+        With `all_rows`, every row past the server's row cap, by primary-key partitions
+        (`services/_materialize_whole.py`).
         """
+        from ._materialize_whole import fetch_all_rows, paging_checked, partitioned_query
+
+        if all_rows:
+            widened, added = self._widened(body, filters) if exclusions(filters) else (body, {})
+            api = yield from self._api(datastack)
+            whole = partitioned_query(
+                api,
+                route,
+                datastack=datastack,
+                version=version,
+                name=name,
+                body=widened,
+                params=params,
+                arrow=return_df,
+                cap=self._row_caps.get(datastack),
+                description=f"{name or 'join'}: partitions",
+            )
+            return (
+                yield from fetch_all_rows(
+                    whole,
+                    finish=lambda rows, columns: apply_exclusions(rows, filters, columns, added),
+                    log_warning=log_warning,
+                    learned=lambda cap: self._row_caps.__setitem__(datastack, cap),
+                )
+            )
         fetch_batch = functools.partial(
             self._fetch_batch,
             route,
@@ -345,17 +375,18 @@ class MaterializeBase(ServiceClient[M]):
                 batch = yield from fetch_until_limit(
                     limited, int(limit), windows=window if single else None
                 )
+        headers = paging_checked(batch.headers, body.get("offset"), body.get("limit"), log_warning)
         raise_server_warnings(
             [
                 message
-                for message in batch.headers.warnings
+                for message in headers.warnings
                 if limit_warnings or limit_warning_value(message) is None
             ],
             log_warning,
         )
         if return_df:
-            return _Answer(batch.rows, None, batch.headers)
-        return _Answer(None, batch.rows, batch.headers)
+            return _Answer(batch.rows, None, headers)
+        return _Answer(None, batch.rows, headers)
 
     @staticmethod
     def _widened(

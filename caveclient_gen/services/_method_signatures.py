@@ -62,6 +62,7 @@ class QueryTableSync(Protocol):
         get_counts: bool = ...,
         random_sample: int | None = ...,
         log_warning: bool = ...,
+        all_rows: bool = ...,
     ) -> pd.DataFrame: ...
 
     @overload
@@ -92,6 +93,7 @@ class QueryTableSync(Protocol):
         get_counts: bool = ...,
         random_sample: int | None = ...,
         log_warning: bool = ...,
+        all_rows: bool = ...,
     ) -> list[dict[str, Any]]: ...
 
     @overload
@@ -121,6 +123,7 @@ class QueryTableSync(Protocol):
         get_counts: bool = ...,
         random_sample: int | None = ...,
         log_warning: bool = ...,
+        all_rows: bool = ...,
     ) -> pd.DataFrame | list[dict[str, Any]]: ...
 
 
@@ -154,6 +157,7 @@ class QueryTableAsync(Protocol):
         get_counts: bool = ...,
         random_sample: int | None = ...,
         log_warning: bool = ...,
+        all_rows: bool = ...,
     ) -> Awaitable[pd.DataFrame]: ...
 
     @overload
@@ -184,6 +188,7 @@ class QueryTableAsync(Protocol):
         get_counts: bool = ...,
         random_sample: int | None = ...,
         log_warning: bool = ...,
+        all_rows: bool = ...,
     ) -> Awaitable[list[dict[str, Any]]]: ...
 
     @overload
@@ -213,6 +218,7 @@ class QueryTableAsync(Protocol):
         get_counts: bool = ...,
         random_sample: int | None = ...,
         log_warning: bool = ...,
+        all_rows: bool = ...,
     ) -> Awaitable[pd.DataFrame | list[dict[str, Any]]]: ...
 
 
@@ -247,6 +253,7 @@ class QueryViewSync(Protocol):
         desired_resolution: Sequence[float] | None = ...,
         get_counts: bool = ...,
         random_sample: int | None = ...,
+        all_rows: bool = ...,
     ) -> pd.DataFrame: ...
 
     @overload
@@ -274,6 +281,7 @@ class QueryViewSync(Protocol):
         desired_resolution: Sequence[float] | None = ...,
         get_counts: bool = ...,
         random_sample: int | None = ...,
+        all_rows: bool = ...,
     ) -> list[dict[str, Any]]: ...
 
     @overload
@@ -300,6 +308,7 @@ class QueryViewSync(Protocol):
         desired_resolution: Sequence[float] | None = ...,
         get_counts: bool = ...,
         random_sample: int | None = ...,
+        all_rows: bool = ...,
     ) -> pd.DataFrame | list[dict[str, Any]]: ...
 
 
@@ -330,6 +339,7 @@ class QueryViewAsync(Protocol):
         desired_resolution: Sequence[float] | None = ...,
         get_counts: bool = ...,
         random_sample: int | None = ...,
+        all_rows: bool = ...,
     ) -> Awaitable[pd.DataFrame]: ...
 
     @overload
@@ -357,6 +367,7 @@ class QueryViewAsync(Protocol):
         desired_resolution: Sequence[float] | None = ...,
         get_counts: bool = ...,
         random_sample: int | None = ...,
+        all_rows: bool = ...,
     ) -> Awaitable[list[dict[str, Any]]]: ...
 
     @overload
@@ -383,6 +394,7 @@ class QueryViewAsync(Protocol):
         desired_resolution: Sequence[float] | None = ...,
         get_counts: bool = ...,
         random_sample: int | None = ...,
+        all_rows: bool = ...,
     ) -> Awaitable[pd.DataFrame | list[dict[str, Any]]]: ...
 
 
@@ -418,6 +430,7 @@ class JoinQuerySync(Protocol):
         desired_resolution: Sequence[float] | None = ...,
         random_sample: int | None = ...,
         log_warning: bool = ...,
+        all_rows: bool = ...,
     ) -> pd.DataFrame: ...
 
     @overload
@@ -446,6 +459,7 @@ class JoinQuerySync(Protocol):
         desired_resolution: Sequence[float] | None = ...,
         random_sample: int | None = ...,
         log_warning: bool = ...,
+        all_rows: bool = ...,
     ) -> list[dict[str, Any]]: ...
 
     @overload
@@ -473,6 +487,7 @@ class JoinQuerySync(Protocol):
         desired_resolution: Sequence[float] | None = ...,
         random_sample: int | None = ...,
         log_warning: bool = ...,
+        all_rows: bool = ...,
     ) -> pd.DataFrame | list[dict[str, Any]]: ...
 
 
@@ -504,6 +519,7 @@ class JoinQueryAsync(Protocol):
         desired_resolution: Sequence[float] | None = ...,
         random_sample: int | None = ...,
         log_warning: bool = ...,
+        all_rows: bool = ...,
     ) -> Awaitable[pd.DataFrame]: ...
 
     @overload
@@ -532,6 +548,7 @@ class JoinQueryAsync(Protocol):
         desired_resolution: Sequence[float] | None = ...,
         random_sample: int | None = ...,
         log_warning: bool = ...,
+        all_rows: bool = ...,
     ) -> Awaitable[list[dict[str, Any]]]: ...
 
     @overload
@@ -559,6 +576,7 @@ class JoinQueryAsync(Protocol):
         desired_resolution: Sequence[float] | None = ...,
         random_sample: int | None = ...,
         log_warning: bool = ...,
+        all_rows: bool = ...,
     ) -> Awaitable[pd.DataFrame | list[dict[str, Any]]]: ...
 
 

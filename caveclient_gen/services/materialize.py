@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from cave_api.materialize.api.neuroglancer import (
@@ -39,6 +40,7 @@ from cave_api.materialize.models.unique_string_values import UniqueStringValues
 from cave_api.materialize.models.view_schemas import ViewSchemas
 from cave_api.materialize.models.views_by_name import ViewsByName
 
+from .. import _defaults
 from .._convert.values import as_id_array
 from .._http.overloaded import overloaded
 from .._http.parse import parsed, parsed_list
@@ -51,6 +53,7 @@ from .._tables.exclusions import (
     limit_warning_value,
     widen_select,
 )
+from .._tables.export import TableExport
 from .._tables.frames import (
     QueryHeaders,
     merge_position_columns,
@@ -76,6 +79,7 @@ from .._tables.schema_columns import TableColumns, view_columns
 from ..errors import CAVEError, InvalidInputError, NotFoundError
 from ..records.tables import TableMetadata, VersionMetadata, ViewColumnType, ViewMetadata
 from ._materialize_base import MaterializeBase
+from ._materialize_export import export_plan
 from ._materialize_values import (
     _Answer,
     _loose_filter,
@@ -87,6 +91,7 @@ from ._materialize_values import (
     settable_api_property,
     string_format_timestamp,
 )
+from ._materialize_whole import check_all_rows
 from ._method_signatures import JOIN_QUERY, QUERY_TABLE, QUERY_VIEW
 
 if TYPE_CHECKING:
@@ -725,6 +730,7 @@ class MaterializationClient(MaterializeBase[M]):
         get_counts: bool = False,
         random_sample: int | None = None,
         log_warning: bool = True,
+        all_rows: bool = False,
     ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
         """Rows of a table in a materialization version, filtered.
 
@@ -797,6 +803,10 @@ class MaterializationClient(MaterializeBase[M]):
         log_warning : bool, default True
             Raise the messages the server sends with its answer (a table's notice, a row limit) as
             ``CAVEServerWarning``.
+        all_rows : bool, default False
+            Return every matching row past the server's row limit, exactly: fetched by ranges of the
+            primary key under that limit, concurrently (a progress bar when switched on). Not
+            combinable with `offset`, `limit` or `random_sample`.
 
         Returns
         -------
@@ -828,6 +838,7 @@ class MaterializationClient(MaterializeBase[M]):
         """
         flat = filter_arguments(locals())
         name = _name("table", table)
+        whole = check_all_rows(all_rows, offset=offset, limit=limit, random_sample=random_sample)
         if timestamp is not None:
             if materialization_version is not None:
                 raise InvalidInputError(
@@ -850,6 +861,7 @@ class MaterializationClient(MaterializeBase[M]):
                     desired_resolution=desired_resolution,
                     random_sample=random_sample,
                     log_warning=log_warning,
+                    all_rows=whole,
                 )
             )
         filters = single_table_filters(name, flat)
@@ -883,6 +895,7 @@ class MaterializationClient(MaterializeBase[M]):
                 get_counts=get_counts,
                 log_warning=log_warning,
                 live_timestamp=None,
+                all_rows=whole and not get_counts,
             )
         )
 
@@ -907,6 +920,7 @@ class MaterializationClient(MaterializeBase[M]):
         live_timestamp: datetime | None,
         after_decode: Callable[[pd.DataFrame], Plan[pd.DataFrame]] | None = None,
         attrs_filters: QueryFilters | None = None,
+        all_rows: bool = False,
         answers: list[_Answer] | None = None,
     ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
         """A query of one table at a version (joined to its target when it is a reference table).
@@ -951,6 +965,7 @@ class MaterializationClient(MaterializeBase[M]):
             return_df=return_df,
             filters=filters,
             log_warning=log_warning,
+            all_rows=all_rows,
             limit_warnings=answers is None,
             expected=self._expected_tables(datastack, version, table, columns, reference),
         )
@@ -1029,6 +1044,7 @@ class MaterializationClient(MaterializeBase[M]):
         desired_resolution: Sequence[float] | None = None,
         random_sample: int | None = None,
         log_warning: bool = True,
+        all_rows: bool = False,
     ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
         """Two tables of a version joined on a column each.
 
@@ -1091,6 +1107,10 @@ class MaterializationClient(MaterializeBase[M]):
         log_warning : bool, default True
             Raise the messages the server sends with its answer (a table's notice, a row limit) as
             ``CAVEServerWarning``.
+        all_rows : bool, default False
+            Return every matching row past the server's row limit, exactly: fetched by ranges of the
+            primary key under that limit, concurrently (a progress bar when switched on). Not
+            combinable with `offset`, `limit` or `random_sample`.
 
         Returns
         -------
@@ -1115,6 +1135,7 @@ class MaterializationClient(MaterializeBase[M]):
             The server could not be reached (after the client's retries).
         """
         pairs = _table_pairs(tables)
+        whole = check_all_rows(all_rows, offset=offset, limit=limit, random_sample=random_sample)
         names = [pair[0] for pair in pairs]
         filters = table_keyed_filters(
             names,
@@ -1158,6 +1179,7 @@ class MaterializationClient(MaterializeBase[M]):
             return_df=return_df,
             filters=filters,
             log_warning=log_warning,
+            all_rows=whole,
             expected={name: known.get(name) for name in names} if metadata else None,
         )
         if answer.frame is None:
@@ -1250,6 +1272,7 @@ class MaterializationClient(MaterializeBase[M]):
         desired_resolution: Sequence[float] | None = None,
         random_sample: int | None = None,
         log_warning: bool = True,
+        all_rows: bool = False,
     ) -> Plan[pd.DataFrame]:
         """A table as it was at `timestamp`, computed by this client.
 
@@ -1314,6 +1337,10 @@ class MaterializationClient(MaterializeBase[M]):
         log_warning : bool, default True
             Raise the messages the server sends with its answer (a table's notice, a row limit) as
             ``CAVEServerWarning``.
+        all_rows : bool, default False
+            Return every matching row past the server's row limit, exactly: fetched by ranges of the
+            primary key under that limit, concurrently (a progress bar when switched on). Not
+            combinable with `offset`, `limit` or `random_sample`.
 
         Returns
         -------
@@ -1340,6 +1367,7 @@ class MaterializationClient(MaterializeBase[M]):
         """
         name = _name("table", table)
         moment = _timestamp("timestamp", timestamp)
+        whole = check_all_rows(all_rows, offset=offset, limit=limit, random_sample=random_sample)
         flat = filter_arguments(locals())
         filters = single_table_filters(name, flat)
         offset_, limit_, sample, desired, select = self._common_options(
@@ -1375,6 +1403,7 @@ class MaterializationClient(MaterializeBase[M]):
             "merge_reference": merge_reference,
             "get_counts": False,
             "log_warning": log_warning,
+            "all_rows": whole,
         }
         if chosen["time_stamp"] == moment:
             return cast(
@@ -1794,6 +1823,276 @@ class MaterializationClient(MaterializeBase[M]):
                 frame.attrs.update(attrs)
         return frame
 
+    # ------------------------------------------------------------ whole tables to Parquet
+
+    @api_method
+    def export_table(
+        self,
+        table: str,
+        path: str | Path,
+        filter_in_dict: dict[str, Any] | None = None,
+        filter_out_dict: dict[str, Any] | None = None,
+        filter_equal_dict: dict[str, Any] | None = None,
+        filter_greater_dict: dict[str, Any] | None = None,
+        filter_less_dict: dict[str, Any] | None = None,
+        filter_greater_equal_dict: dict[str, Any] | None = None,
+        filter_less_equal_dict: dict[str, Any] | None = None,
+        filter_spatial_dict: dict[str, Any] | None = None,
+        filter_regex_dict: dict[str, Any] | None = None,
+        select_columns: list[str] | dict[str, list[str]] | None = None,
+        materialization_version: int | None = None,
+        timestamp: datetime | None = None,
+        merge_reference: bool = True,
+        desired_resolution: Sequence[float] | None = None,
+        datastack_name: str | None = None,
+        filesystem: Any = None,
+        storage_options: dict[str, Any] | None = None,
+        partition_rows: int | None = None,
+        progress: bool = True,
+    ) -> Plan[TableExport]:
+        """Write every row of a (filtered) table to a Parquet dataset, resumably.
+
+        Calls
+        ``POST /materialize/api/v3/datastack/{datastack}/version/{version}/table/{table_name}/query``
+        once per partition of the primary key.
+
+        One Parquet file per partition of the primary key, written as its rows arrive, and a
+        manifest (`_manifest.json`) describing the request, the partitions and the server's
+        counts. Running the same export again resumes it: written files are kept, only the
+        missing ones are fetched. Each file holds what `query_table` returns for its key ranges
+        (positions split into `_x/_y/_z` columns).
+
+        Parameters
+        ----------
+        table : str
+            The table to export.
+        path : str or Path
+            A local folder, or an object-store URL (`s3://bucket/prefix`, `gs://…`).
+        filter_in_dict, filter_out_dict, filter_equal_dict : dict, optional
+            Filters, as for `query_table`.
+        filter_greater_dict, filter_less_dict : dict, optional
+            Filters, as for `query_table`.
+        filter_greater_equal_dict, filter_less_equal_dict : dict, optional
+            Filters, as for `query_table`.
+        filter_spatial_dict, filter_regex_dict : dict, optional
+            Filters, as for `query_table`.
+        select_columns : list of str or dict, optional
+            Columns to export, as for `query_table` (default: all).
+        materialization_version : int, optional
+            The version to export (default: the latest; a resumed export keeps its own).
+        timestamp : datetime, optional
+            Export the table as of this moment instead (timezone-aware; see `live_query`).
+        merge_reference : bool, default True
+            Join a reference table to the table it annotates, as `query_table` does.
+        desired_resolution : sequence of 3 floats, optional
+            Resolution (nm) of the positions.
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        filesystem : pyarrow.fs.FileSystem or fsspec filesystem, optional
+            The filesystem to write through (default: from `path`).
+        storage_options : dict, optional
+            Options of the fsspec filesystem of an object-store URL (credentials, endpoint).
+        partition_rows : int, optional
+            Most rows per request (default 125,000, and under the server's row cap); a file
+            holds four requests' rows.
+        progress : bool, default True
+            Show a progress bar over the files (on a terminal or in a notebook).
+
+        Returns
+        -------
+        TableExport
+            The export: `complete`, `missing`, and readers (`to_pandas`, `to_arrow`, `to_polars`,
+            `to_duckdb`, `to_dask`).
+
+        Raises
+        ------
+        InvalidInputError
+            A filter, version, timestamp or option is not valid (before any request).
+        ExportMismatchError
+            `path` holds an export of another request (it is left untouched).
+        UnexpectedResponseError
+            The server answered a partition with another number of rows than it counted.
+        CAVEError
+            Any failure of a request (after the retries); written files are kept for a rerun.
+        """
+        name = _name("table", table)
+        datastack = self._datastack(datastack_name)
+        version = (
+            None
+            if materialization_version is None
+            else _version_number("materialization_version", materialization_version)
+        )
+        moment = None if timestamp is None else _timestamp("timestamp", timestamp)
+        if moment is not None and version is not None:
+            raise InvalidInputError(
+                "timestamp", "give either a timestamp or a materialization_version, not both"
+            )
+        arguments = {
+            **filter_arguments(locals()),
+            "table": name,
+            "select_columns": select_columns,
+            "merge_reference": merge_reference,
+            "desired_resolution": desired_resolution,
+            "datastack_name": datastack,
+        }
+        return (
+            yield from export_plan(
+                lambda **kw: MaterializationClient.query_table.plan(self, **kw),
+                kind="table",
+                name=name,
+                datastack=datastack,
+                version=version,
+                latest_version=lambda: self._resolved_version(datastack, None),
+                timestamp=moment,
+                path=path,
+                arguments=arguments,
+                filesystem=filesystem,
+                storage_options=storage_options,
+                partition_rows=partition_rows,
+                files_concurrency=_defaults.PARTITION_CONCURRENCY,
+                progress=progress,
+            )
+        )
+
+    @api_method
+    def export_view(
+        self,
+        view_name: str,
+        path: str | Path,
+        filter_in_dict: dict[str, Any] | None = None,
+        filter_out_dict: dict[str, Any] | None = None,
+        filter_equal_dict: dict[str, Any] | None = None,
+        filter_greater_dict: dict[str, Any] | None = None,
+        filter_less_dict: dict[str, Any] | None = None,
+        filter_greater_equal_dict: dict[str, Any] | None = None,
+        filter_less_equal_dict: dict[str, Any] | None = None,
+        filter_spatial_dict: dict[str, Any] | None = None,
+        filter_regex_dict: dict[str, Any] | None = None,
+        select_columns: list[str] | None = None,
+        materialization_version: int | None = None,
+        desired_resolution: Sequence[float] | None = None,
+        datastack_name: str | None = None,
+        filesystem: Any = None,
+        storage_options: dict[str, Any] | None = None,
+        partition_rows: int | None = None,
+        progress: bool = True,
+    ) -> Plan[TableExport]:
+        """Write every row of a (filtered) view to a Parquet dataset, resumably (see export_table).
+
+        Calls
+        ``POST /materialize/api/v3/datastack/{datastack}/version/{version}/views/{view_name}/query``
+        once per partition.
+
+        Parameters
+        ----------
+        view_name : str
+            The view to export.
+        path : str or Path
+            A local folder, or an object-store URL (`s3://bucket/prefix`, `gs://…`).
+        filter_in_dict, filter_out_dict, filter_equal_dict : dict, optional
+            Filters, as for `query_table`.
+        filter_greater_dict, filter_less_dict : dict, optional
+            Filters, as for `query_table`.
+        filter_greater_equal_dict, filter_less_equal_dict : dict, optional
+            Filters, as for `query_table`.
+        filter_spatial_dict, filter_regex_dict : dict, optional
+            Filters, as for `query_view`.
+        select_columns : list of str, optional
+            Columns to export (default: all).
+        materialization_version : int, optional
+            The version to export (default: the latest; a resumed export keeps its own).
+        desired_resolution : sequence of 3 floats, optional
+            Resolution (nm) of the positions.
+        datastack_name : str, optional
+            The datastack (default: the client's).
+        filesystem : pyarrow.fs.FileSystem or fsspec filesystem, optional
+            The filesystem to write through (default: from `path`).
+        storage_options : dict, optional
+            Options of the fsspec filesystem of an object-store URL.
+        partition_rows : int, optional
+            Most rows per request (default 125,000, and under the server's row cap); a file
+            holds four requests' rows.
+        progress : bool, default True
+            Show a progress bar over the files.
+
+        Returns
+        -------
+        TableExport
+
+        Raises
+        ------
+        InvalidInputError
+            A filter, version or option is not valid (before any request).
+        ExportMismatchError
+            `path` holds an export of another request (it is left untouched).
+        UnexpectedResponseError
+            The server answered a partition with another number of rows than it counted.
+        CAVEError
+            Any failure of a request (after the retries); written files are kept for a rerun.
+        """
+        view = _name("view_name", view_name)
+        datastack = self._datastack(datastack_name)
+        version = (
+            None
+            if materialization_version is None
+            else _version_number("materialization_version", materialization_version)
+        )
+        arguments = {
+            **filter_arguments(locals()),
+            "view_name": view,
+            "select_columns": select_columns,
+            "desired_resolution": desired_resolution,
+            "datastack_name": datastack,
+        }
+        return (
+            yield from export_plan(
+                lambda **kw: MaterializationClient.query_view.plan(self, **kw),
+                kind="view",
+                name=view,
+                datastack=datastack,
+                version=version,
+                latest_version=lambda: self._resolved_version(datastack, None),
+                timestamp=None,
+                path=path,
+                arguments=arguments,
+                filesystem=filesystem,
+                storage_options=storage_options,
+                partition_rows=partition_rows,
+                files_concurrency=_defaults.PARTITION_CONCURRENCY,
+                progress=progress,
+            )
+        )
+
+    def open_export(
+        self,
+        path: str | Path,
+        filesystem: Any = None,
+        storage_options: dict[str, Any] | None = None,
+    ) -> TableExport:
+        """An export written by export_table or export_view (no request is sent).
+
+        Parameters
+        ----------
+        path : str or Path
+            The export's folder or object-store URL.
+        filesystem : pyarrow.fs.FileSystem or fsspec filesystem, optional
+            The filesystem to read it through (default: from `path`).
+        storage_options : dict, optional
+            Options of the fsspec filesystem of an object-store URL.
+
+        Returns
+        -------
+        TableExport
+
+        Raises
+        ------
+        FileNotFoundError
+            There is no export at `path`.
+        ExportMismatchError
+            The manifest there is not an export manifest.
+        """
+        return TableExport.open(path, filesystem, storage_options)
+
     # ------------------------------------------------------------ views
 
     @api_method
@@ -2018,6 +2317,7 @@ class MaterializationClient(MaterializeBase[M]):
         desired_resolution: Sequence[float] | None = None,
         get_counts: bool = False,
         random_sample: int | None = None,
+        all_rows: bool = False,
     ) -> Plan[pd.DataFrame | list[dict[str, Any]]]:
         """Rows of a view, filtered like ``query_table()``.
 
@@ -2076,6 +2376,10 @@ class MaterializationClient(MaterializeBase[M]):
             Ask the server to count the matching rows (its ``count`` option).
         random_sample : int, optional
             Ask the server for about this many rows sampled at random instead of all matches.
+        all_rows : bool, default False
+            Return every matching row past the server's row limit, exactly: fetched by ranges of the
+            primary key under that limit, concurrently (a progress bar when switched on). Not
+            combinable with `offset`, `limit` or `random_sample`.
 
         Returns
         -------
@@ -2099,6 +2403,7 @@ class MaterializationClient(MaterializeBase[M]):
             The server could not be reached (after the client's retries).
         """
         view = _name("view_name", view_name)
+        whole = check_all_rows(all_rows, offset=offset, limit=limit, random_sample=random_sample)
         filters = single_table_filters(
             view,
             filter_arguments(locals()),
@@ -2139,6 +2444,7 @@ class MaterializationClient(MaterializeBase[M]):
             return_df=return_df,
             filters=filters,
             log_warning=True,
+            all_rows=whole and not get_counts,
             expected={view: known},
         )
         if answer.frame is None:

@@ -32,6 +32,12 @@ OUR_CLASSES = {
 
 KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {}
 """(service, method) -> why our signature deliberately differs from caveclient's."""
+ADDED_PARAMETERS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("materialize", method): ("all_rows",)
+    for method in ("query_table", "query_view", "join_query", "live_query")
+}
+"""(service, method) -> keyword parameters we add after all of caveclient's (defaults keep its
+behaviour), e.g. `all_rows=True` to fetch past the server's row cap."""
 
 
 @cache
@@ -106,7 +112,11 @@ def test_every_caveclient_method_is_here_with_the_same_parameters(service: str) 
             problems.append(f"{method}: missing")
             continue
         their_view = [(name, default) for name, _, default in their_parameters]
-        our_view = [(name, default) for name, _, default in ours]
+        added = set(ADDED_PARAMETERS.get((service, method), ()))
+        our_view = [(name, default) for name, _, default in ours if name not in added]
+        assert [name for name, _, _ in ours][len(our_view) :] == [
+            name for name, _, _ in ours if name in added
+        ], f"{method}: added parameters must come after caveclient's"
         if their_view != our_view:
             problems.append(f"{method}: caveclient {their_view} != ours {our_view}")
     assert problems == []

@@ -96,6 +96,9 @@ class FaultProxy:
     _stopping: asyncio.Event | None = None
     _last_activity: float = field(default_factory=time.monotonic)
     _reopening: asyncio.Future[None] | None = None
+    # Strong references: a handler stuck on a future nothing else holds would otherwise be
+    # garbage-collected while pending, leaving its socket to a ResourceWarning in a later test.
+    _handlers: set[asyncio.Task[None]] = field(default_factory=set)
 
     # ------------------------------------------------------------ control (from the test's thread)
 
@@ -168,6 +171,10 @@ class FaultProxy:
                 break
         if self._server is not None:
             self._server.close()
+        for handler in list(self._handlers):
+            handler.cancel()
+        if self._handlers:
+            await asyncio.wait(list(self._handlers), timeout=5)
 
     async def _listen(self) -> None:
         self._server = await asyncio.start_server(
@@ -190,11 +197,15 @@ class FaultProxy:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._last_activity = time.monotonic()
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
         try:
             await self._exchange(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
         finally:
+            self._handlers.discard(task)
             with contextlib.suppress(Exception):
                 writer.close()
 

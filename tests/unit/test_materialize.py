@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from caveclient_gen import InvalidInputError, NotFoundError
-from caveclient_gen.errors import CAVEServerWarning
+from caveclient_gen.errors import CAVEServerWarning, OffsetPagingWarning
 from caveclient_gen.services.materialize import (
     MaterializationClient,
     convert_timestamp,
@@ -229,7 +229,7 @@ def test_query_table_sends_exactly_what_the_server_expects(fake: FakeCAVE) -> No
         ),
     )
     client = fake.materialize()
-    with pytest.warns(CAVEServerWarning, match="be careful"):
+    with pytest.warns(OffsetPagingWarning), pytest.warns(CAVEServerWarning, match="be careful"):
         frame = client.query_table(
             "synapses",
             filter_in_dict={"pre_pt_root_id": np.array([864691135000000001, 5], dtype=np.uint64)},

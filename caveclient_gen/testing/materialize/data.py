@@ -50,6 +50,7 @@ _VIEW_COLUMNS = (
     Column("classification_system", ColumnKind.STRING),
 )
 _ROOT_CACHE_SIZE = 8
+_TABLE_CACHE_SIZE = 4
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class MaterializedData:
         self.timeline = deployment.component(MaterializationTimeline)
         self.settings = MaterializationSettings.of(deployment)
         self._roots: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._tables: OrderedDict[tuple[Any, ...], tuple[AnnotationTable, QueryTable]] = OrderedDict()
         self._lock = threading.Lock()
         self._views = {
             name: ViewRecord(
@@ -144,7 +146,24 @@ class MaterializedData:
     def query_table(
         self, table: AnnotationTable, moment: datetime, *, merged: bool = True
     ) -> QueryTable:
-        """The table's rows valid at ``moment`` with root ids of that moment."""
+        """The table's rows valid at ``moment`` with root ids of that moment.
+
+        Kept for the few latest (table state, moment) pairs: partitioned reads of a big table
+        query the same version many times, as a database keeps its tables and indexes."""
+        key = (id(table), table.generation, naive_utc(moment), merged)
+        with self._lock:
+            cached = self._tables.get(key)
+            if cached is not None and cached[0] is table:
+                self._tables.move_to_end(key)
+                return cached[1]
+        built = self._query_table(table, moment, merged=merged)
+        with self._lock:
+            self._tables[key] = (table, built)
+            while len(self._tables) > _TABLE_CACHE_SIZE:
+                self._tables.popitem(last=False)
+        return built
+
+    def _query_table(self, table: AnnotationTable, moment: datetime, *, merged: bool) -> QueryTable:
         model = table.model
         if merged:
             columns = (*CRUD_MODEL_COLUMNS, *model.flat_columns)
@@ -156,7 +175,9 @@ class MaterializedData:
         computed: dict[str, Any] = {
             "valid": np.ones(len(scope), dtype=bool),
             "deleted": np.full(len(scope), np.datetime64("NaT", "ns")),
-            "superceded_id": pd.array([None] * len(scope), dtype="Int64"),
+            "superceded_id": pd.arrays.IntegerArray(
+                np.zeros(len(scope), dtype=np.int64), np.ones(len(scope), dtype=bool)
+            ),
         }
         for point in model.bound_points:
             computed[point.root_column] = self._roots_of(table, point.supervoxel_column, scope, moment)

@@ -23,6 +23,7 @@ from ..world.deployment import Deployment, utc_now
 from ..world.fidelity import Fidelity
 from .data import MaterializedData
 from .requests import QueryArguments
+from .scans import ScanStarts, key_range
 from .table_queries import (
     Projection,
     QueryTable,
@@ -102,6 +103,7 @@ class MaterializeQueries:
     def __init__(self, deployment: Deployment) -> None:
         self._deployment = deployment
         self.data = deployment.component(MaterializedData)
+        self.scans = ScanStarts(deployment)
 
     # -- checks shared by the routes -------------------------------------------------------
 
@@ -172,9 +174,8 @@ class MaterializeQueries:
         desired = _desired(body, metadata.voxel_resolution, convert_positions)
         self.version_database(datastack, version)
         source = self.data.query_table(table, version.time_stamp, merged=version.is_merged)
-        rows = self._sampled(source, args.random_sample, f"{datastack}:{version.version}")
         check_filter_tables(body, [table_name])
-        rows = filter_table(source, rows, body, apply_exclusions=self._exclusions)
+        rows = self._filtered(source, body, args.random_sample, f"{datastack}:{version.version}")
         selection = Selection([source], [rows])
         projection = Projection({table_name: _select(source, body.get("select_columns"))})
         offset = int(body.get("offset", 0))
@@ -236,12 +237,7 @@ class MaterializeQueries:
         left = self.data.query_table(tables[0], version.time_stamp, merged=version.is_merged)
         right = self.data.query_table(tables[1], version.time_stamp, merged=version.is_merged)
         check_filter_tables(body, [left_name, right_name])
-        left_rows = filter_table(
-            left,
-            self._sampled(left, args.random_sample, f"{datastack}:{version.version}"),
-            body,
-            apply_exclusions=self._exclusions,
-        )
+        left_rows = self._filtered(left, body, args.random_sample, f"{datastack}:{version.version}")
         right_rows = filter_table(
             right, np.arange(len(right), dtype=np.int64), body, apply_exclusions=self._exclusions
         )
@@ -301,9 +297,7 @@ class MaterializeQueries:
         desired = _desired(body, resolution, True)
         source = self.view_source(datastack, version_number, view_name)
         check_filter_tables(body, [view_name])
-        rows = filter_table(
-            source, np.arange(len(source), dtype=np.int64), body, apply_exclusions=self._exclusions
-        )
+        rows = self._filtered(source, body, None, "")
         offset = int(body.get("offset", 0))
         frame, column_names = result_frame(
             Selection([source], [rows]).page(offset, 0 if args.count else limit),
@@ -343,14 +337,13 @@ class MaterializeQueries:
         if naive_moment == chosen.time_stamp and metadata.last_modified > chosen.time_stamp:
             raise AbortError(400, "do not use live live query to query a materialized timestamp")
         source = self.data.query_table(table, moment)
-        rows = self._sampled(source, args.random_sample, f"{datastack}:live")
         sources = [source]
         for joined in body.get("join_tables") or []:
             joined_table = self.table_for_read(datastack, joined[2], caller)
             sources.append(self.data.query_table(joined_table, moment))
         check_filter_tables(body, [s.name for s in sources])
         selection = Selection(
-            [source], [filter_table(source, rows, body, apply_exclusions=self._exclusions)]
+            [source], [self._filtered(source, body, args.random_sample, f"{datastack}:live")]
         )
         for joined, other_source in zip(body.get("join_tables") or [], sources[1:], strict=True):
             other_rows = filter_table(
@@ -417,6 +410,22 @@ class MaterializeQueries:
         if applied is None:
             return not Fidelity.of(self._deployment).faithful("exclusion_filters")
         return applied
+
+    def _filtered(
+        self, source: QueryTable, body: Mapping[str, Any], sample: int | None, purpose: str
+    ) -> np.ndarray:
+        """The rows of ``source`` a query keeps, in the order its scan meets them.
+
+        Bounds on the primary key are answered from the key order (binary search), as the
+        primary-key index answers them; a sampled query reads the sample first."""
+        ranged = key_range(source, body) if sample is None else None
+        if ranged is not None:
+            rows, rest = ranged
+            kept = filter_table(source, rows, rest, apply_exclusions=self._exclusions)
+        else:
+            rows = self._sampled(source, sample, purpose)
+            kept = filter_table(source, rows, body, apply_exclusions=self._exclusions)
+        return self.scans.rotate(kept)
 
     def _sampled(self, source: QueryTable, wanted: int | None, purpose: str) -> np.ndarray:
         everything = np.arange(len(source), dtype=np.int64)

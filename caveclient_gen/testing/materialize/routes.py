@@ -8,9 +8,10 @@ with a status (bare JSON strings with 404). Query results are Arrow IPC streams 
 seen at each version's timestamp (or any moment, for live queries) with root ids from the
 segmentation at that moment.
 
-Quirk kept from the real server: the v2 query routes run the query and then fail with a 500
-(``'ipc_compress'``), because their argument parser lacks an argument the shared response
-builder reads.
+Queries are computed on worker threads, as the real service answers concurrent queries with
+several workers. Quirk kept from the real server: the v2 query routes run the query and then
+fail with a 500 (``'ipc_compress'``), because their argument parser lacks an argument the shared
+response builder reads.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
@@ -40,6 +42,7 @@ from .requests import (
     optional_boolean,
     query_arguments,
 )
+from .scans import QueryRateLimiter, rate_limited
 
 PREFIX = "/materialize"
 SERVER_VERSION = "5.26.4"
@@ -101,6 +104,7 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
     view = guard.requires_permission("view", namespace="datastack", table_param="datastack_name")
     edit = guard.requires_permission("edit", namespace="datastack", table_param="datastack_name")
     errors = answer_errors_like_restx(service="materializationengine", module="blueprints/client/api2")
+    limited = rate_limited(lambda: deployment.component(QueryRateLimiter))
 
     # -- service probes --------------------------------------------------------------------
 
@@ -268,6 +272,7 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
     # -- queries ---------------------------------------------------------------------------
 
     @view
+    @limited
     @errors
     async def query_table_v2(request: Request, caller: Caller) -> Response:
         datastack, version = request.path_params["datastack_name"], _version(request)
@@ -286,13 +291,15 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
         raise KeyError("ipc_compress")
 
     @view
+    @limited
     @errors
     async def query_table_v3(request: Request, caller: Caller) -> Response:
         datastack, version = request.path_params["datastack_name"], _version(request)
         queries().validate_datastack(datastack, version)
         body = load_body(await forced_json(request), SIMPLE_QUERY_SCHEMA)
         args = query_arguments(request)
-        answer = queries().simple_query(
+        answer = await run_in_threadpool(
+            queries().simple_query,
             datastack,
             version,
             request.path_params["table_name"],
@@ -301,9 +308,10 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
             caller,
             convert_positions=True,
         )
-        return _answer(request, answer, args)
+        return await run_in_threadpool(_answer, request, answer, args)
 
     @view
+    @limited
     @errors
     async def join_query_v2(request: Request, caller: Caller) -> Response:
         datastack, version = request.path_params["datastack_name"], _version(request)
@@ -315,16 +323,20 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
         raise KeyError("ipc_compress")
 
     @view
+    @limited
     @errors
     async def join_query_v3(request: Request, caller: Caller) -> Response:
         datastack, version = request.path_params["datastack_name"], _version(request)
         queries().validate_datastack(datastack, version)
         body = load_body(await forced_json(request), COMPLEX_QUERY_SCHEMA)
         args = query_arguments(request)
-        answer = queries().join_query(datastack, version, args, body, caller, convert_positions=True)
-        return _answer(request, answer, args)
+        answer = await run_in_threadpool(
+            queries().join_query, datastack, version, args, body, caller, convert_positions=True
+        )
+        return await run_in_threadpool(_answer, request, answer, args)
 
     @view
+    @limited
     @errors
     async def live_live_query(request: Request, caller: Caller) -> Response:
         datastack = request.path_params["datastack_name"]
@@ -332,7 +344,8 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
         handler.validate_live_datastack(datastack)
         body = load_body(await forced_json(request), LIVE_QUERY_SCHEMA)
         args = query_arguments(request)
-        return _answer(request, handler.live_query(datastack, args, body, caller), args)
+        answer = await run_in_threadpool(handler.live_query, datastack, args, body, caller)
+        return await run_in_threadpool(_answer, request, answer, args)
 
     # -- views -----------------------------------------------------------------------------
 
@@ -365,14 +378,17 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
         return restx_json(record.record())
 
     @view
+    @limited
     @errors
     async def view_query(request: Request, caller: Caller) -> Response:
         datastack, version = request.path_params["datastack_name"], _version(request)
         queries().validate_datastack(datastack, version)
         body = load_body(await forced_json(request), SIMPLE_QUERY_SCHEMA)
         args = query_arguments(request)
-        answer = queries().view_query(datastack, version, request.path_params["view_name"], args, body)
-        return _answer(request, answer, args)
+        answer = await run_in_threadpool(
+            queries().view_query, datastack, version, request.path_params["view_name"], args, body
+        )
+        return await run_in_threadpool(_answer, request, answer, args)
 
     def view_schema_of(datastack: str, version: int, view_name: str) -> dict[str, Any]:
         view_database(datastack, version)

@@ -34,6 +34,13 @@ class MaterializationSettings:
     5.26.4 reads the exclusion filter from a key its request schema rejects, so it ignores it on
     every query route. None follows the deployment's fidelity (``exclusion_filters``, faithful by
     default: ignored)."""
+    query_rate_limit: tuple[int, float] | None = None
+    """At most this many queries per user in a window of this many seconds (flask-limiter's
+    per-user buckets); more are answered 429 with ``Retry-After``. None: unlimited (the default
+    when ``LIMITER_CATEGORIES`` is unset). Set it back to None on the settings object."""
+    unordered_scans: bool = False
+    """Start each query's scan at another row, as PostgreSQL's synchronized sequential scans do:
+    without ORDER BY, ``limit``/``offset`` pages then repeat and miss rows."""
     built: bool = False
     """Set once the synthetic tables were built; later changes would not take effect."""
 
@@ -53,6 +60,8 @@ def configure_materialization(
     nucleus_count: int | None = None,
     query_limit_size: int | None = None,
     exclusion_filter_applied: bool | None = None,
+    query_rate_limit: tuple[int, float] | None = None,
+    unordered_scans: bool | None = None,
 ) -> MaterializationSettings:
     """Change the materialization settings of a deployment before its tables are built."""
     settings = MaterializationSettings.of(deployment)
@@ -72,4 +81,13 @@ def configure_materialization(
         settings.query_limit_size = query_limit_size
     if exclusion_filter_applied is not None:
         settings.exclusion_filter_applied = exclusion_filter_applied
+    if query_rate_limit is not None:
+        count, window = query_rate_limit
+        if int(count) < 1 or float(window) <= 0:
+            raise ValueError(
+                f"query_rate_limit must be (requests >= 1, seconds > 0), got {query_rate_limit}"
+            )
+        settings.query_rate_limit = (int(count), float(window))
+    if unordered_scans is not None:
+        settings.unordered_scans = bool(unordered_scans)
     return settings
