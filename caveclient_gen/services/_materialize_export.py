@@ -184,12 +184,13 @@ def _present_files(location: Any) -> set[str]:
 
 
 def _progress(total: int, description: str, enabled: bool) -> Callable[..., None]:
-    """A tqdm.auto bar over the files of an export (off when asked, or when stderr is no terminal)."""
+    """A tqdm.auto bar over the files of an export (when asked, and the client's progress switch,
+    `caveclient_gen._http.progress`, allows bars)."""
     if not enabled or total < 2:
         return lambda *_, **__: None
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, desc=description, unit="file", disable=None)
+    bar = tqdm(total=total, desc=description, unit="file", leave=False)
 
     def advance(step: int, close: bool = False) -> None:
         if step:

@@ -1896,7 +1896,8 @@ class MaterializationClient(MaterializeBase[M]):
             Most rows per request (default 125,000, and under the server's row cap); a file
             holds four requests' rows.
         progress : bool, default True
-            Show a progress bar over the files (on a terminal or in a notebook).
+            Show a progress bar over the files, when the client's progress switch allows bars (its
+            ``progress`` argument, else ``CAVECLIENT_GEN_PROGRESS``, else in Jupyter or on a terminal).
 
         Returns
         -------
@@ -1950,7 +1951,7 @@ class MaterializationClient(MaterializeBase[M]):
                 storage_options=storage_options,
                 partition_rows=partition_rows,
                 files_concurrency=_defaults.PARTITION_CONCURRENCY,
-                progress=progress,
+                progress=progress and self._session.settings.progress.enabled(),
             )
         )
 
@@ -2013,7 +2014,7 @@ class MaterializationClient(MaterializeBase[M]):
             Most rows per request (default 125,000, and under the server's row cap); a file
             holds four requests' rows.
         progress : bool, default True
-            Show a progress bar over the files.
+            Show a progress bar over the files, when the client's progress switch allows bars.
 
         Returns
         -------
@@ -2059,7 +2060,7 @@ class MaterializationClient(MaterializeBase[M]):
                 storage_options=storage_options,
                 partition_rows=partition_rows,
                 files_concurrency=_defaults.PARTITION_CONCURRENCY,
-                progress=progress,
+                progress=progress and self._session.settings.progress.enabled(),
             )
         )
 

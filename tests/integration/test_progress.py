@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import types
+from pathlib import Path
 
 import httpx
 import pandas as pd
@@ -183,3 +184,14 @@ def test_an_upload_in_batches_shows_a_bar(cave: LocalCAVE, capsys: pytest.Captur
     bar = capsys.readouterr().err
     assert "Annotation batches" in bar
     assert "/3" in bar
+
+
+def test_an_export_shows_a_bar_only_when_the_switch_allows(
+    cave: LocalCAVE, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with client_with(cave, True) as client:
+        client.materialize.export_table("synapses_pni_2", tmp_path / "on", partition_rows=50)
+    assert "export synapses_pni_2" in capsys.readouterr().err
+    with client_with(cave, False) as client:
+        client.materialize.export_table("synapses_pni_2", tmp_path / "off", partition_rows=50)
+    assert capsys.readouterr().err == ""
