@@ -21,6 +21,8 @@
     │   ├── InvalidInequalityException  an inequality filter on a column that is not numeric
     │   └── StagedFieldError          a staged annotation with an unknown or missing field (a TypeError)
     ├── AnnotationUploadError         a staged upload stopped part-way: what was written, what was not
+    ├── ExportMismatchError           an export's folder holds an export of another request
+    ├── IncompleteExportError         an incomplete export read where a complete one is needed
     ├── ServerIncompatibilityError    the server is too old for the feature asked for (a ValueError)
     └── GlobalClientError             a datastack-level service was used on a client without datastack
 
@@ -65,12 +67,15 @@ __all__ = [
     "CAVETimeoutError",
     "ConflictError",
     "ConnectTimeoutError",
+    "ExportMismatchError",
     "GlobalClientError",
+    "IncompleteExportError",
     "InvalidInequalityException",
     "InvalidInputError",
     "MissingSkeletonsWarning",
     "NeedsRequestError",
     "NotFoundError",
+    "OffsetPagingWarning",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestFailedError",
@@ -112,6 +117,14 @@ class RequestNotSentError(CAVEConnectionError):
 
 class RequestFailedError(CAVEConnectionError):
     """The request could not be sent for a reason other than the network; it is not retried."""
+
+
+class ExportMismatchError(CAVEError):
+    """The export's folder holds an export of another request; it is left as it is."""
+
+
+class IncompleteExportError(CAVEError):
+    """An export that is not complete was read where a complete one is needed."""
 
 
 class NeedsRequestError(RuntimeError):

@@ -7,6 +7,7 @@ export.to_polars()         # a LazyFrame; also to_pandas, to_arrow, to_duckdb, t
 
 from __future__ import annotations
 
-from ._tables.export import ExportMismatchError, IncompleteExportError, TableExport
+from ._tables.export import TableExport
+from .errors import ExportMismatchError, IncompleteExportError
 
 __all__ = ["ExportMismatchError", "IncompleteExportError", "TableExport"]

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
-from ..errors import CAVEError
+from ..errors import ExportMismatchError, IncompleteExportError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,14 +39,6 @@ if TYPE_CHECKING:
 MANIFEST = "_manifest.json"
 FORMAT = "caveclient_gen.export/1"
 EXTRAS = {"polars": "polars", "duckdb": "duckdb", "dask": "dask", "s3fs": "s3", "gcsfs": "s3"}
-
-
-class ExportMismatchError(CAVEError):
-    """The export's folder holds an export of another request; it is left as it is."""
-
-
-class IncompleteExportError(CAVEError):
-    """An export that is not complete was read where a complete one is needed."""
 
 
 # ---------------------------------------------------------------- where an export lives
