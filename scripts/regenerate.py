@@ -1,4 +1,4 @@
-"""Compile specs/<service>.yaml into generated/cave_api/<service>/, prove it current, or show drift.
+"""Compile specs/<service>.yaml into generated/caveclient_gen_api/<service>/, check it, show drift.
 
     uv run python scripts/regenerate.py                      # regenerate every service
     uv run python scripts/regenerate.py --service info       # regenerate one service
@@ -34,7 +34,7 @@ SPECS_DIR = ROOT / "specs"
 GENERATOR_CONFIG = SPECS_DIR / "generator.yaml"
 TEMPLATES_DIR = ROOT / "scripts" / "templates"
 OUTPUT_ROOT = ROOT / "generated"
-PACKAGE = "cave_api"
+PACKAGE = "caveclient_gen_api"
 LOCK_FILE = OUTPUT_ROOT / "regenerate.lock.json"
 
 GENERATOR = "openapi-python-client"

@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "caveclient_gen"
-GENERATED = ROOT / "generated" / "cave_api"
+GENERATED = ROOT / "generated" / "caveclient_gen_api"
 
 # Lower layers first: a module may import its own layer and the layers before it, never a later one.
 CLIENT_LAYERS: tuple[tuple[str, ...], ...] = (

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-GENERATED = Path(__file__).resolve().parent.parent / "generated" / "cave_api"
+GENERATED = Path(__file__).resolve().parent.parent / "generated" / "caveclient_gen_api"
 
 JSON = "json"  # a typed JSON body: a model, a list, or a scalar
 TEXT = "text"  # a plain-text (or JSON string) body
@@ -184,7 +184,7 @@ def find_module(service: str, operation_id: str) -> types.ModuleType:
     matches = list((GENERATED / service / "api").glob(f"*/{operation_id}.py"))
     assert len(matches) == 1, f"{service}.{operation_id}: {len(matches)} generated modules"
     tag = matches[0].parent.name
-    return importlib.import_module(f"cave_api.{service}.api.{tag}.{operation_id}")
+    return importlib.import_module(f"caveclient_gen_api.{service}.api.{tag}.{operation_id}")
 
 
 def success_types(function: Any) -> set[Any]:
@@ -252,8 +252,8 @@ def test_model_packages_load_lazily() -> None:
 
     code = (
         "import sys\n"
-        "import cave_api.materialize.api.versions.get_versions_v3\n"
-        "loaded = [m for m in sys.modules if m.startswith('cave_api.materialize.models.')]\n"
+        "import caveclient_gen_api.materialize.api.versions.get_versions_v3\n"
+        "loaded = [m for m in sys.modules if m.startswith('caveclient_gen_api.materialize.models.')]\n"
         "print(len(loaded))\n"
     )
     result = subprocess.run(

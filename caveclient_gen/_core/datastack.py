@@ -31,7 +31,7 @@ from ..errors import (
 from .tokens import secrets_directory
 
 if TYPE_CHECKING:
-    from cave_api.info.client import Client as InfoAPI
+    from caveclient_gen_api.info.client import Client as InfoAPI
 
 logger = logging.getLogger("caveclient_gen")
 
@@ -154,7 +154,7 @@ class Deployment:
         return name
 
     def info_api(self) -> InfoAPI:
-        from cave_api.info.client import Client as InfoAPI  # generated code loads on first use
+        from caveclient_gen_api.info.client import Client as InfoAPI  # generated code loads on first use
 
         return self._session.api(InfoAPI, self.global_server)
 
@@ -166,8 +166,8 @@ class Deployment:
         use_stored: bool = True,
     ) -> Plan[DatastackRecord]:
         """The full info record of a datastack (a plan: use with `yield from`)."""
-        from cave_api.info.api.datastacks import get_datastack_info
-        from cave_api.info.models.datastack_info import DatastackInfo
+        from caveclient_gen_api.info.api.datastacks import get_datastack_info
+        from caveclient_gen_api.info.models.datastack_info import DatastackInfo
 
         name = self.require_datastack(datastack_name)
         key = (name, image_mirror)
@@ -197,7 +197,7 @@ class Deployment:
 
     def _visible_datastacks(self) -> Plan[list[str] | None]:
         """The datastacks the token may view, or None when they cannot be listed."""
-        from cave_api.info.api.datastacks import get_datastacks
+        from caveclient_gen_api.info.api.datastacks import get_datastacks
 
         try:
             response = yield from fetch(

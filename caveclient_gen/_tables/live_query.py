@@ -13,15 +13,19 @@ from collections.abc import Sequence, Sized
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 
-from cave_api.chunkedgraph.api.history import get_past_id_mapping
-from cave_api.chunkedgraph.api.roots import get_root_timestamps, get_roots_binary, is_latest_roots
-from cave_api.chunkedgraph.client import Client as ChunkedGraphAPI
-from cave_api.chunkedgraph.models.is_latest_roots_response import IsLatestRootsResponse
-from cave_api.chunkedgraph.models.node_ids_request import NodeIdsRequest
-from cave_api.chunkedgraph.models.past_id_mapping import PastIdMapping
-from cave_api.chunkedgraph.models.root_ids_request import RootIdsRequest
-from cave_api.chunkedgraph.models.root_timestamps_response import RootTimestampsResponse
-from cave_api.chunkedgraph.types import File
+from caveclient_gen_api.chunkedgraph.api.history import get_past_id_mapping
+from caveclient_gen_api.chunkedgraph.api.roots import (
+    get_root_timestamps,
+    get_roots_binary,
+    is_latest_roots,
+)
+from caveclient_gen_api.chunkedgraph.client import Client as ChunkedGraphAPI
+from caveclient_gen_api.chunkedgraph.models.is_latest_roots_response import IsLatestRootsResponse
+from caveclient_gen_api.chunkedgraph.models.node_ids_request import NodeIdsRequest
+from caveclient_gen_api.chunkedgraph.models.past_id_mapping import PastIdMapping
+from caveclient_gen_api.chunkedgraph.models.root_ids_request import RootIdsRequest
+from caveclient_gen_api.chunkedgraph.models.root_timestamps_response import RootTimestampsResponse
+from caveclient_gen_api.chunkedgraph.types import File
 
 from .. import _defaults
 from .._convert.ids import ids_from_bytes

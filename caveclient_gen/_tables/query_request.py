@@ -14,12 +14,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-from cave_api.materialize.api.queries import join_query_v3, live_live_query, query_table_v3
-from cave_api.materialize.api.views import query_view
-from cave_api.materialize.client import Client as MaterializeAPI
-from cave_api.materialize.models.complex_query_schema import ComplexQuerySchema
-from cave_api.materialize.models.simple_query_schema import SimpleQuerySchema
-from cave_api.materialize.models.v2_query_schema import V2QuerySchema
+from caveclient_gen_api.materialize.api.queries import join_query_v3, live_live_query, query_table_v3
+from caveclient_gen_api.materialize.api.views import query_view
+from caveclient_gen_api.materialize.client import Client as MaterializeAPI
+from caveclient_gen_api.materialize.models.complex_query_schema import ComplexQuerySchema
+from caveclient_gen_api.materialize.models.simple_query_schema import SimpleQuerySchema
+from caveclient_gen_api.materialize.models.v2_query_schema import V2QuerySchema
 
 from .._http.plan import Request, read
 

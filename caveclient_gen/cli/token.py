@@ -102,9 +102,9 @@ def check_token(server: str | None, datastack: str | None, *, out: IO[str]) -> i
 
 
 def _my_permissions(client: CAVEclient) -> Plan[dict[str, Any]]:
-    from cave_api.auth.api.users import get_my_permissions
-    from cave_api.auth.client import Client as AuthAPI
-    from cave_api.auth.models.user_permissions import UserPermissions
+    from caveclient_gen_api.auth.api.users import get_my_permissions
+    from caveclient_gen_api.auth.client import Client as AuthAPI
+    from caveclient_gen_api.auth.models.user_permissions import UserPermissions
 
     api = client._core.session.api(AuthAPI, client._core.deployment.global_server)
     response = yield from fetch(

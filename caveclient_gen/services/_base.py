@@ -132,8 +132,8 @@ class ServiceClient(SubClient[M]):
             return None
         package, module = self._VERSION_ROUTE
         server = yield from self._server_plan()
-        client_class = importlib.import_module(f"cave_api.{package}.client").Client
-        route = importlib.import_module(f"cave_api.{package}.api.{module}")
+        client_class = importlib.import_module(f"caveclient_gen_api.{package}.client").Client
+        route = importlib.import_module(f"caveclient_gen_api.{package}.api.{module}")
         api = self._session.api(client_class, server)
         try:
             response = yield from fetch(read(route.sync_detailed, route.asyncio_detailed, client=api))

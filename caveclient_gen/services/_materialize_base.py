@@ -9,21 +9,21 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from cave_api.annotation.api.tables import get_table_metadata as get_annotation_table_metadata
-from cave_api.annotation.client import Client as AnnotationAPI
-from cave_api.annotation.models.annotation_table_metadata import AnnotationTableMetadata
-from cave_api.materialize.api.tables import get_table_metadata_v3, get_tables_metadata
-from cave_api.materialize.api.versions import get_version_metadata_v3, get_versions_v3
-from cave_api.materialize.api.views import get_view_metadata, get_view_schema
-from cave_api.materialize.client import Client as MaterializeAPI
-from cave_api.materialize.models.analysis_version import AnalysisVersion
-from cave_api.materialize.models.table_metadata import TableMetadata as TableMetadataModel
-from cave_api.materialize.models.view_metadata import ViewMetadata as ViewMetadataModel
-from cave_api.materialize.models.view_schema import ViewSchema
-from cave_api.schema.api.schemas import get_schema_definition, get_schema_definition_all
-from cave_api.schema.client import Client as SchemaAPI
-from cave_api.schema.models.json_schema_document import JsonSchemaDocument
-from cave_api.schema.models.schema_definition_map import SchemaDefinitionMap
+from caveclient_gen_api.annotation.api.tables import get_table_metadata as get_annotation_table_metadata
+from caveclient_gen_api.annotation.client import Client as AnnotationAPI
+from caveclient_gen_api.annotation.models.annotation_table_metadata import AnnotationTableMetadata
+from caveclient_gen_api.materialize.api.tables import get_table_metadata_v3, get_tables_metadata
+from caveclient_gen_api.materialize.api.versions import get_version_metadata_v3, get_versions_v3
+from caveclient_gen_api.materialize.api.views import get_view_metadata, get_view_schema
+from caveclient_gen_api.materialize.client import Client as MaterializeAPI
+from caveclient_gen_api.materialize.models.analysis_version import AnalysisVersion
+from caveclient_gen_api.materialize.models.table_metadata import TableMetadata as TableMetadataModel
+from caveclient_gen_api.materialize.models.view_metadata import ViewMetadata as ViewMetadataModel
+from caveclient_gen_api.materialize.models.view_schema import ViewSchema
+from caveclient_gen_api.schema.api.schemas import get_schema_definition, get_schema_definition_all
+from caveclient_gen_api.schema.client import Client as SchemaAPI
+from caveclient_gen_api.schema.models.json_schema_document import JsonSchemaDocument
+from caveclient_gen_api.schema.models.schema_definition_map import SchemaDefinitionMap
 
 from .. import _defaults
 from .._convert.values import as_resolution

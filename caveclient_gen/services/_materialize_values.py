@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from cave_api.materialize.models.analysis_version import AnalysisVersion
+from caveclient_gen_api.materialize.models.analysis_version import AnalysisVersion
 
 from .._convert.values import as_utc
 from .._http.plan import Plan, SubClient, api_property

@@ -38,7 +38,7 @@ from ..errors import InvalidInputError, OffsetPagingWarning
 from ._materialize_values import _Answer
 
 if TYPE_CHECKING:
-    from cave_api.materialize.client import Client as MaterializeAPI
+    from caveclient_gen_api.materialize.client import Client as MaterializeAPI
 
 ALL_ROWS_HINT = (
     " (the server cut the answer at its row limit: pass all_rows=True to get every row, or "

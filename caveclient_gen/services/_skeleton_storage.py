@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import httpx
-from cave_api.skeleton.models.skeleton_token import SkeletonToken
+from caveclient_gen_api.skeleton.models.skeleton_token import SkeletonToken
 
 from .._http.session import ExternalResponse, Session
 from ..errors import NotFoundError

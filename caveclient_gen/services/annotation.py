@@ -13,13 +13,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from cave_api.annotation.api.annotations import (
+from caveclient_gen_api.annotation.api.annotations import (
     delete_annotations,
     get_annotations,
     post_annotations,
     update_annotations,
 )
-from cave_api.annotation.api.tables import (
+from caveclient_gen_api.annotation.api.tables import (
     create_table,
     delete_table,
     get_annotation_count,
@@ -27,26 +27,28 @@ from cave_api.annotation.api.tables import (
     get_tables,
     update_table_metadata,
 )
-from cave_api.annotation.client import Client as AnnotationAPI
-from cave_api.annotation.models.annotation import Annotation
-from cave_api.annotation.models.annotation_id_map import AnnotationIdMap
-from cave_api.annotation.models.annotation_record import AnnotationRecord as AnnotationRecordModel
-from cave_api.annotation.models.annotation_table_metadata import (
+from caveclient_gen_api.annotation.client import Client as AnnotationAPI
+from caveclient_gen_api.annotation.models.annotation import Annotation
+from caveclient_gen_api.annotation.models.annotation_id_map import AnnotationIdMap
+from caveclient_gen_api.annotation.models.annotation_record import (
+    AnnotationRecord as AnnotationRecordModel,
+)
+from caveclient_gen_api.annotation.models.annotation_table_metadata import (
     AnnotationTableMetadata as AnnotationTableMetadataModel,
 )
-from cave_api.annotation.models.annotation_update import AnnotationUpdate
-from cave_api.annotation.models.create_table_metadata import CreateTableMetadata
-from cave_api.annotation.models.create_table_request import CreateTableRequest
-from cave_api.annotation.models.delete_annotations_request import DeleteAnnotationsRequest
-from cave_api.annotation.models.insert_annotations_request import InsertAnnotationsRequest
-from cave_api.annotation.models.table_permission import TablePermission
-from cave_api.annotation.models.table_reference_options import TableReferenceOptions
-from cave_api.annotation.models.update_annotations_request import UpdateAnnotationsRequest
-from cave_api.annotation.models.update_table_metadata import UpdateTableMetadata
-from cave_api.annotation.models.update_table_request import UpdateTableRequest
-from cave_api.schema.api.schemas import get_schema_definition
-from cave_api.schema.client import Client as SchemaAPI
-from cave_api.schema.models.json_schema_document import JsonSchemaDocument
+from caveclient_gen_api.annotation.models.annotation_update import AnnotationUpdate
+from caveclient_gen_api.annotation.models.create_table_metadata import CreateTableMetadata
+from caveclient_gen_api.annotation.models.create_table_request import CreateTableRequest
+from caveclient_gen_api.annotation.models.delete_annotations_request import DeleteAnnotationsRequest
+from caveclient_gen_api.annotation.models.insert_annotations_request import InsertAnnotationsRequest
+from caveclient_gen_api.annotation.models.table_permission import TablePermission
+from caveclient_gen_api.annotation.models.table_reference_options import TableReferenceOptions
+from caveclient_gen_api.annotation.models.update_annotations_request import UpdateAnnotationsRequest
+from caveclient_gen_api.annotation.models.update_table_metadata import UpdateTableMetadata
+from caveclient_gen_api.annotation.models.update_table_request import UpdateTableRequest
+from caveclient_gen_api.schema.api.schemas import get_schema_definition
+from caveclient_gen_api.schema.client import Client as SchemaAPI
+from caveclient_gen_api.schema.models.json_schema_document import JsonSchemaDocument
 
 from .. import _defaults
 from .._convert.values import as_id_array, as_resolution, as_utc, check_json

@@ -7,14 +7,14 @@ import webbrowser
 from pathlib import Path
 from typing import Any, cast
 
-from cave_api.auth.api.groups import get_group_users
-from cave_api.auth.api.tokens import get_tokens
-from cave_api.auth.api.users import get_users
-from cave_api.auth.client import Client as AuthAPI
-from cave_api.auth.models.api_token import ApiToken
-from cave_api.auth.models.group_member import GroupMember as GroupMemberModel
-from cave_api.auth.models.user import User
-from cave_api.auth.models.user_page import UserPage
+from caveclient_gen_api.auth.api.groups import get_group_users
+from caveclient_gen_api.auth.api.tokens import get_tokens
+from caveclient_gen_api.auth.api.users import get_users
+from caveclient_gen_api.auth.client import Client as AuthAPI
+from caveclient_gen_api.auth.models.api_token import ApiToken
+from caveclient_gen_api.auth.models.group_member import GroupMember as GroupMemberModel
+from caveclient_gen_api.auth.models.user import User
+from caveclient_gen_api.auth.models.user_page import UserPage
 
 from .. import _defaults
 from .._core.tokens import (

@@ -29,68 +29,68 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-from cave_api.chunkedgraph.api.edits import do_merge as merge_route
-from cave_api.chunkedgraph.api.edits import execute_split as split_route
-from cave_api.chunkedgraph.api.edits import preview_split as split_preview_route
-from cave_api.chunkedgraph.api.edits import undo_operation as undo_route
-from cave_api.chunkedgraph.api.graph import find_path as find_path_route
-from cave_api.chunkedgraph.api.graph import get_contact_sites as contact_sites_route
-from cave_api.chunkedgraph.api.graph import get_lvl2_graph as lvl2_graph_route
-from cave_api.chunkedgraph.api.graph import get_subgraph as subgraph_route
-from cave_api.chunkedgraph.api.history import get_change_log as change_log_route
-from cave_api.chunkedgraph.api.history import get_delta_roots as delta_roots_route
-from cave_api.chunkedgraph.api.history import get_lineage_graph_multiple as lineage_route
-from cave_api.chunkedgraph.api.history import get_merge_log as merge_log_route
-from cave_api.chunkedgraph.api.history import get_oldest_timestamp as oldest_timestamp_route
-from cave_api.chunkedgraph.api.history import get_operation_details as operation_details_route
-from cave_api.chunkedgraph.api.history import get_past_id_mapping as past_ids_route
-from cave_api.chunkedgraph.api.history import (
+from caveclient_gen_api.chunkedgraph.api.edits import do_merge as merge_route
+from caveclient_gen_api.chunkedgraph.api.edits import execute_split as split_route
+from caveclient_gen_api.chunkedgraph.api.edits import preview_split as split_preview_route
+from caveclient_gen_api.chunkedgraph.api.edits import undo_operation as undo_route
+from caveclient_gen_api.chunkedgraph.api.graph import find_path as find_path_route
+from caveclient_gen_api.chunkedgraph.api.graph import get_contact_sites as contact_sites_route
+from caveclient_gen_api.chunkedgraph.api.graph import get_lvl2_graph as lvl2_graph_route
+from caveclient_gen_api.chunkedgraph.api.graph import get_subgraph as subgraph_route
+from caveclient_gen_api.chunkedgraph.api.history import get_change_log as change_log_route
+from caveclient_gen_api.chunkedgraph.api.history import get_delta_roots as delta_roots_route
+from caveclient_gen_api.chunkedgraph.api.history import get_lineage_graph_multiple as lineage_route
+from caveclient_gen_api.chunkedgraph.api.history import get_merge_log as merge_log_route
+from caveclient_gen_api.chunkedgraph.api.history import get_oldest_timestamp as oldest_timestamp_route
+from caveclient_gen_api.chunkedgraph.api.history import get_operation_details as operation_details_route
+from caveclient_gen_api.chunkedgraph.api.history import get_past_id_mapping as past_ids_route
+from caveclient_gen_api.chunkedgraph.api.history import (
     get_tabular_change_log_many as tabular_change_log_route,
 )
-from cave_api.chunkedgraph.api.history import get_user_operations as user_operations_route
-from cave_api.chunkedgraph.api.info import get_table_info as table_info_route
-from cave_api.chunkedgraph.api.meshing import remesh_level2_chunks as remesh_route
-from cave_api.chunkedgraph.api.nodes import get_children as children_route
-from cave_api.chunkedgraph.api.nodes import get_leaves as leaves_route
-from cave_api.chunkedgraph.api.nodes import get_leaves_many as leaves_many_route
-from cave_api.chunkedgraph.api.nodes import get_minimal_covering_nodes as covering_route
-from cave_api.chunkedgraph.api.roots import get_root as root_route
-from cave_api.chunkedgraph.api.roots import get_root_timestamps as root_timestamps_route
-from cave_api.chunkedgraph.api.roots import get_roots_binary as roots_binary_route
-from cave_api.chunkedgraph.api.roots import get_valid_nodes as valid_nodes_route
-from cave_api.chunkedgraph.api.roots import is_latest_roots as is_latest_route
-from cave_api.chunkedgraph.client import Client as ChunkedGraphAPI
-from cave_api.chunkedgraph.models.change_log_summary import ChangeLogSummary
-from cave_api.chunkedgraph.models.children_response import ChildrenResponse
-from cave_api.chunkedgraph.models.chunked_graph_error import ChunkedGraphError
-from cave_api.chunkedgraph.models.contact_sites_response import ContactSitesResponse
-from cave_api.chunkedgraph.models.delta_roots import DeltaRoots
-from cave_api.chunkedgraph.models.edit_result import EditResult as EditResultModel
-from cave_api.chunkedgraph.models.find_path_result import FindPathResult
-from cave_api.chunkedgraph.models.id_list_map import IdListMap
-from cave_api.chunkedgraph.models.is_latest_roots_response import IsLatestRootsResponse
-from cave_api.chunkedgraph.models.leaves_response import LeavesResponse
-from cave_api.chunkedgraph.models.lineage_graph import LineageGraph as LineageGraphModel
-from cave_api.chunkedgraph.models.lvl_2_graph import Lvl2Graph
-from cave_api.chunkedgraph.models.merge_log import MergeLog as MergeLogModel
-from cave_api.chunkedgraph.models.middle_auth_error import MiddleAuthError
-from cave_api.chunkedgraph.models.node_ids_request import NodeIdsRequest
-from cave_api.chunkedgraph.models.oldest_timestamp import OldestTimestamp
-from cave_api.chunkedgraph.models.operation_details_map import OperationDetailsMap
-from cave_api.chunkedgraph.models.past_id_mapping import PastIdMapping as PastIdMappingModel
-from cave_api.chunkedgraph.models.remesh_request import RemeshRequest
-from cave_api.chunkedgraph.models.root_id_response import RootIdResponse
-from cave_api.chunkedgraph.models.root_ids_request import RootIdsRequest
-from cave_api.chunkedgraph.models.root_timestamps_response import RootTimestampsResponse
-from cave_api.chunkedgraph.models.split_preview import SplitPreview
-from cave_api.chunkedgraph.models.split_request import SplitRequest
-from cave_api.chunkedgraph.models.subgraph import Subgraph
-from cave_api.chunkedgraph.models.table_info import TableInfo
-from cave_api.chunkedgraph.models.tabular_change_log_map import TabularChangeLogMap
-from cave_api.chunkedgraph.models.undo_request import UndoRequest
-from cave_api.chunkedgraph.models.user_operations_frame import UserOperationsFrame
-from cave_api.chunkedgraph.models.valid_nodes_response import ValidNodesResponse
-from cave_api.chunkedgraph.types import File, Response
+from caveclient_gen_api.chunkedgraph.api.history import get_user_operations as user_operations_route
+from caveclient_gen_api.chunkedgraph.api.info import get_table_info as table_info_route
+from caveclient_gen_api.chunkedgraph.api.meshing import remesh_level2_chunks as remesh_route
+from caveclient_gen_api.chunkedgraph.api.nodes import get_children as children_route
+from caveclient_gen_api.chunkedgraph.api.nodes import get_leaves as leaves_route
+from caveclient_gen_api.chunkedgraph.api.nodes import get_leaves_many as leaves_many_route
+from caveclient_gen_api.chunkedgraph.api.nodes import get_minimal_covering_nodes as covering_route
+from caveclient_gen_api.chunkedgraph.api.roots import get_root as root_route
+from caveclient_gen_api.chunkedgraph.api.roots import get_root_timestamps as root_timestamps_route
+from caveclient_gen_api.chunkedgraph.api.roots import get_roots_binary as roots_binary_route
+from caveclient_gen_api.chunkedgraph.api.roots import get_valid_nodes as valid_nodes_route
+from caveclient_gen_api.chunkedgraph.api.roots import is_latest_roots as is_latest_route
+from caveclient_gen_api.chunkedgraph.client import Client as ChunkedGraphAPI
+from caveclient_gen_api.chunkedgraph.models.change_log_summary import ChangeLogSummary
+from caveclient_gen_api.chunkedgraph.models.children_response import ChildrenResponse
+from caveclient_gen_api.chunkedgraph.models.chunked_graph_error import ChunkedGraphError
+from caveclient_gen_api.chunkedgraph.models.contact_sites_response import ContactSitesResponse
+from caveclient_gen_api.chunkedgraph.models.delta_roots import DeltaRoots
+from caveclient_gen_api.chunkedgraph.models.edit_result import EditResult as EditResultModel
+from caveclient_gen_api.chunkedgraph.models.find_path_result import FindPathResult
+from caveclient_gen_api.chunkedgraph.models.id_list_map import IdListMap
+from caveclient_gen_api.chunkedgraph.models.is_latest_roots_response import IsLatestRootsResponse
+from caveclient_gen_api.chunkedgraph.models.leaves_response import LeavesResponse
+from caveclient_gen_api.chunkedgraph.models.lineage_graph import LineageGraph as LineageGraphModel
+from caveclient_gen_api.chunkedgraph.models.lvl_2_graph import Lvl2Graph
+from caveclient_gen_api.chunkedgraph.models.merge_log import MergeLog as MergeLogModel
+from caveclient_gen_api.chunkedgraph.models.middle_auth_error import MiddleAuthError
+from caveclient_gen_api.chunkedgraph.models.node_ids_request import NodeIdsRequest
+from caveclient_gen_api.chunkedgraph.models.oldest_timestamp import OldestTimestamp
+from caveclient_gen_api.chunkedgraph.models.operation_details_map import OperationDetailsMap
+from caveclient_gen_api.chunkedgraph.models.past_id_mapping import PastIdMapping as PastIdMappingModel
+from caveclient_gen_api.chunkedgraph.models.remesh_request import RemeshRequest
+from caveclient_gen_api.chunkedgraph.models.root_id_response import RootIdResponse
+from caveclient_gen_api.chunkedgraph.models.root_ids_request import RootIdsRequest
+from caveclient_gen_api.chunkedgraph.models.root_timestamps_response import RootTimestampsResponse
+from caveclient_gen_api.chunkedgraph.models.split_preview import SplitPreview
+from caveclient_gen_api.chunkedgraph.models.split_request import SplitRequest
+from caveclient_gen_api.chunkedgraph.models.subgraph import Subgraph
+from caveclient_gen_api.chunkedgraph.models.table_info import TableInfo
+from caveclient_gen_api.chunkedgraph.models.tabular_change_log_map import TabularChangeLogMap
+from caveclient_gen_api.chunkedgraph.models.undo_request import UndoRequest
+from caveclient_gen_api.chunkedgraph.models.user_operations_frame import UserOperationsFrame
+from caveclient_gen_api.chunkedgraph.models.valid_nodes_response import ValidNodesResponse
+from caveclient_gen_api.chunkedgraph.types import File, Response
 
 from .. import _defaults
 from .._convert.ids import (

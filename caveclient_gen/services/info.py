@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from cave_api.info.api.aligned_volumes import (
+from caveclient_gen_api.info.api.aligned_volumes import (
     get_aligned_volume_by_id,
     get_aligned_volumes,
     get_datastacks_by_aligned_volume,
 )
-from cave_api.info.api.datastacks import get_datastacks, get_image_sources
-from cave_api.info.models.aligned_volume import AlignedVolume
-from cave_api.info.models.image_source import ImageSource
+from caveclient_gen_api.info.api.datastacks import get_datastacks, get_image_sources
+from caveclient_gen_api.info.models.aligned_volume import AlignedVolume
+from caveclient_gen_api.info.models.image_source import ImageSource
 
 from .._convert.sources import format_source
 from .._http.parse import parsed, parsed_list

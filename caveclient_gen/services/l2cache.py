@@ -6,13 +6,13 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from cave_api.l2cache.api.attributes import get_attribute_metadata, get_l2_attributes
-from cave_api.l2cache.api.tables import get_table_mapping
-from cave_api.l2cache.client import Client as L2CacheAPI
-from cave_api.l2cache.models.l2_attribute_metadata import L2AttributeMetadata
-from cave_api.l2cache.models.l2_attributes_map import L2AttributesMap
-from cave_api.l2cache.models.l2_cache_table_mapping import L2CacheTableMapping
-from cave_api.l2cache.models.l2_ids_request import L2IdsRequest
+from caveclient_gen_api.l2cache.api.attributes import get_attribute_metadata, get_l2_attributes
+from caveclient_gen_api.l2cache.api.tables import get_table_mapping
+from caveclient_gen_api.l2cache.client import Client as L2CacheAPI
+from caveclient_gen_api.l2cache.models.l2_attribute_metadata import L2AttributeMetadata
+from caveclient_gen_api.l2cache.models.l2_attributes_map import L2AttributesMap
+from caveclient_gen_api.l2cache.models.l2_cache_table_mapping import L2CacheTableMapping
+from caveclient_gen_api.l2cache.models.l2_ids_request import L2IdsRequest
 
 from .. import _defaults
 from .._convert.ids import id_chunks, unique_in_order

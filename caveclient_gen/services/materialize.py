@@ -18,27 +18,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from cave_api.materialize.api.neuroglancer import (
+from caveclient_gen_api.materialize.api.neuroglancer import (
     get_precomputed_annotation_info,
     get_segment_properties_info,
 )
-from cave_api.materialize.api.tables import (
+from caveclient_gen_api.materialize.api.tables import (
     get_table_count_v2,
     get_tables_metadata,
     get_tables_v2,
     get_unique_string_values,
 )
-from cave_api.materialize.api.versions import get_versions_metadata_v3
-from cave_api.materialize.api.views import get_view_schemas, get_views
-from cave_api.materialize.api.workflows import ingest_annotation_table, lookup_supervoxel_ids
-from cave_api.materialize.models.analysis_version import AnalysisVersion
-from cave_api.materialize.models.annotation_id_list import AnnotationIDList
-from cave_api.materialize.models.precomputed_annotation_info import PrecomputedAnnotationInfo
-from cave_api.materialize.models.segment_properties import SegmentProperties
-from cave_api.materialize.models.table_metadata import TableMetadata as TableMetadataModel
-from cave_api.materialize.models.unique_string_values import UniqueStringValues
-from cave_api.materialize.models.view_schemas import ViewSchemas
-from cave_api.materialize.models.views_by_name import ViewsByName
+from caveclient_gen_api.materialize.api.versions import get_versions_metadata_v3
+from caveclient_gen_api.materialize.api.views import get_view_schemas, get_views
+from caveclient_gen_api.materialize.api.workflows import ingest_annotation_table, lookup_supervoxel_ids
+from caveclient_gen_api.materialize.models.analysis_version import AnalysisVersion
+from caveclient_gen_api.materialize.models.annotation_id_list import AnnotationIDList
+from caveclient_gen_api.materialize.models.precomputed_annotation_info import PrecomputedAnnotationInfo
+from caveclient_gen_api.materialize.models.segment_properties import SegmentProperties
+from caveclient_gen_api.materialize.models.table_metadata import TableMetadata as TableMetadataModel
+from caveclient_gen_api.materialize.models.unique_string_values import UniqueStringValues
+from caveclient_gen_api.materialize.models.view_schemas import ViewSchemas
+from caveclient_gen_api.materialize.models.views_by_name import ViewsByName
 
 from .. import _defaults
 from .._convert.values import as_id_array

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from cave_api.schema.api.schemas import (
+from caveclient_gen_api.schema.api.schemas import (
     get_schema_definition,
     get_schema_definition_all,
     get_schema_definition_multi,
     get_schema_types,
 )
-from cave_api.schema.client import Client as SchemaAPI
-from cave_api.schema.models.json_schema_document import JsonSchemaDocument
-from cave_api.schema.models.schema_definition_map import SchemaDefinitionMap
+from caveclient_gen_api.schema.client import Client as SchemaAPI
+from caveclient_gen_api.schema.models.json_schema_document import JsonSchemaDocument
+from caveclient_gen_api.schema.models.schema_definition_map import SchemaDefinitionMap
 
 from .._http.parse import parsed, parsed_list
 from .._http.plan import M, Plan, api_method, fetch, read

@@ -16,30 +16,30 @@ from collections.abc import Callable, Iterable, Sequence
 from copy import deepcopy
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, TypeVar, cast
 
-from cave_api.skeleton.api.bulk import generate_bulk_skeletons as generate_route
-from cave_api.skeleton.api.bulk import get_bulk_skeletons as bulk_route
-from cave_api.skeleton.api.bulk import get_cached_skeletons as cached_route
-from cave_api.skeleton.api.bulk import get_skeleton_token as token_route
-from cave_api.skeleton.api.cache import get_cache_contents as cache_contents_route
-from cave_api.skeleton.api.cache import get_refusal_list as refusal_route
-from cave_api.skeleton.api.cache import skeletons_exist as exists_route
-from cave_api.skeleton.api.info import get_skeleton_info_versioned as info_route
-from cave_api.skeleton.api.skeleton import get_skeleton_async as skeleton_route
-from cave_api.skeleton.api.version import get_skeleton_versions as versions_route
-from cave_api.skeleton.api.version import get_version as version_route
-from cave_api.skeleton.client import Client as SkeletonAPI
-from cave_api.skeleton.models.bulk_skeleton_output_format import BulkSkeletonOutputFormat
-from cave_api.skeleton.models.bulk_skeletons import BulkSkeletons
-from cave_api.skeleton.models.cache_contents import CacheContents as CacheContentsModel
-from cave_api.skeleton.models.cached_skeletons import CachedSkeletons
-from cave_api.skeleton.models.cached_skeletons_request import CachedSkeletonsRequest
-from cave_api.skeleton.models.generate_skeletons_request import GenerateSkeletonsRequest
-from cave_api.skeleton.models.skeleton_info import SkeletonInfo
-from cave_api.skeleton.models.skeleton_output_format import SkeletonOutputFormat
-from cave_api.skeleton.models.skeleton_token import SkeletonToken
-from cave_api.skeleton.models.skeleton_token_request import SkeletonTokenRequest
-from cave_api.skeleton.models.skeletons_exist_map import SkeletonsExistMap
-from cave_api.skeleton.models.skeletons_exist_request import SkeletonsExistRequest
+from caveclient_gen_api.skeleton.api.bulk import generate_bulk_skeletons as generate_route
+from caveclient_gen_api.skeleton.api.bulk import get_bulk_skeletons as bulk_route
+from caveclient_gen_api.skeleton.api.bulk import get_cached_skeletons as cached_route
+from caveclient_gen_api.skeleton.api.bulk import get_skeleton_token as token_route
+from caveclient_gen_api.skeleton.api.cache import get_cache_contents as cache_contents_route
+from caveclient_gen_api.skeleton.api.cache import get_refusal_list as refusal_route
+from caveclient_gen_api.skeleton.api.cache import skeletons_exist as exists_route
+from caveclient_gen_api.skeleton.api.info import get_skeleton_info_versioned as info_route
+from caveclient_gen_api.skeleton.api.skeleton import get_skeleton_async as skeleton_route
+from caveclient_gen_api.skeleton.api.version import get_skeleton_versions as versions_route
+from caveclient_gen_api.skeleton.api.version import get_version as version_route
+from caveclient_gen_api.skeleton.client import Client as SkeletonAPI
+from caveclient_gen_api.skeleton.models.bulk_skeleton_output_format import BulkSkeletonOutputFormat
+from caveclient_gen_api.skeleton.models.bulk_skeletons import BulkSkeletons
+from caveclient_gen_api.skeleton.models.cache_contents import CacheContents as CacheContentsModel
+from caveclient_gen_api.skeleton.models.cached_skeletons import CachedSkeletons
+from caveclient_gen_api.skeleton.models.cached_skeletons_request import CachedSkeletonsRequest
+from caveclient_gen_api.skeleton.models.generate_skeletons_request import GenerateSkeletonsRequest
+from caveclient_gen_api.skeleton.models.skeleton_info import SkeletonInfo
+from caveclient_gen_api.skeleton.models.skeleton_output_format import SkeletonOutputFormat
+from caveclient_gen_api.skeleton.models.skeleton_token import SkeletonToken
+from caveclient_gen_api.skeleton.models.skeleton_token_request import SkeletonTokenRequest
+from caveclient_gen_api.skeleton.models.skeletons_exist_map import SkeletonsExistMap
+from caveclient_gen_api.skeleton.models.skeletons_exist_request import SkeletonsExistRequest
 
 from .._convert.values import as_id, as_id_array
 from .._convert.versions import ServerVersion, parse_version

@@ -8,15 +8,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-from cave_api.state.api.properties import (
+from caveclient_gen_api.state.api.properties import (
     get_properties,
     upload_properties,
     upload_properties_with_id,
 )
-from cave_api.state.api.states import get_state, upload_state, upload_state_with_id
-from cave_api.state.client import Client as StateAPI
-from cave_api.state.models.neuroglancer_state import NeuroglancerState
-from cave_api.state.models.segment_properties import SegmentProperties
+from caveclient_gen_api.state.api.states import get_state, upload_state, upload_state_with_id
+from caveclient_gen_api.state.client import Client as StateAPI
+from caveclient_gen_api.state.models.neuroglancer_state import NeuroglancerState
+from caveclient_gen_api.state.models.segment_properties import SegmentProperties
 
 from .. import _defaults
 from .._http.encoded_body import send_encoded, send_encoded_async

@@ -120,7 +120,7 @@ def test_importing_the_package_loads_no_heavy_module() -> None:
         "import sys, caveclient_gen\n"
         "client = caveclient_gen.CAVEclient('ds', server_address='https://cave.test')\n"
         "client.info; client.state\n"
-        "heavy = ('pandas', 'pyarrow', 'numpy', 'cave_api.materialize')\n"
+        "heavy = ('pandas', 'pyarrow', 'numpy', 'caveclient_gen_api.materialize')\n"
         "print(','.join(m for m in heavy if m in sys.modules))\n"
     )
     result = subprocess.run(
