@@ -289,11 +289,12 @@ class StagedFieldError(InvalidInputError, TypeError):
 class AnnotationUploadError(CAVEError):
     """A staged upload stopped part-way.
 
-    `written` holds what the server confirmed before the failure: new ids (inserts) or old id -> new
-    id (updates); those rows are marked uploaded in the stage. `failed_rows` are the stage positions of
-    the batch that failed and `batch_outcome` says what is known about it: "rejected" (the server
-    refused it or it was never sent: none of it was written) or "unknown" (the connection broke or the
-    server failed after receiving it: it may have been written; check before uploading it again).
+    `written` holds what the server confirmed before the failure: new ids (inserts) or old id (a
+    string, as the server keys it) -> new id (updates); those rows are marked uploaded in the stage.
+    `failed_rows` are the stage positions of the batch that failed and `batch_outcome` says what is
+    known about it: "rejected" (the server refused it or it was never sent: none of it was written)
+    or "unknown" (the connection broke or the server failed after receiving it: it may have been
+    written; check before uploading it again).
     `remaining_rows` were not attempted. Calling upload_staged_annotations again uploads every row not
     marked uploaded, so resolve an "unknown" batch first.
     """
@@ -301,7 +302,7 @@ class AnnotationUploadError(CAVEError):
     def __init__(
         self,
         *,
-        written: list[int] | dict[int, int],
+        written: list[int] | dict[str, int],
         failed_rows: list[int],
         remaining_rows: list[int],
         batch_outcome: Literal["rejected", "unknown"],

@@ -1032,7 +1032,7 @@ class AnnotationClient(ServiceClient[M]):
         batch_size: int = 10_000,
         progress: bool = True,
         retries: int = 3,
-    ) -> Plan[list[int] | dict[int, int]]:
+    ) -> Plan[list[int] | dict[str, int]]:
         """Upload the staged rows not uploaded yet, `batch_size` rows per request.
 
         Calls ``POST /annotation/api/v2/aligned_volume/{aligned_volume}/table/{table_name}/annotations``
@@ -1057,8 +1057,9 @@ class AnnotationClient(ServiceClient[M]):
 
         Returns
         -------
-        list of int or dict of int to int
-            The new ids (inserts), or old id -> new id (updates). Uploaded rows are marked in the stage.
+        list of int or dict of str to int
+            The new ids (inserts), or old id -> new id (updates; the old id is a string, the server's
+            JSON key, as caveclient 8.2.1 returns it). Uploaded rows are marked in the stage.
 
         Raises
         ------
@@ -1083,7 +1084,7 @@ class AnnotationClient(ServiceClient[M]):
             )
         batches = _chunks(staged_annos._pending_rows(), batch_size)
         inserted: list[int] = []
-        replaced: dict[int, int] = {}
+        replaced: dict[str, int] = {}
         bar = _progress_bar(len(batches), progress, self._session.settings.progress)
         try:
             for number, rows in enumerate(batches):
@@ -1093,7 +1094,7 @@ class AnnotationClient(ServiceClient[M]):
                             table, staged_annos._batch_payload(rows), aligned_volume_name
                         )
                         new_ids = [mapping[staged_annos._old_id(row)] for row in rows]
-                        replaced.update(mapping)
+                        replaced.update({str(old): new for old, new in mapping.items()})
                     else:
                         new_ids = yield from self._insert(
                             table, staged_annos._batch_payload(rows), aligned_volume_name

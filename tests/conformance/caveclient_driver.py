@@ -408,6 +408,38 @@ def annotation_services(client: Any, results: dict[str, Any], inputs: dict[str, 
     record(results, "delete_annotation", lambda: annotation.delete_annotation(table, [ids[1]]))
     record(results, "get_annotation:deleted", lambda: annotation.get_annotation(table, every))
     record(results, "get_annotation_count:own", lambda: annotation.get_annotation_count(table))
+    annotation_edits(annotation, results, inputs)
+
+
+def annotation_edits(annotation: Any, results: dict[str, Any], inputs: dict[str, Any]) -> None:
+    """Staged uploads (inserts, then updates), a metadata change and a table deletion, on tables
+    of this client's own (the test makes the same calls on others)."""
+    table, throwaway = inputs["own_table"], inputs["throwaway_table"]
+    stage = annotation.stage_annotations(table)
+    for row in inputs["staged"]:
+        stage.add(**row)
+    ids = record(
+        results,
+        "upload_staged_annotations",
+        lambda: annotation.upload_staged_annotations(stage, progress=False),
+    )
+    update = annotation.stage_annotations(table, update=True)
+    update.add(**inputs["staged_update"], id=ids[0])
+    record(
+        results,
+        "upload_staged_annotations:update",
+        lambda: annotation.upload_staged_annotations(update, progress=False),
+    )
+    record(results, "get_annotation_count:staged", lambda: annotation.get_annotation_count(table))
+    record(
+        results,
+        "update_metadata",
+        lambda: annotation.update_metadata(table, **inputs["metadata_change"]),
+    )
+    record(results, "get_table_metadata:changed", lambda: annotation.get_table_metadata(table))
+    annotation.create_table(throwaway, "bound_tag", "to be deleted", [4, 4, 40])
+    record(results, "delete_table", lambda: annotation.delete_table(throwaway))
+    record(results, "get_tables:deleted", lambda: throwaway in annotation.get_tables())
 
 
 def chunkedgraph_services(client: Any, results: dict[str, Any], inputs: dict[str, Any]) -> None:

@@ -32,7 +32,8 @@ NUCLEI = "nucleus_detection_v0"
 REFERENCE = "allen_soma_coarse_cell_class_model_v2"
 VIEW = "single_neurons"
 THEIR_TABLE, OUR_TABLE = "caveclient_round_trip", "caveclient_gen_round_trip"
-ROUND_TRIP_TABLES = {THEIR_TABLE, OUR_TABLE}
+THEIR_THROWAWAY, OUR_THROWAWAY = "caveclient_deleted", "caveclient_gen_deleted"
+ROUND_TRIP_TABLES = {THEIR_TABLE, OUR_TABLE, THEIR_THROWAWAY, OUR_THROWAWAY}
 
 
 CAVECLIENT_DIFFERENCES = {
@@ -142,6 +143,12 @@ def world(cave: LocalCAVE, ours_client: CAVEclient) -> dict[str, Any]:
             {"pt": {"position": [1100, 2100, 310]}, "tag": "second"},
         ],
         "update": {"pt": {"position": [1200, 2200, 320]}, "tag": "updated"},
+        "staged": [
+            {"pt_position": [1300, 2300, 330], "tag": "staged"},
+            {"pt_position": [1400, 2400, 340], "tag": "staged too"},
+        ],
+        "staged_update": {"pt_position": [1500, 2500, 350], "tag": "restaged"},
+        "metadata_change": {"description": "changed by the test", "notice_text": "a notice"},
     }
 
 
@@ -156,6 +163,7 @@ def theirs(
         "annotation": {
             **world,
             "own_table": THEIR_TABLE,
+            "throwaway_table": THEIR_THROWAWAY,
             "round_trip_tables": sorted(ROUND_TRIP_TABLES),
         },
         "chunkedgraph": {**world, "roots": world["roots_mixed"]},
@@ -430,6 +438,62 @@ def test_annotation_matches_caveclient(
     assert our_trip["create_table"] is True
     assert our_trip == their_trip
     assert our_trip["count"] == 3
+
+    # Staged uploads, a metadata change, a table deletion: each client on tables of its own, so
+    # new ids and times differ; their types, the shape of the answers and the effects are compared.
+    edits = annotation_edits(annotation, world)
+    for name, value in edits.items():
+        assert type_of(value) == results[TYPES][name], f"{name}: ours is not of caveclient's type"
+    assert edits_shape(plain(edits), OUR_TABLE) == edits_shape(results, THEIR_TABLE)
+
+
+def annotation_edits(annotation: Any, world: dict[str, Any]) -> dict[str, Any]:
+    """What caveclient_driver.annotation_edits does, with our client."""
+    stage = annotation.stage_annotations(OUR_TABLE)
+    for row in world["staged"]:
+        stage.add(**row)
+    edits: dict[str, Any] = {"upload_staged_annotations": annotation.upload_staged_annotations(stage)}
+    update = annotation.stage_annotations(OUR_TABLE, update=True)
+    update.add(**world["staged_update"], id=edits["upload_staged_annotations"][0])
+    edits["upload_staged_annotations:update"] = annotation.upload_staged_annotations(update)
+    edits["get_annotation_count:staged"] = annotation.get_annotation_count(OUR_TABLE)
+    edits["update_metadata"] = annotation.update_metadata(OUR_TABLE, **world["metadata_change"])
+    with pytest.warns(CAVEServerWarning, match="a notice"):  # the table owner's notice, as set
+        edits["get_table_metadata:changed"] = annotation.get_table_metadata(OUR_TABLE)
+    annotation.create_table(OUR_THROWAWAY, "bound_tag", "to be deleted", [4, 4, 40])
+    edits["delete_table"] = annotation.delete_table(OUR_THROWAWAY)
+    edits["get_tables:deleted"] = OUR_THROWAWAY in annotation.get_tables()
+    return edits
+
+
+def edits_shape(results: dict[str, Any], table: str) -> dict[str, Any]:
+    """annotation_edits' results with new ids, times and the table name replaced by their roles."""
+    inserted = results["upload_staged_annotations"]
+    replaced = results["upload_staged_annotations:update"]
+
+    def metadata(name: str) -> Any:
+        answer = results[name]
+        if not isinstance(answer, dict):
+            return answer
+        shaped = {
+            k: v
+            for k, v in answer.items()
+            if k not in ("created", "last_modified", "last_updated", "id")
+        }
+        for key in ("table_name", "annotation_table"):
+            if key in shaped:
+                shaped[key] = str(shaped[key]).replace(table, "<table>")
+        return shaped
+
+    return {
+        "inserted": len(inserted),
+        "replaced": [old == str(inserted[0]) and new not in inserted for old, new in replaced.items()],
+        "count": results["get_annotation_count:staged"],
+        "update_metadata": metadata("update_metadata"),
+        "metadata": metadata("get_table_metadata:changed"),
+        "delete_table": results["delete_table"],
+        "listed after deletion": results["get_tables:deleted"],
+    }
 
 
 # -- chunkedgraph and L2 cache -------------------------------------------------------------------

@@ -362,7 +362,7 @@ def test_staged_updates_return_old_to_new_ids(fake: FakeCAVE) -> None:
     fake.route("PUT", ROWS, replace)
     stage = staged_with(fake, 3, update=True)
     mapping = fake.annotation().upload_staged_annotations(stage, batch_size=2, progress=False)
-    assert mapping == {100: 1100, 101: 1101, 102: 1102}
+    assert mapping == {"100": 1100, "101": 1101, "102": 1102}  # string keys, as caveclient 8.2.1
     tracked = stage.annotation_dataframe(include_tracking=True)
     assert tracked["id"].tolist() == [100, 101, 102]
     assert tracked["new_id"].tolist() == [1100, 1101, 1102]
