@@ -311,6 +311,17 @@ def materialize_services(client: Any, results: dict[str, Any], inputs: dict[str,
                 )
             ),
         )
+    record(results, "query_table:nuclei:records", lambda: mat.query_table(nuclei, return_df=False))
+    record(
+        results,
+        "query_table:synapses:records",
+        lambda: mat.query_table(synapses, filter_in_dict={"pre_pt_root_id": roots}, return_df=False),
+    )
+    record(
+        results,
+        "query_table:reference:records",
+        lambda: mat.query_table(reference, return_df=False, log_warning=False),
+    )
     record(results, "live_query:nuclei", lambda: frame_json(mat.live_query(nuclei, past)))
     record(
         results,
@@ -334,6 +345,7 @@ def materialize_services(client: Any, results: dict[str, Any], inputs: dict[str,
     record(results, "get_view_metadata", lambda: mat.get_view_metadata(view))
     record(results, "get_view_schema", lambda: mat.get_view_schema(view))
     record(results, "query_view", lambda: frame_json(mat.query_view(view)))
+    record(results, "query_view:records", lambda: mat.query_view(view, return_df=False))
     record(
         results,
         "query_view:split",

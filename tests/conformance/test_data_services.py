@@ -316,6 +316,14 @@ def test_materialize_matches_caveclient(
             filter_equal_dict={REFERENCE: {"cell_type": "23P"}},
             suffixes={REFERENCE: "", NUCLEI: "_nuc"},
         )
+    ours["query_table:nuclei:records"] = mat.query_table(NUCLEI, return_df=False)
+    ours["query_table:synapses:records"] = mat.query_table(
+        SYNAPSES, filter_in_dict={"pre_pt_root_id": roots}, return_df=False
+    )
+    ours["query_table:reference:records"] = mat.query_table(
+        REFERENCE, return_df=False, log_warning=False
+    )
+    ours["query_view:records"] = mat.query_view(VIEW, return_df=False)
     frames: dict[str, Any] = {
         "query_table:nuclei": mat.query_table(NUCLEI),
         "query_table:reference": reference,
@@ -354,6 +362,21 @@ def test_materialize_matches_caveclient(
     assert set(frames["live_query:synapses"]["post_pt_root_id"]) <= set(world["past_roots"])
     in_nm = frames["query_table:synapses:nm:split=True"]
     assert {"pre_pt_position_x", "pre_pt_position_y", "pre_pt_position_z"} <= set(in_nm.columns)
+
+    for name in ("query_table:nuclei", "query_table:synapses", "query_view"):
+        assert len(ours[f"{name}:records"]) > 0, f"{name}: an empty result proves nothing"
+    # caveclient 8.2.1's join_query(return_df=False) returns None (it has no else branch, README);
+    # ours returns the rows as records, those of the DataFrame.
+    with pytest.warns(CAVEServerWarning, match="Table Owner Notice"):
+        joined_records = mat.join_query(
+            [[REFERENCE, "target_id"], [NUCLEI, "id"]],
+            filter_equal_dict={REFERENCE: {"cell_type": "23P"}},
+            suffixes={REFERENCE: "", NUCLEI: "_nuc"},
+            return_df=False,
+        )
+    assert isinstance(joined_records, list)
+    assert len(joined_records) == len(joined) > 0
+    assert sorted(row["id"] for row in joined_records) == sorted(joined["id"].tolist())
 
     results = their_results(theirs, "materialize")
     assert_all_same(results, ours)
