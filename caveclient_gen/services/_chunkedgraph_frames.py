@@ -78,8 +78,11 @@ def _column(name: str, values: list[Any], what: str, *, as_sent: bool) -> Any:
     if name in TIME_COLUMNS:
         if all(isinstance(value, int | float) or value is None for value in values):
             milliseconds = pd.Series(values, dtype="float64")
-            return pd.to_datetime(milliseconds, unit="ms", utc=True).array
-        return pd.to_datetime(pd.Series(values, dtype="object"), utc=True, format="ISO8601").array
+            moments = pd.to_datetime(milliseconds, unit="ms", utc=True)
+        else:
+            moments = pd.to_datetime(pd.Series(values, dtype="object"), utc=True, format="ISO8601")
+        # Nanoseconds, as caveclient's frames have them (pandas 3 would infer microseconds).
+        return moments.dt.as_unit("ns").array
     if name in OPERATION_COLUMNS and all(isinstance(value, int) for value in values):
         return np.array(values, dtype=np.int64)
     if name in ID_LIST_COLUMNS:

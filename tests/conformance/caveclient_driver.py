@@ -74,6 +74,24 @@ def record(results: dict[str, Any], name: str, call: Callable[[], Any]) -> Any:
     return value
 
 
+def raised(results: dict[str, Any], name: str, call: Callable[[], Any]) -> None:
+    """Records whether a call raised, whether `except requests.HTTPError` catches it, and the
+    status of its response (for calls the server is expected to fail)."""
+    import requests
+
+    try:
+        call()
+    except Exception as error:  # what it was is the record
+        response = getattr(error, "response", None)
+        results[name] = {
+            "raised": True,
+            "requests.HTTPError": isinstance(error, requests.HTTPError),
+            "status": getattr(response, "status_code", None),
+        }
+    else:
+        results[name] = {"raised": False}
+
+
 def global_services(client: Any, results: dict[str, Any]) -> None:
     info = client.info
     record(results, "info.get_datastacks", info.get_datastacks)
@@ -556,6 +574,31 @@ def chunkedgraph_services(client: Any, results: dict[str, Any], inputs: dict[str
     record(results, "base_resolution", lambda: cg.base_resolution)
     record(results, "cloudvolume_path", lambda: cg.cloudvolume_path)
     record(results, "table_name", lambda: cg.table_name)
+    record(
+        results,
+        "get_user_operations",
+        lambda: frame_json(
+            cg.get_user_operations(
+                inputs["operation_user"],
+                when(inputs["timestamp_origin"]),
+                include_undo=False,
+                timestamp_end=when(inputs["timestamp_now"]),
+            )
+        ),
+    )
+    numpy = __import__("numpy")
+    record(results, "get_merge_log", lambda: cg.get_merge_log(root))
+    raised(results, "get_merge_log:merged", lambda: cg.get_merge_log(heavy))
+    raised(
+        results,
+        "get_contact_sites",
+        lambda: cg.get_contact_sites(root, numpy.array(inputs["subgraph_bounds"])),
+    )
+    record(
+        results,
+        "state.get_neuroglancer_info",
+        lambda: client.state.get_neuroglancer_info(inputs["missing_viewer"]),
+    )
     skeleton = client.skeleton  # its other methods need cloud-volume, which reads from GCS
     record(results, "skeleton.get_versions", skeleton.get_versions)
     record(results, "skeleton.get_cache_contents", lambda: skeleton.get_cache_contents(limit=5))

@@ -9,7 +9,7 @@ driver's `frame_json` and are compared with pandas.testing after the same normal
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import requests
 
 from caveclient_gen import CAVEclient
 from caveclient_gen.errors import CAVEServerWarning
@@ -108,6 +109,7 @@ def world(cave: LocalCAVE, ours_client: CAVEclient) -> dict[str, Any]:
     half = np.array([3000, 3000, 300])
     box = [(centre - half).tolist(), (centre + half).tolist()]
     kinds = {operation.kind: operation.id for operation in graph.operations()}
+    editors = sorted({int(operation.user_id) for operation in graph.operations()})
     # Level-2 ids of the seeded history are all cached; live edits (test_data_conformance makes
     # some) create ids the cache computes on first request, which the two clients would race for.
     l2_ids = sorted({int(i) for i in graph.level2_ids_at(supervoxels[:40], graph.seeded_epoch)})
@@ -143,6 +145,10 @@ def world(cave: LocalCAVE, ours_client: CAVEclient) -> dict[str, Any]:
             {"pt": {"position": [1100, 2100, 310]}, "tag": "second"},
         ],
         "update": {"pt": {"position": [1200, 2200, 320]}, "tag": "updated"},
+        "operation_user": editors[0],
+        "timestamp_origin": datetime(2000, 1, 1, tzinfo=UTC).isoformat(),
+        # A viewer without version.json (LocalCAVE's own address): both clients answer {}.
+        "missing_viewer": f"{cave.url}/viewer",
         "staged": [
             {"pt_position": [1300, 2300, 330], "tag": "staged"},
             {"pt_position": [1400, 2400, 340], "tag": "staged too"},
@@ -638,8 +644,39 @@ def test_chunkedgraph_matches_caveclient(
     assert old_roots.size > 0
     assert new_roots.size > 0
 
+    # caveclient 8.2.1 sends no end_time without timestamp_end (the server then answers 400) and
+    # drops include_undo (the server's default leaves undone edits out): both given, both alike.
+    user_operations = cg.get_user_operations(
+        world["operation_user"],
+        datetime.fromisoformat(world["timestamp_origin"]),
+        include_undo=False,
+        timestamp_end=datetime.fromisoformat(world["timestamp_now"]),
+    )
+    assert len(user_operations) > 0, "the user made edits"
+    ours["state.get_neuroglancer_info"] = ours_client.state.get_neuroglancer_info(
+        world["missing_viewer"]
+    )
+    ours["get_merge_log"] = cg.get_merge_log(root)
+    failures = {
+        # PyChunkedGraph 2.21.1 fails these (status 500), LocalCAVE as faithfully: the merge log
+        # of a root with merges, and every contact_sites call.
+        "get_merge_log:merged": raised(lambda: cg.get_merge_log(heavy)),
+        "get_contact_sites": raised(
+            lambda: cg.get_contact_sites(root, np.array(world["subgraph_bounds"]))
+        ),
+    }
+
     results = their_results(theirs, "chunkedgraph")
     assert_all_same(results, ours)
+    assert_same_frame(
+        "get_user_operations",
+        results["get_user_operations"],
+        serialised("get_user_operations", user_operations),
+        key="operation_id",
+    )
+    for name, outcome in failures.items():
+        assert outcome == {"raised": True, "requests.HTTPError": True, "status": 500}, name
+        assert results[name] == outcome, name
     their_tabular = results["get_tabular_change_log"]
     assert sorted(tabular) == sorted(their_tabular)
     for key, frame in tabular.items():
@@ -660,6 +697,20 @@ def test_chunkedgraph_matches_caveclient(
         else:  # caveclient's known bug: only roots that are not current may differ
             alive_then = set(graph.roots_alive_at(now if name == "get_latest_roots" else past).tolist())
             assert (their_answer ^ truth).isdisjoint(alive_then), f"{name}: caveclient differs otherwise"
+
+
+def raised(call: Callable[[], Any]) -> dict[str, Any]:
+    """What caveclient_driver.raised records, for our client."""
+    try:
+        call()
+    except Exception as error:  # what it was is the record
+        response = getattr(error, "response", None)
+        return {
+            "raised": True,
+            "requests.HTTPError": isinstance(error, requests.HTTPError),
+            "status": getattr(response, "status_code", None),
+        }
+    return {"raised": False}
 
 
 def test_l2cache_matches_caveclient(
