@@ -591,8 +591,14 @@ def chunkedgraph_services(client: Any, results: dict[str, Any], inputs: dict[str
     raised(results, "get_merge_log:merged", lambda: cg.get_merge_log(heavy))
     raised(
         results,
-        "get_contact_sites",
+        "get_contact_sites:many",
         lambda: cg.get_contact_sites(root, numpy.array(inputs["subgraph_bounds"])),
+    )
+    contact_root, contact_box = inputs["contact"]
+    raised(
+        results,
+        "get_contact_sites",
+        lambda: cg.get_contact_sites(contact_root, numpy.array(contact_box)),
     )
     record(
         results,
