@@ -623,11 +623,38 @@ def chunkedgraph_services(client: Any, results: dict[str, Any], inputs: dict[str
     record(results, "empty:get_l2data", lambda: l2.get_l2data([]))
 
 
+def edits(client: Any, results: dict[str, Any], inputs: dict[str, Any]) -> None:
+    """A merge, a split preview, the split and its undo on one pair of neighbouring neurons."""
+    cg = client.chunkedgraph
+    (first, second), (source, sink) = inputs["pair"]["supervoxels"], inputs["pair"]["points"]
+    record(
+        results,
+        "do_merge",
+        lambda: cg.do_merge([first, second], [source, sink], resolution=(1, 1, 1)),
+    )
+    merged = int(cg.get_root_id(first))
+    results["merged"] = merged == int(cg.get_root_id(second))
+    record(
+        results,
+        "preview_split",
+        lambda: cg.preview_split([source], [sink], merged, [first], [second]),
+    )
+    split = record(
+        results,
+        "execute_split",
+        lambda: cg.execute_split([source], [sink], merged, [first], [second]),
+    )
+    results["split"] = int(cg.get_root_id(first)) != int(cg.get_root_id(second))
+    record(results, "undo_operation", lambda: cg.undo_operation(int(split[0])))
+    results["undone"] = int(cg.get_root_id(first)) == int(cg.get_root_id(second))
+
+
 SECTIONS: dict[str, Callable[[Any, dict[str, Any], dict[str, Any]], None]] = {
     "global": lambda client, results, inputs: global_services(client, results),
     "materialize": materialize_services,
     "annotation": annotation_services,
     "chunkedgraph": chunkedgraph_services,
+    "edits": edits,
 }
 
 
