@@ -5,9 +5,10 @@ caveclient's version registers `responses` mocks (for `requests`) of the routes 
 read when they are built: the info record, the services' versions and API versions, the
 materialization versions and, with `set_version`, that version's metadata, and the L2 cache's
 table mapping. This one answers the same routes from an httpx transport the client is built
-with. Every other request goes on through `httpx.HTTPTransport`, which is where `respx` (the
-`responses` of httpx) intercepts it: a test mocks the calls it exercises with respx, as it did
-with responses. Nothing is requested at construction.
+with. Every other request goes on as the client's requests do: to a `responses` mock while one is
+active (`@responses.activate`, so a caveclient test's own `responses.add(...)` calls keep
+answering), else through `httpx.HTTPTransport`, where `respx` (the `responses` of httpx) can
+intercept it. Nothing is requested at construction.
 
 Also importable as `caveclient_gen.testing.CAVEclientMock`.
 """
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ._client import CAVEclient
+from ._http.requests_mocks import RequestsMockTransport
 
 DEFAULT_CHUNKEDGRAPH_SERVER_VERSION = "2.999.0"
 DEFAULT_MATERIALIZATION_SERVER_VERSON = "999.0.0"  # caveclient's spelling
@@ -165,10 +167,10 @@ def CAVEclientMock(  # noqa: N802 - caveclient's name
     servers of today send and caveclient's mock leaves out (the info record's proofreading and
     cell-identification tables as None; a version's id, datastack, validity and status), and the
     L2 cache's table mapping has the service's shape (`{table: {"l2cache_id": ..., "cv_path": ...}}`
-    where caveclient's mock has `{table: "test_table"}`). Requests
-    the mock does not answer go on to
-    `httpx.HTTPTransport`: mock them with respx (`respx_mock.get(url).respond(json=...)`), as a
-    caveclient test suite mocks them with `responses`.
+    where caveclient's mock has `{table: "test_table"}`). Requests the mock does not answer go
+    to an active `responses` mock, as a caveclient test suite mocks them
+    (`responses.add(responses.GET, url, json=...)` under `@responses.activate`), else to
+    `httpx.HTTPTransport`, where respx can answer them (`respx_mock.get(url).respond(json=...)`).
 
     Parameters
     ----------
@@ -279,7 +281,7 @@ def CAVEclientMock(  # noqa: N802 - caveclient's name
         # caveclient's mock answers {table: "test_table"}; the service answers objects.
         cache = {"l2cache_id": "test_table", "cv_path": source}
         routes[f"{local}/l2cache/api/v1/table_mapping"] = {} if l2cache_disabled else {table: cache}
-    transport = MockedRoutesTransport(routes, httpx.HTTPTransport())
+    transport = MockedRoutesTransport(routes, RequestsMockTransport(httpx.HTTPTransport()))
     return CAVEclient(
         datastack_name=datastack_name,
         server_address=global_server,

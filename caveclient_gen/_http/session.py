@@ -24,6 +24,7 @@ from .._version import __version__
 from .failures import mark_received
 from .progress import ProgressSwitch, watch_download
 from .redact import redact_url
+from .requests_mocks import AsyncRequestsMockTransport, RequestsMockTransport
 from .retry import RetryPolicy
 from .status import error_from_response
 
@@ -213,16 +214,18 @@ class Session:
     def _sync_transport(self) -> httpx.BaseTransport:
         if self._transport is None:
             # HTTP/2 is used where a server offers it (TLS ALPN); plain http:// stays HTTP/1.1.
-            self._transport = self.settings.transport or httpx.HTTPTransport(
-                limits=self._limits(), http2=True
+            # A test's `responses` mock answers in place of the network (`requests_mocks`); a
+            # transport the caller gave is used as it is.
+            self._transport = self.settings.transport or RequestsMockTransport(
+                httpx.HTTPTransport(limits=self._limits(), http2=True)
             )
         assert isinstance(self._transport, httpx.BaseTransport)
         return self._transport
 
     def _async_transport(self) -> httpx.AsyncBaseTransport:
         if self._transport is None:
-            self._transport = self.settings.async_transport or httpx.AsyncHTTPTransport(
-                limits=self._limits(), http2=True
+            self._transport = self.settings.async_transport or AsyncRequestsMockTransport(
+                httpx.AsyncHTTPTransport(limits=self._limits(), http2=True)
             )
         assert isinstance(self._transport, httpx.AsyncBaseTransport)
         return self._transport

@@ -1,0 +1,329 @@
+"""Tests written for caveclient, which mock `requests` with the `responses` package, keep working.
+
+While a `responses` mock is active, the client's requests are answered by it (through
+`caveclient_gen._http.requests_mocks`); otherwise they go over httpx as always, and a transport
+given to the client is never bypassed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+import requests
+import responses
+import respx
+from responses import matchers
+from urllib3 import HTTPHeaderDict
+
+from caveclient_gen import AsyncCAVEclient, CAVEclient
+from caveclient_gen._defaults import CONNECT_TIMEOUT, READ_TIMEOUT
+from caveclient_gen._http import requests_mocks
+from caveclient_gen.errors import CAVEConnectionError, CAVEServerWarning, RequestNotSentError
+from caveclient_gen.mock import CAVEclientMock, default_info
+from caveclient_gen.testing import LocalCAVE
+
+from .materialize_support import SYNAPSE_SCHEMA, table_metadata
+
+GLOBAL = "https://test.cave.com"
+LOCAL = "https://local.cave.com"
+SEGMENTATION = f"{LOCAL}/segmentation/api/v1/table/test_v1"
+MATERIALIZE = f"{LOCAL}/materialize/api/v3/datastack/test_stack/version/2"
+TOKEN = "just_a_test"  # CAVEclientMock's token
+
+
+@pytest.fixture
+def mocked() -> Iterator[responses.RequestsMock]:
+    """An active `responses` mock that fails the test if a registered answer is never asked for."""
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        yield mock
+
+
+def client_of_record(**options: Any) -> CAVEclient:
+    """A CAVEclient that knows its datastack's record, so it requests nothing before a call."""
+    return CAVEclient(
+        "test_stack",
+        server_address=GLOBAL,
+        auth_token="the-cave-token",
+        info_cache={"test_stack": {**default_info(LOCAL), "proofreading_status_table": None}},
+        write_server_cache=False,
+        **options,
+    )
+
+
+def test_get_roots_is_answered_with_the_mocks_uint64_bytes(mocked: responses.RequestsMock) -> None:
+    roots = np.array([864691135000000001, 2**64 - 3, 0], dtype=np.uint64)  # one beyond int64
+    supervoxels = np.array([88, 2**63 + 5, 99], dtype=np.uint64)
+    registered = mocked.post(
+        f"{SEGMENTATION}/roots_binary?timestamp=1717545600.0&fail_to_zero=true",
+        body=roots.tobytes(),
+        content_type="application/octet-stream",
+    )
+    client = CAVEclientMock(chunkedgraph=True)
+
+    answer = client.chunkedgraph.get_roots(supervoxels, timestamp=datetime(2024, 6, 5, tzinfo=UTC))
+
+    assert answer.dtype == np.uint64
+    assert answer.tolist() == roots.tolist()
+    sent = registered.calls[0].request
+    assert np.frombuffer(sent.body, dtype=np.uint64).tolist() == supervoxels.tolist()
+    assert sent.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert sent.req_kwargs["timeout"] == (CONNECT_TIMEOUT, READ_TIMEOUT)
+
+
+def test_a_query_string_the_mock_does_not_expect_is_not_answered(
+    mocked: responses.RequestsMock,
+) -> None:
+    mocked.post(f"{SEGMENTATION}/roots_binary?fail_to_zero=false", body=b"")
+    client = CAVEclientMock(chunkedgraph=True)
+    with pytest.raises(CAVEConnectionError, match="doesn't match any registered mock"):
+        client.chunkedgraph.get_roots([1])
+    mocked.assert_all_requests_are_fired = False
+
+
+def test_the_datastack_record_is_answered_gzipped_and_decoded_once(
+    mocked: responses.RequestsMock,
+) -> None:
+    record = {**default_info(LOCAL), "description": "from the mock"}
+    mocked.get(
+        f"{GLOBAL}/info/api/v2/datastack/full/test_stack",
+        body=gzip.compress(json.dumps(record).encode()),
+        headers={"Content-Encoding": "gzip"},
+        content_type="application/json",
+    )
+    client = CAVEclient(
+        "test_stack", server_address=GLOBAL, auth_token="t", write_server_cache=False, max_retries=0
+    )
+
+    info = client.info.get_datastack_info()
+
+    assert info["description"] == "from the mock"
+    assert client.info.local_server() == LOCAL
+
+
+def arrow_body(frame: pd.DataFrame) -> bytes:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def repeated_headers(*pairs: tuple[str, str]) -> HTTPHeaderDict:
+    headers = HTTPHeaderDict()
+    for name, value in pairs:
+        headers.add(name, value)
+    return headers
+
+
+def synapses() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": np.array([1, 2], dtype=np.int64),
+            "valid": [True, True],
+            "pre_pt_position": [[1, 2, 3], [4, 5, 6]],
+            "post_pt_position": [[7, 8, 9], [10, 11, 12]],
+            "ctr_pt_position": [[2, 3, 4], [5, 6, 7]],
+            "pre_pt_supervoxel_id": np.array([11, 12], dtype=np.int64),
+            "pre_pt_root_id": np.array([864691135000000001, 864691135000000002], dtype=np.int64),
+            "post_pt_supervoxel_id": np.array([21, 22], dtype=np.int64),
+            "post_pt_root_id": np.array([864691135000000003, 864691135000000004], dtype=np.int64),
+            "size": [10.5, 20.5],
+        }
+    )
+
+
+def test_query_table_reads_the_mocks_arrow_answer_with_every_header(
+    mocked: responses.RequestsMock,
+) -> None:
+    mocked.get(f"{MATERIALIZE}/table/synapses/metadata", json=table_metadata("synapses"))
+    mocked.get(f"{GLOBAL}/schema/api/v2/type/synapse", json=SYNAPSE_SCHEMA)
+    query = mocked.post(
+        f"{MATERIALIZE}/table/synapses/query",
+        body=arrow_body(synapses()),
+        content_type="data.arrow",
+        headers=repeated_headers(
+            ("Warning", "first notice"),
+            ("Warning", "second notice"),
+            ("dataframe_resolution", "4.0"),
+            ("dataframe_resolution", "4.0"),
+            ("dataframe_resolution", "40.0"),
+        ),
+        match=[
+            matchers.json_params_matcher(
+                {"filter_in_dict": {"synapses": {"id": [1, 2]}}}, strict_match=False
+            )
+        ],
+    )
+    client = CAVEclientMock(materialization=True, set_version=2)
+
+    with pytest.warns(CAVEServerWarning) as warned:
+        frame = client.materialize.query_table("synapses", filter_in_dict={"id": [1, 2]})
+
+    assert sorted(str(w.message) for w in warned) == ["first notice", "second notice"]
+    assert frame["id"].tolist() == [1, 2]
+    assert frame["pre_pt_root_id"].tolist() == [864691135000000001, 864691135000000002]
+    assert frame["pre_pt_position"].map(list).tolist() == [[1, 2, 3], [4, 5, 6]]
+    assert frame.attrs["dataframe_resolution"] == [4.0, 4.0, 40.0]
+    assert query.call_count == 1
+
+
+def test_a_state_upload_posts_the_json_document(mocked: responses.RequestsMock) -> None:
+    state = {"layers": [{"type": "segmentation", "segments": ["864691135000000001"]}], "zoom": 1.5}
+    upload = mocked.post(
+        f"{GLOBAL}/nglstate/api/v1/post",
+        json=f"{GLOBAL}/nglstate/api/v1/123456",
+        match=[matchers.json_params_matcher(state)],
+    )
+    client = CAVEclientMock(json_service=True)
+
+    assert client.state.upload_state_json(state) == 123456
+    assert upload.calls[0].request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_an_unmatched_url_fails_as_a_refused_connection_does(mocked: responses.RequestsMock) -> None:
+    mocked.assert_all_requests_are_fired = False
+    client = client_of_record(max_retries=0)
+    with pytest.raises(requests.ConnectionError) as unmatched:
+        client.chunkedgraph.get_root_id(5)
+    assert isinstance(unmatched.value, CAVEConnectionError)
+    assert isinstance(unmatched.value.__cause__, httpx.ConnectError)
+    assert unmatched.value.method == "GET"
+    assert "/segmentation/api/v1/table/test_v1/node/5/root" in unmatched.value.url
+
+    mocked.stop()  # no mock any more: a real connection, refused
+    refused_server = f"http://127.0.0.1:{free_port()}"
+    refused = CAVEclient(server_address=refused_server, auth_token="t", global_only=True, max_retries=0)
+    with pytest.raises(CAVEConnectionError) as real:
+        refused.info.get_datastacks()
+    assert type(unmatched.value) is type(real.value) is RequestNotSentError
+
+
+def test_unmatched_requests_are_retried_as_connections_that_could_not_open(
+    mocked: responses.RequestsMock,
+) -> None:
+    # Two answers for one URL: responses gives the first once, then the second.
+    mocked.get(f"{SEGMENTATION}/node/5/root", body=requests.ConnectionError("refused"))
+    mocked.get(f"{SEGMENTATION}/node/5/root", json={"root_id": 864691135000000001})
+    client = client_of_record(max_retries=1)
+    assert client.chunkedgraph.get_root_id(5) == 864691135000000001
+
+
+def test_the_token_never_reaches_another_host(
+    mocked: responses.RequestsMock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine elsewhere.example login someone password secret\n")
+    monkeypatch.setenv("NETRC", str(netrc))  # requests would send these credentials if it read it
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # and go through this proxy
+    elsewhere = mocked.get("https://elsewhere.example/state.json", json={"layers": []})
+    cave = mocked.get(f"{SEGMENTATION}/node/5/root", json={"root_id": 864691135000000005})
+    client = client_of_record(max_retries=0)
+
+    assert client.state.get_state_json("https://elsewhere.example/state.json") == {"layers": []}
+    assert client.chunkedgraph.get_root_id(5) == 864691135000000005
+
+    sent_elsewhere = elsewhere.calls[0].request.headers
+    assert "Authorization" not in sent_elsewhere
+    assert "the-cave-token" not in json.dumps(dict(sent_elsewhere))
+    assert cave.calls[0].request.headers["Authorization"] == "Bearer the-cave-token"
+
+
+def test_the_async_client_is_answered_by_the_mock(mocked: responses.RequestsMock) -> None:
+    roots = np.array([864691135000000007, 2**64 - 1], dtype=np.uint64)
+    mocked.post(f"{SEGMENTATION}/roots_binary", body=roots.tobytes())
+    status = mocked.get(
+        f"{SEGMENTATION}/node/9/root", json={"root_id": 864691135000000009}, headers={"X-Tag": "a"}
+    )
+
+    async def calls() -> tuple[np.ndarray[Any, Any], int]:
+        async with AsyncCAVEclient(
+            "test_stack",
+            server_address=GLOBAL,
+            auth_token="the-cave-token",
+            info_cache={"test_stack": default_info(LOCAL)},  # type: ignore[dict-item]
+            write_server_cache=False,
+            max_retries=0,
+        ) as client:
+            many = await client.chunkedgraph.get_roots([1, 2])
+            one = await client.chunkedgraph.get_root_id(9)
+            return many, one
+
+    many, one = asyncio.run(calls())
+
+    assert many.tolist() == roots.tolist()
+    assert one == 864691135000000009
+    assert status.calls[0].request.headers["Authorization"] == "Bearer the-cave-token"
+
+
+def test_a_transport_given_to_the_client_is_never_bypassed(mocked: responses.RequestsMock) -> None:
+    mocked.assert_all_requests_are_fired = False
+    unused = mocked.get(f"{SEGMENTATION}/node/5/root", json={"root_id": 1})
+
+    def own_server(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"root_id": 2})
+
+    client = client_of_record(transport=httpx.MockTransport(own_server))
+    assert client.chunkedgraph.get_root_id(5) == 2
+    assert unused.call_count == 0
+
+
+def test_a_mock_is_seen_only_while_it_is_active() -> None:
+    assert not requests_mocks.requests_mock_active()  # responses imported, nothing activated
+    with responses.RequestsMock():
+        assert requests_mocks.requests_mock_active()
+    assert not requests_mocks.requests_mock_active()
+
+    @responses.activate
+    def under_the_decorator() -> bool:
+        return requests_mocks.requests_mock_active()
+
+    assert under_the_decorator()
+    assert not requests_mocks.requests_mock_active()
+
+
+def refuse_the_bridge(monkeypatch: pytest.MonkeyPatch) -> None:
+    def never(request: httpx.Request, body: bytes) -> httpx.Response:
+        raise AssertionError(f"{request.url} went through requests")
+
+    monkeypatch.setattr(requests_mocks, "send_through_requests", never)
+
+
+def test_without_an_active_mock_requests_go_over_httpx(
+    local_cave: LocalCAVE, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refuse_the_bridge(monkeypatch)
+    with CAVEclient(
+        local_cave.datastack,
+        server_address=local_cave.url,
+        auth_token=local_cave.token,
+        write_server_cache=False,
+    ) as client:
+        assert client.materialize.get_versions()
+        assert client.info.get_datastack_info()["local_server"] == local_cave.url
+
+
+def test_respx_still_answers_when_no_responses_mock_is_active(monkeypatch: pytest.MonkeyPatch) -> None:
+    refuse_the_bridge(monkeypatch)
+    with respx.mock(assert_all_called=True) as router:
+        router.get(f"{SEGMENTATION}/node/4/root").respond(json={"root_id": 864691135000000004})
+        client = CAVEclientMock(chunkedgraph=True)
+        assert client.chunkedgraph.get_root_id(4) == 864691135000000004
