@@ -101,7 +101,7 @@ def send_through_requests(request: httpx.Request, body: bytes) -> httpx.Response
     except BaseException:
         session.close()
         raise
-    headers, stream = _response_parts(answer, session)
+    headers, stream = _response_parts(request, answer, session)
     return httpx.Response(
         answer.status_code,
         headers=headers,
@@ -154,7 +154,7 @@ def _transport_error(error: Exception, request: httpx.Request) -> httpx.Transpor
 
 
 def _response_parts(
-    answer: requests.Response, session: requests.Session
+    request: httpx.Request, answer: requests.Response, session: requests.Session
 ) -> tuple[list[tuple[str, str]], _RequestsBody]:
     """The answer's headers, every value of a repeated one kept, and its body as received."""
     raw = answer.raw
@@ -171,15 +171,20 @@ def _response_parts(
             if name.lower() not in {"content-encoding", "content-length"}
         ]
         chunks = answer.iter_content(CHUNK_SIZE)
-    return headers, _RequestsBody(chunks, answer, session)
+    return headers, _RequestsBody(request, chunks, answer, session)
 
 
 class _RequestsBody(httpx.SyncByteStream, httpx.AsyncByteStream):
     """The body of a `requests` answer, read as httpx reads a body; closing it ends the answer."""
 
     def __init__(
-        self, chunks: Iterator[bytes], answer: requests.Response, session: requests.Session
+        self,
+        request: httpx.Request,
+        chunks: Iterator[bytes],
+        answer: requests.Response,
+        session: requests.Session,
     ) -> None:
+        self._request = request
         self._chunks = chunks
         self._answer = answer
         self._session = session
@@ -190,7 +195,7 @@ class _RequestsBody(httpx.SyncByteStream, httpx.AsyncByteStream):
         try:
             yield from self._chunks
         except (requests.RequestException, _urllib3_errors()) as error:
-            raise httpx.ReadError(str(error)) from error
+            raise httpx.ReadError(str(error), request=self._request) from error
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         for chunk in self:

@@ -1,6 +1,6 @@
 """CAVEclientMock answers what caveclient's answers; its other requests reach respx (`responses`
-mocks: test_responses_mocks.py); the pytest plugin's fixtures work. respx is active in each test: a request nobody mocked fails (no test
-reaches the network)."""
+mocks: test_responses_mocks.py); the pytest plugin's fixtures work. respx is active in each test:
+a request nobody mocked fails (no test reaches the network)."""
 
 from __future__ import annotations
 

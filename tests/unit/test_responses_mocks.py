@@ -327,3 +327,38 @@ def test_respx_still_answers_when_no_responses_mock_is_active(monkeypatch: pytes
         router.get(f"{SEGMENTATION}/node/4/root").respond(json={"root_id": 864691135000000004})
         client = CAVEclientMock(chunkedgraph=True)
         assert client.chunkedgraph.get_root_id(4) == 864691135000000004
+
+
+def test_a_passthrough_of_the_mock_reaches_a_real_server_with_identical_answers(
+    local_cave: LocalCAVE, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exchanged: list[str] = []
+    bridge = requests_mocks.send_through_requests
+
+    def recorded(request: httpx.Request, body: bytes) -> httpx.Response:
+        exchanged.append(str(request.url))
+        return bridge(request, body)
+
+    monkeypatch.setattr(requests_mocks, "send_through_requests", recorded)
+    with CAVEclient(
+        local_cave.datastack,
+        server_address=local_cave.url,
+        auth_token=local_cave.token,
+        write_server_cache=False,
+    ) as client:
+        with pytest.warns(CAVEServerWarning, match="Limited query to 40 rows"):
+            over_httpx = client.materialize.query_table("synapses_pni_2", limit=40)
+        roots = client.chunkedgraph.get_roots(over_httpx["pre_pt_supervoxel_id"].to_numpy())
+        assert not exchanged
+        with responses.RequestsMock() as mock:
+            mock.add_passthru(local_cave.url)
+            with pytest.warns(CAVEServerWarning, match="Limited query to 40 rows"):
+                through_requests = client.materialize.query_table("synapses_pni_2", limit=40)
+            roots_through_requests = client.chunkedgraph.get_roots(
+                over_httpx["pre_pt_supervoxel_id"].to_numpy()
+            )
+
+    pd.testing.assert_frame_equal(through_requests, over_httpx)
+    assert roots_through_requests.tolist() == roots.tolist()
+    assert any("/query" in url for url in exchanged)
+    assert any("/roots_binary" in url for url in exchanged)
