@@ -37,7 +37,7 @@ def connection_error(error: httpx.TransportError) -> CAVEConnectionError:
     except RuntimeError:
         method, url = "?", "?"
     kind: type[CAVEConnectionError]
-    if isinstance(error, NOT_SENT):
+    if isinstance(error, NOT_SENT) or unprocessed_by_http2_server(error):
         kind = RequestNotSentError
         if isinstance(error, httpx.ConnectTimeout | httpx.PoolTimeout):
             return _timeout_not_sent(error, method, url)
@@ -48,6 +48,25 @@ def connection_error(error: httpx.TransportError) -> CAVEConnectionError:
     typed = kind(f"{type(error).__name__}: {error}", method=method, url=url)
     typed.__cause__ = error
     return typed
+
+
+def unprocessed_by_http2_server(error: httpx.TransportError) -> bool:
+    """Whether an HTTP/2 server said it did not process the request (RFC 9113, 8.7): it refused the
+    stream, or went away having processed no stream of the connection. httpcore raises both as a
+    RemoteProtocolError carrying h2's event; a GOAWAY that spares streams below our own is retried
+    by httpcore itself, on a new connection."""
+    cause = error.__cause__
+    if not isinstance(error, httpx.RemoteProtocolError) or cause is None or not cause.args:
+        return False
+    import h2.errors
+    import h2.events
+
+    event = cause.args[0]
+    if isinstance(event, h2.events.StreamReset):
+        return bool(event.error_code == h2.errors.ErrorCodes.REFUSED_STREAM)
+    if isinstance(event, h2.events.ConnectionTerminated):
+        return event.last_stream_id == 0
+    return False
 
 
 def _timeout_not_sent(error: httpx.TransportError, method: str, url: str) -> CAVEConnectionError:
