@@ -269,15 +269,32 @@ class AsyncRuntime:
         import asyncio
 
         limit = asyncio.Semaphore(gather.concurrency)
+        failed = asyncio.Event()
         with progress_bar(self.progress, len(gather.requests), gather.description) as advance:
 
             async def bounded(request: Request[Any]) -> Any:
                 async with limit:
-                    response = await self.send(request)
+                    if failed.is_set():  # woken by the failed request's slot: the call is over
+                        return None
+                    try:
+                        response = await self.send(request)
+                    except BaseException:
+                        failed.set()  # before the slot is released to the next request
+                        raise
                 advance(1)
                 return response
 
-            return list(await asyncio.gather(*(bounded(r) for r in gather.requests)))
+            tasks = [asyncio.ensure_future(bounded(r)) for r in gather.requests]
+            try:
+                return list(await asyncio.gather(*tasks))
+            finally:
+                # After a failure, as in the sync runtime: the requests not sent yet are not sent, and
+                # those in flight run on as orphans (see _shielded) until they end or the client closes.
+                unfinished = [task for task in tasks if not task.done()]
+                for task in unfinished:
+                    task.cancel()
+                if unfinished:
+                    await asyncio.gather(*unfinished, return_exceptions=True)
 
 
 def _advance(
