@@ -76,6 +76,11 @@ def ids_from_json(values: Sequence[Any] | None, what: str) -> IdArray:
     return array
 
 
+def id_list_from_json(values: Sequence[Any] | None, what: str) -> list[int]:
+    """JSON ids checked as uint64 and returned as the list of int caveclient hands back."""
+    return [int(node) for node in ids_from_json(values, what).tolist()]
+
+
 def as_caveclient_ids(ids: IdArray, what: str) -> npt.NDArray[np.int64]:
     """uint64 ids as the int64 array caveclient returns for them; an id above 2**63 - 1 (which
     int64 cannot hold, and CAVE's node ids never reach) raises rather than wrapping."""

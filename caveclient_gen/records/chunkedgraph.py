@@ -7,11 +7,7 @@ list the client returns, it is a uint64 numpy array.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
-
-if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
+from typing import Any, NotRequired, TypedDict
 
 __all__ = [
     "ChangeLog",
@@ -122,7 +118,7 @@ class EditResult(TypedDict):
 
     operation_id: int | None
     """None when an undo had nothing left to change."""
-    new_root_ids: npt.NDArray[np.uint64]
+    new_root_ids: list[int]
 
 
 class LineageNode(TypedDict):

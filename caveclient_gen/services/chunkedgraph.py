@@ -96,6 +96,7 @@ from .. import _defaults
 from .._convert.ids import (
     as_caveclient_ids,
     id_chunks,
+    id_list_from_json,
     id_pairs_from_json,
     ids_from_bytes,
     ids_from_json,
@@ -977,7 +978,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         root_id: int,
         source_supervoxels: Any = None,
         sink_supervoxels: Any = None,
-    ) -> Plan[tuple[int, IdArray]]:
+    ) -> Plan[tuple[int, list[int]]]:
         """Split a segment between source and sink points (needs the ``edit`` permission).
 
         Calls ``POST /segmentation/api/v1/table/{table_id}/split``. Never retried once the request may
@@ -999,8 +1000,8 @@ class ChunkedGraphClient(ServiceClient[M]):
 
         Returns
         -------
-        tuple of (int, numpy.ndarray)
-            The operation id and the new root ids (uint64).
+        tuple of (int, list of int)
+            The operation id and the new root ids.
 
         Raises
         ------
@@ -1043,7 +1044,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         source_supervoxels: Any = None,
         sink_supervoxels: Any = None,
         return_additional_ccs: bool = False,
-    ) -> Plan[tuple[IdArray, IdArray, bool] | tuple[IdArray, IdArray, bool, list[IdArray]]]:
+    ) -> Plan[tuple[list[int], list[int], bool] | tuple[list[int], list[int], bool, list[list[int]]]]:
         """What ``execute_split()`` would do, without doing it.
 
         Calls ``POST /segmentation/api/v1/table/{table_id}/graph/split_preview``.
@@ -1066,8 +1067,8 @@ class ChunkedGraphClient(ServiceClient[M]):
         Returns
         -------
         tuple
-            ``(source supervoxels, sink supervoxels, legal)``: two uint64 arrays and whether the split is
-            legal; with `return_additional_ccs`, a fourth element: a list of uint64 arrays.
+            ``(source supervoxels, sink supervoxels, legal)``: two lists of int and whether the split is
+            legal; with `return_additional_ccs`, a fourth element: a list of lists of int.
 
         Raises
         ------
@@ -1094,7 +1095,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         )
         preview = parsed(response, SplitPreview)
         components = [
-            ids_from_json(component, "preview_split")
+            id_list_from_json(component, "preview_split")
             for component in preview.supervoxel_connected_components
         ]
         if len(components) < 2:
@@ -2189,5 +2190,5 @@ def _int_key(key: str, what: str) -> int:
 def _edit_result(result: EditResultModel) -> EditResult:
     return {
         "operation_id": None if result.operation_id is None else int(result.operation_id),
-        "new_root_ids": ids_from_json(result.new_root_ids, "new_root_ids"),
+        "new_root_ids": id_list_from_json(result.new_root_ids, "new_root_ids"),
     }

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from caveclient_gen import CAVEclient
@@ -72,17 +71,6 @@ def edit(cg: Any, pair: dict[str, Any]) -> dict[str, Any]:
     return results
 
 
-def lists(value: Any) -> Any:
-    """`value` with its uint64 id arrays as lists of int."""
-    if isinstance(value, np.ndarray) and value.dtype == np.uint64:
-        return [int(item) for item in value]
-    if isinstance(value, dict):
-        return {key: lists(item) for key, item in value.items()}
-    if isinstance(value, tuple):
-        return tuple(lists(item) for item in value)
-    return value
-
-
 def test_edits_match_caveclient(edit_cave: LocalCAVE, tmp_path: Path) -> None:
     graph = edit_cave.deployment.component(SegmentationGraph)
     theirs_pair, ours_pair = neighbour_pairs(graph, 2)
@@ -97,16 +85,14 @@ def test_edits_match_caveclient(edit_cave: LocalCAVE, tmp_path: Path) -> None:
     for effect in ("merged", "split", "undone"):
         assert ours[effect] is True, effect
         assert theirs[effect] is True, effect
-    # The one difference (README, "Moving from caveclient"): new root ids are a uint64 array here,
-    # a list of int there. Everything else about the types must match.
     differences = {
-        name: (type_of(lists(ours[name])), theirs[TYPES][name])
+        name: (type_of(ours[name]), theirs[TYPES][name])
         for name in ("do_merge", "preview_split", "execute_split", "undo_operation")
-        if type_of(lists(ours[name])) != theirs[TYPES][name]
+        if type_of(ours[name]) != theirs[TYPES][name]
     }
     assert differences == {}, "ours is not of caveclient's type"
     # The split's answer: one operation id and the new roots, two of them here.
     assert len(ours["execute_split"][1]) == len(theirs["execute_split"][1]) == 2
     their_preview, our_preview = theirs["preview_split"], ours["preview_split"]
     assert [len(part) > 0 for part in our_preview[:2]] == [len(part) > 0 for part in their_preview[:2]]
-    assert bool(np.asarray(our_preview[2])) == bool(their_preview[2])
+    assert our_preview[2] == their_preview[2]
