@@ -17,7 +17,7 @@ import httpx
 
 from .. import _defaults
 from ..errors import CAVEConnectionError, CAVEError, CAVETimeoutError, ConnectTimeoutError
-from .failures import begin_exchange, exchange_failure, plan_failure
+from .failures import Exchange, begin_exchange, exchange_failure, plan_failure
 from .plan import Effect, Gather, Plan, RawResponse, Request
 from .progress import ProgressSwitch, progress_bar
 from .redact import redact_exception, redact_url
@@ -120,20 +120,10 @@ class SyncRuntime:
             exchange = begin_exchange()
             try:
                 return request.send()
-            except httpx.TransportError as transport_error:
-                error: CAVEError = connection_error(transport_error)
-            except CAVEError as status_error:
-                error = status_error
-            except AssertionError:
-                raise  # a test double's transport (respx, MockTransport) refusing a request
-            except Exception as other:
-                raise exchange_failure(other, received=exchange.received) from other
+            except Exception as failure:
+                error = _retryable_error(failure, exchange)
             retries += 1
-            wait = self.retry.delay(retries, error, idempotent=request.idempotent)
-            if wait is None:
-                raise error
-            logger.info("retry %d of %s in %.2f s: %s", retries, _where(error), wait, error)
-            self._sleep(wait)
+            self._sleep(_retry_wait(self.retry, retries, error, request))
 
     def _gather(self, gather: Gather[Any]) -> list[Any]:
         if len(gather.requests) == 1:
@@ -250,20 +240,10 @@ class AsyncRuntime:
             exchange = begin_exchange()
             try:
                 return await self._shielded(request)
-            except httpx.TransportError as transport_error:
-                error: CAVEError = connection_error(transport_error)
-            except CAVEError as status_error:
-                error = status_error
-            except AssertionError:
-                raise  # a test double's transport (respx, MockTransport) refusing a request
-            except Exception as other:
-                raise exchange_failure(other, received=exchange.received) from other
+            except Exception as failure:
+                error = _retryable_error(failure, exchange)
             retries += 1
-            wait = self.retry.delay(retries, error, idempotent=request.idempotent)
-            if wait is None:
-                raise error
-            logger.info("retry %d of %s in %.2f s: %s", retries, _where(error), wait, error)
-            await self._sleep(wait)
+            await self._sleep(_retry_wait(self.retry, retries, error, request))
 
     async def _gather(self, gather: Gather[Any]) -> list[Any]:
         import asyncio
@@ -314,6 +294,30 @@ def _advance(
             raise
         raise typed from error
     return False, effect
+
+
+def _retryable_error(failure: Exception, exchange: Exchange) -> CAVEError:
+    """The error a failed attempt to send a request stands for, for the retry policy to judge.
+
+    Raised here instead: a test double's transport (respx, MockTransport) refusing a request, and
+    any failure that is neither a transport failure nor a CAVE error (typed by `exchange_failure`).
+    """
+    if isinstance(failure, httpx.TransportError):
+        return connection_error(failure)
+    if isinstance(failure, CAVEError):
+        return failure
+    if isinstance(failure, AssertionError):
+        raise failure
+    raise exchange_failure(failure, received=exchange.received) from failure
+
+
+def _retry_wait(policy: RetryPolicy, retries: int, error: CAVEError, request: Request[Any]) -> float:
+    """Seconds to wait before retry number `retries` of `request`; raises `error` when not retried."""
+    wait = policy.delay(retries, error, idempotent=request.idempotent)
+    if wait is None:
+        raise error
+    logger.info("retry %d of %s in %.2f s: %s", retries, _where(error), wait, error)
+    return wait
 
 
 def _where(error: CAVEError) -> str:
