@@ -1,5 +1,5 @@
-"""Every default of the client in one place. The README's "Timeouts" and "Retries" sections quote
-these numbers; change them here and there together."""
+"""Every default of the client in one place. The "Timeouts" and "Retries" sections of docs/errors.md
+quote these numbers; change them here and there together."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
     ├── CAVEConnectionError           the server could not be reached, or the connection broke
     │   ├── CAVETimeoutError          a connect/read/write/pool timeout expired
     │   │   └── ConnectTimeoutError   opening a connection took too long (also a RequestNotSentError)
-    │   ├── RequestNotSentError       the connection could not be opened: the server saw nothing
+    │   ├── RequestNotSentError       not opened, or refused unprocessed (HTTP/2): nothing was acted on
     │   └── RequestFailedError        the request could not be sent for another reason (not retried)
     ├── CAVEStatusError               the server answered with an error status (a requests.HTTPError)
     │   ├── BadRequestError           400
@@ -112,7 +112,8 @@ class CAVETimeoutError(CAVEConnectionError, _requests_errors.Timeout):
 
 
 class RequestNotSentError(CAVEConnectionError):
-    """The connection could not be opened, so the server never saw the request."""
+    """The server cannot have acted on the request: the connection could not be opened, or an HTTP/2
+    server refused the stream (or went away) without processing it."""
 
 
 class RequestFailedError(CAVEConnectionError):

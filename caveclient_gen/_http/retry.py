@@ -2,8 +2,9 @@
 
 Reads (GETs and the read-only POST queries) are retried on connection failures and on the statuses of
 `RETRY_STATUSES_READ`. Writes are retried only when the server cannot have acted on them: the
-connection was never opened, or the server refused with 429. A `Retry-After` header (seconds or an
-HTTP date) sets the wait; one longer than `RETRY_AFTER_MAX` ends the retries.
+connection was never opened, an HTTP/2 server refused the stream unprocessed, or the server refused
+with 429. A `Retry-After` header (seconds or an HTTP date) sets the wait; one longer than
+`RETRY_AFTER_MAX` ends the retries.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import httpx
 
 from .. import _defaults
 from ..errors import CAVEConnectionError, CAVEError, CAVETimeoutError, ConnectTimeoutError
-from .failures import begin_exchange, exchange_failure, plan_failure
+from .failures import Exchange, begin_exchange, exchange_failure, plan_failure
 from .plan import Effect, Gather, Plan, RawResponse, Request
 from .progress import ProgressSwitch, progress_bar
 from .redact import redact_exception, redact_url
@@ -37,7 +37,7 @@ def connection_error(error: httpx.TransportError) -> CAVEConnectionError:
     except RuntimeError:
         method, url = "?", "?"
     kind: type[CAVEConnectionError]
-    if isinstance(error, NOT_SENT):
+    if isinstance(error, NOT_SENT) or unprocessed_by_http2_server(error):
         kind = RequestNotSentError
         if isinstance(error, httpx.ConnectTimeout | httpx.PoolTimeout):
             return _timeout_not_sent(error, method, url)
@@ -48,6 +48,25 @@ def connection_error(error: httpx.TransportError) -> CAVEConnectionError:
     typed = kind(f"{type(error).__name__}: {error}", method=method, url=url)
     typed.__cause__ = error
     return typed
+
+
+def unprocessed_by_http2_server(error: httpx.TransportError) -> bool:
+    """Whether an HTTP/2 server said it did not process the request (RFC 9113, 8.7): it refused the
+    stream, or went away having processed no stream of the connection. httpcore raises both as a
+    RemoteProtocolError carrying h2's event; a GOAWAY that spares streams below our own is retried
+    by httpcore itself, on a new connection."""
+    cause = error.__cause__
+    if not isinstance(error, httpx.RemoteProtocolError) or cause is None or not cause.args:
+        return False
+    import h2.errors
+    import h2.events
+
+    event = cause.args[0]
+    if isinstance(event, h2.events.StreamReset):
+        return bool(event.error_code == h2.errors.ErrorCodes.REFUSED_STREAM)
+    if isinstance(event, h2.events.ConnectionTerminated):
+        return event.last_stream_id == 0
+    return False
 
 
 def _timeout_not_sent(error: httpx.TransportError, method: str, url: str) -> CAVEConnectionError:
@@ -101,20 +120,10 @@ class SyncRuntime:
             exchange = begin_exchange()
             try:
                 return request.send()
-            except httpx.TransportError as transport_error:
-                error: CAVEError = connection_error(transport_error)
-            except CAVEError as status_error:
-                error = status_error
-            except AssertionError:
-                raise  # a test double's transport (respx, MockTransport) refusing a request
-            except Exception as other:
-                raise exchange_failure(other, received=exchange.received) from other
+            except Exception as failure:
+                error = _retryable_error(failure, exchange)
             retries += 1
-            wait = self.retry.delay(retries, error, idempotent=request.idempotent)
-            if wait is None:
-                raise error
-            logger.info("retry %d of %s in %.2f s: %s", retries, _where(error), wait, error)
-            self._sleep(wait)
+            self._sleep(_retry_wait(self.retry, retries, error, request))
 
     def _gather(self, gather: Gather[Any]) -> list[Any]:
         if len(gather.requests) == 1:
@@ -231,34 +240,41 @@ class AsyncRuntime:
             exchange = begin_exchange()
             try:
                 return await self._shielded(request)
-            except httpx.TransportError as transport_error:
-                error: CAVEError = connection_error(transport_error)
-            except CAVEError as status_error:
-                error = status_error
-            except AssertionError:
-                raise  # a test double's transport (respx, MockTransport) refusing a request
-            except Exception as other:
-                raise exchange_failure(other, received=exchange.received) from other
+            except Exception as failure:
+                error = _retryable_error(failure, exchange)
             retries += 1
-            wait = self.retry.delay(retries, error, idempotent=request.idempotent)
-            if wait is None:
-                raise error
-            logger.info("retry %d of %s in %.2f s: %s", retries, _where(error), wait, error)
-            await self._sleep(wait)
+            await self._sleep(_retry_wait(self.retry, retries, error, request))
 
     async def _gather(self, gather: Gather[Any]) -> list[Any]:
         import asyncio
 
         limit = asyncio.Semaphore(gather.concurrency)
+        failed = asyncio.Event()
         with progress_bar(self.progress, len(gather.requests), gather.description) as advance:
 
             async def bounded(request: Request[Any]) -> Any:
                 async with limit:
-                    response = await self.send(request)
+                    if failed.is_set():  # woken by the failed request's slot: the call is over
+                        return None
+                    try:
+                        response = await self.send(request)
+                    except BaseException:
+                        failed.set()  # before the slot is released to the next request
+                        raise
                 advance(1)
                 return response
 
-            return list(await asyncio.gather(*(bounded(r) for r in gather.requests)))
+            tasks = [asyncio.ensure_future(bounded(r)) for r in gather.requests]
+            try:
+                return list(await asyncio.gather(*tasks))
+            finally:
+                # After a failure, as in the sync runtime: the requests not sent yet are not sent, and
+                # those in flight run on as orphans (see _shielded) until they end or the client closes.
+                unfinished = [task for task in tasks if not task.done()]
+                for task in unfinished:
+                    task.cancel()
+                if unfinished:
+                    await asyncio.gather(*unfinished, return_exceptions=True)
 
 
 def _advance(
@@ -278,6 +294,30 @@ def _advance(
             raise
         raise typed from error
     return False, effect
+
+
+def _retryable_error(failure: Exception, exchange: Exchange) -> CAVEError:
+    """The error a failed attempt to send a request stands for, for the retry policy to judge.
+
+    Raised here instead: a test double's transport (respx, MockTransport) refusing a request, and
+    any failure that is neither a transport failure nor a CAVE error (typed by `exchange_failure`).
+    """
+    if isinstance(failure, httpx.TransportError):
+        return connection_error(failure)
+    if isinstance(failure, CAVEError):
+        return failure
+    if isinstance(failure, AssertionError):
+        raise failure
+    raise exchange_failure(failure, received=exchange.received) from failure
+
+
+def _retry_wait(policy: RetryPolicy, retries: int, error: CAVEError, request: Request[Any]) -> float:
+    """Seconds to wait before retry number `retries` of `request`; raises `error` when not retried."""
+    wait = policy.delay(retries, error, idempotent=request.idempotent)
+    if wait is None:
+        raise error
+    logger.info("retry %d of %s in %.2f s: %s", retries, _where(error), wait, error)
+    return wait
 
 
 def _where(error: CAVEError) -> str:

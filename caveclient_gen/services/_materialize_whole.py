@@ -8,6 +8,7 @@ uncapped query would give.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
@@ -84,18 +85,10 @@ def partitioned_query(
         raise InvalidInputError("all_rows", "is not available for queries answered live by the server")
     key_table = key_table_of(route, name, body)
     data_params = {k: v for k, v in params.items() if k != "count"}
+    at_version = functools.partial(query_request, api, datastack=datastack, version=version)
 
     def request(part: dict[str, Any]) -> Request[Any]:
-        return query_request(
-            api,
-            route,
-            datastack=datastack,
-            version=version,
-            name=name,
-            body=part,
-            params=data_params,
-            arrow=arrow,
-        )
+        return at_version(route, name=name, body=part, params=data_params, arrow=arrow)
 
     def count(part: dict[str, Any]) -> Request[Any]:
         if route == "join":
@@ -105,33 +98,13 @@ def partitioned_query(
                 for key, value in part.items()
                 if key.startswith("filter_") and isinstance(value, dict) and key_table in value
             }
-            return query_request(
-                api,
-                "table",
-                datastack=datastack,
-                version=version,
-                name=key_table,
-                body=own,
-                params={"count": True},
-                arrow=True,
-            )
-        return query_request(
-            api,
-            route,
-            datastack=datastack,
-            version=version,
-            name=name,
-            body=part,
-            params={**data_params, "count": True},
-            arrow=True,
-        )
+            return at_version("table", name=key_table, body=own, params={"count": True}, arrow=True)
+        count_params = {**data_params, "count": True}
+        return at_version(route, name=name, body=part, params=count_params, arrow=True)
 
     def probe() -> Request[Any]:
-        return query_request(
-            api,
+        return at_version(
             "view" if route == "view" else "table",
-            datastack=datastack,
-            version=version,
             name=key_table,
             body={"select_columns": ["id"]},
             params={},

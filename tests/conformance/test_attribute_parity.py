@@ -122,7 +122,7 @@ def test_caveclient_mock_has_caveclients_signature(theirs: dict[str, Any]) -> No
 
 
 def test_session_defaults_take_caveclients_parameters(theirs: dict[str, Any]) -> None:
-    """Same names and order; the defaults are ours (README, Retries), except pool_block's."""
+    """Same names and order; the defaults are ours (docs/errors.md, Retries), except pool_block's."""
     import inspect
 
     ours = inspect.signature(caveclient_gen.set_session_defaults).parameters

@@ -374,8 +374,8 @@ def test_materialize_matches_caveclient(
 
     for name in ("query_table:nuclei", "query_table:synapses", "query_view"):
         assert len(ours[f"{name}:records"]) > 0, f"{name}: an empty result proves nothing"
-    # caveclient 8.2.1's join_query(return_df=False) returns None (it has no else branch, README);
-    # ours returns the rows as records, those of the DataFrame.
+    # caveclient 8.2.1's join_query(return_df=False) returns None (it has no else branch; listed in
+    # docs/moving-from-caveclient.md); ours returns the rows as records, those of the DataFrame.
     with pytest.warns(CAVEServerWarning, match="Table Owner Notice"):
         joined_records = mat.join_query(
             [[REFERENCE, "target_id"], [NUCLEI, "id"]],
@@ -662,7 +662,8 @@ def test_chunkedgraph_matches_caveclient(
     ours["get_merge_log"] = cg.get_merge_log(root)
     # This LocalCAVE answers contact_sites as PyChunkedGraph would without its bug (conftest), in
     # a box where the root touches exactly two pieces. caveclient 8.2.1 then fails on the answer
-    # (int() of its "contact_site_metadata" key, a ValueError; README); ours returns the sites.
+    # (int() of its "contact_site_metadata" key, a ValueError; listed in
+    # docs/moving-from-caveclient.md); ours returns the sites.
     contact_root, contact_box = world["contact"]
     contacts = cg.get_contact_sites(contact_root, np.array(contact_box))
     assert len(contacts) > 0

@@ -133,7 +133,7 @@ def nglui(client: Any, results: dict[str, Any], work: str) -> None:
         results["stored state"] = {"value": plain(client.state.get_state_json(state_id))}
         results["expected:stored state"] = {"value": plain(json.loads(state.to_json_string()))}
     # isinstance(segmentation_source, caveclient.frameworkclient.CAVEclientFull) is False for our
-    # client: the README's workaround passes the segmentation path, and CloudVolume reads the token
+    # client: the documented workaround passes the segmentation path, and CloudVolume reads the token
     # from the secrets file the client saved.
     record(
         results,
@@ -172,7 +172,8 @@ def pcg_skel(client: Any, results: dict[str, Any], work: str) -> None:
         "pcg_meshwork(synapses=True) [refused: isinstance check]",
         lambda: library.pcg_meshwork(root, client=client, synapses=True),
     )
-    # The README's one-line workaround: pcg_anno also accepts our client as a full client.
+    # The one-line workaround of docs/moving-from-caveclient.md: pcg_anno also accepts our client
+    # as a full client.
     pcg_skel.pcg_anno.CAVEclientFull = (caveclient.frameworkclient.CAVEclientFull, type(client))
     meshwork = record(
         results,
@@ -217,7 +218,7 @@ def fafbseg(client: Any, results: dict[str, Any], work: str) -> None:
     from fafbseg import flywire
 
     root, past = synapse_roots(client)
-    # fafbseg builds its own caveclient by datastack name; the README's workaround puts ours in
+    # fafbseg builds its own caveclient by datastack name; the documented workaround puts ours in
     # its client cache. With a LocalCAVE, the dataset is the segmentation's URL (fafbseg would ask
     # the public global server which datastacks exist otherwise).
     client.auth.save_token(client.auth.token, overwrite=True)  # fafbseg reads it for requests

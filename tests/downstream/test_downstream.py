@@ -4,9 +4,9 @@
 The libraries run in an environment of their own (the versions below, which work with
 caveclient 8.2.1), built once per session from uv's cache, with this project on PYTHONPATH; one
 subprocess per library, driven by downstream_driver.py. Where a library checks `isinstance`
-against caveclient's classes or builds its own caveclient, the driver applies the README's
-one-line workaround and records that the call without it is refused, so the test notices when a
-library starts to accept our client as it is.
+against caveclient's classes or builds its own caveclient, the driver applies the one-line
+workaround of docs/moving-from-caveclient.md and records that the call without it is refused, so
+the test notices when a library starts to accept our client as it is.
 The driver refuses every connection outside the machine; the test checks none was tried.
 """
 

@@ -15,7 +15,7 @@ import inspect
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -26,6 +26,11 @@ import pytest
 from caveclient_gen import AsyncCAVEclient, CAVEclient, _defaults
 from caveclient_gen.errors import CAVEError
 from caveclient_gen.testing.chunkedgraph.segmentation.graph import SegmentationGraph
+from caveclient_gen.testing.materialize.versions import (
+    LATEST_VERSION,
+    OLDER_VERSION,
+    MaterializationTimeline,
+)
 from caveclient_gen.testing.skeleton.store import SkeletonStore
 from tests.faults.conftest import FaultyCAVE
 from tests.faults.proxy import AFTER_SERVER, FAULTS
@@ -38,6 +43,7 @@ STALL_TIMEOUT = 0.25
 """Read timeout of clients in the stall scenario (the proxy stalls for longer)."""
 ANNOTATION_TABLE = "fault_tags"
 NUCLEI = "nucleus_detection_v0"
+CELL_TYPES = "allen_soma_coarse_cell_class_model_v2"
 
 READS_ALWAYS_CORRECT = frozenset(FAULTS) - {"500_html", "stall", "wrong_shape", "corrupt_gzip"}
 """Faults a read must see through (retried, or harmless): its result must be the correct one."""
@@ -62,6 +68,8 @@ class World:
     requests: dict[str, int]
     merge_pairs: list[tuple[int, int, list[float], list[float]]]
     outcomes: dict[str, int]
+    split_pair: tuple[int, int, list[float], list[float]]
+    """Merged before each split scenario (if a previous one split it), split by the call under test."""
 
 
 def client_of(faulty: FaultyCAVE, mode: str, fault: str | None) -> CAVEclient | AsyncCAVEclient:
@@ -157,10 +165,14 @@ def world(faulty: FaultyCAVE) -> Iterator[World]:
                     )
                 )
                 break
-    assert len(pairs) >= 4 * len(FAULTS), "two merge pairs per scenario and mode"
+    assert len(pairs) >= 4 * len(FAULTS) + 2, "two merge pairs per scenario and mode, two for splits"
+    split_pair, preview_pair, *merge_pairs = pairs
+    moment, travelled_roots = time_travel(faulty, graph)
     with CAVEclient(cave.datastack, server_address=faulty.proxy.url, auth_token=cave.token) as direct:
         direct.annotation.create_table(ANNOTATION_TABLE, "bound_tag", "fault injection", [4, 4, 40])
         state_id = direct.state.upload_state_json({"layers": [{"name": "img"}], "n": 1})
+        # Merged after `past`, and edited by nothing later: its split preview cannot change.
+        preview_root = merged_root(direct, preview_pair)
     reads = [
         ReadCall("info.get_datastacks", "/datastacks", lambda c: c.info.get_datastacks()),
         ReadCall(
@@ -197,6 +209,46 @@ def world(faulty: FaultyCAVE) -> Iterator[World]:
         ),
         ReadCall("l2cache.get_l2data (bulk)", "/attributes", lambda c: c.l2cache.get_l2data(l2_ids)),
         ReadCall("skeleton.get_skeleton", "/skeleton", lambda c: c.skeleton.get_skeleton(skeleton_root)),
+        # Version 2 brought forward to `moment`: the filter's roots checked and mapped back
+        # (is_latest_roots, root_timestamps, past_id_mapping), the query, then stale roots looked up
+        # again (is_latest_roots, roots_binary). The fault hits a step in the middle, then the last.
+        ReadCall(
+            "materialize.live_query (time travel; fault on past_id_mapping)",
+            "/past_id_mapping",
+            lambda c: c.materialize.live_query(
+                NUCLEI, moment, filter_in_dict={"pt_root_id": travelled_roots}
+            ),
+        ),
+        ReadCall(
+            "materialize.live_query (time travel; fault on roots_binary)",
+            "/roots_binary",
+            lambda c: c.materialize.live_query(
+                NUCLEI, moment, filter_in_dict={"pt_root_id": travelled_roots}
+            ),
+        ),
+        ReadCall(
+            "materialize.live_live_query",
+            f"/datastack/{cave.datastack}/query",
+            lambda c: c.materialize.live_live_query(
+                NUCLEI, moment, filter_in_dict={NUCLEI: {"pt_root_id": travelled_roots}}
+            ),
+        ),
+        ReadCall(
+            "materialize.join_query",
+            f"/datastack/{cave.datastack}/version/{LATEST_VERSION}/query",
+            lambda c: c.materialize.join_query(
+                [[CELL_TYPES, "target_id"], [NUCLEI, "id"]],
+                suffixes={CELL_TYPES: "", NUCLEI: "_ref"},
+                limit=150,
+            ),
+        ),
+        ReadCall(
+            "chunkedgraph.preview_split",
+            "/graph/split_preview",
+            lambda c: c.chunkedgraph.preview_split(
+                [preview_pair[2]], [preview_pair[3]], preview_root, [preview_pair[0]], [preview_pair[1]]
+            ),
+        ),
     ]
     with pytest.MonkeyPatch.context() as patch:
         # Small chunks, so bulk calls send several concurrent requests (the gather path).
@@ -209,7 +261,38 @@ def world(faulty: FaultyCAVE) -> Iterator[World]:
             assert not isinstance(result, BaseException), (read.name, result)
             expected[read.name] = result
             requests[read.name] = len(on_route(faulty.proxy.since(mark), read.route))
-        yield World(faulty, reads, expected, requests, pairs, {})
+        travelled = expected["materialize.live_query (time travel; fault on roots_binary)"]
+        assert travelled["pt_root_id"].isin(travelled_roots).all(), "roots of the moment"
+        yield World(faulty, reads, expected, requests, merge_pairs, {}, split_pair)
+
+
+def time_travel(faulty: FaultyCAVE, graph: SegmentationGraph) -> tuple[datetime, list[int]]:
+    """A moment after the older version's edits, before the latest version (so live queries start
+    from the older one), and roots of nuclei then: three that edits made since the older version
+    (each the successor of an older root), one that none changed."""
+    cave = faulty.cave
+    timeline = cave.deployment.component(MaterializationTimeline)
+    moment = timeline.version_times[LATEST_VERSION].replace(tzinfo=UTC) - timedelta(minutes=1)
+    older = timeline.version_times[OLDER_VERSION].replace(tzinfo=UTC)
+    with CAVEclient(cave.datastack, server_address=faulty.proxy.url, auth_token=cave.token) as direct:
+        nuclei = direct.materialize.query_table(NUCLEI, materialization_version=OLDER_VERSION)
+    supervoxels = nuclei["pt_supervoxel_id"].to_numpy(dtype=np.uint64)
+    then = graph.roots_at(supervoxels, older)
+    now = graph.roots_at(supervoxels, moment)
+    changed = sorted({int(r) for r in now[then != now]})
+    unchanged = sorted({int(r) for r in now[then == now]})
+    assert len(changed) >= 3, "edits between the versions changed nuclei's roots"
+    assert unchanged, "some nuclei's roots stayed the same"
+    return moment, [*changed[:3], unchanged[0]]
+
+
+def merged_root(direct: CAVEclient, pair: tuple[int, int, list[float], list[float]]) -> int:
+    """Merge the pair's neurons (unless they are one already); their root."""
+    first, second, first_point, second_point = pair
+    roots = direct.chunkedgraph.get_roots([first, second])
+    if roots[0] != roots[1]:
+        direct.chunkedgraph.do_merge([first, second], [first_point, second_point], resolution=(1, 1, 1))
+    return int(direct.chunkedgraph.get_root_id(first))
 
 
 def on_route(exchanges: list[Any], route: str) -> list[Any]:
@@ -278,6 +361,8 @@ class WriteCall:
     prepare: Callable[[CAVEclient], Any]
     """Run with a direct client before the call (for example, posting the row to delete)."""
     run: Callable[[Any, Any], Any]
+    effects: Callable[[CAVEclient, Any], int] | None = None
+    """How many times the write took effect, seen by a direct client afterwards (when it can tell)."""
 
 
 def rows_in_table(direct: CAVEclient) -> int:
@@ -373,11 +458,36 @@ def merge_call(pair: tuple[int, int, list[float], list[float]]) -> WriteCall:
     )
 
 
+def split_call(pair: tuple[int, int, list[float], list[float]]) -> WriteCall:
+    """Split the pair's neurons, merged beforehand by a direct client."""
+    first, second, first_point, second_point = pair
+
+    def split_apart(direct: CAVEclient, _: Any) -> int:
+        roots = direct.chunkedgraph.get_roots([first, second])
+        return int(roots[0] != roots[1])
+
+    return WriteCall(
+        "chunkedgraph.execute_split",
+        "POST",
+        "/split?",
+        lambda direct: merged_root(direct, pair),
+        lambda client, root: client.chunkedgraph.execute_split(
+            [first_point], [second_point], root, [first], [second]
+        ),
+        split_apart,
+    )
+
+
 @pytest.mark.parametrize("mode", ["sync", "async"])
 @pytest.mark.parametrize("fault", FAULTS)
 def test_writes_apply_once_and_raise_when_unknown(world: World, fault: str, mode: str) -> None:
     faulty, proxy = world.faulty, world.faulty.proxy
-    writes = [*WRITES, merge_call(world.merge_pairs.pop()), undo_call(world.merge_pairs.pop())]
+    writes = [
+        *WRITES,
+        merge_call(world.merge_pairs.pop()),
+        undo_call(world.merge_pairs.pop()),
+        split_call(world.split_pair),
+    ]
     failures = []
     with CAVEclient(
         faulty.cave.datastack, server_address=proxy.url, auth_token=faulty.cave.token
@@ -400,6 +510,10 @@ def test_writes_apply_once_and_raise_when_unknown(world: World, fault: str, mode
                 added = rows_in_table(direct) - rows_before
                 if added != received:
                     failures.append(f"{write.name}: {added} rows added for {received} requests")
+            if write.effects is not None:
+                effects = write.effects(direct, prepared)
+                if effects != received:
+                    failures.append(f"{write.name}: took effect {effects} times for {received} requests")
             if isinstance(result, BaseException):
                 if not isinstance(result, CAVEError):
                     failures.append(f"{write.name}: raised {type(result).__name__}: {result}")

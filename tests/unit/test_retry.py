@@ -161,3 +161,63 @@ def test_connection_refused_is_retried_then_reported() -> None:
     with pytest.raises(CAVEConnectionError, match="connection refused"):
         client.info.get_datastacks()
     assert calls == 3
+
+
+def _http2_failure(event: object) -> httpx.RemoteProtocolError:
+    """What httpx raises for an HTTP/2 event httpcore reports as a protocol error."""
+    import httpcore
+
+    error = httpx.RemoteProtocolError(str(event))
+    error.__cause__ = httpcore.RemoteProtocolError(event)
+    return error
+
+
+def _stream_reset(code: int) -> object:
+    import h2.events
+
+    return h2.events.StreamReset(stream_id=1, error_code=code, remote_reset=True)
+
+
+def _goaway(last_stream_id: int) -> object:
+    import h2.events
+
+    event = h2.events.ConnectionTerminated()
+    event.error_code, event.last_stream_id = 0, last_stream_id
+    return event
+
+
+@pytest.mark.parametrize(
+    ("event", "writes_retried"),
+    [
+        (_stream_reset(7), True),  # REFUSED_STREAM: not processed (RFC 9113, 8.7)
+        (_goaway(0), True),  # the server went away having processed no stream
+        (_stream_reset(2), False),  # INTERNAL_ERROR: the server may have acted
+        (_goaway(1), False),  # our stream 1 may have been processed
+    ],
+)
+def test_http2_refusals_before_processing_let_writes_be_retried(
+    event: object, writes_retried: bool
+) -> None:
+    calls = 0
+
+    def fail_once(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise _http2_failure(event)
+        return httpx.Response(200, json="https://cave.test/nglstate/api/v1/5")  # the new state
+
+    client = CAVEclient(
+        server_address="https://cave.test",
+        auth_token="t0ken",
+        transport=httpx.MockTransport(fail_once),
+    )
+    client._core.runtime._sleep = lambda seconds: None  # type: ignore[union-attr]
+    if writes_retried:
+        client.state.upload_state_json({"layers": []})
+        assert calls == 2
+    else:
+        with pytest.raises(CAVEConnectionError) as raised:
+            client.state.upload_state_json({"layers": []})
+        assert not isinstance(raised.value, RequestNotSentError)
+        assert calls == 1

@@ -114,6 +114,10 @@ class _PublicAccess:
         return self._answer
 
 
+# What refuses a caller once authenticated (a missing permission, group or privilege), or None.
+_Refusal = Callable[[Request, Caller, _PublicAccess], Awaitable[Response | None]]
+
+
 class AuthGuard:
     """Decorators that guard endpoints exactly as the middle_auth_client decorators do."""
 
@@ -124,18 +128,7 @@ class AuthGuard:
 
     def requires_auth(self, *, public_access: PublicAccessCheck | None = None) -> Guard:
         """Any valid token (or, where ``public_access`` says so, none)."""
-
-        def decorate(endpoint: CallerEndpoint) -> Endpoint:
-            @functools.wraps(endpoint)
-            async def guarded(request: Request) -> Response:
-                outcome = await self._authenticate(request, _PublicAccess(request, public_access))
-                if isinstance(outcome, Response):
-                    return outcome
-                return await endpoint(request, outcome)
-
-            return guarded
-
-        return decorate
+        return self._guard(public_access)
 
     def requires_permission(
         self,
@@ -154,53 +147,46 @@ class AuthGuard:
         ``pychunkedgraph``); ``table_param`` names the path parameter holding the resource, or
         ``table_id`` / ``dataset`` fix it. ``public_access`` never opens ``edit`` routes.
         """
-        public_check = None if permission == "edit" else public_access
+
+        async def refusal(request: Request, caller: Caller, public: _PublicAccess) -> Response | None:
+            resource = table_id
+            if resource is None and table_param is not None:
+                resource = request.path_params.get(table_param)
+            return await self._check_permission(
+                request, caller, permission, namespace, resource, dataset, ignore_tos, public
+            )
+
+        return self._guard(None if permission == "edit" else public_access, refusal)
+
+    def requires_superadmin(self) -> Guard:
+        async def refusal(request: Request, caller: Caller, public: _PublicAccess) -> Response | None:
+            if caller.is_superadmin:
+                return None
+            return flask_text("Requires superadmin privilege.", 403)
+
+        return self._guard(None, refusal)
+
+    def requires_group(self, group: str) -> Guard:
+        async def refusal(request: Request, caller: Caller, public: _PublicAccess) -> Response | None:
+            if group in caller.payload.get("groups", []):
+                return None
+            return flask_text(f"Requires membership of group: {group}", 403)
+
+        return self._guard(None, refusal)
+
+    def _guard(self, public_access: PublicAccessCheck | None, refusal: _Refusal | None = None) -> Guard:
+        """Endpoints called with the authenticated caller, unless `refusal` answers in their place."""
 
         def decorate(endpoint: CallerEndpoint) -> Endpoint:
             @functools.wraps(endpoint)
             async def guarded(request: Request) -> Response:
-                public = _PublicAccess(request, public_check)
+                public = _PublicAccess(request, public_access)
                 outcome = await self._authenticate(request, public)
                 if isinstance(outcome, Response):
                     return outcome
-                resource = table_id
-                if resource is None and table_param is not None:
-                    resource = request.path_params.get(table_param)
-                refusal = await self._check_permission(
-                    request, outcome, permission, namespace, resource, dataset, ignore_tos, public
-                )
-                if refusal is not None:
-                    return refusal
-                return await endpoint(request, outcome)
-
-            return guarded
-
-        return decorate
-
-    def requires_superadmin(self) -> Guard:
-        def decorate(endpoint: CallerEndpoint) -> Endpoint:
-            @functools.wraps(endpoint)
-            async def guarded(request: Request) -> Response:
-                outcome = await self._authenticate(request, _PublicAccess(request, None))
-                if isinstance(outcome, Response):
-                    return outcome
-                if not outcome.is_superadmin:
-                    return flask_text("Requires superadmin privilege.", 403)
-                return await endpoint(request, outcome)
-
-            return guarded
-
-        return decorate
-
-    def requires_group(self, group: str) -> Guard:
-        def decorate(endpoint: CallerEndpoint) -> Endpoint:
-            @functools.wraps(endpoint)
-            async def guarded(request: Request) -> Response:
-                outcome = await self._authenticate(request, _PublicAccess(request, None))
-                if isinstance(outcome, Response):
-                    return outcome
-                if group not in outcome.payload.get("groups", []):
-                    return flask_text(f"Requires membership of group: {group}", 403)
+                refused = None if refusal is None else await refusal(request, outcome, public)
+                if refused is not None:
+                    return refused
                 return await endpoint(request, outcome)
 
             return guarded

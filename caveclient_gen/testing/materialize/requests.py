@@ -14,6 +14,7 @@ from starlette.requests import Request
 
 from ..annotation.body_schemas import AwareDateTime, Dict, Float, Int, List, Schema, Str
 from ..server.restx_errors import bad_request
+from .table_queries import FILTER_KEYS
 
 
 @dataclass(frozen=True)
@@ -77,20 +78,7 @@ def optional_boolean(request: Request, name: str, default: bool) -> bool:
     return default if raw is None else parse_boolean(raw)
 
 
-_FILTERS = {
-    name: Dict()
-    for name in (
-        "filter_in_dict",
-        "filter_notin_dict",
-        "filter_equal_dict",
-        "filter_greater_dict",
-        "filter_less_dict",
-        "filter_greater_equal_dict",
-        "filter_less_equal_dict",
-        "filter_spatial_dict",
-        "filter_regex_dict",
-    )
-}
+_FILTERS = {name: Dict() for name in FILTER_KEYS}
 _RESOLUTION = List(Float(), length=3)
 
 SIMPLE_QUERY_SCHEMA = Schema(

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
-from ..annotation.body_schemas import forced_json, load_body
+from ..annotation.body_schemas import Schema, forced_json, load_body
 from ..auth.guard import AuthGuard, Caller
 from ..server.restx_errors import AbortError, answer_errors_like_restx
 from ..server.wire import flask_error_page, flask_json, restx_json
@@ -105,6 +105,12 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
     edit = guard.requires_permission("edit", namespace="datastack", table_param="datastack_name")
     errors = answer_errors_like_restx(service="materializationengine", module="blueprints/client/api2")
     limited = rate_limited(lambda: deployment.component(QueryRateLimiter))
+
+    async def versioned_query(request: Request, schema: Schema) -> tuple[str, int, dict[str, Any]]:
+        """The datastack and version of a query of one version (checked first), and its body."""
+        datastack, version = request.path_params["datastack_name"], _version(request)
+        queries().validate_datastack(datastack, version)
+        return datastack, version, load_body(await forced_json(request), schema)
 
     # -- service probes --------------------------------------------------------------------
 
@@ -275,9 +281,7 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
     @limited
     @errors
     async def query_table_v2(request: Request, caller: Caller) -> Response:
-        datastack, version = request.path_params["datastack_name"], _version(request)
-        queries().validate_datastack(datastack, version)
-        body = load_body(await forced_json(request), SIMPLE_QUERY_SCHEMA)
+        datastack, version, body = await versioned_query(request, SIMPLE_QUERY_SCHEMA)
         args = _v2_arguments(request)
         queries().simple_query(
             datastack,
@@ -294,9 +298,7 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
     @limited
     @errors
     async def query_table_v3(request: Request, caller: Caller) -> Response:
-        datastack, version = request.path_params["datastack_name"], _version(request)
-        queries().validate_datastack(datastack, version)
-        body = load_body(await forced_json(request), SIMPLE_QUERY_SCHEMA)
+        datastack, version, body = await versioned_query(request, SIMPLE_QUERY_SCHEMA)
         args = query_arguments(request)
         answer = await run_in_threadpool(
             queries().simple_query,
@@ -314,9 +316,7 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
     @limited
     @errors
     async def join_query_v2(request: Request, caller: Caller) -> Response:
-        datastack, version = request.path_params["datastack_name"], _version(request)
-        queries().validate_datastack(datastack, version)
-        body = load_body(await forced_json(request), COMPLEX_QUERY_SCHEMA)
+        datastack, version, body = await versioned_query(request, COMPLEX_QUERY_SCHEMA)
         queries().join_query(
             datastack, version, _v2_arguments(request), body, caller, convert_positions=False
         )
@@ -326,9 +326,7 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
     @limited
     @errors
     async def join_query_v3(request: Request, caller: Caller) -> Response:
-        datastack, version = request.path_params["datastack_name"], _version(request)
-        queries().validate_datastack(datastack, version)
-        body = load_body(await forced_json(request), COMPLEX_QUERY_SCHEMA)
+        datastack, version, body = await versioned_query(request, COMPLEX_QUERY_SCHEMA)
         args = query_arguments(request)
         answer = await run_in_threadpool(
             queries().join_query, datastack, version, args, body, caller, convert_positions=True
@@ -381,9 +379,7 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
     @limited
     @errors
     async def view_query(request: Request, caller: Caller) -> Response:
-        datastack, version = request.path_params["datastack_name"], _version(request)
-        queries().validate_datastack(datastack, version)
-        body = load_body(await forced_json(request), SIMPLE_QUERY_SCHEMA)
+        datastack, version, body = await versioned_query(request, SIMPLE_QUERY_SCHEMA)
         args = query_arguments(request)
         answer = await run_in_threadpool(
             queries().view_query, datastack, version, request.path_params["view_name"], args, body

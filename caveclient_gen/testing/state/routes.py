@@ -84,11 +84,12 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
             return flask_error_page(500)
         return flask_text(stored)
 
-    def id_from_path(request: Request) -> int | None:
+    async def upload_under_path_id(request: Request, caller: Caller, columns: Sequence[str]) -> Response:
         try:
-            return int(request.path_params["json_id"])
+            entity_id = int(request.path_params["json_id"])
         except ValueError:
-            return None
+            return flask_error_page(500)
+        return await upload(request, caller, columns, entity_id)
 
     @requires_auth
     async def index(request: Request, caller: Caller) -> Response:
@@ -116,10 +117,7 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
 
     @requires_superadmin
     async def post_state_with_id(request: Request, caller: Caller) -> Response:
-        entity_id = id_from_path(request)
-        if entity_id is None:
-            return flask_error_page(500)
-        return await upload(request, caller, STATE_COLUMNS, entity_id)
+        return await upload_under_path_id(request, caller, STATE_COLUMNS)
 
     @requires_auth
     async def get_properties(request: Request, caller: Caller) -> Response:
@@ -135,10 +133,7 @@ def create_router(deployment: Deployment, guard: AuthGuard) -> Router:
 
     @requires_superadmin
     async def post_properties_with_id(request: Request, caller: Caller) -> Response:
-        entity_id = id_from_path(request)
-        if entity_id is None:
-            return flask_error_page(500)
-        return await upload(request, caller, PROPERTY_COLUMNS, entity_id)
+        return await upload_under_path_id(request, caller, PROPERTY_COLUMNS)
 
     read_and_write = ["GET", "POST"]
     v1 = "/api/v1"
