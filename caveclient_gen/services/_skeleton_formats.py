@@ -182,7 +182,10 @@ def swc_frame(data: bytes) -> pd.DataFrame:
 
 
 def refusal_frame(data: bytes) -> pd.DataFrame:
-    """The refusal list (gzip CSV with a header row) as a DataFrame [DATASTACK_NAME, ROOT_ID]."""
+    """The refusal list (gzip CSV) as a DataFrame [DATASTACK_NAME, ROOT_ID].
+
+    The service sends a header row; a list without one is read as those two columns in that order
+    (a header names at least one of them, which no data row can: a root id is a number)."""
     import pandas as pd
 
     text = gunzipped(data).decode("utf-8")
@@ -190,7 +193,15 @@ def refusal_frame(data: bytes) -> pd.DataFrame:
         return pd.DataFrame(
             {"DATASTACK_NAME": pd.Series(dtype=str), "ROOT_ID": pd.Series(dtype="int64")}
         )
-    frame = pd.read_csv(io.StringIO(text), dtype={"DATASTACK_NAME": "str", "ROOT_ID": "int64"})
+    dtypes = {"DATASTACK_NAME": "str", "ROOT_ID": "int64"}
+    first_row = {field.strip() for field in text.lstrip().splitlines()[0].split(",")}
+    if not first_row & set(REFUSAL_COLUMNS):
+        frame = pd.read_csv(io.StringIO(text), header=None, dtype=str)
+        if frame.shape[1] != len(REFUSAL_COLUMNS):
+            raise ValueError(f"the refusal list has {frame.shape[1]} columns, not 2, and no header")
+        frame.columns = list(REFUSAL_COLUMNS)
+        return frame.astype(dtypes)
+    frame = pd.read_csv(io.StringIO(text), dtype=dtypes)
     missing = [column for column in REFUSAL_COLUMNS if column not in frame.columns]
     if missing:
         raise ValueError(f"the refusal list has no column {', '.join(missing)}")

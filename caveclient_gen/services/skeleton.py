@@ -43,6 +43,7 @@ from caveclient_gen_api.skeleton.models.skeletons_exist_request import Skeletons
 
 from .._convert.values import as_id, as_id_array
 from .._convert.versions import ServerVersion, parse_version
+from .._http.comma_path import send_id_list, send_id_list_async
 from .._http.overloaded import overloaded
 from .._http.parse import parsed, parsed_list
 from .._http.plan import M, Plan, RawResponse, Request, api_method, fetch, fetch_all, read, write
@@ -494,17 +495,7 @@ class SkeletonClient(ServiceClient[M]):
         found: dict[int, bool] = {}
         for chunk, response in zip(chunks, responses, strict=True):
             _forward_warnings(response, log_warning)
-            answer = response.parsed
-            if isinstance(answer, bool) and len(chunk) == 1:
-                found[chunk[0]] = answer
-            elif isinstance(answer, SkeletonsExistMap):
-                found.update(
-                    (int(key), bool(value)) for key, value in answer.additional_properties.items()
-                )
-            else:
-                raise UnexpectedResponseError(
-                    f"skeletons_exist answered {type(answer).__name__} for {len(chunk)} root ids"
-                )
+            found.update(_exists_answer(chunk, response.parsed))
         if len(ids) == 1:
             return found[ids[0]]
         return found
@@ -747,8 +738,9 @@ class SkeletonClient(ServiceClient[M]):
         chunks = _chunks(ids, MAX_BULK_IDS)
         requests = [
             read(
-                bulk_route.sync_detailed,
-                bulk_route.asyncio_detailed,
+                send_id_list,
+                send_id_list_async,
+                bulk_route,
                 name,
                 version,
                 BulkSkeletonOutputFormat(server_format),
@@ -1170,6 +1162,30 @@ def _report_missing(
     message = f"{count} of {len(ids)} root ids have no skeleton in the result ({'; '.join(parts)})"
     logger.warning("%s", message)
     warnings.warn(message, MissingSkeletonsWarning, stacklevel=2)
+
+
+def _exists_answer(chunk: list[int], answer: Any) -> dict[int, bool]:
+    """Whether each id of `chunk` is cached, from the service's answer: a bare bool for one id, else
+    an object of id -> bool. Every asked id must be answered; ids not asked are not part of the
+    question and are left out."""
+    if isinstance(answer, bool) and len(chunk) == 1:
+        return {chunk[0]: answer}
+    if not isinstance(answer, SkeletonsExistMap):
+        raise UnexpectedResponseError(
+            f"skeletons_exist answered {type(answer).__name__} for {len(chunk)} root ids"
+        )
+    answered: dict[int, Any] = {}
+    for key, value in answer.additional_properties.items():
+        if str(key).isdigit():
+            answered[int(key)] = value
+    unanswered = [root for root in chunk if not isinstance(answered.get(root), bool)]
+    if unanswered:
+        shown = ", ".join(map(str, unanswered[:SHOWN_IDS]))
+        raise UnexpectedResponseError(
+            f"skeletons_exist gave no true/false answer for {len(unanswered)} of the "
+            f"{len(chunk)} root ids asked: {shown}"
+        )
+    return {root: answered[root] for root in chunk}
 
 
 def _forward_warnings(response: RawResponse[Any], log_warning: bool) -> None:

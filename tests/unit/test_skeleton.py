@@ -322,6 +322,37 @@ def test_get_refusal_list(cave: FakeCAVE, skeleton: SkeletonClient[Any]) -> None
     assert query(request) == {"verbose_level": "2"}
 
 
+def test_a_refusal_list_without_its_header_row(cave: FakeCAVE, skeleton: SkeletonClient[Any]) -> None:
+    # The service sends a header row; a list without one (as older caveclient tests build it) is
+    # read as the same two columns, and its first row is kept.
+    csv = "ds,864691135000000001\nother,864691135000000002"
+    cave.on(
+        "GET",
+        f"{LOCAL}{BASE}/precomputed/skeleton/get_refusal_list",
+        httpx.Response(200, content=gzip.compress(csv.encode())),
+    )
+    frame = skeleton.get_refusal_list()
+    assert list(frame.columns) == ["DATASTACK_NAME", "ROOT_ID"]
+    assert frame["ROOT_ID"].dtype == np.int64
+    assert frame["ROOT_ID"].tolist() == [864691135000000001, 864691135000000002]
+    assert frame["DATASTACK_NAME"].tolist() == ["ds", "other"]
+
+
+@pytest.mark.parametrize(
+    "csv", ["DATASTACK_NAME,ROOT\nds,1\n", "ds,1,2\n", "ds,not-an-id\n"]
+)
+def test_a_refusal_list_of_another_shape_is_unexpected(
+    cave: FakeCAVE, skeleton: SkeletonClient[Any], csv: str
+) -> None:
+    cave.on(
+        "GET",
+        f"{LOCAL}{BASE}/precomputed/skeleton/get_refusal_list",
+        httpx.Response(200, content=gzip.compress(csv.encode())),
+    )
+    with pytest.raises(UnexpectedResponseError):
+        skeleton.get_refusal_list()
+
+
 def test_an_empty_refusal_list(cave: FakeCAVE, skeleton: SkeletonClient[Any]) -> None:
     cave.on(
         "GET",
@@ -405,6 +436,30 @@ def test_skeletons_exist_splits_long_lists(cave: FakeCAVE, skeleton: SkeletonCli
     assert sizes == [1, 1000, 1000]
     asked = sorted(i for r in cave.requests for i in json_body(r)["root_ids"])
     assert asked == ids
+
+
+def test_skeletons_exist_answers_only_what_was_asked(
+    cave: FakeCAVE, skeleton: SkeletonClient[Any]
+) -> None:
+    # An answer naming more ids than were asked: the extra ones are not part of the question.
+    cave.on(
+        "POST",
+        f"{LOCAL}{BASE}/precomputed/skeleton/exists",
+        httpx.Response(200, json={"7": True, "8": False, "9": True}),
+    )
+    assert skeleton.skeletons_exist(root_ids=7) is True
+    assert skeleton.skeletons_exist(root_ids=[8, 7]) == {8: False, 7: True}
+
+
+@pytest.mark.parametrize("answer", [{"8": True}, {}, {"7": "yes", "8": True}, [True, False]])
+def test_skeletons_exist_refuses_an_answer_that_leaves_an_id_out(
+    cave: FakeCAVE, skeleton: SkeletonClient[Any], answer: Any
+) -> None:
+    cave.on("POST", f"{LOCAL}{BASE}/precomputed/skeleton/exists", httpx.Response(200, json=answer))
+    with pytest.raises(UnexpectedResponseError):
+        skeleton.skeletons_exist(root_ids=[7, 8])
+    with pytest.raises(UnexpectedResponseError):
+        skeleton.skeletons_exist(root_ids=7)
 
 
 @pytest.mark.parametrize(
@@ -648,6 +703,16 @@ def test_get_bulk_skeletons_as_swc(cave: FakeCAVE, skeleton: SkeletonClient[Any]
         assert isinstance(frame, pd.DataFrame)
         assert_swc(frame)
     assert cave.requests[0].url.path == f"{BASE}/bulk/get_skeletons/4/swccompressed/False/11,12"
+
+
+def test_bulk_id_lists_keep_their_commas_on_the_wire(
+    cave: FakeCAVE, skeleton: SkeletonClient[Any]
+) -> None:
+    # Servers read 1%2C2 and 1,2 alike, but mocks that match exact URLs expect the commas.
+    cave.on("GET", f"{LOCAL}{BASE}/bulk/get_skeletons/", bulk_answer())
+    skeleton.get_bulk_skeletons([21, 22, 23])
+    [request] = cave.requests
+    assert request.url.raw_path == f"{BASE}/bulk/get_skeletons/4/flatdict/False/21,22,23?verbose_level=0".encode()
 
 
 def test_gzip_swc_payloads_are_read_too(cave: FakeCAVE, skeleton: SkeletonClient[Any]) -> None:
