@@ -260,10 +260,14 @@ class UnexpectedResponseError(CAVEError):
 
 
 class InvalidInputError(CAVEError, ValueError):
-    """An argument was refused before any request was sent."""
+    """An argument was refused before any request was sent.
+
+    The message is ``"<parameter>: <problem>"``, or the problem alone when it already begins with
+    the parameter's name (``"method must be ..."``)."""
 
     def __init__(self, parameter: str, problem: str) -> None:
-        super().__init__(f"{parameter}: {problem}")
+        named = problem.startswith((f"{parameter} ", f"{parameter}="))
+        super().__init__(problem if named else f"{parameter}: {problem}")
         self.parameter = parameter
 
 

@@ -910,15 +910,16 @@ class SkeletonClient(ServiceClient[M]):
         """
         ids = _unique_ids("root_ids", root_ids)
         version = _skeleton_version(skeleton_version)
-        server_format = _server_format(output_format)
+        server_format = _server_format(output_format, bulk_cached=True)
         generate = _flag("generate_missing_skeletons", generate_missing_skeletons)
         level = _verbose_level(verbose_level)
         if method not in FETCH_METHODS:
-            raise InvalidInputError("method", f"must be 'server' or 'gcs', not {method!r}")
+            raise InvalidInputError("method", f"method must be 'server' or 'gcs', got {method!r}")
         if method == "gcs":
             if output_format != "dict":
                 raise InvalidInputError(
-                    "output_format", "method='gcs' gives dict skeletons only; use method='server'"
+                    "output_format",
+                    "method='gcs' only supports output_format='dict'; use method='server' for SWC",
                 )
             require_h5py()
         if not ids:
@@ -1037,13 +1038,22 @@ class SkeletonClient(ServiceClient[M]):
 def _skeleton_version(value: Any, parameter: str = "skeleton_version") -> int:
     if isinstance(value, bool) or not _is_integer(value) or int(value) not in SKELETON_VERSIONS:
         allowed = ", ".join(map(str, SKELETON_VERSIONS))
-        raise InvalidInputError(parameter, f"{value!r} is not a skeleton version ({allowed})")
+        # caveclient's wording, so checks written against its messages still match.
+        raise InvalidInputError(
+            parameter, f"Unknown skeleton version: {value!r}. Valid options: [{allowed}]"
+        )
     return int(value)
 
 
-def _server_format(output_format: Any) -> str:
+def _server_format(output_format: Any, *, bulk_cached: bool = False) -> str:
+    """The server's payload format for `output_format`, refused in the wording caveclient uses for
+    the calling method (`bulk_cached`: fetch_skeletons)."""
     if not isinstance(output_format, str) or output_format not in SERVER_FORMATS:
-        raise InvalidInputError("output_format", f"must be 'dict' or 'swc', not {output_format!r}")
+        if bulk_cached:
+            problem = f"output_format must be 'dict' or 'swc', got {output_format!r}"
+        else:
+            problem = f"Unknown output format: {output_format!r}. Valid options: ['dict', 'swc']"
+        raise InvalidInputError("output_format", problem)
     return SERVER_FORMATS[output_format]
 
 

@@ -872,6 +872,59 @@ def test_fetch_skeletons_refuses_bad_input(
     assert cave.requests == []
 
 
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda sk: sk.get_skeleton(1, skeleton_version=-2),
+            "Unknown skeleton version: -2. Valid options: [-1, 0, 1, 2, 3, 4]",
+        ),
+        (
+            lambda sk: sk.get_bulk_skeletons([1], skeleton_version=999),
+            "Unknown skeleton version: 999. Valid options: [-1, 0, 1, 2, 3, 4]",
+        ),
+        (
+            lambda sk: sk.generate_bulk_skeletons_async([1], skeleton_version=7),
+            "Unknown skeleton version: 7. Valid options: [-1, 0, 1, 2, 3, 4]",
+        ),
+        (
+            lambda sk: sk.get_skeleton(1, output_format=""),
+            "Unknown output format: ''. Valid options: ['dict', 'swc']",
+        ),
+        (
+            lambda sk: sk.get_bulk_skeletons([1], output_format="flatdict"),
+            "Unknown output format: 'flatdict'. Valid options: ['dict', 'swc']",
+        ),
+        (
+            lambda sk: sk.fetch_skeletons([1], output_format="json"),
+            "output_format must be 'dict' or 'swc', got 'json'",
+        ),
+        (
+            lambda sk: sk.fetch_skeletons([1], method="bogus"),
+            "method must be 'server' or 'gcs', got 'bogus'",
+        ),
+        (
+            lambda sk: sk.fetch_skeletons([1], method="gcs", output_format="swc"),
+            "method='gcs' only supports output_format='dict'",
+        ),
+    ],
+)
+def test_refusals_contain_the_phrases_caveclient_used(
+    cave: FakeCAVE, skeleton: SkeletonClient[Any], call: Callable[[Any], Any], message: str
+) -> None:
+    # Code that matched caveclient's wording (`pytest.raises(ValueError, match=...)`) still does.
+    with pytest.raises(ValueError) as raised:
+        call(skeleton)
+    assert message in str(raised.value)
+    assert cave.requests == []
+
+
+def test_a_problem_naming_its_parameter_is_not_prefixed_twice() -> None:
+    assert str(InvalidInputError("method", "method must be 'a'")) == "method must be 'a'"
+    assert str(InvalidInputError("method", "must be 'a'")) == "method: must be 'a'"
+    assert str(InvalidInputError("method", "methods differ")) == "method: methods differ"
+
+
 # ---------------------------------------------------------------- fetch_skeletons (storage bucket)
 
 
