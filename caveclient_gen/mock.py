@@ -5,10 +5,11 @@ caveclient's version registers `responses` mocks (for `requests`) of the routes 
 read when they are built: the info record, the services' versions and API versions, the
 materialization versions and, with `set_version`, that version's metadata, and the L2 cache's
 table mapping. This one answers the same routes from an httpx transport the client is built
-with. Every other request goes on as the client's requests do: to a `responses` mock while one is
-active (`@responses.activate`, so a caveclient test's own `responses.add(...)` calls keep
-answering), else through `httpx.HTTPTransport`, where `respx` (the `responses` of httpx) can
-intercept it. Nothing is requested at construction.
+with, unless a `responses` mock is active and one of the test's own registrations matches the
+request: then that one answers. Every other request goes on as the client's requests do: to a
+`responses` mock while one is active (`@responses.activate`, so a caveclient test's own
+`responses.add(...)` calls keep answering), else through `httpx.HTTPTransport`, where `respx`
+(the `responses` of httpx) can intercept it. Nothing is requested at construction.
 
 Also importable as `caveclient_gen.testing.CAVEclientMock`.
 """
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ._client import CAVEclient
-from ._http.requests_mocks import RequestsMockTransport
+from ._http.requests_mocks import RequestsMockTransport, requests_mock_active
 
 DEFAULT_CHUNKEDGRAPH_SERVER_VERSION = "2.999.0"
 DEFAULT_MATERIALIZATION_SERVER_VERSON = "999.0.0"  # caveclient's spelling
@@ -85,8 +86,16 @@ def default_info(
     }
 
 
+UNMATCHED_BY_RESPONSES = "Connection refused by Responses"
+"""How `responses` begins the error it raises for a request no registration matches."""
+
+
 class MockedRoutesTransport(httpx.BaseTransport):
-    """Answers GETs of fixed URLs with fixed JSON; hands every other request to `fallback`."""
+    """Answers GETs of fixed URLs with fixed JSON; hands every other request to `fallback`.
+
+    While a `responses` mock is active, a test's own registration for one of those URLs wins: the
+    request goes to the mock first and the fixed answer is given only when no registration matches
+    it (as with caveclient, whose mock adds its routes to the same `responses` registry)."""
 
     def __init__(self, routes: dict[str, Any], fallback: httpx.BaseTransport) -> None:
         self.routes = routes
@@ -96,12 +105,18 @@ class MockedRoutesTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
         key = f"{url.scheme}://{url.netloc.decode('ascii')}{url.path}"
-        if request.method == "GET" and key in self.routes:
-            body = json.dumps(self.routes[key]).encode()
-            return httpx.Response(
-                200, content=body, headers={"Content-Type": "application/json"}, request=request
-            )
-        return self._fallback.handle_request(request)
+        if request.method != "GET" or key not in self.routes:
+            return self._fallback.handle_request(request)
+        if requests_mock_active():
+            try:
+                return self._fallback.handle_request(request)
+            except httpx.ConnectError as error:
+                if not str(error).startswith(UNMATCHED_BY_RESPONSES):
+                    raise
+        body = json.dumps(self.routes[key]).encode()
+        return httpx.Response(
+            200, content=body, headers={"Content-Type": "application/json"}, request=request
+        )
 
     def close(self) -> None:
         self._fallback.close()

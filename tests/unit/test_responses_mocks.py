@@ -92,6 +92,42 @@ def test_a_query_string_the_mock_does_not_expect_is_not_answered(
     mocked.assert_all_requests_are_fired = False
 
 
+def test_a_tests_own_registration_wins_over_the_mocks_fixed_answer(
+    mocked: responses.RequestsMock,
+) -> None:
+    mocked.get(f"{LOCAL}/skeletoncache/api/version", json="0.1.2")
+    record = {**default_info(LOCAL), "description": "registered by the test"}
+    mocked.get(f"{GLOBAL}/info/api/v2/datastack/full/test_stack", json=record)
+    client = CAVEclientMock(skeleton_service=True, global_server=GLOBAL, local_server=LOCAL)
+
+    assert str(client.skeleton.get_version()) == "0.1.2"
+    assert client.info.get_datastack_info()["description"] == "registered by the test"
+
+
+def test_the_mocks_fixed_answer_stands_when_no_registration_matches(
+    mocked: responses.RequestsMock,
+) -> None:
+    mocked.get(f"{LOCAL}/skeletoncache/api/versions", json=[-1, 0, 1, 2, 3, 4])
+    client = CAVEclientMock(
+        skeleton_service=True,
+        skeleton_service_server_version="3.4.5",
+        global_server=GLOBAL,
+        local_server=LOCAL,
+    )
+
+    assert str(client.skeleton.get_version()) == "3.4.5"
+    assert client.skeleton.get_versions() == [-1, 0, 1, 2, 3, 4]
+
+
+def test_a_registered_failure_of_a_fixed_route_is_not_replaced(
+    mocked: responses.RequestsMock,
+) -> None:
+    mocked.get(f"{LOCAL}/skeletoncache/api/version", body=requests.ConnectionError("down"))
+    client = CAVEclientMock(skeleton_service=True, global_server=GLOBAL, local_server=LOCAL)
+    with pytest.raises(CAVEConnectionError):
+        client.skeleton.get_version()
+
+
 def test_the_datastack_record_is_answered_gzipped_and_decoded_once(
     mocked: responses.RequestsMock,
 ) -> None:
