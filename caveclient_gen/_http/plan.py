@@ -17,6 +17,7 @@ signature and return type visible to type checkers and IDEs.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, cast, overload
@@ -170,12 +171,42 @@ class api_method(Generic[P, T]):  # noqa: N801 - used as a decorator, named like
         def method(*args: Any, **kwargs: Any) -> Any:
             return runtime.run(plan(instance, *args, **kwargs))
 
+        setattr(method, _BOUND_HERE, True)
         instance.__dict__[self._name] = method
         return method
 
     def plan(self, instance: SubClient[Any], *args: P.args, **kwargs: P.kwargs) -> Plan[T]:
         """The underlying plan, for composing methods inside other plans."""
         return self._plan(instance, *args, **kwargs)
+
+
+_BOUND_HERE = "_bound_by_api_method"
+
+
+def replacement(instance: SubClient[Any], name: str) -> Callable[..., Any] | None:
+    """What replaced the method `name` on this one sub-client (`mock.patch.object`,
+    `monkeypatch.setattr`), or None when it is the class's own.
+
+    A plan that uses another sub-client's method calls the replacement when there is one, as
+    caveclient's methods call each other through the instance, so tests that replace a method on a
+    client's sub-client see it used."""
+    found = instance.__dict__.get(name)
+    if found is None or getattr(found, _BOUND_HERE, False):
+        return None
+    return cast(Callable[..., Any], found)
+
+
+def replaced_result(name: str, result: Any) -> Any:
+    """The value a replacement returned; an awaitable cannot be awaited inside a plan (a
+    RuntimeError, which a plan's runtime lets through unchanged)."""
+    if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
+            result.close()
+        raise RuntimeError(
+            f"{name} was replaced by an async function; a replacement used by another method "
+            "must return its value (e.g. unittest.mock.MagicMock, not AsyncMock)"
+        )
+    return result
 
 
 class api_property(Generic[T]):  # noqa: N801 - used as a decorator, named like one

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Sequence
 from copy import deepcopy
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, TypeVar, cast
 
+import numpy as np
+
 from caveclient_gen_api.skeleton.api.bulk import generate_bulk_skeletons as generate_route
 from caveclient_gen_api.skeleton.api.bulk import get_bulk_skeletons as bulk_route
 from caveclient_gen_api.skeleton.api.bulk import get_cached_skeletons as cached_route
@@ -46,7 +48,19 @@ from .._convert.versions import ServerVersion, parse_version
 from .._http.comma_path import send_id_list, send_id_list_async
 from .._http.overloaded import overloaded
 from .._http.parse import parsed, parsed_list
-from .._http.plan import M, Plan, RawResponse, Request, api_method, fetch, fetch_all, read, write
+from .._http.plan import (
+    M,
+    Plan,
+    RawResponse,
+    Request,
+    api_method,
+    fetch,
+    fetch_all,
+    read,
+    replaced_result,
+    replacement,
+    write,
+)
 from ..errors import (
     AuthenticationError,
     CAVEError,
@@ -567,7 +581,9 @@ class SkeletonClient(ServiceClient[M]):
         Calls ``GET /skeletoncache/api/v1/{datastack}/async/get_skeleton/{skvn}/{rid}/{output_format}``.
         As caveclient does, the id is first checked to be at the chunkedgraph's root layer and a node of
         the graph (``GET /segmentation/table/{table_id}/info``, fetched once, and
-        ``GET /segmentation/api/v1/table/{table_id}/valid_nodes``).
+        ``GET /segmentation/api/v1/table/{table_id}/valid_nodes``). Where ``client.info.
+        segmentation_cloudvolume`` or ``client.chunkedgraph.is_valid_nodes`` was replaced on the
+        client (``mock.patch.object``, as caveclient's tests do), the replacement answers instead.
 
         Parameters
         ----------
@@ -637,31 +653,36 @@ class SkeletonClient(ServiceClient[M]):
 
     def _check_root_id(self, root: int) -> Plan[None]:
         """Refuse an id that is not at the root layer, or not a node of the graph, before asking for
-        its skeleton (caveclient's checks; the layer comes from the table's info document, fetched
-        once)."""
+        its skeleton (caveclient's checks). The layer comes from the graph's info document (fetched
+        once), or, when ``client.info.segmentation_cloudvolume`` was replaced on this client (as
+        caveclient's tests do), from the volume it returns; ``client.chunkedgraph.is_valid_nodes``
+        is likewise the replacement when there is one."""
         from .chunkedgraph import ChunkedGraphClient
 
         if self._fc is not None:
             graph = self._fc.chunkedgraph
+            volume_of = replacement(self._fc.info, "segmentation_cloudvolume")
         else:
             if self._graph is None:
                 self._graph = ChunkedGraphClient(self._core)
             graph = self._graph
-        info = yield from ChunkedGraphClient.segmentation_info.plan(graph)
-        settings = info.get("graph", {})
-        layers = settings.get("n_layers")
-        bits = settings.get("n_bits_for_layer_id", 8)
-        if isinstance(layers, int) and isinstance(bits, int) and 0 < bits < 64:
-            layer = root >> (64 - bits)
-            if layer != layers:
-                raise InvalidInputError(
-                    "root_id",
-                    f"{root} is an id of layer {layer}, not a root id (layer {layers}): perhaps a "
-                    "supervoxel or level-2 id (get its root with client.chunkedgraph.get_root_id)",
-                )
-        valid = yield from ChunkedGraphClient.is_valid_nodes.plan(graph, [root])
-        if not bool(valid[0]):
-            raise InvalidInputError("root_id", f"{root} is not a node of the chunkedgraph")
+            volume_of = None
+        layer, layers = yield from _layers(graph, volume_of, root)
+        if layer is not None and layer != layers:
+            raise InvalidInputError(
+                "root_id",
+                f"Invalid root id: {root} is an id of layer {layer}, not a root id (layer {layers}): "
+                "perhaps a supervoxel or level-2 id (get its root with client.chunkedgraph.get_root_id)",
+            )
+        valid_of = replacement(graph, "is_valid_nodes")
+        if valid_of is not None:
+            valid = replaced_result("is_valid_nodes", valid_of(root))
+        else:
+            valid = yield from ChunkedGraphClient.is_valid_nodes.plan(graph, [root])
+        if not bool(np.all(np.asarray(valid))):
+            raise InvalidInputError(
+                "root_id", f"Invalid root id: {root} is not a node of the chunkedgraph"
+            )
 
     # ------------------------------------------------------------ many skeletons
 
@@ -1172,6 +1193,24 @@ def _report_missing(
     message = f"{count} of {len(ids)} root ids have no skeleton in the result ({'; '.join(parts)})"
     logger.warning("%s", message)
     warnings.warn(message, MissingSkeletonsWarning, stacklevel=2)
+
+
+def _layers(graph: Any, volume_of: Callable[[], Any] | None, root: int) -> Plan[tuple[Any, Any]]:
+    """The layer of `root` and the graph's root layer, or (None, None) when they cannot be told."""
+    from .chunkedgraph import ChunkedGraphClient
+
+    if volume_of is not None:
+        volume = replaced_result("segmentation_cloudvolume", volume_of())
+        if not volume:
+            return None, None
+        return volume.meta.decode_layer_id(root), volume.meta.n_layers
+    info = yield from ChunkedGraphClient.segmentation_info.plan(graph)
+    settings = info.get("graph", {})
+    layers = settings.get("n_layers")
+    bits = settings.get("n_bits_for_layer_id", 8)
+    if isinstance(layers, int) and isinstance(bits, int) and 0 < bits < 64:
+        return root >> (64 - bits), layers
+    return None, None
 
 
 def _exists_answer(chunk: list[int], answer: Any) -> dict[int, bool]:

@@ -112,6 +112,21 @@ def skeleton(cave: FakeCAVE) -> SkeletonClient[Any]:
     return make_client(cave)
 
 
+@pytest.fixture
+def client_skeleton(cave: FakeCAVE) -> SkeletonClient[Any]:
+    """The skeleton sub-client of a CAVEclient (its siblings reachable through `fc`)."""
+    client = CAVEclient(
+        DATASTACK,
+        server_address=GLOBAL,
+        auth_token=CAVE_TOKEN,
+        write_server_cache=False,
+        transport=httpx.MockTransport(cave),
+        info_cache={DATASTACK: dict(RECORD)},
+        max_retries=0,
+    )
+    return client.skeleton
+
+
 N_LAYERS = 7
 TABLE_INFO: dict[str, Any] = {
     "type": "segmentation",
@@ -538,6 +553,63 @@ def test_get_skeleton_refuses_ids_that_are_not_roots_before_asking_for_the_skele
     assert isinstance(raised.value, ValueError)  # what caveclient raises, caught the same way
     with pytest.raises(InvalidInputError, match="not a node of the chunkedgraph"):
         skeleton.get_skeleton(root(9))
+    assert skeleton_requests(cave) == []
+
+
+class StubVolume:
+    """What get_skeleton reads of a CloudVolume: its root layer and the layer of an id."""
+
+    class meta:  # noqa: N801 - CloudVolume's attribute name
+        n_layers = 3
+
+        @staticmethod
+        def decode_layer_id(node: int) -> int:
+            return 2 if node == 22 else 3
+
+
+def test_get_skeleton_uses_sibling_methods_replaced_on_the_client(
+    cave: FakeCAVE, client_skeleton: SkeletonClient[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tests written for caveclient replace these two on the client instead of mocking their HTTP.
+    client = client_skeleton.fc
+    checked: list[Any] = []
+    monkeypatch.setattr(client.info, "segmentation_cloudvolume", lambda: StubVolume())
+    monkeypatch.setattr(
+        client.chunkedgraph, "is_valid_nodes", lambda node: checked.append(node) or node != 33
+    )
+    cave.on("GET", f"{LOCAL}{BASE}/async/get_skeleton/", httpx.Response(200, content=flatdict_bytes()))
+
+    assert_skeleton(client_skeleton.get_skeleton(11), 864691135)
+    with pytest.raises(ValueError, match="Invalid root id: 22 is an id of layer 2"):
+        client_skeleton.get_skeleton(22)
+    with pytest.raises(ValueError, match="Invalid root id: 33 is not a node"):
+        client_skeleton.get_skeleton(33)
+    assert checked == [11, 33]
+    assert [r.url.path for r in cave.requests] == [f"{BASE}/async/get_skeleton/4/11/flatdict"]
+
+
+def test_a_replaced_volume_of_none_skips_the_layer_check(
+    cave: FakeCAVE, client_skeleton: SkeletonClient[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client_skeleton.fc.info, "segmentation_cloudvolume", lambda: None)
+    serve_graph(cave)
+    cave.on("GET", f"{LOCAL}{BASE}/async/get_skeleton/", httpx.Response(200, content=flatdict_bytes()))
+    client_skeleton.get_skeleton(root(5, layer=1))
+    paths = [r.url.path for r in cave.requests]
+    assert paths[0] == "/segmentation/api/v1/table/pcg/valid_nodes"
+    assert "/segmentation/table/pcg/info" not in paths
+
+
+def test_an_async_replacement_is_refused_clearly(
+    cave: FakeCAVE, client_skeleton: SkeletonClient[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def valid(node: int) -> bool:
+        return True
+
+    serve_graph(cave)
+    monkeypatch.setattr(client_skeleton.fc.chunkedgraph, "is_valid_nodes", valid)
+    with pytest.raises(RuntimeError, match="is_valid_nodes was replaced by an async function"):
+        client_skeleton.get_skeleton(root(5))
     assert skeleton_requests(cave) == []
 
 
