@@ -191,7 +191,8 @@ def replacement(instance: SubClient[Any], name: str) -> Callable[..., Any] | Non
     caveclient's methods call each other through the instance, so tests that replace a method on a
     client's sub-client see it used."""
     found = instance.__dict__.get(name)
-    if found is None or getattr(found, _BOUND_HERE, False):
+    # "is True": a MagicMock answers every attribute with another (truthy) mock.
+    if found is None or getattr(found, _BOUND_HERE, None) is True:
         return None
     return cast(Callable[..., Any], found)
 

@@ -7,6 +7,7 @@ import io
 import json
 import sys
 import types
+from unittest import mock
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -586,6 +587,28 @@ def test_get_skeleton_uses_sibling_methods_replaced_on_the_client(
         client_skeleton.get_skeleton(33)
     assert checked == [11, 33]
     assert [r.url.path for r in cave.requests] == [f"{BASE}/async/get_skeleton/4/11/flatdict"]
+
+
+def test_methods_replaced_with_mocks_are_used(
+    cave: FakeCAVE, client_skeleton: SkeletonClient[Any]
+) -> None:
+    client = client_skeleton.fc
+    cave.on("GET", f"{LOCAL}{BASE}/async/get_skeleton/", httpx.Response(200, content=flatdict_bytes()))
+    with (
+        mock.patch.object(client.info, "segmentation_cloudvolume", return_value=StubVolume()),
+        mock.patch.object(client.chunkedgraph, "is_valid_nodes", return_value=False) as valid,
+        pytest.raises(ValueError, match="Invalid root id: 11 is not a node"),
+    ):
+        client_skeleton.get_skeleton(11)
+    valid.assert_called_once_with(11)
+    assert cave.requests == []
+    # Restored: the class's own methods are not taken for replacements.
+    serve_graph(cave)
+    client_skeleton.get_skeleton(root(11))
+    assert [r.url.path for r in cave.requests][:2] == [
+        "/segmentation/table/pcg/info",
+        "/segmentation/api/v1/table/pcg/valid_nodes",
+    ]
 
 
 def test_a_replaced_volume_of_none_skips_the_layer_check(
