@@ -1073,7 +1073,7 @@ def _server_format(output_format: Any, *, bulk_cached: bool = False) -> str:
         if bulk_cached:
             problem = f"output_format must be 'dict' or 'swc', got {output_format!r}"
         else:
-            problem = f"Unknown output format: {output_format!r}. Valid options: ['dict', 'swc']"
+            problem = f"Unknown output format: {output_format}. Valid options: ['dict', 'swc']"
         raise InvalidInputError("output_format", problem)
     return SERVER_FORMATS[output_format]
 

@@ -984,11 +984,11 @@ def test_fetch_skeletons_refuses_bad_input(
         ),
         (
             lambda sk: sk.get_skeleton(1, output_format=""),
-            "Unknown output format: ''. Valid options: ['dict', 'swc']",
+            "Unknown output format: . Valid options: ['dict', 'swc']",
         ),
         (
             lambda sk: sk.get_bulk_skeletons([1], output_format="flatdict"),
-            "Unknown output format: 'flatdict'. Valid options: ['dict', 'swc']",
+            "Unknown output format: flatdict. Valid options: ['dict', 'swc']",
         ),
         (
             lambda sk: sk.fetch_skeletons([1], output_format="json"),
