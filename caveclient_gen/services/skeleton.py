@@ -17,7 +17,6 @@ from copy import deepcopy
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, TypeVar, cast
 
 import numpy as np
-
 from caveclient_gen_api.skeleton.api.bulk import generate_bulk_skeletons as generate_route
 from caveclient_gen_api.skeleton.api.bulk import get_bulk_skeletons as bulk_route
 from caveclient_gen_api.skeleton.api.bulk import get_cached_skeletons as cached_route
