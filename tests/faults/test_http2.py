@@ -117,7 +117,7 @@ def h2world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[H2World]:
         # The client's own transports (made on first use) trust the test's certificate.
         patch.setenv("SSL_CERT_FILE", str(certificate))
         patch.setattr(_defaults, "CHUNKEDGRAPH_ROOTS_CHUNK_SIZE", 12)
-        proxy = H2FaultProxy(certificate, key, cave.url).start()
+        proxy = H2FaultProxy(certificate=certificate, key=key, upstream=cave.url).start()
         try:
             with CAVEclient(cave.datastack, server_address=cave.url, auth_token=cave.token) as direct:
                 record = direct.info.get_datastack_info()
