@@ -11,6 +11,13 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Self
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 @dataclass(frozen=True)
 class Handled:
     """One request a proxy read, the fault it applied, and whether the upstream received it."""
@@ -44,9 +51,7 @@ class ProxyThread:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> Self:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         ready = threading.Event()
         name = type(self).__name__
         self._thread = threading.Thread(
