@@ -989,6 +989,47 @@ def test_level2_chunk_graph(server: FakeCAVEServer, cg: ChunkedGraphClient[Any])
         cg.level2_chunk_graph(BIG, bounds=[[0, 1], [0, 1], [0, 1]])
 
 
+@pytest.mark.parametrize(
+    ("version", "refused"),
+    [("2.14.9", True), ("2.15.0", False), ("3.1.0", False)],
+)
+def test_bounds_are_refused_before_any_request_by_a_server_too_old_for_them(
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any], version: str, refused: bool
+) -> None:
+    path = f"{BASE}/node/{BIG}/lvl2_graph"
+    server.route("GET", "/segmentation/api/version", version)
+    server.route(
+        "GET", path, httpx.Response(200, json={"edge_graph": []}, headers={"Used-Bounds": "True"})
+    )
+    if refused:
+        with pytest.raises(ServerIncompatibilityError, match=rf"2\.15\.0 or later.*{version}"):
+            cg.level2_chunk_graph(BIG, bounds=[[0, 1], [0, 1], [0, 1]])
+        assert server.all(path) == []
+        assert cg.level2_chunk_graph(BIG) == []  # without bounds the old server is fine
+    else:
+        assert cg.level2_chunk_graph(BIG, bounds=[[0, 1], [0, 1], [0, 1]]) == []
+    assert len(server.all("/segmentation/api/version")) == 1  # asked once, then kept
+
+
+@pytest.mark.parametrize(
+    ("version", "refused"),
+    [("2.17.3", True), ("2.18.0", False), ("3.0.4", True), ("3.0.5", False), (None, False)],
+)
+def test_minimal_covering_nodes_needs_a_server_that_has_the_route(
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any], version: str | None, refused: bool
+) -> None:
+    if version is not None:  # else the version route is missing (404): the answer decides
+        server.route("GET", "/segmentation/api/version", version)
+    path = f"{BASE}/minimal_covering_nodes"
+    server.route("POST", path, httpx.Response(200, content=np.array([7], np.uint64).tobytes()))
+    if refused:
+        with pytest.raises(ServerIncompatibilityError, match="get_minimal_covering_nodes"):
+            cg.get_minimal_covering_nodes([5])
+        assert server.all(path) == []
+    else:
+        assert cg.get_minimal_covering_nodes([5]).tolist() == [7]
+
+
 # ---------------------------------------------------------------- every method is here
 
 
