@@ -106,6 +106,18 @@ def test_query_strings_are_the_ones_caveclient_sends(mocked: responses.RequestsM
     assert subgraph.call_count == covering.call_count == merge.call_count == 1
 
 
+def test_the_newest_version_is_the_one_the_test_mocks(mocked: responses.RequestsMock) -> None:
+    # CAVEclientMock answers the version list only for the check of a pinned version.
+    mocked.get(
+        f"{LOCAL}/materialize/api/v3/datastack/test_stack/versions",
+        json=[1],
+        match=[matchers.query_param_matcher({"expired": False})],
+    )
+    client = CAVEclientMock(materialization=True)
+    assert client.materialize.most_recent_version() == 1
+    assert client.materialize.version == 1
+
+
 def test_a_query_string_the_mock_does_not_expect_is_not_answered(
     mocked: responses.RequestsMock,
 ) -> None:
