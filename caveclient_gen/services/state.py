@@ -346,7 +346,7 @@ class JSONService(ServiceClient[M]):
         return info if isinstance(info, dict) else {}
 
     def _version_document(self, viewer: str) -> Plan[Any]:
-        """The viewer's parsed ``version.json``: any JSON value; ``{}`` when it has none (or not JSON)."""
+        """The viewer's parsed ``version.json`` (any JSON value); ``{}`` when it has none or not JSON."""
         url = viewer.rstrip("/") + "/version.json"
         http = self._session.external()
         try:
