@@ -2,25 +2,43 @@
 
 from __future__ import annotations
 
-import socket
+import asyncio
+import inspect
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, cast
 
 import pytest
 import uvicorn
 
-from caveclient_gen import CAVEclient
+from caveclient_gen import AsyncCAVEclient, CAVEclient
 from caveclient_gen.testing import LocalCAVE
 from tests.faults.proxy import FaultProxy
+from tests.faults.proxy_thread import free_port
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+def call_outcome(
+    open_client: Callable[[], CAVEclient | AsyncCAVEclient], mode: str, call: Callable[[Any], Any]
+) -> Any:
+    """The call's result on a fresh client from `open_client` (sync or async, as `mode` says); its
+    exception if it raised one."""
+    if mode == "sync":
+        with cast(CAVEclient, open_client()) as client:
+            try:
+                return call(client)
+            except Exception as error:
+                return error
+
+    async def main() -> Any:
+        async with cast(AsyncCAVEclient, open_client()) as client:
+            try:
+                result = call(client)
+                return await result if inspect.isawaitable(result) else result
+            except Exception as error:
+                return error
+
+    return asyncio.run(main())
 
 
 class FaultyCAVE:

@@ -25,6 +25,7 @@ import struct
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import h2.config
 import h2.connection
@@ -32,6 +33,8 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import httpx
+
+from tests.faults.proxy_thread import ProxyThread
 
 NOT_PROCESSED = frozenset({"h2_refused_stream", "h2_goaway_unprocessed"})
 """Faults that keep the request from the upstream: it cannot have acted."""
@@ -80,79 +83,19 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
     return certificate_path, key_path
 
 
-@dataclass
-class Stream:
-    """One request the server read, and what it did with it."""
+@dataclass(kw_only=True)
+class H2FaultProxy(ProxyThread):
+    scheme: ClassVar[str] = "https"
+    faults: ClassVar[frozenset[str]] = frozenset(H2_FAULTS)
 
-    method: str
-    path: str
-    fault: str | None
-    forwarded: bool
-
-
-@dataclass
-class H2FaultProxy:
     certificate: Path
     key: Path
     upstream: str
     """The upstream's base URL, http://127.0.0.1:<port>."""
-    port: int = 0
-    streams: list[Stream] = field(default_factory=list)
     connections: int = 0
     alpn: list[str | None] = field(default_factory=list)
     """The protocol each connection negotiated."""
-    _armed: str | None = None
-    _armed_path: str = ""
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _loop: asyncio.AbstractEventLoop | None = None
-    _stopping: asyncio.Event | None = None
-    _thread: threading.Thread | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
-
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
-
-    def start(self) -> H2FaultProxy:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        ready = threading.Event()
-        self._thread = threading.Thread(
-            target=lambda: asyncio.run(self._serve(ready)), daemon=True, name="h2-fault-proxy"
-        )
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the HTTP/2 fault proxy did not start")
-        return self
-
-    def stop(self) -> None:
-        loop, stopping = self._loop, self._stopping
-        if loop is not None and stopping is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(stopping.set)
-        if self._thread is not None:
-            self._thread.join(10)
-
-    def arm(self, fault: str | None, path_part: str = "") -> None:
-        assert fault is None or fault in H2_FAULTS, fault
-        with self._lock:
-            self._armed, self._armed_path = fault, path_part
-
-    def seen(self, method: str, path_part: str) -> int:
-        """How many matching requests were forwarded to the upstream."""
-        with self._lock:
-            return sum(
-                1 for s in self.streams if s.forwarded and s.method == method and path_part in s.path
-            )
-
-    def mark(self) -> int:
-        with self._lock:
-            return len(self.streams)
-
-    def since(self, mark: int) -> list[Stream]:
-        with self._lock:
-            return list(self.streams[mark:])
 
     # ------------------------------------------------------------ the server's own thread
 
@@ -248,11 +191,7 @@ class H2FaultProxy:
     ) -> None:
         pseudo = {k: v for k, v in head if k.startswith(":")}
         method, path = pseudo[":method"], pseudo[":path"]
-        with self._lock:
-            fault = None
-            if self._armed is not None and self._armed_path in path:
-                fault, self._armed = self._armed, None
-            self.streams.append(Stream(method, path, fault, fault not in NOT_PROCESSED))
+        fault = self._take_fault(method, path, NOT_PROCESSED)
         try:
             if fault == "h2_refused_stream":
                 connection.reset_stream(stream_id, h2.errors.ErrorCodes.REFUSED_STREAM)

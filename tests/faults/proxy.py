@@ -20,6 +20,9 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import ClassVar
+
+from tests.faults.proxy_thread import ProxyThread
 
 REQUEST_BEFORE_SERVER = frozenset({"reset_before_answer", "408", "429", "500_html", "502", "503", "504"})
 """Faults that keep the request from the server: it cannot have acted."""
@@ -68,32 +71,16 @@ ANOTHER_SHAPE = b'[["another", "shape"], {"unexpected": 1}]'
 CORRUPT_GZIP = b"\x1f\x8b\x08\x00 this is not a gzip stream"
 
 
-@dataclass
-class Exchange:
-    """One request the proxy read, and what it did with it."""
+@dataclass(kw_only=True)
+class FaultProxy(ProxyThread):
+    faults: ClassVar[frozenset[str]] = frozenset(FAULTS)
 
-    method: str
-    path: str
-    fault: str | None
-    forwarded: bool
-
-
-@dataclass
-class FaultProxy:
     upstream_port: int = 0
     """Set before the first request (the upstream may be started after the proxy, on its own port)."""
     stall_seconds: float = 0.45
     refuse_seconds: float = 0.15
     idle_limit: float = 120.0
-    port: int = 0
-    exchanges: list[Exchange] = field(default_factory=list)
-    _armed: str | None = None
-    _armed_path: str = ""
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _loop: asyncio.AbstractEventLoop | None = None
     _server: asyncio.AbstractServer | None = None
-    _thread: threading.Thread | None = None
-    _stopping: asyncio.Event | None = None
     _last_activity: float = field(default_factory=time.monotonic)
     _reopening: asyncio.Future[None] | None = None
     # Strong references: a handler stuck on a future nothing else holds would otherwise be
@@ -102,62 +89,15 @@ class FaultProxy:
 
     # ------------------------------------------------------------ control (from the test's thread)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> FaultProxy:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        ready = threading.Event()
-        self._thread = threading.Thread(
-            target=self._main, args=(ready,), daemon=True, name="fault-proxy"
-        )
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the fault proxy did not start")
-        return self
-
-    def stop(self) -> None:
-        loop, stopping = self._loop, self._stopping
-        if loop is not None and stopping is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(stopping.set)
-        if self._thread is not None:
-            self._thread.join(10)
-
     def arm(self, fault: str | None, path_part: str = "") -> None:
-        """Apply `fault` to the next request whose path holds `path_part` (for "refuse": stop
-        accepting connections for `refuse_seconds`, whatever they carry)."""
-        assert fault is None or fault in FAULTS, fault
-        with self._lock:
-            self._armed, self._armed_path = fault, path_part
+        """As `ProxyThread.arm`; "refuse" stops accepting connections for `refuse_seconds` at once,
+        whatever they carry."""
+        super().arm(fault, path_part)
         if fault == "refuse":
             assert self._loop is not None
             asyncio.run_coroutine_threadsafe(self._refuse(), self._loop).result(5)
 
-    def seen(self, method: str, path_part: str) -> int:
-        """How many requests matching method and path part the proxy forwarded to the server."""
-        with self._lock:
-            return sum(
-                1
-                for exchange in self.exchanges
-                if exchange.forwarded and exchange.method == method and path_part in exchange.path
-            )
-
-    def mark(self) -> int:
-        with self._lock:
-            return len(self.exchanges)
-
-    def since(self, mark: int) -> list[Exchange]:
-        with self._lock:
-            return list(self.exchanges[mark:])
-
     # ------------------------------------------------------------ the proxy's own thread
-
-    def _main(self, ready: threading.Event) -> None:
-        asyncio.run(self._serve(ready))
 
     async def _serve(self, ready: threading.Event) -> None:
         self._loop = asyncio.get_running_loop()
@@ -222,13 +162,7 @@ class FaultProxy:
             if name.strip().lower() == "transfer-encoding":
                 raise AssertionError("the client sent a chunked request body")
         body = await reader.readexactly(length) if length else b""
-        with self._lock:
-            fault = None
-            if self._armed is not None and self._armed_path in path:
-                fault, self._armed = self._armed, None
-        forwarded = fault not in REQUEST_BEFORE_SERVER
-        with self._lock:
-            self.exchanges.append(Exchange(method, path, fault, forwarded))
+        fault = self._take_fault(method, path, REQUEST_BEFORE_SERVER)
         if fault == "reset_before_answer":
             _reset(writer)
             return

@@ -9,7 +9,6 @@ more often than `max_retries` allows.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import inspect
 import logging
@@ -32,7 +31,7 @@ from caveclient_gen.testing.materialize.versions import (
     MaterializationTimeline,
 )
 from caveclient_gen.testing.skeleton.store import SkeletonStore
-from tests.faults.conftest import FaultyCAVE
+from tests.faults.conftest import FaultyCAVE, call_outcome
 from tests.faults.proxy import AFTER_SERVER, FAULTS
 
 pytestmark = pytest.mark.filterwarnings("ignore::caveclient_gen.errors.CAVEServerWarning")
@@ -94,22 +93,7 @@ def client_of(faulty: FaultyCAVE, mode: str, fault: str | None) -> CAVEclient | 
 
 def run(faulty: FaultyCAVE, mode: str, fault: str | None, call: Call) -> Any:
     """The call's result on a fresh client (sync or async); its exception if it raised one."""
-    if mode == "sync":
-        with client_of(faulty, mode, fault) as client:
-            try:
-                return call(client)
-            except Exception as error:
-                return error
-
-    async def main() -> Any:
-        async with client_of(faulty, mode, fault) as client:
-            try:
-                result = call(client)
-                return await result if inspect.isawaitable(result) else result
-            except Exception as error:
-                return error
-
-    return asyncio.run(main())
+    return call_outcome(lambda: client_of(faulty, mode, fault), mode, call)
 
 
 def same(first: Any, second: Any) -> bool:

@@ -13,7 +13,6 @@ process (a refused stream, a GOAWAY before any stream) is retried and succeeds. 
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import inspect
 import json
@@ -33,6 +32,7 @@ from caveclient_gen import AsyncCAVEclient, CAVEclient, _defaults
 from caveclient_gen.errors import CAVEError
 from caveclient_gen.testing import LocalCAVE
 from caveclient_gen.testing.chunkedgraph.segmentation.graph import SegmentationGraph
+from tests.faults.conftest import call_outcome
 from tests.faults.h2_proxy import (
     AFTER_UPSTREAM,
     H2_FAULTS,
@@ -78,22 +78,7 @@ def h2_client(world: H2World, mode: str) -> CAVEclient | AsyncCAVEclient:
 
 def run(world: H2World, mode: str, call: Any) -> Any:
     """The call's result on a fresh client over HTTP/2; its exception if it raised one."""
-    if mode == "sync":
-        with h2_client(world, mode) as client:
-            try:
-                return call(client)
-            except Exception as error:
-                return error
-
-    async def main() -> Any:
-        async with h2_client(world, mode) as client:
-            try:
-                result = call(client)
-                return await result if inspect.isawaitable(result) else result
-            except Exception as error:
-                return error
-
-    return asyncio.run(main())
+    return call_outcome(lambda: h2_client(world, mode), mode, call)
 
 
 READS: dict[str, tuple[str, Any]] = {
@@ -117,7 +102,7 @@ def h2world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[H2World]:
         # The client's own transports (made on first use) trust the test's certificate.
         patch.setenv("SSL_CERT_FILE", str(certificate))
         patch.setattr(_defaults, "CHUNKEDGRAPH_ROOTS_CHUNK_SIZE", 12)
-        proxy = H2FaultProxy(certificate, key, cave.url).start()
+        proxy = H2FaultProxy(certificate=certificate, key=key, upstream=cave.url).start()
         try:
             with CAVEclient(cave.datastack, server_address=cave.url, auth_token=cave.token) as direct:
                 record = direct.info.get_datastack_info()

@@ -344,17 +344,11 @@ def refuse_the_bridge(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_without_an_active_mock_requests_go_over_httpx(
-    local_cave: LocalCAVE, monkeypatch: pytest.MonkeyPatch
+    local_cave: LocalCAVE, local_cave_client: CAVEclient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     refuse_the_bridge(monkeypatch)
-    with CAVEclient(
-        local_cave.datastack,
-        server_address=local_cave.url,
-        auth_token=local_cave.token,
-        write_server_cache=False,
-    ) as client:
-        assert client.materialize.get_versions()
-        assert client.info.get_datastack_info()["local_server"] == local_cave.url
+    assert local_cave_client.materialize.get_versions()
+    assert local_cave_client.info.get_datastack_info()["local_server"] == local_cave.url
 
 
 def test_respx_still_answers_when_no_responses_mock_is_active(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -366,7 +360,7 @@ def test_respx_still_answers_when_no_responses_mock_is_active(monkeypatch: pytes
 
 
 def test_a_passthrough_of_the_mock_reaches_a_real_server_with_identical_answers(
-    local_cave: LocalCAVE, monkeypatch: pytest.MonkeyPatch
+    local_cave: LocalCAVE, local_cave_client: CAVEclient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     exchanged: list[str] = []
     bridge = requests_mocks.send_through_requests
@@ -376,23 +370,18 @@ def test_a_passthrough_of_the_mock_reaches_a_real_server_with_identical_answers(
         return bridge(request, body)
 
     monkeypatch.setattr(requests_mocks, "send_through_requests", recorded)
-    with CAVEclient(
-        local_cave.datastack,
-        server_address=local_cave.url,
-        auth_token=local_cave.token,
-        write_server_cache=False,
-    ) as client:
+    client = local_cave_client
+    with pytest.warns(CAVEServerWarning, match="Limited query to 40 rows"):
+        over_httpx = client.materialize.query_table("synapses_pni_2", limit=40)
+    roots = client.chunkedgraph.get_roots(over_httpx["pre_pt_supervoxel_id"].to_numpy())
+    assert not exchanged
+    with responses.RequestsMock() as mock:
+        mock.add_passthru(local_cave.url)
         with pytest.warns(CAVEServerWarning, match="Limited query to 40 rows"):
-            over_httpx = client.materialize.query_table("synapses_pni_2", limit=40)
-        roots = client.chunkedgraph.get_roots(over_httpx["pre_pt_supervoxel_id"].to_numpy())
-        assert not exchanged
-        with responses.RequestsMock() as mock:
-            mock.add_passthru(local_cave.url)
-            with pytest.warns(CAVEServerWarning, match="Limited query to 40 rows"):
-                through_requests = client.materialize.query_table("synapses_pni_2", limit=40)
-            roots_through_requests = client.chunkedgraph.get_roots(
-                over_httpx["pre_pt_supervoxel_id"].to_numpy()
-            )
+            through_requests = client.materialize.query_table("synapses_pni_2", limit=40)
+        roots_through_requests = client.chunkedgraph.get_roots(
+            over_httpx["pre_pt_supervoxel_id"].to_numpy()
+        )
 
     pd.testing.assert_frame_equal(through_requests, over_httpx)
     assert roots_through_requests.tolist() == roots.tolist()
