@@ -99,12 +99,16 @@ class MockedRoutesTransport(httpx.BaseTransport):
 
     def __init__(self, routes: dict[str, Any], fallback: httpx.BaseTransport) -> None:
         self.routes = routes
-        """JSON answer by URL (scheme, host and path; the query string is not compared)."""
+        """JSON answer by URL: scheme, host and path, where any query string is answered; or those
+        and one exact query string, where only that one is."""
         self._fallback = fallback
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
         key = f"{url.scheme}://{url.netloc.decode('ascii')}{url.path}"
+        query = url.query.decode("ascii")
+        if query and f"{key}?{query}" in self.routes:
+            key = f"{key}?{query}"
         if request.method != "GET" or key not in self.routes:
             return self._fallback.handle_request(request)
         if requests_mock_active():
@@ -211,7 +215,9 @@ def CAVEclientMock(  # noqa: N802 - caveclient's name
     materialization_api_versions : list of int, optional
         The materialization API versions reported (default [2, 3]).
     available_materialization_versions : list of int, optional
-        The materialization versions of the datastack (default [1, 2]).
+        The materialization versions of the datastack (default [1, 2]), answered, as by caveclient's
+        mock, only to the check of `set_version` (`versions?expired=True`); the newest version of an
+        unpinned client is asked without it, and is the test's to mock.
     set_version : int, optional
         Pin the client to this version and answer its metadata.
     set_version_metadata : dict, optional
@@ -277,7 +283,9 @@ def CAVEclientMock(  # noqa: N802 - caveclient's name
         )
         for api in {max(api_versions), 3}:  # caveclient's newest common version; this client's v3
             base = f"{local}/materialize/api/v{api}/datastack/{datastack_name}"
-            routes[f"{base}/versions"] = versions
+            # Only the check of a pinned version (caveclient's mock answers only that one): the
+            # newest version, asked without `expired`, is the test's to mock, as with caveclient.
+            routes[f"{base}/versions?expired=True"] = versions
             if set_version is not None:
                 routes[f"{base}/version/{set_version}"] = _completed_metadata(
                     DEFAULT_MATERIALIZATION_VERSION_METADATA

@@ -167,7 +167,8 @@ def operations_of(document: dict[str, Any]) -> list[Operation]:
                     location=location,
                     name=parameter["name"],
                     type=kind,
-                    default=schema.get("default"),
+                    # Our specs give the server's default as `x-server-default` (see regenerating.md).
+                    default=schema.get("default", parameter.get("x-server-default")),
                     required=bool(parameter.get("required", False)),
                 )
             if not swagger and "requestBody" in raw:

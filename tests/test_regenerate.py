@@ -145,8 +145,8 @@ def swagger_of(service: str) -> dict[str, Any]:
                 if isinstance(kind, list):
                     kind = next(k for k in kind if k != "null")
                 entry = {"name": parameter["name"], "in": parameter["in"], "type": kind}
-                if "default" in schema:
-                    entry["default"] = schema["default"]
+                if "x-server-default" in parameter:
+                    entry["default"] = parameter["x-server-default"]
                 if parameter.get("required"):
                     entry["required"] = True
                 parameters.append(entry)

@@ -53,6 +53,29 @@ def origin(url: str) -> str:
     return f"{scheme}://{host}:{port}"
 
 
+def _python_booleans(params: Any) -> Any:
+    """Query booleans spelled `True`/`False`, as caveclient (through requests) sends them.
+
+    httpx would send `true`/`false`. Every CAVE server reads booleans case-insensitively, so the
+    server's answer is the same; the spelling matters to tests that match caveclient's URLs exactly.
+    """
+    if not isinstance(params, dict):
+        return params
+    return {key: str(value) if isinstance(value, bool) else value for key, value in params.items()}
+
+
+class _CAVEHTTPClient(httpx.Client):
+    def build_request(self, method: str, url: Any, **options: Any) -> httpx.Request:
+        options["params"] = _python_booleans(options.get("params"))
+        return super().build_request(method, url, **options)
+
+
+class _AsyncCAVEHTTPClient(httpx.AsyncClient):
+    def build_request(self, method: str, url: Any, **options: Any) -> httpx.Request:
+        options["params"] = _python_booleans(options.get("params"))
+        return super().build_request(method, url, **options)
+
+
 @dataclass(frozen=True)
 class HTTPSettings:
     """How requests are made; every field has its default in `_defaults`."""
@@ -196,12 +219,12 @@ class Session:
             "follow_redirects": False,
         }
         if self.mode == "sync":
-            return httpx.Client(
+            return _CAVEHTTPClient(
                 transport=self._sync_transport(),
                 event_hooks={"request": [_log_request], "response": [self._check_sync]},
                 **options,
             )
-        return httpx.AsyncClient(
+        return _AsyncCAVEHTTPClient(
             transport=self._async_transport(),
             event_hooks={"request": [_alog_request], "response": [self._check_async]},
             **options,

@@ -95,6 +95,7 @@ class ChunkedGraphLookups:
                 self._table_id,
                 client=self._api(),
                 body=NodeIdsRequest(node_ids=chunk.tolist()),
+                latest=False,
             )
             for chunk in _chunks(root_ids, _defaults.CHUNKEDGRAPH_ID_CHUNK_SIZE)
         ]

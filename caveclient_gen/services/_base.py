@@ -18,7 +18,12 @@ from .._core import display
 from .._http.parse import parsed
 from .._http.plan import M, Plan, SubClient, fetch, read
 from .._http.runtime import SyncRuntime
-from ..errors import NeedsRequestError, NotFoundError, UnexpectedResponseError
+from ..errors import (
+    NeedsRequestError,
+    NotFoundError,
+    ServerIncompatibilityError,
+    UnexpectedResponseError,
+)
 
 if TYPE_CHECKING:
     from .._core.core import ClientCore
@@ -126,6 +131,39 @@ class ServiceClient(SubClient[M]):
         if self._LOCAL:
             return (yield from self._deployment.local_server())
         return self._deployment.global_server
+
+    def _cached_server_version(self) -> Plan[ServerVersion | None]:
+        """The server's version, asked once per sub-client (as `server_version`), then kept."""
+        if not self._server_version_known:
+            version = yield from self._server_version_plan()
+            self._server_version, self._server_version_known = version, True
+        return self._server_version
+
+    def _require_server_version(
+        self, feature: str, *spans: tuple[tuple[int, ...], tuple[int, ...] | None]
+    ) -> Plan[None]:
+        """Refuse `feature`, before its request, on a server whose version is in none of `spans`
+        ([lowest, below) release ranges; None: no upper end).
+
+        A server that reports no version is not refused: its answer (or the check after it) decides.
+        """
+        version = yield from self._cached_server_version()
+        if version is None:
+            return
+        if any(version >= low and (high is None or version < high) for low, high in spans):
+            return
+
+        def span_text(low: tuple[int, ...], high: tuple[int, ...] | None) -> str:
+            start = ".".join(map(str, low))
+            return (
+                f"{start} or later" if high is None else f"{start} to below {'.'.join(map(str, high))}"
+            )
+
+        needed = ", or ".join(span_text(low, high) for low, high in spans)
+        raise ServerIncompatibilityError(
+            f"{feature} needs a {type(self).__name__} server version {needed}; "
+            f"this one runs {version.text}: ask the administrators to update it"
+        )
 
     def _server_version_plan(self) -> Plan[ServerVersion | None]:
         if self._VERSION_ROUTE is None:

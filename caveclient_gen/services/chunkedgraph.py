@@ -542,7 +542,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         Raises
         ------
         ServerIncompatibilityError
-            `latest` on a server older than 2.17.0.
+            `latest` on a server whose reported version lacks it (before 2.17.0, or 3.0.0 to 3.0.3).
         InvalidInputError
             An id is not an integer, a datetime is naive, or another argument is malformed (before any
             request).
@@ -557,6 +557,13 @@ class ChunkedGraphClient(ServiceClient[M]):
         seconds = yield from self._seconds("timestamp", timestamp)
         if ids.size == 0:
             return np.zeros(0, dtype=np.float64)  # as caveclient answers no ids
+        if latest:
+            yield from self._require_server_version(
+                "get_root_timestamps with latest",
+                ((1, 25, 0), (2,)),
+                ((2, 17, 0), (3,)),
+                ((3, 0, 4), None),
+            )
         api, table = yield from self._target()
         chunks, responses = yield from self._bulk(
             ids,
@@ -838,7 +845,7 @@ class ChunkedGraphClient(ServiceClient[M]):
         Raises
         ------
         ServerIncompatibilityError
-            The server is too old for this route.
+            The server reports a version without this route (before 2.18.0, or 3.0.0 to 3.0.4).
         InvalidInputError
             An id is not an integer, a datetime is naive, or another argument is malformed (before any
             request).
@@ -848,6 +855,9 @@ class ChunkedGraphClient(ServiceClient[M]):
             The server could not be reached (after the client's retries).
         """
         ids = as_id_array("node_ids", node_ids, allow_empty=False)
+        yield from self._require_server_version(
+            "get_minimal_covering_nodes", ((2, 18, 0), (3,)), ((3, 0, 5), None)
+        )
         api, table = yield from self._target()
         response = yield from fetch(
             read(
@@ -2049,7 +2059,8 @@ class ChunkedGraphClient(ServiceClient[M]):
         Raises
         ------
         ServerIncompatibilityError
-            `bounds` given but the server did not apply them (servers before 2.15.0).
+            `bounds` given to a server before 2.15.0: refused before any request when the server
+            reports its version, else when its answer shows the bounds were not applied.
         InvalidInputError
             An id is not an integer, a datetime is naive, or another argument is malformed (before any
             request).
@@ -2060,6 +2071,8 @@ class ChunkedGraphClient(ServiceClient[M]):
         """
         node = as_id("root_id", root_id)
         box = as_bounds("bounds", bounds)
+        if box is not None:
+            yield from self._require_server_version("level2_chunk_graph with bounds", ((2, 15, 0), None))
         api, table = yield from self._target()
         response = yield from fetch(
             read(

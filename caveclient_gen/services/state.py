@@ -342,6 +342,11 @@ class JSONService(ServiceClient[M]):
             The server could not be reached (after the client's retries).
         """
         viewer = yield from self._viewer(ngl_url)
+        info = yield from self._version_document(viewer)
+        return info if isinstance(info, dict) else {}
+
+    def _version_document(self, viewer: str) -> Plan[Any]:
+        """The viewer's parsed ``version.json`` (any JSON value); ``{}`` when it has none or not JSON."""
         url = viewer.rstrip("/") + "/version.json"
         http = self._session.external()
         try:
@@ -349,10 +354,9 @@ class JSONService(ServiceClient[M]):
         except NotFoundError:
             return {}
         try:
-            info = json.loads(response.content)
+            return json.loads(response.content)
         except ValueError:
             return {}
-        return info if isinstance(info, dict) else {}
 
     @api_method
     def build_neuroglancer_url(
@@ -403,8 +407,10 @@ class JSONService(ServiceClient[M]):
             return f"precomputed://middleauth+{server}{STATE_PATH}/property/{identifier}"
         viewer = yield from self._viewer(ngl_url)
         if target_site is None:
-            info = yield from JSONService.get_neuroglancer_info.plan(self, viewer)
-            target_site = "spelunker" if info else "seunglab"
+            document = yield from self._version_document(viewer)
+            # As caveclient: any non-empty version document (not only an object) means spelunker.
+            answered = isinstance(document, dict | list | str) and len(document) > 0
+            target_site = "spelunker" if answered else "seunglab"
         separator = "" if viewer.endswith("/") else "/"
         state_url = str(state_id) if static_url else f"{server}{STATE_PATH}/{self._state_id(state_id)}"
         if target_site == "seunglab":

@@ -164,7 +164,6 @@ def test_get_roots_sends_raw_little_endian_uint64(
     assert query(request) == {
         "timestamp": str(WHEN.timestamp()),
         "stop_layer": "3",
-        "fail_to_zero": "true",
     }
     assert roots.dtype == np.uint64
     assert roots.tolist() == roots_of(np.array(ids, dtype=np.uint64)).tolist()
@@ -390,7 +389,7 @@ def test_get_minimal_covering_nodes(server: FakeCAVEServer, cg: ChunkedGraphClie
     nodes = cg.get_minimal_covering_nodes([BIG, 5, 6])
     request = server.only_request_to(f"{BASE}/minimal_covering_nodes")
     assert body(request) == {"node_ids": [BIG, 5, 6]}
-    assert query(request) == {"as_array": "true"}
+    assert query(request) == {"as_array": "True"}
     assert nodes.tolist() == [BIG, 4]
     assert nodes.dtype == np.uint64
 
@@ -448,11 +447,11 @@ def test_get_root_timestamps(
     assert all(moment.tzinfo is UTC for moment in moments)
     requests = server.all(f"{BASE}/root_timestamps")
     assert len(requests) == 2
-    assert all(query(r) == {"latest": "false", "timestamp": str(WHEN.timestamp())} for r in requests)
+    assert all(query(r) == {"latest": "False", "timestamp": str(WHEN.timestamp())} for r in requests)
 
     latest = cg.get_root_timestamps([1], latest=True, timestamp=WHEN)
     assert latest[0] == datetime.fromtimestamp(1_700_000_001.5, UTC) - timedelta(milliseconds=1)
-    assert query(server.all(f"{BASE}/root_timestamps")[-1])["latest"] == "true"
+    assert query(server.all(f"{BASE}/root_timestamps")[-1])["latest"] == "True"
 
 
 def test_is_valid_nodes(
@@ -498,7 +497,7 @@ def test_do_merge(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     server.route("POST", f"{BASE}/merge", {"operation_id": 42, "new_root_ids": [BIG]})
     result = cg.do_merge([BIG, 2**53 + 1], [[10, 20, 30], [11, 21, 31]], resolution=(4, 4, 40))
     request = server.only_request_to(f"{BASE}/merge")
-    assert query(request) == {"priority": "false", "remesh": "true", "chebyshev_distance": "3"}
+    assert query(request) == {"priority": "False"}
     sent = body(request)
     assert sent == [[BIG, 40.0, 80.0, 1200.0], [2**53 + 1, 44.0, 84.0, 1240.0]]
     assert isinstance(sent[0][0], int)  # exact, not a float
@@ -528,7 +527,7 @@ def test_undo_operation(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> 
     result = cg.undo_operation(42)
     request = server.only_request_to(f"{BASE}/undo")
     assert body(request) == {"operation_id": 42}
-    assert query(request) == {"priority": "false", "remesh": "true"}
+    assert query(request) == {"priority": "False"}
     assert result["new_root_ids"] == [HUGE, 5]
 
 
@@ -542,7 +541,7 @@ def test_execute_split(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> N
         "sources": [[BIG, 1.0, 2.0, 3.0], [11, 4.0, 5.0, 6.0]],
         "sinks": [[BIG, 7.0, 8.0, 9.0]],
     }
-    assert query(request)["priority"] == "false"
+    assert query(request)["priority"] == "False"
     assert operation == 7
     assert roots == [BIG, 9]
     assert all(type(root) is int for root in roots)
@@ -603,9 +602,9 @@ def test_get_change_log(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> 
     }
     server.route("GET", f"{BASE}/root/{BIG}/change_log", summary)
     assert cg.get_change_log(BIG) == summary
-    assert query(server.only_request_to(f"{BASE}/root/{BIG}/change_log")) == {"filtered": "true"}
+    assert query(server.only_request_to(f"{BASE}/root/{BIG}/change_log")) == {"filtered": "True"}
     cg.get_change_log(BIG, filtered=False)
-    assert query(server.all(f"{BASE}/root/{BIG}/change_log")[1]) == {"filtered": "false"}
+    assert query(server.all(f"{BASE}/root/{BIG}/change_log")[1]) == {"filtered": "False"}
 
 
 def test_get_tabular_change_log(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
@@ -623,7 +622,7 @@ def test_get_tabular_change_log(server: FakeCAVEServer, cg: ChunkedGraphClient[A
     request = server.only_request_to(f"{BASE}/tabular_change_log_many")
     assert request.method == "GET"
     assert body(request) == {"root_ids": [BIG]}
-    assert query(request) == {"filtered": "true"}
+    assert query(request) == {"filtered": "True"}
     table = logs[BIG]
     # As caveclient 8.2.1 builds it: the server's labels, epoch milliseconds, lists of ints.
     assert list(table.columns) == list(frame)
@@ -648,7 +647,7 @@ def test_get_user_operations(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]
         "user_id": "12",
         "start_time": str(start.timestamp()),
         "end_time": str(WHEN.timestamp()),
-        "include_undone": "false",
+        "include_undone": "False",
     }
     assert operations["operation_id"].tolist() == [7, 8]
     assert operations["timestamp"].tolist() == [
@@ -666,7 +665,7 @@ def test_get_user_operations_defaults_and_empty(
     assert query(server.only_request_to(f"{BASE}/user_operations")) == {
         "user_id": "3",
         "end_time": str(WHEN.timestamp()),
-        "include_undone": "true",
+        "include_undone": "True",
     }
     assert operations.empty
     assert list(operations.columns) == ["operation_id", "timestamp"]
@@ -730,7 +729,7 @@ def test_get_oldest_timestamp(server: FakeCAVEServer, cg: ChunkedGraphClient[Any
     oldest = cg.get_oldest_timestamp()
     assert oldest == datetime(2020, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
     assert oldest.tzinfo is UTC
-    assert query(server.only_request_to(f"{BASE}/oldest_timestamp")) == {"delimiter": " "}
+    assert query(server.only_request_to(f"{BASE}/oldest_timestamp")) == {}
 
 
 # ---------------------------------------------------------------- lineage
@@ -920,7 +919,7 @@ def test_get_contact_sites(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) 
     sites = cg.get_contact_sites(BIG, [[0, 10], [0, 10], [0, 10]])
     assert sites == {"contact_sites": HUGE, "contact_site_metadata": 5}
     assert query(server.only_request_to(f"{BASE}/node/{BIG}/contact_sites")) == {
-        "partners": "false",
+        "partners": "False",
         "bounds": "0-10_0-10_0-10",
     }
 
@@ -934,7 +933,7 @@ def test_find_path(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> None:
     centroids, path, failed = cg.find_path(BIG, np.array([1, 2, 3]), np.array([4.5, 5, 6]))
     request = server.only_request_to(f"{BASE}/graph/find_path")
     assert body(request) == [[BIG, 1.0, 2.0, 3.0], [BIG, 4.5, 5.0, 6.0]]
-    assert query(request) == {"precision_mode": "false"}
+    assert query(request) == {"precision_mode": "False"}
     assert centroids.shape == (2, 3)
     assert path.tolist() == [ROOT, 3]
     assert failed.tolist() == [HUGE]
@@ -960,7 +959,6 @@ def test_get_subgraph(server: FakeCAVEServer, cg: ChunkedGraphClient[Any]) -> No
     assert areas.tolist() == [10, 2_000_000_000]
     assert query(server.only_request_to(f"{BASE}/node/{BIG}/subgraph")) == {
         "bounds": "0-1_0-1_0-1",
-        "only_internal_edges": "true",
     }
     # Values int32 cannot hold raise instead of wrapping.
     server.route(
@@ -989,6 +987,47 @@ def test_level2_chunk_graph(server: FakeCAVEServer, cg: ChunkedGraphClient[Any])
     assert cg.level2_chunk_graph(BIG) == []
     with pytest.raises(ServerIncompatibilityError, match=r"2\.15\.0"):
         cg.level2_chunk_graph(BIG, bounds=[[0, 1], [0, 1], [0, 1]])
+
+
+@pytest.mark.parametrize(
+    ("version", "refused"),
+    [("2.14.9", True), ("2.15.0", False), ("3.1.0", False)],
+)
+def test_bounds_are_refused_before_any_request_by_a_server_too_old_for_them(
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any], version: str, refused: bool
+) -> None:
+    path = f"{BASE}/node/{BIG}/lvl2_graph"
+    server.route("GET", "/segmentation/api/version", version)
+    server.route(
+        "GET", path, httpx.Response(200, json={"edge_graph": []}, headers={"Used-Bounds": "True"})
+    )
+    if refused:
+        with pytest.raises(ServerIncompatibilityError, match=rf"2\.15\.0 or later.*{version}"):
+            cg.level2_chunk_graph(BIG, bounds=[[0, 1], [0, 1], [0, 1]])
+        assert server.all(path) == []
+        assert cg.level2_chunk_graph(BIG) == []  # without bounds the old server is fine
+    else:
+        assert cg.level2_chunk_graph(BIG, bounds=[[0, 1], [0, 1], [0, 1]]) == []
+    assert len(server.all("/segmentation/api/version")) == 1  # asked once, then kept
+
+
+@pytest.mark.parametrize(
+    ("version", "refused"),
+    [("2.17.3", True), ("2.18.0", False), ("3.0.4", True), ("3.0.5", False), (None, False)],
+)
+def test_minimal_covering_nodes_needs_a_server_that_has_the_route(
+    server: FakeCAVEServer, cg: ChunkedGraphClient[Any], version: str | None, refused: bool
+) -> None:
+    if version is not None:  # else the version route is missing (404): the answer decides
+        server.route("GET", "/segmentation/api/version", version)
+    path = f"{BASE}/minimal_covering_nodes"
+    server.route("POST", path, httpx.Response(200, content=np.array([7], np.uint64).tobytes()))
+    if refused:
+        with pytest.raises(ServerIncompatibilityError, match="get_minimal_covering_nodes"):
+            cg.get_minimal_covering_nodes([5])
+        assert server.all(path) == []
+    else:
+        assert cg.get_minimal_covering_nodes([5]).tolist() == [7]
 
 
 # ---------------------------------------------------------------- every method is here

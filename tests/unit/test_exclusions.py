@@ -56,7 +56,7 @@ class IgnoringServer:
         for column, value in (body.get("filter_less_dict") or {}).get("synapses", {}).items():
             frame = frame[frame[column] < value]
         headers = [("content-type", "data.arrow")]
-        if request.url.params.get("count") == "true":
+        if request.url.params.get("count") == "True":
             frame = pd.DataFrame({"count": [len(frame)]})
         else:
             limit = min(int(body.get("limit", self.cap)), self.cap)

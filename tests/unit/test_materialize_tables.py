@@ -184,7 +184,7 @@ def test_live_queries_go_to_the_server_side_live_route(fake: FakeCAVE) -> None:
         "timestamp": "2024-05-06T00:00:00+00:00",
         "filter_equal_dict": {"synapses": {"pre_pt_root_id": 5}},
     }
-    assert request.url.params["allow_missing_lookups"] == "true"
+    assert request.url.params["allow_missing_lookups"] == "True"
     tables.cell_types(cell_type="L2").query(timestamp=WHEN)
     reference = fake.sent("POST", f"{V3}/query")[1]
     assert body_of(reference) == {

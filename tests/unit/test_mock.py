@@ -46,7 +46,7 @@ def test_it_answers_what_caveclients_mock_answers() -> None:
     assert client.info.server_version == "999.0.0"
     assert client.state.server_version == "999.0.0"
     assert client.skeleton.server_version == "999.0.0"
-    assert client.materialize.get_versions() == [1, 2]
+    assert client.materialize.get_versions(expired=True) == [1, 2]  # the pinned version's check
     assert client.version == 2
     assert client.timestamp == datetime(2024, 6, 5, 10, 10, 1, 203215, tzinfo=UTC)
     assert client.l2cache.has_cache() is True
@@ -58,8 +58,9 @@ def test_options_change_the_answers() -> None:
     disabled = CAVEclientMock(l2cache=True, l2cache_disabled=True, datastack_name="other")
     assert disabled.l2cache.has_cache() is False
     versions = CAVEclientMock(materialization=True, available_materialization_versions=[5, 9])
-    assert versions.materialize.get_versions() == [5, 9]
-    assert versions.materialize.most_recent_version() == 9
+    assert versions.materialize.get_versions(expired=True) == [5, 9]
+    with pytest.raises(AssertionError, match="not mocked"):
+        versions.materialize.most_recent_version()  # as with caveclient's mock: the test's to mock
     global_only = CAVEclientMock(global_only=True, datastack_name="ignored")
     assert global_only.datastack_name is None
     assert global_only.info.server_version == "999.0.0"

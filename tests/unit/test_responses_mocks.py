@@ -66,7 +66,7 @@ def test_get_roots_is_answered_with_the_mocks_uint64_bytes(mocked: responses.Req
     roots = np.array([864691135000000001, 2**64 - 3, 0], dtype=np.uint64)  # one beyond int64
     supervoxels = np.array([88, 2**63 + 5, 99], dtype=np.uint64)
     registered = mocked.post(
-        f"{SEGMENTATION}/roots_binary?timestamp=1717545600.0&fail_to_zero=true",
+        f"{SEGMENTATION}/roots_binary?timestamp=1717545600.0",
         body=roots.tobytes(),
         content_type="application/octet-stream",
     )
@@ -80,6 +80,42 @@ def test_get_roots_is_answered_with_the_mocks_uint64_bytes(mocked: responses.Req
     assert np.frombuffer(sent.body, dtype=np.uint64).tolist() == supervoxels.tolist()
     assert sent.headers["Authorization"] == f"Bearer {TOKEN}"
     assert sent.req_kwargs["timeout"] == (CONNECT_TIMEOUT, READ_TIMEOUT)
+
+
+def test_query_strings_are_the_ones_caveclient_sends(mocked: responses.RequestsMock) -> None:
+    # Parameters left to the server's default are not sent; booleans are spelled True/False.
+    bounds = "0-10_0-20_0-30"
+    subgraph = mocked.get(
+        f"{SEGMENTATION}/node/{2**60}/subgraph?bounds={bounds}",
+        json={"nodes": [[1, 2]], "affinities": [0.5], "areas": [3]},
+    )
+    covering = mocked.post(
+        f"{SEGMENTATION}/minimal_covering_nodes?as_array=True",
+        body=np.array([7], dtype=np.uint64).tobytes(),
+    )
+    merge = mocked.post(
+        f"{SEGMENTATION}/merge?priority=False",
+        json={"operation_id": 1, "new_root_ids": [9]},
+    )
+    client = CAVEclientMock(chunkedgraph=True)
+
+    client.chunkedgraph.get_subgraph(2**60, bounds=[[0, 10], [0, 20], [0, 30]])
+    client.chunkedgraph.get_minimal_covering_nodes([5])
+    client.chunkedgraph.do_merge([1, 2], [[1, 2, 3], [4, 5, 6]])
+
+    assert subgraph.call_count == covering.call_count == merge.call_count == 1
+
+
+def test_the_newest_version_is_the_one_the_test_mocks(mocked: responses.RequestsMock) -> None:
+    # CAVEclientMock answers the version list only for the check of a pinned version.
+    mocked.get(
+        f"{LOCAL}/materialize/api/v3/datastack/test_stack/versions",
+        json=[1],
+        match=[matchers.query_param_matcher({"expired": False})],
+    )
+    client = CAVEclientMock(materialization=True)
+    assert client.materialize.most_recent_version() == 1
+    assert client.materialize.version == 1
 
 
 def test_a_query_string_the_mock_does_not_expect_is_not_answered(

@@ -76,3 +76,30 @@ def test_uploads_send_those_bytes_as_application_json(tmp_path: Path) -> None:
     )
     assert static == "https://ngl.test/#!https://files.test/s.json"
     client.close()
+
+
+@pytest.mark.parametrize(
+    ("version_document", "link"),
+    [
+        ({"version": "2.40"}, "https://ngl.test/#!middleauth+https://cave.test/nglstate/api/v1/7"),
+        ("a-version-text", "https://ngl.test/#!middleauth+https://cave.test/nglstate/api/v1/7"),
+        ({}, "https://ngl.test/?json_url=https://cave.test/nglstate/api/v1/7"),
+        (None, "https://ngl.test/?json_url=https://cave.test/nglstate/api/v1/7"),  # no version.json
+    ],
+)
+def test_a_viewer_with_any_non_empty_version_document_gets_a_spelunker_link(
+    version_document: object, link: str
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert str(request.url) == "https://ngl.test/version.json"
+        if version_document is None:
+            return httpx.Response(404)
+        return httpx.Response(200, json=version_document)
+
+    with CAVEclient(
+        server_address="https://cave.test",
+        auth_token="t0ken",
+        transport=httpx.MockTransport(handler),
+        max_retries=0,
+    ) as client:
+        assert client.state.build_neuroglancer_url(7, ngl_url="https://ngl.test") == link

@@ -16,7 +16,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     aligned_volume_name: str,
     *,
-    filter_valid: bool | Unset = True,
+    filter_valid: bool | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -85,7 +85,7 @@ def sync_detailed(
     aligned_volume_name: str,
     *,
     client: AuthenticatedClient | Client,
-    filter_valid: bool | Unset = True,
+    filter_valid: bool | Unset = UNSET,
 ) -> Response[MiddleAuthError | ServerError | list[str]]:
     """List the annotation tables of an aligned volume.
 
@@ -95,7 +95,7 @@ def sync_detailed(
 
     Args:
         aligned_volume_name (str):
-        filter_valid (bool | Unset):  Default: True.
+        filter_valid (bool | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -121,7 +121,7 @@ def sync(
     aligned_volume_name: str,
     *,
     client: AuthenticatedClient | Client,
-    filter_valid: bool | Unset = True,
+    filter_valid: bool | Unset = UNSET,
 ) -> MiddleAuthError | ServerError | list[str] | None:
     """List the annotation tables of an aligned volume.
 
@@ -131,7 +131,7 @@ def sync(
 
     Args:
         aligned_volume_name (str):
-        filter_valid (bool | Unset):  Default: True.
+        filter_valid (bool | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -152,7 +152,7 @@ async def asyncio_detailed(
     aligned_volume_name: str,
     *,
     client: AuthenticatedClient | Client,
-    filter_valid: bool | Unset = True,
+    filter_valid: bool | Unset = UNSET,
 ) -> Response[MiddleAuthError | ServerError | list[str]]:
     """List the annotation tables of an aligned volume.
 
@@ -162,7 +162,7 @@ async def asyncio_detailed(
 
     Args:
         aligned_volume_name (str):
-        filter_valid (bool | Unset):  Default: True.
+        filter_valid (bool | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -186,7 +186,7 @@ async def asyncio(
     aligned_volume_name: str,
     *,
     client: AuthenticatedClient | Client,
-    filter_valid: bool | Unset = True,
+    filter_valid: bool | Unset = UNSET,
 ) -> MiddleAuthError | ServerError | list[str] | None:
     """List the annotation tables of an aligned volume.
 
@@ -196,7 +196,7 @@ async def asyncio(
 
     Args:
         aligned_volume_name (str):
-        filter_valid (bool | Unset):  Default: True.
+        filter_valid (bool | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

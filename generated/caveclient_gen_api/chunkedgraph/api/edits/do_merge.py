@@ -18,9 +18,9 @@ def _get_kwargs(
     table_id: str,
     *,
     body: list[list[float]],
-    priority: bool | Unset = True,
-    remesh: bool | Unset = True,
-    chebyshev_distance: int | Unset = 3,
+    priority: bool | Unset = UNSET,
+    remesh: bool | Unset = UNSET,
+    chebyshev_distance: int | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -136,9 +136,9 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: list[list[float]],
-    priority: bool | Unset = True,
-    remesh: bool | Unset = True,
-    chebyshev_distance: int | Unset = 3,
+    priority: bool | Unset = UNSET,
+    remesh: bool | Unset = UNSET,
+    chebyshev_distance: int | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | EditResult | MiddleAuthError]:
     """Merge two segments.
 
@@ -155,9 +155,9 @@ def sync_detailed(
 
     Args:
         table_id (str):
-        priority (bool | Unset):  Default: True.
-        remesh (bool | Unset):  Default: True.
-        chebyshev_distance (int | Unset):  Default: 3.
+        priority (bool | Unset):
+        remesh (bool | Unset):
+        chebyshev_distance (int | Unset):
         body (list[list[float]]): Exactly two points `[[node_id, x, y, z], [node_id, x, y, z]]`,
             coordinates in nanometres.
 
@@ -189,9 +189,9 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: list[list[float]],
-    priority: bool | Unset = True,
-    remesh: bool | Unset = True,
-    chebyshev_distance: int | Unset = 3,
+    priority: bool | Unset = UNSET,
+    remesh: bool | Unset = UNSET,
+    chebyshev_distance: int | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | EditResult | MiddleAuthError | None:
     """Merge two segments.
 
@@ -208,9 +208,9 @@ def sync(
 
     Args:
         table_id (str):
-        priority (bool | Unset):  Default: True.
-        remesh (bool | Unset):  Default: True.
-        chebyshev_distance (int | Unset):  Default: 3.
+        priority (bool | Unset):
+        remesh (bool | Unset):
+        chebyshev_distance (int | Unset):
         body (list[list[float]]): Exactly two points `[[node_id, x, y, z], [node_id, x, y, z]]`,
             coordinates in nanometres.
 
@@ -237,9 +237,9 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: list[list[float]],
-    priority: bool | Unset = True,
-    remesh: bool | Unset = True,
-    chebyshev_distance: int | Unset = 3,
+    priority: bool | Unset = UNSET,
+    remesh: bool | Unset = UNSET,
+    chebyshev_distance: int | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | EditResult | MiddleAuthError]:
     """Merge two segments.
 
@@ -256,9 +256,9 @@ async def asyncio_detailed(
 
     Args:
         table_id (str):
-        priority (bool | Unset):  Default: True.
-        remesh (bool | Unset):  Default: True.
-        chebyshev_distance (int | Unset):  Default: 3.
+        priority (bool | Unset):
+        remesh (bool | Unset):
+        chebyshev_distance (int | Unset):
         body (list[list[float]]): Exactly two points `[[node_id, x, y, z], [node_id, x, y, z]]`,
             coordinates in nanometres.
 
@@ -288,9 +288,9 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: list[list[float]],
-    priority: bool | Unset = True,
-    remesh: bool | Unset = True,
-    chebyshev_distance: int | Unset = 3,
+    priority: bool | Unset = UNSET,
+    remesh: bool | Unset = UNSET,
+    chebyshev_distance: int | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | EditResult | MiddleAuthError | None:
     """Merge two segments.
 
@@ -307,9 +307,9 @@ async def asyncio(
 
     Args:
         table_id (str):
-        priority (bool | Unset):  Default: True.
-        remesh (bool | Unset):  Default: True.
-        chebyshev_distance (int | Unset):  Default: 3.
+        priority (bool | Unset):
+        remesh (bool | Unset):
+        chebyshev_distance (int | Unset):
         body (list[list[float]]): Exactly two points `[[node_id, x, y, z], [node_id, x, y, z]]`,
             coordinates in nanometres.
 

@@ -19,9 +19,9 @@ def _get_kwargs(
     table_id: str,
     *,
     body: SplitRequest,
-    priority: bool | Unset = True,
-    remesh: bool | Unset = True,
-    mincut: bool | Unset = True,
+    priority: bool | Unset = UNSET,
+    remesh: bool | Unset = UNSET,
+    mincut: bool | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -133,9 +133,9 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: SplitRequest,
-    priority: bool | Unset = True,
-    remesh: bool | Unset = True,
-    mincut: bool | Unset = True,
+    priority: bool | Unset = UNSET,
+    remesh: bool | Unset = UNSET,
+    mincut: bool | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | EditResult | MiddleAuthError]:
     """Split a segment between source and sink points.
 
@@ -149,9 +149,9 @@ def sync_detailed(
 
     Args:
         table_id (str):
-        priority (bool | Unset):  Default: True.
-        remesh (bool | Unset):  Default: True.
-        mincut (bool | Unset):  Default: True.
+        priority (bool | Unset):
+        remesh (bool | Unset):
+        mincut (bool | Unset):
         body (SplitRequest): Source and sink points of a split (coordinates in nanometres).
 
     Raises:
@@ -182,9 +182,9 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: SplitRequest,
-    priority: bool | Unset = True,
-    remesh: bool | Unset = True,
-    mincut: bool | Unset = True,
+    priority: bool | Unset = UNSET,
+    remesh: bool | Unset = UNSET,
+    mincut: bool | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | EditResult | MiddleAuthError | None:
     """Split a segment between source and sink points.
 
@@ -198,9 +198,9 @@ def sync(
 
     Args:
         table_id (str):
-        priority (bool | Unset):  Default: True.
-        remesh (bool | Unset):  Default: True.
-        mincut (bool | Unset):  Default: True.
+        priority (bool | Unset):
+        remesh (bool | Unset):
+        mincut (bool | Unset):
         body (SplitRequest): Source and sink points of a split (coordinates in nanometres).
 
     Raises:
@@ -226,9 +226,9 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: SplitRequest,
-    priority: bool | Unset = True,
-    remesh: bool | Unset = True,
-    mincut: bool | Unset = True,
+    priority: bool | Unset = UNSET,
+    remesh: bool | Unset = UNSET,
+    mincut: bool | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | EditResult | MiddleAuthError]:
     """Split a segment between source and sink points.
 
@@ -242,9 +242,9 @@ async def asyncio_detailed(
 
     Args:
         table_id (str):
-        priority (bool | Unset):  Default: True.
-        remesh (bool | Unset):  Default: True.
-        mincut (bool | Unset):  Default: True.
+        priority (bool | Unset):
+        remesh (bool | Unset):
+        mincut (bool | Unset):
         body (SplitRequest): Source and sink points of a split (coordinates in nanometres).
 
     Raises:
@@ -273,9 +273,9 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: SplitRequest,
-    priority: bool | Unset = True,
-    remesh: bool | Unset = True,
-    mincut: bool | Unset = True,
+    priority: bool | Unset = UNSET,
+    remesh: bool | Unset = UNSET,
+    mincut: bool | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | EditResult | MiddleAuthError | None:
     """Split a segment between source and sink points.
 
@@ -289,9 +289,9 @@ async def asyncio(
 
     Args:
         table_id (str):
-        priority (bool | Unset):  Default: True.
-        remesh (bool | Unset):  Default: True.
-        mincut (bool | Unset):  Default: True.
+        priority (bool | Unset):
+        remesh (bool | Unset):
+        mincut (bool | Unset):
         body (SplitRequest): Source and sink points of a split (coordinates in nanometres).
 
     Raises:

@@ -19,8 +19,8 @@ def _get_kwargs(
     table_id: str,
     *,
     body: UndoRequest,
-    priority: bool | Unset = True,
-    remesh: bool | Unset = True,
+    priority: bool | Unset = UNSET,
+    remesh: bool | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -130,8 +130,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: UndoRequest,
-    priority: bool | Unset = True,
-    remesh: bool | Unset = True,
+    priority: bool | Unset = UNSET,
+    remesh: bool | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | EditResult | MiddleAuthError]:
     """Undo an operation.
 
@@ -141,8 +141,8 @@ def sync_detailed(
 
     Args:
         table_id (str):
-        priority (bool | Unset):  Default: True.
-        remesh (bool | Unset):  Default: True.
+        priority (bool | Unset):
+        remesh (bool | Unset):
         body (UndoRequest): The operation to undo.
 
     Raises:
@@ -172,8 +172,8 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: UndoRequest,
-    priority: bool | Unset = True,
-    remesh: bool | Unset = True,
+    priority: bool | Unset = UNSET,
+    remesh: bool | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | EditResult | MiddleAuthError | None:
     """Undo an operation.
 
@@ -183,8 +183,8 @@ def sync(
 
     Args:
         table_id (str):
-        priority (bool | Unset):  Default: True.
-        remesh (bool | Unset):  Default: True.
+        priority (bool | Unset):
+        remesh (bool | Unset):
         body (UndoRequest): The operation to undo.
 
     Raises:
@@ -209,8 +209,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: UndoRequest,
-    priority: bool | Unset = True,
-    remesh: bool | Unset = True,
+    priority: bool | Unset = UNSET,
+    remesh: bool | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | EditResult | MiddleAuthError]:
     """Undo an operation.
 
@@ -220,8 +220,8 @@ async def asyncio_detailed(
 
     Args:
         table_id (str):
-        priority (bool | Unset):  Default: True.
-        remesh (bool | Unset):  Default: True.
+        priority (bool | Unset):
+        remesh (bool | Unset):
         body (UndoRequest): The operation to undo.
 
     Raises:
@@ -249,8 +249,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: UndoRequest,
-    priority: bool | Unset = True,
-    remesh: bool | Unset = True,
+    priority: bool | Unset = UNSET,
+    remesh: bool | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | EditResult | MiddleAuthError | None:
     """Undo an operation.
 
@@ -260,8 +260,8 @@ async def asyncio(
 
     Args:
         table_id (str):
-        priority (bool | Unset):  Default: True.
-        remesh (bool | Unset):  Default: True.
+        priority (bool | Unset):
+        remesh (bool | Unset):
         body (UndoRequest): The operation to undo.
 
     Raises:

@@ -18,7 +18,7 @@ def _get_kwargs(
     table_id: str,
     *,
     body: list[list[float]],
-    precision_mode: bool | Unset = True,
+    precision_mode: bool | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -130,7 +130,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: list[list[float]],
-    precision_mode: bool | Unset = True,
+    precision_mode: bool | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | FindPathResult | MiddleAuthError]:
     """Shortest level-2 path between two points of a segment.
 
@@ -144,7 +144,7 @@ def sync_detailed(
 
     Args:
         table_id (str):
-        precision_mode (bool | Unset):  Default: True.
+        precision_mode (bool | Unset):
         body (list[list[float]]): Exactly two points `[[node_id, x, y, z], [node_id, x, y, z]]`,
             coordinates in nanometres.
 
@@ -174,7 +174,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: list[list[float]],
-    precision_mode: bool | Unset = True,
+    precision_mode: bool | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | FindPathResult | MiddleAuthError | None:
     """Shortest level-2 path between two points of a segment.
 
@@ -188,7 +188,7 @@ def sync(
 
     Args:
         table_id (str):
-        precision_mode (bool | Unset):  Default: True.
+        precision_mode (bool | Unset):
         body (list[list[float]]): Exactly two points `[[node_id, x, y, z], [node_id, x, y, z]]`,
             coordinates in nanometres.
 
@@ -213,7 +213,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: list[list[float]],
-    precision_mode: bool | Unset = True,
+    precision_mode: bool | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | FindPathResult | MiddleAuthError]:
     """Shortest level-2 path between two points of a segment.
 
@@ -227,7 +227,7 @@ async def asyncio_detailed(
 
     Args:
         table_id (str):
-        precision_mode (bool | Unset):  Default: True.
+        precision_mode (bool | Unset):
         body (list[list[float]]): Exactly two points `[[node_id, x, y, z], [node_id, x, y, z]]`,
             coordinates in nanometres.
 
@@ -255,7 +255,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: list[list[float]],
-    precision_mode: bool | Unset = True,
+    precision_mode: bool | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | FindPathResult | MiddleAuthError | None:
     """Shortest level-2 path between two points of a segment.
 
@@ -269,7 +269,7 @@ async def asyncio(
 
     Args:
         table_id (str):
-        precision_mode (bool | Unset):  Default: True.
+        precision_mode (bool | Unset):
         body (list[list[float]]): Exactly two points `[[node_id, x, y, z], [node_id, x, y, z]]`,
             coordinates in nanometres.
 

@@ -18,7 +18,7 @@ def _get_kwargs(
     table_id: str,
     node_id: int,
     *,
-    partners: bool | Unset = True,
+    partners: bool | Unset = UNSET,
     timestamp: float | Unset = UNSET,
     bounds: str | Unset = UNSET,
 ) -> dict[str, Any]:
@@ -127,7 +127,7 @@ def sync_detailed(
     node_id: int,
     *,
     client: AuthenticatedClient | Client,
-    partners: bool | Unset = True,
+    partners: bool | Unset = UNSET,
     timestamp: float | Unset = UNSET,
     bounds: str | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | ContactSitesResponse | MiddleAuthError]:
@@ -146,7 +146,7 @@ def sync_detailed(
     Args:
         table_id (str):
         node_id (int):
-        partners (bool | Unset):  Default: True.
+        partners (bool | Unset):
         timestamp (float | Unset):
         bounds (str | Unset):
 
@@ -178,7 +178,7 @@ def sync(
     node_id: int,
     *,
     client: AuthenticatedClient | Client,
-    partners: bool | Unset = True,
+    partners: bool | Unset = UNSET,
     timestamp: float | Unset = UNSET,
     bounds: str | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | ContactSitesResponse | MiddleAuthError | None:
@@ -197,7 +197,7 @@ def sync(
     Args:
         table_id (str):
         node_id (int):
-        partners (bool | Unset):  Default: True.
+        partners (bool | Unset):
         timestamp (float | Unset):
         bounds (str | Unset):
 
@@ -224,7 +224,7 @@ async def asyncio_detailed(
     node_id: int,
     *,
     client: AuthenticatedClient | Client,
-    partners: bool | Unset = True,
+    partners: bool | Unset = UNSET,
     timestamp: float | Unset = UNSET,
     bounds: str | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | ContactSitesResponse | MiddleAuthError]:
@@ -243,7 +243,7 @@ async def asyncio_detailed(
     Args:
         table_id (str):
         node_id (int):
-        partners (bool | Unset):  Default: True.
+        partners (bool | Unset):
         timestamp (float | Unset):
         bounds (str | Unset):
 
@@ -273,7 +273,7 @@ async def asyncio(
     node_id: int,
     *,
     client: AuthenticatedClient | Client,
-    partners: bool | Unset = True,
+    partners: bool | Unset = UNSET,
     timestamp: float | Unset = UNSET,
     bounds: str | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | ContactSitesResponse | MiddleAuthError | None:
@@ -292,7 +292,7 @@ async def asyncio(
     Args:
         table_id (str):
         node_id (int):
-        partners (bool | Unset):  Default: True.
+        partners (bool | Unset):
         timestamp (float | Unset):
         bounds (str | Unset):
 

@@ -19,7 +19,7 @@ def _get_kwargs(
     node_id: int,
     *,
     bounds: str | Unset = UNSET,
-    only_internal_edges: bool | Unset = True,
+    only_internal_edges: bool | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -125,7 +125,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     bounds: str | Unset = UNSET,
-    only_internal_edges: bool | Unset = True,
+    only_internal_edges: bool | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | Subgraph]:
     """Supervoxel graph of a segment.
 
@@ -137,7 +137,7 @@ def sync_detailed(
         table_id (str):
         node_id (int):
         bounds (str | Unset):
-        only_internal_edges (bool | Unset):  Default: True.
+        only_internal_edges (bool | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -167,7 +167,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     bounds: str | Unset = UNSET,
-    only_internal_edges: bool | Unset = True,
+    only_internal_edges: bool | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | Subgraph | None:
     """Supervoxel graph of a segment.
 
@@ -179,7 +179,7 @@ def sync(
         table_id (str):
         node_id (int):
         bounds (str | Unset):
-        only_internal_edges (bool | Unset):  Default: True.
+        only_internal_edges (bool | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -204,7 +204,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     bounds: str | Unset = UNSET,
-    only_internal_edges: bool | Unset = True,
+    only_internal_edges: bool | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | Subgraph]:
     """Supervoxel graph of a segment.
 
@@ -216,7 +216,7 @@ async def asyncio_detailed(
         table_id (str):
         node_id (int):
         bounds (str | Unset):
-        only_internal_edges (bool | Unset):  Default: True.
+        only_internal_edges (bool | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -244,7 +244,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     bounds: str | Unset = UNSET,
-    only_internal_edges: bool | Unset = True,
+    only_internal_edges: bool | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | Subgraph | None:
     """Supervoxel graph of a segment.
 
@@ -256,7 +256,7 @@ async def asyncio(
         table_id (str):
         node_id (int):
         bounds (str | Unset):
-        only_internal_edges (bool | Unset):  Default: True.
+        only_internal_edges (bool | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

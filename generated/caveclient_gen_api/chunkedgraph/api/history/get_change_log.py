@@ -18,8 +18,8 @@ def _get_kwargs(
     table_id: str,
     root_id: int,
     *,
-    filtered: bool | Unset = False,
-    timestamp: float | Unset = 0.0,
+    filtered: bool | Unset = UNSET,
+    timestamp: float | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -124,8 +124,8 @@ def sync_detailed(
     root_id: int,
     *,
     client: AuthenticatedClient | Client,
-    filtered: bool | Unset = False,
-    timestamp: float | Unset = 0.0,
+    filtered: bool | Unset = UNSET,
+    timestamp: float | Unset = UNSET,
 ) -> Response[ChangeLogSummary | ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError]:
     """Summary of the edit history of a root.
 
@@ -136,8 +136,8 @@ def sync_detailed(
     Args:
         table_id (str):
         root_id (int):
-        filtered (bool | Unset):  Default: False.
-        timestamp (float | Unset):  Default: 0.0.
+        filtered (bool | Unset):
+        timestamp (float | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -166,8 +166,8 @@ def sync(
     root_id: int,
     *,
     client: AuthenticatedClient | Client,
-    filtered: bool | Unset = False,
-    timestamp: float | Unset = 0.0,
+    filtered: bool | Unset = UNSET,
+    timestamp: float | Unset = UNSET,
 ) -> ChangeLogSummary | ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | None:
     """Summary of the edit history of a root.
 
@@ -178,8 +178,8 @@ def sync(
     Args:
         table_id (str):
         root_id (int):
-        filtered (bool | Unset):  Default: False.
-        timestamp (float | Unset):  Default: 0.0.
+        filtered (bool | Unset):
+        timestamp (float | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -203,8 +203,8 @@ async def asyncio_detailed(
     root_id: int,
     *,
     client: AuthenticatedClient | Client,
-    filtered: bool | Unset = False,
-    timestamp: float | Unset = 0.0,
+    filtered: bool | Unset = UNSET,
+    timestamp: float | Unset = UNSET,
 ) -> Response[ChangeLogSummary | ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError]:
     """Summary of the edit history of a root.
 
@@ -215,8 +215,8 @@ async def asyncio_detailed(
     Args:
         table_id (str):
         root_id (int):
-        filtered (bool | Unset):  Default: False.
-        timestamp (float | Unset):  Default: 0.0.
+        filtered (bool | Unset):
+        timestamp (float | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -243,8 +243,8 @@ async def asyncio(
     root_id: int,
     *,
     client: AuthenticatedClient | Client,
-    filtered: bool | Unset = False,
-    timestamp: float | Unset = 0.0,
+    filtered: bool | Unset = UNSET,
+    timestamp: float | Unset = UNSET,
 ) -> ChangeLogSummary | ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | None:
     """Summary of the edit history of a root.
 
@@ -255,8 +255,8 @@ async def asyncio(
     Args:
         table_id (str):
         root_id (int):
-        filtered (bool | Unset):  Default: False.
-        timestamp (float | Unset):  Default: 0.0.
+        filtered (bool | Unset):
+        timestamp (float | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

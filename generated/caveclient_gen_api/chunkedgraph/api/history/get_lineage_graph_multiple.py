@@ -19,7 +19,7 @@ def _get_kwargs(
     table_id: str,
     *,
     body: RootIdsRequest,
-    timestamp_past: float | Unset = 0.0,
+    timestamp_past: float | Unset = UNSET,
     timestamp_future: float | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -130,7 +130,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: RootIdsRequest,
-    timestamp_past: float | Unset = 0.0,
+    timestamp_past: float | Unset = UNSET,
     timestamp_future: float | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | LineageGraph | MiddleAuthError]:
     """Lineage graph of root ids.
@@ -143,7 +143,7 @@ def sync_detailed(
 
     Args:
         table_id (str):
-        timestamp_past (float | Unset):  Default: 0.0.
+        timestamp_past (float | Unset):
         timestamp_future (float | Unset):
         body (RootIdsRequest): A list of root ids.
 
@@ -174,7 +174,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: RootIdsRequest,
-    timestamp_past: float | Unset = 0.0,
+    timestamp_past: float | Unset = UNSET,
     timestamp_future: float | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | LineageGraph | MiddleAuthError | None:
     """Lineage graph of root ids.
@@ -187,7 +187,7 @@ def sync(
 
     Args:
         table_id (str):
-        timestamp_past (float | Unset):  Default: 0.0.
+        timestamp_past (float | Unset):
         timestamp_future (float | Unset):
         body (RootIdsRequest): A list of root ids.
 
@@ -213,7 +213,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: RootIdsRequest,
-    timestamp_past: float | Unset = 0.0,
+    timestamp_past: float | Unset = UNSET,
     timestamp_future: float | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | LineageGraph | MiddleAuthError]:
     """Lineage graph of root ids.
@@ -226,7 +226,7 @@ async def asyncio_detailed(
 
     Args:
         table_id (str):
-        timestamp_past (float | Unset):  Default: 0.0.
+        timestamp_past (float | Unset):
         timestamp_future (float | Unset):
         body (RootIdsRequest): A list of root ids.
 
@@ -255,7 +255,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: RootIdsRequest,
-    timestamp_past: float | Unset = 0.0,
+    timestamp_past: float | Unset = UNSET,
     timestamp_future: float | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | LineageGraph | MiddleAuthError | None:
     """Lineage graph of root ids.
@@ -268,7 +268,7 @@ async def asyncio(
 
     Args:
         table_id (str):
-        timestamp_past (float | Unset):  Default: 0.0.
+        timestamp_past (float | Unset):
         timestamp_future (float | Unset):
         body (RootIdsRequest): A list of root ids.
 

@@ -17,7 +17,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     table_id: str,
     *,
-    delimiter: str | Unset = " ",
+    delimiter: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -118,7 +118,7 @@ def sync_detailed(
     table_id: str,
     *,
     client: AuthenticatedClient | Client,
-    delimiter: str | Unset = " ",
+    delimiter: str | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | OldestTimestamp]:
     """Earliest timestamp of the table.
 
@@ -128,7 +128,7 @@ def sync_detailed(
 
     Args:
         table_id (str):
-        delimiter (str | Unset):  Default: ' '.
+        delimiter (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -154,7 +154,7 @@ def sync(
     table_id: str,
     *,
     client: AuthenticatedClient | Client,
-    delimiter: str | Unset = " ",
+    delimiter: str | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | OldestTimestamp | None:
     """Earliest timestamp of the table.
 
@@ -164,7 +164,7 @@ def sync(
 
     Args:
         table_id (str):
-        delimiter (str | Unset):  Default: ' '.
+        delimiter (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -185,7 +185,7 @@ async def asyncio_detailed(
     table_id: str,
     *,
     client: AuthenticatedClient | Client,
-    delimiter: str | Unset = " ",
+    delimiter: str | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | OldestTimestamp]:
     """Earliest timestamp of the table.
 
@@ -195,7 +195,7 @@ async def asyncio_detailed(
 
     Args:
         table_id (str):
-        delimiter (str | Unset):  Default: ' '.
+        delimiter (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -219,7 +219,7 @@ async def asyncio(
     table_id: str,
     *,
     client: AuthenticatedClient | Client,
-    delimiter: str | Unset = " ",
+    delimiter: str | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | OldestTimestamp | None:
     """Earliest timestamp of the table.
 
@@ -229,7 +229,7 @@ async def asyncio(
 
     Args:
         table_id (str):
-        delimiter (str | Unset):  Default: ' '.
+        delimiter (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -17,7 +17,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     table_id: str,
     *,
-    operation_ids: str | Unset = "[]",
+    operation_ids: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -118,7 +118,7 @@ def sync_detailed(
     table_id: str,
     *,
     client: AuthenticatedClient | Client,
-    operation_ids: str | Unset = "[]",
+    operation_ids: str | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | OperationDetailsMap]:
     """Log records of operations.
 
@@ -127,7 +127,7 @@ def sync_detailed(
 
     Args:
         table_id (str):
-        operation_ids (str | Unset):  Default: '[]'.
+        operation_ids (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -153,7 +153,7 @@ def sync(
     table_id: str,
     *,
     client: AuthenticatedClient | Client,
-    operation_ids: str | Unset = "[]",
+    operation_ids: str | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | OperationDetailsMap | None:
     """Log records of operations.
 
@@ -162,7 +162,7 @@ def sync(
 
     Args:
         table_id (str):
-        operation_ids (str | Unset):  Default: '[]'.
+        operation_ids (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -183,7 +183,7 @@ async def asyncio_detailed(
     table_id: str,
     *,
     client: AuthenticatedClient | Client,
-    operation_ids: str | Unset = "[]",
+    operation_ids: str | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | OperationDetailsMap]:
     """Log records of operations.
 
@@ -192,7 +192,7 @@ async def asyncio_detailed(
 
     Args:
         table_id (str):
-        operation_ids (str | Unset):  Default: '[]'.
+        operation_ids (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -216,7 +216,7 @@ async def asyncio(
     table_id: str,
     *,
     client: AuthenticatedClient | Client,
-    operation_ids: str | Unset = "[]",
+    operation_ids: str | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | OperationDetailsMap | None:
     """Log records of operations.
 
@@ -225,7 +225,7 @@ async def asyncio(
 
     Args:
         table_id (str):
-        operation_ids (str | Unset):  Default: '[]'.
+        operation_ids (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -19,7 +19,7 @@ def _get_kwargs(
     table_id: str,
     *,
     body: RootIdsRequest,
-    timestamp_past: float | Unset = 0.0,
+    timestamp_past: float | Unset = UNSET,
     timestamp_future: float | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -130,7 +130,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: RootIdsRequest,
-    timestamp_past: float | Unset = 0.0,
+    timestamp_past: float | Unset = UNSET,
     timestamp_future: float | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | PastIdMapping]:
     """Map roots to their past and future ids (GET with a JSON body).
@@ -142,7 +142,7 @@ def sync_detailed(
 
     Args:
         table_id (str):
-        timestamp_past (float | Unset):  Default: 0.0.
+        timestamp_past (float | Unset):
         timestamp_future (float | Unset):
         body (RootIdsRequest): A list of root ids.
 
@@ -173,7 +173,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: RootIdsRequest,
-    timestamp_past: float | Unset = 0.0,
+    timestamp_past: float | Unset = UNSET,
     timestamp_future: float | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | PastIdMapping | None:
     """Map roots to their past and future ids (GET with a JSON body).
@@ -185,7 +185,7 @@ def sync(
 
     Args:
         table_id (str):
-        timestamp_past (float | Unset):  Default: 0.0.
+        timestamp_past (float | Unset):
         timestamp_future (float | Unset):
         body (RootIdsRequest): A list of root ids.
 
@@ -211,7 +211,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: RootIdsRequest,
-    timestamp_past: float | Unset = 0.0,
+    timestamp_past: float | Unset = UNSET,
     timestamp_future: float | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | PastIdMapping]:
     """Map roots to their past and future ids (GET with a JSON body).
@@ -223,7 +223,7 @@ async def asyncio_detailed(
 
     Args:
         table_id (str):
-        timestamp_past (float | Unset):  Default: 0.0.
+        timestamp_past (float | Unset):
         timestamp_future (float | Unset):
         body (RootIdsRequest): A list of root ids.
 
@@ -252,7 +252,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: RootIdsRequest,
-    timestamp_past: float | Unset = 0.0,
+    timestamp_past: float | Unset = UNSET,
     timestamp_future: float | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | PastIdMapping | None:
     """Map roots to their past and future ids (GET with a JSON body).
@@ -264,7 +264,7 @@ async def asyncio(
 
     Args:
         table_id (str):
-        timestamp_past (float | Unset):  Default: 0.0.
+        timestamp_past (float | Unset):
         timestamp_future (float | Unset):
         body (RootIdsRequest): A list of root ids.
 

@@ -19,7 +19,7 @@ def _get_kwargs(
     table_id: str,
     *,
     body: RootIdsRequest,
-    filtered: bool | Unset = True,
+    filtered: bool | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -127,7 +127,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: RootIdsRequest,
-    filtered: bool | Unset = True,
+    filtered: bool | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | TabularChangeLogMap]:
     """Tabular edit history of many roots (GET with a JSON body).
 
@@ -138,7 +138,7 @@ def sync_detailed(
 
     Args:
         table_id (str):
-        filtered (bool | Unset):  Default: True.
+        filtered (bool | Unset):
         body (RootIdsRequest): A list of root ids.
 
     Raises:
@@ -167,7 +167,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: RootIdsRequest,
-    filtered: bool | Unset = True,
+    filtered: bool | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | TabularChangeLogMap | None:
     """Tabular edit history of many roots (GET with a JSON body).
 
@@ -178,7 +178,7 @@ def sync(
 
     Args:
         table_id (str):
-        filtered (bool | Unset):  Default: True.
+        filtered (bool | Unset):
         body (RootIdsRequest): A list of root ids.
 
     Raises:
@@ -202,7 +202,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: RootIdsRequest,
-    filtered: bool | Unset = True,
+    filtered: bool | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | TabularChangeLogMap]:
     """Tabular edit history of many roots (GET with a JSON body).
 
@@ -213,7 +213,7 @@ async def asyncio_detailed(
 
     Args:
         table_id (str):
-        filtered (bool | Unset):  Default: True.
+        filtered (bool | Unset):
         body (RootIdsRequest): A list of root ids.
 
     Raises:
@@ -240,7 +240,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: RootIdsRequest,
-    filtered: bool | Unset = True,
+    filtered: bool | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | TabularChangeLogMap | None:
     """Tabular edit history of many roots (GET with a JSON body).
 
@@ -251,7 +251,7 @@ async def asyncio(
 
     Args:
         table_id (str):
-        filtered (bool | Unset):  Default: True.
+        filtered (bool | Unset):
         body (RootIdsRequest): A list of root ids.
 
     Raises:

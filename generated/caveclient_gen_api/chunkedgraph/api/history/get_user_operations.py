@@ -18,9 +18,9 @@ def _get_kwargs(
     table_id: str,
     *,
     user_id: int | Unset = UNSET,
-    start_time: float | Unset = 0.0,
+    start_time: float | Unset = UNSET,
     end_time: float,
-    include_undone: bool | Unset = False,
+    include_undone: bool | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -128,9 +128,9 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     user_id: int | Unset = UNSET,
-    start_time: float | Unset = 0.0,
+    start_time: float | Unset = UNSET,
     end_time: float,
-    include_undone: bool | Unset = False,
+    include_undone: bool | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | UserOperationsFrame]:
     """Operations performed by one user.
 
@@ -143,9 +143,9 @@ def sync_detailed(
     Args:
         table_id (str):
         user_id (int | Unset):
-        start_time (float | Unset):  Default: 0.0.
+        start_time (float | Unset):
         end_time (float):
-        include_undone (bool | Unset):  Default: False.
+        include_undone (bool | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -175,9 +175,9 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     user_id: int | Unset = UNSET,
-    start_time: float | Unset = 0.0,
+    start_time: float | Unset = UNSET,
     end_time: float,
-    include_undone: bool | Unset = False,
+    include_undone: bool | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | UserOperationsFrame | None:
     """Operations performed by one user.
 
@@ -190,9 +190,9 @@ def sync(
     Args:
         table_id (str):
         user_id (int | Unset):
-        start_time (float | Unset):  Default: 0.0.
+        start_time (float | Unset):
         end_time (float):
-        include_undone (bool | Unset):  Default: False.
+        include_undone (bool | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -217,9 +217,9 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     user_id: int | Unset = UNSET,
-    start_time: float | Unset = 0.0,
+    start_time: float | Unset = UNSET,
     end_time: float,
-    include_undone: bool | Unset = False,
+    include_undone: bool | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | UserOperationsFrame]:
     """Operations performed by one user.
 
@@ -232,9 +232,9 @@ async def asyncio_detailed(
     Args:
         table_id (str):
         user_id (int | Unset):
-        start_time (float | Unset):  Default: 0.0.
+        start_time (float | Unset):
         end_time (float):
-        include_undone (bool | Unset):  Default: False.
+        include_undone (bool | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -262,9 +262,9 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     user_id: int | Unset = UNSET,
-    start_time: float | Unset = 0.0,
+    start_time: float | Unset = UNSET,
     end_time: float,
-    include_undone: bool | Unset = False,
+    include_undone: bool | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | UserOperationsFrame | None:
     """Operations performed by one user.
 
@@ -277,9 +277,9 @@ async def asyncio(
     Args:
         table_id (str):
         user_id (int | Unset):
-        start_time (float | Unset):  Default: 0.0.
+        start_time (float | Unset):
         end_time (float):
-        include_undone (bool | Unset):  Default: False.
+        include_undone (bool | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -18,8 +18,8 @@ def _get_kwargs(
     table_id: str,
     *,
     body: RemeshRequest,
-    priority: bool | Unset = True,
-    use_redis: bool | Unset = False,
+    priority: bool | Unset = UNSET,
+    use_redis: bool | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -128,8 +128,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: RemeshRequest,
-    priority: bool | Unset = True,
-    use_redis: bool | Unset = False,
+    priority: bool | Unset = UNSET,
+    use_redis: bool | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | str]:
     """Queue remeshing of level-2 nodes.
 
@@ -142,8 +142,8 @@ def sync_detailed(
 
     Args:
         table_id (str):
-        priority (bool | Unset):  Default: True.
-        use_redis (bool | Unset):  Default: False.
+        priority (bool | Unset):
+        use_redis (bool | Unset):
         body (RemeshRequest): Level-2 node ids to remesh.
 
     Raises:
@@ -173,8 +173,8 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: RemeshRequest,
-    priority: bool | Unset = True,
-    use_redis: bool | Unset = False,
+    priority: bool | Unset = UNSET,
+    use_redis: bool | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | str | None:
     """Queue remeshing of level-2 nodes.
 
@@ -187,8 +187,8 @@ def sync(
 
     Args:
         table_id (str):
-        priority (bool | Unset):  Default: True.
-        use_redis (bool | Unset):  Default: False.
+        priority (bool | Unset):
+        use_redis (bool | Unset):
         body (RemeshRequest): Level-2 node ids to remesh.
 
     Raises:
@@ -213,8 +213,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: RemeshRequest,
-    priority: bool | Unset = True,
-    use_redis: bool | Unset = False,
+    priority: bool | Unset = UNSET,
+    use_redis: bool | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | str]:
     """Queue remeshing of level-2 nodes.
 
@@ -227,8 +227,8 @@ async def asyncio_detailed(
 
     Args:
         table_id (str):
-        priority (bool | Unset):  Default: True.
-        use_redis (bool | Unset):  Default: False.
+        priority (bool | Unset):
+        use_redis (bool | Unset):
         body (RemeshRequest): Level-2 node ids to remesh.
 
     Raises:
@@ -256,8 +256,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: RemeshRequest,
-    priority: bool | Unset = True,
-    use_redis: bool | Unset = False,
+    priority: bool | Unset = UNSET,
+    use_redis: bool | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | str | None:
     """Queue remeshing of level-2 nodes.
 
@@ -270,8 +270,8 @@ async def asyncio(
 
     Args:
         table_id (str):
-        priority (bool | Unset):  Default: True.
-        use_redis (bool | Unset):  Default: False.
+        priority (bool | Unset):
+        use_redis (bool | Unset):
         body (RemeshRequest): Level-2 node ids to remesh.
 
     Raises:

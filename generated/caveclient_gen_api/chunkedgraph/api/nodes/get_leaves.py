@@ -18,7 +18,7 @@ def _get_kwargs(
     table_id: str,
     node_id: int,
     *,
-    stop_layer: int | Unset = 1,
+    stop_layer: int | Unset = UNSET,
     bounds: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
@@ -124,7 +124,7 @@ def sync_detailed(
     node_id: int,
     *,
     client: AuthenticatedClient | Client,
-    stop_layer: int | Unset = 1,
+    stop_layer: int | Unset = UNSET,
     bounds: str | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | LeavesResponse | MiddleAuthError]:
     """Leaves (supervoxels or layer-N descendants) of one node.
@@ -135,7 +135,7 @@ def sync_detailed(
     Args:
         table_id (str):
         node_id (int):
-        stop_layer (int | Unset):  Default: 1.
+        stop_layer (int | Unset):
         bounds (str | Unset):
 
     Raises:
@@ -165,7 +165,7 @@ def sync(
     node_id: int,
     *,
     client: AuthenticatedClient | Client,
-    stop_layer: int | Unset = 1,
+    stop_layer: int | Unset = UNSET,
     bounds: str | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | LeavesResponse | MiddleAuthError | None:
     """Leaves (supervoxels or layer-N descendants) of one node.
@@ -176,7 +176,7 @@ def sync(
     Args:
         table_id (str):
         node_id (int):
-        stop_layer (int | Unset):  Default: 1.
+        stop_layer (int | Unset):
         bounds (str | Unset):
 
     Raises:
@@ -201,7 +201,7 @@ async def asyncio_detailed(
     node_id: int,
     *,
     client: AuthenticatedClient | Client,
-    stop_layer: int | Unset = 1,
+    stop_layer: int | Unset = UNSET,
     bounds: str | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | LeavesResponse | MiddleAuthError]:
     """Leaves (supervoxels or layer-N descendants) of one node.
@@ -212,7 +212,7 @@ async def asyncio_detailed(
     Args:
         table_id (str):
         node_id (int):
-        stop_layer (int | Unset):  Default: 1.
+        stop_layer (int | Unset):
         bounds (str | Unset):
 
     Raises:
@@ -240,7 +240,7 @@ async def asyncio(
     node_id: int,
     *,
     client: AuthenticatedClient | Client,
-    stop_layer: int | Unset = 1,
+    stop_layer: int | Unset = UNSET,
     bounds: str | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | LeavesResponse | MiddleAuthError | None:
     """Leaves (supervoxels or layer-N descendants) of one node.
@@ -251,7 +251,7 @@ async def asyncio(
     Args:
         table_id (str):
         node_id (int):
-        stop_layer (int | Unset):  Default: 1.
+        stop_layer (int | Unset):
         bounds (str | Unset):
 
     Raises:

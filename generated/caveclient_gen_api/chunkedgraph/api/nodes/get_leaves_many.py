@@ -19,7 +19,7 @@ def _get_kwargs(
     table_id: str,
     *,
     body: NodeIdsRequest,
-    stop_layer: int | Unset = 1,
+    stop_layer: int | Unset = UNSET,
     bounds: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -130,7 +130,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: NodeIdsRequest,
-    stop_layer: int | Unset = 1,
+    stop_layer: int | Unset = UNSET,
     bounds: str | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | IdListMap | MiddleAuthError]:
     """Leaves of many nodes.
@@ -142,7 +142,7 @@ def sync_detailed(
 
     Args:
         table_id (str):
-        stop_layer (int | Unset):  Default: 1.
+        stop_layer (int | Unset):
         bounds (str | Unset):
         body (NodeIdsRequest): A list of node ids.
 
@@ -173,7 +173,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: NodeIdsRequest,
-    stop_layer: int | Unset = 1,
+    stop_layer: int | Unset = UNSET,
     bounds: str | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | IdListMap | MiddleAuthError | None:
     """Leaves of many nodes.
@@ -185,7 +185,7 @@ def sync(
 
     Args:
         table_id (str):
-        stop_layer (int | Unset):  Default: 1.
+        stop_layer (int | Unset):
         bounds (str | Unset):
         body (NodeIdsRequest): A list of node ids.
 
@@ -211,7 +211,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: NodeIdsRequest,
-    stop_layer: int | Unset = 1,
+    stop_layer: int | Unset = UNSET,
     bounds: str | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | IdListMap | MiddleAuthError]:
     """Leaves of many nodes.
@@ -223,7 +223,7 @@ async def asyncio_detailed(
 
     Args:
         table_id (str):
-        stop_layer (int | Unset):  Default: 1.
+        stop_layer (int | Unset):
         bounds (str | Unset):
         body (NodeIdsRequest): A list of node ids.
 
@@ -252,7 +252,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: NodeIdsRequest,
-    stop_layer: int | Unset = 1,
+    stop_layer: int | Unset = UNSET,
     bounds: str | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | IdListMap | MiddleAuthError | None:
     """Leaves of many nodes.
@@ -264,7 +264,7 @@ async def asyncio(
 
     Args:
         table_id (str):
-        stop_layer (int | Unset):  Default: 1.
+        stop_layer (int | Unset):
         bounds (str | Unset):
         body (NodeIdsRequest): A list of node ids.
 

@@ -19,7 +19,7 @@ def _get_kwargs(
     table_id: str,
     *,
     body: NodeIdsRequest,
-    latest: bool | Unset = False,
+    latest: bool | Unset = UNSET,
     timestamp: float | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -130,7 +130,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: NodeIdsRequest,
-    latest: bool | Unset = False,
+    latest: bool | Unset = UNSET,
     timestamp: float | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | RootTimestampsResponse]:
     """Creation (or last valid) time of root ids.
@@ -142,7 +142,7 @@ def sync_detailed(
 
     Args:
         table_id (str):
-        latest (bool | Unset):  Default: False.
+        latest (bool | Unset):
         timestamp (float | Unset):
         body (NodeIdsRequest): A list of node ids.
 
@@ -173,7 +173,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: NodeIdsRequest,
-    latest: bool | Unset = False,
+    latest: bool | Unset = UNSET,
     timestamp: float | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | RootTimestampsResponse | None:
     """Creation (or last valid) time of root ids.
@@ -185,7 +185,7 @@ def sync(
 
     Args:
         table_id (str):
-        latest (bool | Unset):  Default: False.
+        latest (bool | Unset):
         timestamp (float | Unset):
         body (NodeIdsRequest): A list of node ids.
 
@@ -211,7 +211,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: NodeIdsRequest,
-    latest: bool | Unset = False,
+    latest: bool | Unset = UNSET,
     timestamp: float | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | RootTimestampsResponse]:
     """Creation (or last valid) time of root ids.
@@ -223,7 +223,7 @@ async def asyncio_detailed(
 
     Args:
         table_id (str):
-        latest (bool | Unset):  Default: False.
+        latest (bool | Unset):
         timestamp (float | Unset):
         body (NodeIdsRequest): A list of node ids.
 
@@ -252,7 +252,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: NodeIdsRequest,
-    latest: bool | Unset = False,
+    latest: bool | Unset = UNSET,
     timestamp: float | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | MiddleAuthError | RootTimestampsResponse | None:
     """Creation (or last valid) time of root ids.
@@ -264,7 +264,7 @@ async def asyncio(
 
     Args:
         table_id (str):
-        latest (bool | Unset):  Default: False.
+        latest (bool | Unset):
         timestamp (float | Unset):
         body (NodeIdsRequest): A list of node ids.
 

@@ -21,7 +21,7 @@ def _get_kwargs(
     timestamp: float | Unset = UNSET,
     stop_layer: int | Unset = UNSET,
     assert_roots: bool | Unset = UNSET,
-    fail_to_zero: bool | Unset = True,
+    fail_to_zero: bool | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -137,7 +137,7 @@ def sync_detailed(
     timestamp: float | Unset = UNSET,
     stop_layer: int | Unset = UNSET,
     assert_roots: bool | Unset = UNSET,
-    fail_to_zero: bool | Unset = True,
+    fail_to_zero: bool | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | File | MiddleAuthError]:
     """Root ids of many nodes (binary in and out).
 
@@ -151,7 +151,7 @@ def sync_detailed(
         timestamp (float | Unset):
         stop_layer (int | Unset):
         assert_roots (bool | Unset):
-        fail_to_zero (bool | Unset):  Default: True.
+        fail_to_zero (bool | Unset):
         body (File):
 
     Raises:
@@ -186,7 +186,7 @@ def sync(
     timestamp: float | Unset = UNSET,
     stop_layer: int | Unset = UNSET,
     assert_roots: bool | Unset = UNSET,
-    fail_to_zero: bool | Unset = True,
+    fail_to_zero: bool | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | File | MiddleAuthError | None:
     """Root ids of many nodes (binary in and out).
 
@@ -200,7 +200,7 @@ def sync(
         timestamp (float | Unset):
         stop_layer (int | Unset):
         assert_roots (bool | Unset):
-        fail_to_zero (bool | Unset):  Default: True.
+        fail_to_zero (bool | Unset):
         body (File):
 
     Raises:
@@ -230,7 +230,7 @@ async def asyncio_detailed(
     timestamp: float | Unset = UNSET,
     stop_layer: int | Unset = UNSET,
     assert_roots: bool | Unset = UNSET,
-    fail_to_zero: bool | Unset = True,
+    fail_to_zero: bool | Unset = UNSET,
 ) -> Response[ChunkedGraphError | ChunkedGraphError | MiddleAuthError | File | MiddleAuthError]:
     """Root ids of many nodes (binary in and out).
 
@@ -244,7 +244,7 @@ async def asyncio_detailed(
         timestamp (float | Unset):
         stop_layer (int | Unset):
         assert_roots (bool | Unset):
-        fail_to_zero (bool | Unset):  Default: True.
+        fail_to_zero (bool | Unset):
         body (File):
 
     Raises:
@@ -277,7 +277,7 @@ async def asyncio(
     timestamp: float | Unset = UNSET,
     stop_layer: int | Unset = UNSET,
     assert_roots: bool | Unset = UNSET,
-    fail_to_zero: bool | Unset = True,
+    fail_to_zero: bool | Unset = UNSET,
 ) -> ChunkedGraphError | ChunkedGraphError | MiddleAuthError | File | MiddleAuthError | None:
     """Root ids of many nodes (binary in and out).
 
@@ -291,7 +291,7 @@ async def asyncio(
         timestamp (float | Unset):
         stop_layer (int | Unset):
         assert_roots (bool | Unset):
-        fail_to_zero (bool | Unset):  Default: True.
+        fail_to_zero (bool | Unset):
         body (File):
 
     Raises:

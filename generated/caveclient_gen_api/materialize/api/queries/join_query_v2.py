@@ -20,10 +20,10 @@ def _get_kwargs(
     version: int,
     *,
     body: ComplexQuerySchema,
-    return_pyarrow: bool | Unset = True,
-    arrow_format: bool | Unset = False,
-    split_positions: bool | Unset = False,
-    count: bool | Unset = False,
+    return_pyarrow: bool | Unset = UNSET,
+    arrow_format: bool | Unset = UNSET,
+    split_positions: bool | Unset = UNSET,
+    count: bool | Unset = UNSET,
     random_sample: int | Unset = UNSET,
     accept_encoding: str | Unset = UNSET,
 ) -> dict[str, Any]:
@@ -113,10 +113,10 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: ComplexQuerySchema,
-    return_pyarrow: bool | Unset = True,
-    arrow_format: bool | Unset = False,
-    split_positions: bool | Unset = False,
-    count: bool | Unset = False,
+    return_pyarrow: bool | Unset = UNSET,
+    arrow_format: bool | Unset = UNSET,
+    split_positions: bool | Unset = UNSET,
+    count: bool | Unset = UNSET,
     random_sample: int | Unset = UNSET,
     accept_encoding: str | Unset = UNSET,
 ) -> Response[File | MiddleAuthError | ServerError]:
@@ -130,10 +130,10 @@ def sync_detailed(
     Args:
         datastack_name (str):
         version (int):
-        return_pyarrow (bool | Unset):  Default: True.
-        arrow_format (bool | Unset):  Default: False.
-        split_positions (bool | Unset):  Default: False.
-        count (bool | Unset):  Default: False.
+        return_pyarrow (bool | Unset):
+        arrow_format (bool | Unset):
+        split_positions (bool | Unset):
+        count (bool | Unset):
         random_sample (int | Unset):
         accept_encoding (str | Unset):
         body (ComplexQuerySchema): Body of a join query on a materialization version. Only
@@ -173,10 +173,10 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: ComplexQuerySchema,
-    return_pyarrow: bool | Unset = True,
-    arrow_format: bool | Unset = False,
-    split_positions: bool | Unset = False,
-    count: bool | Unset = False,
+    return_pyarrow: bool | Unset = UNSET,
+    arrow_format: bool | Unset = UNSET,
+    split_positions: bool | Unset = UNSET,
+    count: bool | Unset = UNSET,
     random_sample: int | Unset = UNSET,
     accept_encoding: str | Unset = UNSET,
 ) -> File | MiddleAuthError | ServerError | None:
@@ -190,10 +190,10 @@ def sync(
     Args:
         datastack_name (str):
         version (int):
-        return_pyarrow (bool | Unset):  Default: True.
-        arrow_format (bool | Unset):  Default: False.
-        split_positions (bool | Unset):  Default: False.
-        count (bool | Unset):  Default: False.
+        return_pyarrow (bool | Unset):
+        arrow_format (bool | Unset):
+        split_positions (bool | Unset):
+        count (bool | Unset):
         random_sample (int | Unset):
         accept_encoding (str | Unset):
         body (ComplexQuerySchema): Body of a join query on a materialization version. Only
@@ -228,10 +228,10 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: ComplexQuerySchema,
-    return_pyarrow: bool | Unset = True,
-    arrow_format: bool | Unset = False,
-    split_positions: bool | Unset = False,
-    count: bool | Unset = False,
+    return_pyarrow: bool | Unset = UNSET,
+    arrow_format: bool | Unset = UNSET,
+    split_positions: bool | Unset = UNSET,
+    count: bool | Unset = UNSET,
     random_sample: int | Unset = UNSET,
     accept_encoding: str | Unset = UNSET,
 ) -> Response[File | MiddleAuthError | ServerError]:
@@ -245,10 +245,10 @@ async def asyncio_detailed(
     Args:
         datastack_name (str):
         version (int):
-        return_pyarrow (bool | Unset):  Default: True.
-        arrow_format (bool | Unset):  Default: False.
-        split_positions (bool | Unset):  Default: False.
-        count (bool | Unset):  Default: False.
+        return_pyarrow (bool | Unset):
+        arrow_format (bool | Unset):
+        split_positions (bool | Unset):
+        count (bool | Unset):
         random_sample (int | Unset):
         accept_encoding (str | Unset):
         body (ComplexQuerySchema): Body of a join query on a materialization version. Only
@@ -286,10 +286,10 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: ComplexQuerySchema,
-    return_pyarrow: bool | Unset = True,
-    arrow_format: bool | Unset = False,
-    split_positions: bool | Unset = False,
-    count: bool | Unset = False,
+    return_pyarrow: bool | Unset = UNSET,
+    arrow_format: bool | Unset = UNSET,
+    split_positions: bool | Unset = UNSET,
+    count: bool | Unset = UNSET,
     random_sample: int | Unset = UNSET,
     accept_encoding: str | Unset = UNSET,
 ) -> File | MiddleAuthError | ServerError | None:
@@ -303,10 +303,10 @@ async def asyncio(
     Args:
         datastack_name (str):
         version (int):
-        return_pyarrow (bool | Unset):  Default: True.
-        arrow_format (bool | Unset):  Default: False.
-        split_positions (bool | Unset):  Default: False.
-        count (bool | Unset):  Default: False.
+        return_pyarrow (bool | Unset):
+        arrow_format (bool | Unset):
+        split_positions (bool | Unset):
+        count (bool | Unset):
         random_sample (int | Unset):
         accept_encoding (str | Unset):
         body (ComplexQuerySchema): Body of a join query on a materialization version. Only

@@ -20,15 +20,15 @@ def _get_kwargs(
     version: int,
     *,
     body: ComplexQuerySchema,
-    return_pyarrow: bool | Unset = True,
-    arrow_format: bool | Unset = False,
+    return_pyarrow: bool | Unset = UNSET,
+    arrow_format: bool | Unset = UNSET,
     random_sample: int | Unset = UNSET,
-    split_positions: bool | Unset = False,
-    count: bool | Unset = False,
-    allow_missing_lookups: bool | Unset = False,
-    allow_invalid_root_ids: bool | Unset = False,
-    ipc_compress: bool | Unset = True,
-    direct_sql_pandas: bool | Unset = False,
+    split_positions: bool | Unset = UNSET,
+    count: bool | Unset = UNSET,
+    allow_missing_lookups: bool | Unset = UNSET,
+    allow_invalid_root_ids: bool | Unset = UNSET,
+    ipc_compress: bool | Unset = UNSET,
+    direct_sql_pandas: bool | Unset = UNSET,
     accept_encoding: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -125,15 +125,15 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: ComplexQuerySchema,
-    return_pyarrow: bool | Unset = True,
-    arrow_format: bool | Unset = False,
+    return_pyarrow: bool | Unset = UNSET,
+    arrow_format: bool | Unset = UNSET,
     random_sample: int | Unset = UNSET,
-    split_positions: bool | Unset = False,
-    count: bool | Unset = False,
-    allow_missing_lookups: bool | Unset = False,
-    allow_invalid_root_ids: bool | Unset = False,
-    ipc_compress: bool | Unset = True,
-    direct_sql_pandas: bool | Unset = False,
+    split_positions: bool | Unset = UNSET,
+    count: bool | Unset = UNSET,
+    allow_missing_lookups: bool | Unset = UNSET,
+    allow_invalid_root_ids: bool | Unset = UNSET,
+    ipc_compress: bool | Unset = UNSET,
+    direct_sql_pandas: bool | Unset = UNSET,
     accept_encoding: str | Unset = UNSET,
 ) -> Response[File | MiddleAuthError | ServerError]:
     """Join two frozen tables
@@ -147,15 +147,15 @@ def sync_detailed(
     Args:
         datastack_name (str):
         version (int):
-        return_pyarrow (bool | Unset):  Default: True.
-        arrow_format (bool | Unset):  Default: False.
+        return_pyarrow (bool | Unset):
+        arrow_format (bool | Unset):
         random_sample (int | Unset):
-        split_positions (bool | Unset):  Default: False.
-        count (bool | Unset):  Default: False.
-        allow_missing_lookups (bool | Unset):  Default: False.
-        allow_invalid_root_ids (bool | Unset):  Default: False.
-        ipc_compress (bool | Unset):  Default: True.
-        direct_sql_pandas (bool | Unset):  Default: False.
+        split_positions (bool | Unset):
+        count (bool | Unset):
+        allow_missing_lookups (bool | Unset):
+        allow_invalid_root_ids (bool | Unset):
+        ipc_compress (bool | Unset):
+        direct_sql_pandas (bool | Unset):
         accept_encoding (str | Unset):
         body (ComplexQuerySchema): Body of a join query on a materialization version. Only
             `tables` is required; unknown fields are rejected (the rejection surfaces as a 500).
@@ -198,15 +198,15 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: ComplexQuerySchema,
-    return_pyarrow: bool | Unset = True,
-    arrow_format: bool | Unset = False,
+    return_pyarrow: bool | Unset = UNSET,
+    arrow_format: bool | Unset = UNSET,
     random_sample: int | Unset = UNSET,
-    split_positions: bool | Unset = False,
-    count: bool | Unset = False,
-    allow_missing_lookups: bool | Unset = False,
-    allow_invalid_root_ids: bool | Unset = False,
-    ipc_compress: bool | Unset = True,
-    direct_sql_pandas: bool | Unset = False,
+    split_positions: bool | Unset = UNSET,
+    count: bool | Unset = UNSET,
+    allow_missing_lookups: bool | Unset = UNSET,
+    allow_invalid_root_ids: bool | Unset = UNSET,
+    ipc_compress: bool | Unset = UNSET,
+    direct_sql_pandas: bool | Unset = UNSET,
     accept_encoding: str | Unset = UNSET,
 ) -> File | MiddleAuthError | ServerError | None:
     """Join two frozen tables
@@ -220,15 +220,15 @@ def sync(
     Args:
         datastack_name (str):
         version (int):
-        return_pyarrow (bool | Unset):  Default: True.
-        arrow_format (bool | Unset):  Default: False.
+        return_pyarrow (bool | Unset):
+        arrow_format (bool | Unset):
         random_sample (int | Unset):
-        split_positions (bool | Unset):  Default: False.
-        count (bool | Unset):  Default: False.
-        allow_missing_lookups (bool | Unset):  Default: False.
-        allow_invalid_root_ids (bool | Unset):  Default: False.
-        ipc_compress (bool | Unset):  Default: True.
-        direct_sql_pandas (bool | Unset):  Default: False.
+        split_positions (bool | Unset):
+        count (bool | Unset):
+        allow_missing_lookups (bool | Unset):
+        allow_invalid_root_ids (bool | Unset):
+        ipc_compress (bool | Unset):
+        direct_sql_pandas (bool | Unset):
         accept_encoding (str | Unset):
         body (ComplexQuerySchema): Body of a join query on a materialization version. Only
             `tables` is required; unknown fields are rejected (the rejection surfaces as a 500).
@@ -266,15 +266,15 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: ComplexQuerySchema,
-    return_pyarrow: bool | Unset = True,
-    arrow_format: bool | Unset = False,
+    return_pyarrow: bool | Unset = UNSET,
+    arrow_format: bool | Unset = UNSET,
     random_sample: int | Unset = UNSET,
-    split_positions: bool | Unset = False,
-    count: bool | Unset = False,
-    allow_missing_lookups: bool | Unset = False,
-    allow_invalid_root_ids: bool | Unset = False,
-    ipc_compress: bool | Unset = True,
-    direct_sql_pandas: bool | Unset = False,
+    split_positions: bool | Unset = UNSET,
+    count: bool | Unset = UNSET,
+    allow_missing_lookups: bool | Unset = UNSET,
+    allow_invalid_root_ids: bool | Unset = UNSET,
+    ipc_compress: bool | Unset = UNSET,
+    direct_sql_pandas: bool | Unset = UNSET,
     accept_encoding: str | Unset = UNSET,
 ) -> Response[File | MiddleAuthError | ServerError]:
     """Join two frozen tables
@@ -288,15 +288,15 @@ async def asyncio_detailed(
     Args:
         datastack_name (str):
         version (int):
-        return_pyarrow (bool | Unset):  Default: True.
-        arrow_format (bool | Unset):  Default: False.
+        return_pyarrow (bool | Unset):
+        arrow_format (bool | Unset):
         random_sample (int | Unset):
-        split_positions (bool | Unset):  Default: False.
-        count (bool | Unset):  Default: False.
-        allow_missing_lookups (bool | Unset):  Default: False.
-        allow_invalid_root_ids (bool | Unset):  Default: False.
-        ipc_compress (bool | Unset):  Default: True.
-        direct_sql_pandas (bool | Unset):  Default: False.
+        split_positions (bool | Unset):
+        count (bool | Unset):
+        allow_missing_lookups (bool | Unset):
+        allow_invalid_root_ids (bool | Unset):
+        ipc_compress (bool | Unset):
+        direct_sql_pandas (bool | Unset):
         accept_encoding (str | Unset):
         body (ComplexQuerySchema): Body of a join query on a materialization version. Only
             `tables` is required; unknown fields are rejected (the rejection surfaces as a 500).
@@ -337,15 +337,15 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: ComplexQuerySchema,
-    return_pyarrow: bool | Unset = True,
-    arrow_format: bool | Unset = False,
+    return_pyarrow: bool | Unset = UNSET,
+    arrow_format: bool | Unset = UNSET,
     random_sample: int | Unset = UNSET,
-    split_positions: bool | Unset = False,
-    count: bool | Unset = False,
-    allow_missing_lookups: bool | Unset = False,
-    allow_invalid_root_ids: bool | Unset = False,
-    ipc_compress: bool | Unset = True,
-    direct_sql_pandas: bool | Unset = False,
+    split_positions: bool | Unset = UNSET,
+    count: bool | Unset = UNSET,
+    allow_missing_lookups: bool | Unset = UNSET,
+    allow_invalid_root_ids: bool | Unset = UNSET,
+    ipc_compress: bool | Unset = UNSET,
+    direct_sql_pandas: bool | Unset = UNSET,
     accept_encoding: str | Unset = UNSET,
 ) -> File | MiddleAuthError | ServerError | None:
     """Join two frozen tables
@@ -359,15 +359,15 @@ async def asyncio(
     Args:
         datastack_name (str):
         version (int):
-        return_pyarrow (bool | Unset):  Default: True.
-        arrow_format (bool | Unset):  Default: False.
+        return_pyarrow (bool | Unset):
+        arrow_format (bool | Unset):
         random_sample (int | Unset):
-        split_positions (bool | Unset):  Default: False.
-        count (bool | Unset):  Default: False.
-        allow_missing_lookups (bool | Unset):  Default: False.
-        allow_invalid_root_ids (bool | Unset):  Default: False.
-        ipc_compress (bool | Unset):  Default: True.
-        direct_sql_pandas (bool | Unset):  Default: False.
+        split_positions (bool | Unset):
+        count (bool | Unset):
+        allow_missing_lookups (bool | Unset):
+        allow_invalid_root_ids (bool | Unset):
+        ipc_compress (bool | Unset):
+        direct_sql_pandas (bool | Unset):
         accept_encoding (str | Unset):
         body (ComplexQuerySchema): Body of a join query on a materialization version. Only
             `tables` is required; unknown fields are rejected (the rejection surfaces as a 500).

@@ -19,15 +19,15 @@ def _get_kwargs(
     datastack_name: str,
     *,
     body: V2QuerySchema,
-    return_pyarrow: bool | Unset = True,
-    arrow_format: bool | Unset = False,
+    return_pyarrow: bool | Unset = UNSET,
+    arrow_format: bool | Unset = UNSET,
     random_sample: int | Unset = UNSET,
-    split_positions: bool | Unset = False,
-    count: bool | Unset = False,
-    allow_missing_lookups: bool | Unset = False,
-    allow_invalid_root_ids: bool | Unset = False,
-    ipc_compress: bool | Unset = True,
-    direct_sql_pandas: bool | Unset = False,
+    split_positions: bool | Unset = UNSET,
+    count: bool | Unset = UNSET,
+    allow_missing_lookups: bool | Unset = UNSET,
+    allow_invalid_root_ids: bool | Unset = UNSET,
+    ipc_compress: bool | Unset = UNSET,
+    direct_sql_pandas: bool | Unset = UNSET,
     accept_encoding: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -122,15 +122,15 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: V2QuerySchema,
-    return_pyarrow: bool | Unset = True,
-    arrow_format: bool | Unset = False,
+    return_pyarrow: bool | Unset = UNSET,
+    arrow_format: bool | Unset = UNSET,
     random_sample: int | Unset = UNSET,
-    split_positions: bool | Unset = False,
-    count: bool | Unset = False,
-    allow_missing_lookups: bool | Unset = False,
-    allow_invalid_root_ids: bool | Unset = False,
-    ipc_compress: bool | Unset = True,
-    direct_sql_pandas: bool | Unset = False,
+    split_positions: bool | Unset = UNSET,
+    count: bool | Unset = UNSET,
+    allow_missing_lookups: bool | Unset = UNSET,
+    allow_invalid_root_ids: bool | Unset = UNSET,
+    ipc_compress: bool | Unset = UNSET,
+    direct_sql_pandas: bool | Unset = UNSET,
     accept_encoding: str | Unset = UNSET,
 ) -> Response[File | MiddleAuthError | ServerError]:
     """Query a table at any timestamp (server-side live query)
@@ -153,15 +153,15 @@ def sync_detailed(
 
     Args:
         datastack_name (str):
-        return_pyarrow (bool | Unset):  Default: True.
-        arrow_format (bool | Unset):  Default: False.
+        return_pyarrow (bool | Unset):
+        arrow_format (bool | Unset):
         random_sample (int | Unset):
-        split_positions (bool | Unset):  Default: False.
-        count (bool | Unset):  Default: False.
-        allow_missing_lookups (bool | Unset):  Default: False.
-        allow_invalid_root_ids (bool | Unset):  Default: False.
-        ipc_compress (bool | Unset):  Default: True.
-        direct_sql_pandas (bool | Unset):  Default: False.
+        split_positions (bool | Unset):
+        count (bool | Unset):
+        allow_missing_lookups (bool | Unset):
+        allow_invalid_root_ids (bool | Unset):
+        ipc_compress (bool | Unset):
+        direct_sql_pandas (bool | Unset):
         accept_encoding (str | Unset):
         body (V2QuerySchema): Body of a live query. `table` and `timestamp` are required; unknown
             fields are rejected (the rejection surfaces as a 500). Filters are keyed by table name,
@@ -202,15 +202,15 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: V2QuerySchema,
-    return_pyarrow: bool | Unset = True,
-    arrow_format: bool | Unset = False,
+    return_pyarrow: bool | Unset = UNSET,
+    arrow_format: bool | Unset = UNSET,
     random_sample: int | Unset = UNSET,
-    split_positions: bool | Unset = False,
-    count: bool | Unset = False,
-    allow_missing_lookups: bool | Unset = False,
-    allow_invalid_root_ids: bool | Unset = False,
-    ipc_compress: bool | Unset = True,
-    direct_sql_pandas: bool | Unset = False,
+    split_positions: bool | Unset = UNSET,
+    count: bool | Unset = UNSET,
+    allow_missing_lookups: bool | Unset = UNSET,
+    allow_invalid_root_ids: bool | Unset = UNSET,
+    ipc_compress: bool | Unset = UNSET,
+    direct_sql_pandas: bool | Unset = UNSET,
     accept_encoding: str | Unset = UNSET,
 ) -> File | MiddleAuthError | ServerError | None:
     """Query a table at any timestamp (server-side live query)
@@ -233,15 +233,15 @@ def sync(
 
     Args:
         datastack_name (str):
-        return_pyarrow (bool | Unset):  Default: True.
-        arrow_format (bool | Unset):  Default: False.
+        return_pyarrow (bool | Unset):
+        arrow_format (bool | Unset):
         random_sample (int | Unset):
-        split_positions (bool | Unset):  Default: False.
-        count (bool | Unset):  Default: False.
-        allow_missing_lookups (bool | Unset):  Default: False.
-        allow_invalid_root_ids (bool | Unset):  Default: False.
-        ipc_compress (bool | Unset):  Default: True.
-        direct_sql_pandas (bool | Unset):  Default: False.
+        split_positions (bool | Unset):
+        count (bool | Unset):
+        allow_missing_lookups (bool | Unset):
+        allow_invalid_root_ids (bool | Unset):
+        ipc_compress (bool | Unset):
+        direct_sql_pandas (bool | Unset):
         accept_encoding (str | Unset):
         body (V2QuerySchema): Body of a live query. `table` and `timestamp` are required; unknown
             fields are rejected (the rejection surfaces as a 500). Filters are keyed by table name,
@@ -277,15 +277,15 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: V2QuerySchema,
-    return_pyarrow: bool | Unset = True,
-    arrow_format: bool | Unset = False,
+    return_pyarrow: bool | Unset = UNSET,
+    arrow_format: bool | Unset = UNSET,
     random_sample: int | Unset = UNSET,
-    split_positions: bool | Unset = False,
-    count: bool | Unset = False,
-    allow_missing_lookups: bool | Unset = False,
-    allow_invalid_root_ids: bool | Unset = False,
-    ipc_compress: bool | Unset = True,
-    direct_sql_pandas: bool | Unset = False,
+    split_positions: bool | Unset = UNSET,
+    count: bool | Unset = UNSET,
+    allow_missing_lookups: bool | Unset = UNSET,
+    allow_invalid_root_ids: bool | Unset = UNSET,
+    ipc_compress: bool | Unset = UNSET,
+    direct_sql_pandas: bool | Unset = UNSET,
     accept_encoding: str | Unset = UNSET,
 ) -> Response[File | MiddleAuthError | ServerError]:
     """Query a table at any timestamp (server-side live query)
@@ -308,15 +308,15 @@ async def asyncio_detailed(
 
     Args:
         datastack_name (str):
-        return_pyarrow (bool | Unset):  Default: True.
-        arrow_format (bool | Unset):  Default: False.
+        return_pyarrow (bool | Unset):
+        arrow_format (bool | Unset):
         random_sample (int | Unset):
-        split_positions (bool | Unset):  Default: False.
-        count (bool | Unset):  Default: False.
-        allow_missing_lookups (bool | Unset):  Default: False.
-        allow_invalid_root_ids (bool | Unset):  Default: False.
-        ipc_compress (bool | Unset):  Default: True.
-        direct_sql_pandas (bool | Unset):  Default: False.
+        split_positions (bool | Unset):
+        count (bool | Unset):
+        allow_missing_lookups (bool | Unset):
+        allow_invalid_root_ids (bool | Unset):
+        ipc_compress (bool | Unset):
+        direct_sql_pandas (bool | Unset):
         accept_encoding (str | Unset):
         body (V2QuerySchema): Body of a live query. `table` and `timestamp` are required; unknown
             fields are rejected (the rejection surfaces as a 500). Filters are keyed by table name,
@@ -355,15 +355,15 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: V2QuerySchema,
-    return_pyarrow: bool | Unset = True,
-    arrow_format: bool | Unset = False,
+    return_pyarrow: bool | Unset = UNSET,
+    arrow_format: bool | Unset = UNSET,
     random_sample: int | Unset = UNSET,
-    split_positions: bool | Unset = False,
-    count: bool | Unset = False,
-    allow_missing_lookups: bool | Unset = False,
-    allow_invalid_root_ids: bool | Unset = False,
-    ipc_compress: bool | Unset = True,
-    direct_sql_pandas: bool | Unset = False,
+    split_positions: bool | Unset = UNSET,
+    count: bool | Unset = UNSET,
+    allow_missing_lookups: bool | Unset = UNSET,
+    allow_invalid_root_ids: bool | Unset = UNSET,
+    ipc_compress: bool | Unset = UNSET,
+    direct_sql_pandas: bool | Unset = UNSET,
     accept_encoding: str | Unset = UNSET,
 ) -> File | MiddleAuthError | ServerError | None:
     """Query a table at any timestamp (server-side live query)
@@ -386,15 +386,15 @@ async def asyncio(
 
     Args:
         datastack_name (str):
-        return_pyarrow (bool | Unset):  Default: True.
-        arrow_format (bool | Unset):  Default: False.
+        return_pyarrow (bool | Unset):
+        arrow_format (bool | Unset):
         random_sample (int | Unset):
-        split_positions (bool | Unset):  Default: False.
-        count (bool | Unset):  Default: False.
-        allow_missing_lookups (bool | Unset):  Default: False.
-        allow_invalid_root_ids (bool | Unset):  Default: False.
-        ipc_compress (bool | Unset):  Default: True.
-        direct_sql_pandas (bool | Unset):  Default: False.
+        split_positions (bool | Unset):
+        count (bool | Unset):
+        allow_missing_lookups (bool | Unset):
+        allow_invalid_root_ids (bool | Unset):
+        ipc_compress (bool | Unset):
+        direct_sql_pandas (bool | Unset):
         accept_encoding (str | Unset):
         body (V2QuerySchema): Body of a live query. `table` and `timestamp` are required; unknown
             fields are rejected (the rejection surfaces as a 500). Filters are keyed by table name,

@@ -21,10 +21,10 @@ def _get_kwargs(
     table_name: str,
     *,
     body: SimpleQuerySchema,
-    return_pyarrow: bool | Unset = True,
-    arrow_format: bool | Unset = False,
-    split_positions: bool | Unset = False,
-    count: bool | Unset = False,
+    return_pyarrow: bool | Unset = UNSET,
+    arrow_format: bool | Unset = UNSET,
+    split_positions: bool | Unset = UNSET,
+    count: bool | Unset = UNSET,
     random_sample: int | Unset = UNSET,
     accept_encoding: str | Unset = UNSET,
 ) -> dict[str, Any]:
@@ -116,10 +116,10 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: SimpleQuerySchema,
-    return_pyarrow: bool | Unset = True,
-    arrow_format: bool | Unset = False,
-    split_positions: bool | Unset = False,
-    count: bool | Unset = False,
+    return_pyarrow: bool | Unset = UNSET,
+    arrow_format: bool | Unset = UNSET,
+    split_positions: bool | Unset = UNSET,
+    count: bool | Unset = UNSET,
     random_sample: int | Unset = UNSET,
     accept_encoding: str | Unset = UNSET,
 ) -> Response[File | MiddleAuthError | ServerError]:
@@ -135,10 +135,10 @@ def sync_detailed(
         datastack_name (str):
         version (int):
         table_name (str):
-        return_pyarrow (bool | Unset):  Default: True.
-        arrow_format (bool | Unset):  Default: False.
-        split_positions (bool | Unset):  Default: False.
-        count (bool | Unset):  Default: False.
+        return_pyarrow (bool | Unset):
+        arrow_format (bool | Unset):
+        split_positions (bool | Unset):
+        count (bool | Unset):
         random_sample (int | Unset):
         accept_encoding (str | Unset):
         body (SimpleQuerySchema): Body of a single-table or view query. Every field is optional;
@@ -180,10 +180,10 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: SimpleQuerySchema,
-    return_pyarrow: bool | Unset = True,
-    arrow_format: bool | Unset = False,
-    split_positions: bool | Unset = False,
-    count: bool | Unset = False,
+    return_pyarrow: bool | Unset = UNSET,
+    arrow_format: bool | Unset = UNSET,
+    split_positions: bool | Unset = UNSET,
+    count: bool | Unset = UNSET,
     random_sample: int | Unset = UNSET,
     accept_encoding: str | Unset = UNSET,
 ) -> File | MiddleAuthError | ServerError | None:
@@ -199,10 +199,10 @@ def sync(
         datastack_name (str):
         version (int):
         table_name (str):
-        return_pyarrow (bool | Unset):  Default: True.
-        arrow_format (bool | Unset):  Default: False.
-        split_positions (bool | Unset):  Default: False.
-        count (bool | Unset):  Default: False.
+        return_pyarrow (bool | Unset):
+        arrow_format (bool | Unset):
+        split_positions (bool | Unset):
+        count (bool | Unset):
         random_sample (int | Unset):
         accept_encoding (str | Unset):
         body (SimpleQuerySchema): Body of a single-table or view query. Every field is optional;
@@ -239,10 +239,10 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: SimpleQuerySchema,
-    return_pyarrow: bool | Unset = True,
-    arrow_format: bool | Unset = False,
-    split_positions: bool | Unset = False,
-    count: bool | Unset = False,
+    return_pyarrow: bool | Unset = UNSET,
+    arrow_format: bool | Unset = UNSET,
+    split_positions: bool | Unset = UNSET,
+    count: bool | Unset = UNSET,
     random_sample: int | Unset = UNSET,
     accept_encoding: str | Unset = UNSET,
 ) -> Response[File | MiddleAuthError | ServerError]:
@@ -258,10 +258,10 @@ async def asyncio_detailed(
         datastack_name (str):
         version (int):
         table_name (str):
-        return_pyarrow (bool | Unset):  Default: True.
-        arrow_format (bool | Unset):  Default: False.
-        split_positions (bool | Unset):  Default: False.
-        count (bool | Unset):  Default: False.
+        return_pyarrow (bool | Unset):
+        arrow_format (bool | Unset):
+        split_positions (bool | Unset):
+        count (bool | Unset):
         random_sample (int | Unset):
         accept_encoding (str | Unset):
         body (SimpleQuerySchema): Body of a single-table or view query. Every field is optional;
@@ -301,10 +301,10 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: SimpleQuerySchema,
-    return_pyarrow: bool | Unset = True,
-    arrow_format: bool | Unset = False,
-    split_positions: bool | Unset = False,
-    count: bool | Unset = False,
+    return_pyarrow: bool | Unset = UNSET,
+    arrow_format: bool | Unset = UNSET,
+    split_positions: bool | Unset = UNSET,
+    count: bool | Unset = UNSET,
     random_sample: int | Unset = UNSET,
     accept_encoding: str | Unset = UNSET,
 ) -> File | MiddleAuthError | ServerError | None:
@@ -320,10 +320,10 @@ async def asyncio(
         datastack_name (str):
         version (int):
         table_name (str):
-        return_pyarrow (bool | Unset):  Default: True.
-        arrow_format (bool | Unset):  Default: False.
-        split_positions (bool | Unset):  Default: False.
-        count (bool | Unset):  Default: False.
+        return_pyarrow (bool | Unset):
+        arrow_format (bool | Unset):
+        split_positions (bool | Unset):
+        count (bool | Unset):
         random_sample (int | Unset):
         accept_encoding (str | Unset):
         body (SimpleQuerySchema): Body of a single-table or view query. Every field is optional;

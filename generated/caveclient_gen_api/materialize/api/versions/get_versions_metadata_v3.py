@@ -17,7 +17,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     datastack_name: str,
     *,
-    expired: bool | Unset = False,
+    expired: bool | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -95,7 +95,7 @@ def sync_detailed(
     datastack_name: str,
     *,
     client: AuthenticatedClient | Client,
-    expired: bool | Unset = False,
+    expired: bool | Unset = UNSET,
 ) -> Response[MiddleAuthError | ServerError | list[AnalysisVersion] | str]:
     """Metadata of all versions
 
@@ -105,7 +105,7 @@ def sync_detailed(
 
     Args:
         datastack_name (str):
-        expired (bool | Unset):  Default: False.
+        expired (bool | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -131,7 +131,7 @@ def sync(
     datastack_name: str,
     *,
     client: AuthenticatedClient | Client,
-    expired: bool | Unset = False,
+    expired: bool | Unset = UNSET,
 ) -> MiddleAuthError | ServerError | list[AnalysisVersion] | str | None:
     """Metadata of all versions
 
@@ -141,7 +141,7 @@ def sync(
 
     Args:
         datastack_name (str):
-        expired (bool | Unset):  Default: False.
+        expired (bool | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -162,7 +162,7 @@ async def asyncio_detailed(
     datastack_name: str,
     *,
     client: AuthenticatedClient | Client,
-    expired: bool | Unset = False,
+    expired: bool | Unset = UNSET,
 ) -> Response[MiddleAuthError | ServerError | list[AnalysisVersion] | str]:
     """Metadata of all versions
 
@@ -172,7 +172,7 @@ async def asyncio_detailed(
 
     Args:
         datastack_name (str):
-        expired (bool | Unset):  Default: False.
+        expired (bool | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -196,7 +196,7 @@ async def asyncio(
     datastack_name: str,
     *,
     client: AuthenticatedClient | Client,
-    expired: bool | Unset = False,
+    expired: bool | Unset = UNSET,
 ) -> MiddleAuthError | ServerError | list[AnalysisVersion] | str | None:
     """Metadata of all versions
 
@@ -206,7 +206,7 @@ async def asyncio(
 
     Args:
         datastack_name (str):
-        expired (bool | Unset):  Default: False.
+        expired (bool | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

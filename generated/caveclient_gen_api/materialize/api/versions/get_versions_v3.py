@@ -16,7 +16,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     datastack_name: str,
     *,
-    expired: bool | Unset = False,
+    expired: bool | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -85,7 +85,7 @@ def sync_detailed(
     datastack_name: str,
     *,
     client: AuthenticatedClient | Client,
-    expired: bool | Unset = False,
+    expired: bool | Unset = UNSET,
 ) -> Response[MiddleAuthError | ServerError | list[int]]:
     """List versions
 
@@ -95,7 +95,7 @@ def sync_detailed(
 
     Args:
         datastack_name (str):
-        expired (bool | Unset):  Default: False.
+        expired (bool | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -121,7 +121,7 @@ def sync(
     datastack_name: str,
     *,
     client: AuthenticatedClient | Client,
-    expired: bool | Unset = False,
+    expired: bool | Unset = UNSET,
 ) -> MiddleAuthError | ServerError | list[int] | None:
     """List versions
 
@@ -131,7 +131,7 @@ def sync(
 
     Args:
         datastack_name (str):
-        expired (bool | Unset):  Default: False.
+        expired (bool | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -152,7 +152,7 @@ async def asyncio_detailed(
     datastack_name: str,
     *,
     client: AuthenticatedClient | Client,
-    expired: bool | Unset = False,
+    expired: bool | Unset = UNSET,
 ) -> Response[MiddleAuthError | ServerError | list[int]]:
     """List versions
 
@@ -162,7 +162,7 @@ async def asyncio_detailed(
 
     Args:
         datastack_name (str):
-        expired (bool | Unset):  Default: False.
+        expired (bool | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -186,7 +186,7 @@ async def asyncio(
     datastack_name: str,
     *,
     client: AuthenticatedClient | Client,
-    expired: bool | Unset = False,
+    expired: bool | Unset = UNSET,
 ) -> MiddleAuthError | ServerError | list[int] | None:
     """List versions
 
@@ -196,7 +196,7 @@ async def asyncio(
 
     Args:
         datastack_name (str):
-        expired (bool | Unset):  Default: False.
+        expired (bool | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

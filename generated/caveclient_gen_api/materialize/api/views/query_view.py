@@ -21,15 +21,15 @@ def _get_kwargs(
     view_name: str,
     *,
     body: SimpleQuerySchema,
-    return_pyarrow: bool | Unset = True,
-    arrow_format: bool | Unset = False,
+    return_pyarrow: bool | Unset = UNSET,
+    arrow_format: bool | Unset = UNSET,
     random_sample: int | Unset = UNSET,
-    split_positions: bool | Unset = False,
-    count: bool | Unset = False,
-    allow_missing_lookups: bool | Unset = False,
-    allow_invalid_root_ids: bool | Unset = False,
-    ipc_compress: bool | Unset = True,
-    direct_sql_pandas: bool | Unset = False,
+    split_positions: bool | Unset = UNSET,
+    count: bool | Unset = UNSET,
+    allow_missing_lookups: bool | Unset = UNSET,
+    allow_invalid_root_ids: bool | Unset = UNSET,
+    ipc_compress: bool | Unset = UNSET,
+    direct_sql_pandas: bool | Unset = UNSET,
     accept_encoding: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -128,15 +128,15 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: SimpleQuerySchema,
-    return_pyarrow: bool | Unset = True,
-    arrow_format: bool | Unset = False,
+    return_pyarrow: bool | Unset = UNSET,
+    arrow_format: bool | Unset = UNSET,
     random_sample: int | Unset = UNSET,
-    split_positions: bool | Unset = False,
-    count: bool | Unset = False,
-    allow_missing_lookups: bool | Unset = False,
-    allow_invalid_root_ids: bool | Unset = False,
-    ipc_compress: bool | Unset = True,
-    direct_sql_pandas: bool | Unset = False,
+    split_positions: bool | Unset = UNSET,
+    count: bool | Unset = UNSET,
+    allow_missing_lookups: bool | Unset = UNSET,
+    allow_invalid_root_ids: bool | Unset = UNSET,
+    ipc_compress: bool | Unset = UNSET,
+    direct_sql_pandas: bool | Unset = UNSET,
     accept_encoding: str | Unset = UNSET,
 ) -> Response[File | MiddleAuthError | ServerError]:
     """Query a view
@@ -151,15 +151,15 @@ def sync_detailed(
         datastack_name (str):
         version (int):
         view_name (str):
-        return_pyarrow (bool | Unset):  Default: True.
-        arrow_format (bool | Unset):  Default: False.
+        return_pyarrow (bool | Unset):
+        arrow_format (bool | Unset):
         random_sample (int | Unset):
-        split_positions (bool | Unset):  Default: False.
-        count (bool | Unset):  Default: False.
-        allow_missing_lookups (bool | Unset):  Default: False.
-        allow_invalid_root_ids (bool | Unset):  Default: False.
-        ipc_compress (bool | Unset):  Default: True.
-        direct_sql_pandas (bool | Unset):  Default: False.
+        split_positions (bool | Unset):
+        count (bool | Unset):
+        allow_missing_lookups (bool | Unset):
+        allow_invalid_root_ids (bool | Unset):
+        ipc_compress (bool | Unset):
+        direct_sql_pandas (bool | Unset):
         accept_encoding (str | Unset):
         body (SimpleQuerySchema): Body of a single-table or view query. Every field is optional;
             unknown fields are rejected (the rejection surfaces as a 500). All filters are keyed by
@@ -204,15 +204,15 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: SimpleQuerySchema,
-    return_pyarrow: bool | Unset = True,
-    arrow_format: bool | Unset = False,
+    return_pyarrow: bool | Unset = UNSET,
+    arrow_format: bool | Unset = UNSET,
     random_sample: int | Unset = UNSET,
-    split_positions: bool | Unset = False,
-    count: bool | Unset = False,
-    allow_missing_lookups: bool | Unset = False,
-    allow_invalid_root_ids: bool | Unset = False,
-    ipc_compress: bool | Unset = True,
-    direct_sql_pandas: bool | Unset = False,
+    split_positions: bool | Unset = UNSET,
+    count: bool | Unset = UNSET,
+    allow_missing_lookups: bool | Unset = UNSET,
+    allow_invalid_root_ids: bool | Unset = UNSET,
+    ipc_compress: bool | Unset = UNSET,
+    direct_sql_pandas: bool | Unset = UNSET,
     accept_encoding: str | Unset = UNSET,
 ) -> File | MiddleAuthError | ServerError | None:
     """Query a view
@@ -227,15 +227,15 @@ def sync(
         datastack_name (str):
         version (int):
         view_name (str):
-        return_pyarrow (bool | Unset):  Default: True.
-        arrow_format (bool | Unset):  Default: False.
+        return_pyarrow (bool | Unset):
+        arrow_format (bool | Unset):
         random_sample (int | Unset):
-        split_positions (bool | Unset):  Default: False.
-        count (bool | Unset):  Default: False.
-        allow_missing_lookups (bool | Unset):  Default: False.
-        allow_invalid_root_ids (bool | Unset):  Default: False.
-        ipc_compress (bool | Unset):  Default: True.
-        direct_sql_pandas (bool | Unset):  Default: False.
+        split_positions (bool | Unset):
+        count (bool | Unset):
+        allow_missing_lookups (bool | Unset):
+        allow_invalid_root_ids (bool | Unset):
+        ipc_compress (bool | Unset):
+        direct_sql_pandas (bool | Unset):
         accept_encoding (str | Unset):
         body (SimpleQuerySchema): Body of a single-table or view query. Every field is optional;
             unknown fields are rejected (the rejection surfaces as a 500). All filters are keyed by
@@ -275,15 +275,15 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: SimpleQuerySchema,
-    return_pyarrow: bool | Unset = True,
-    arrow_format: bool | Unset = False,
+    return_pyarrow: bool | Unset = UNSET,
+    arrow_format: bool | Unset = UNSET,
     random_sample: int | Unset = UNSET,
-    split_positions: bool | Unset = False,
-    count: bool | Unset = False,
-    allow_missing_lookups: bool | Unset = False,
-    allow_invalid_root_ids: bool | Unset = False,
-    ipc_compress: bool | Unset = True,
-    direct_sql_pandas: bool | Unset = False,
+    split_positions: bool | Unset = UNSET,
+    count: bool | Unset = UNSET,
+    allow_missing_lookups: bool | Unset = UNSET,
+    allow_invalid_root_ids: bool | Unset = UNSET,
+    ipc_compress: bool | Unset = UNSET,
+    direct_sql_pandas: bool | Unset = UNSET,
     accept_encoding: str | Unset = UNSET,
 ) -> Response[File | MiddleAuthError | ServerError]:
     """Query a view
@@ -298,15 +298,15 @@ async def asyncio_detailed(
         datastack_name (str):
         version (int):
         view_name (str):
-        return_pyarrow (bool | Unset):  Default: True.
-        arrow_format (bool | Unset):  Default: False.
+        return_pyarrow (bool | Unset):
+        arrow_format (bool | Unset):
         random_sample (int | Unset):
-        split_positions (bool | Unset):  Default: False.
-        count (bool | Unset):  Default: False.
-        allow_missing_lookups (bool | Unset):  Default: False.
-        allow_invalid_root_ids (bool | Unset):  Default: False.
-        ipc_compress (bool | Unset):  Default: True.
-        direct_sql_pandas (bool | Unset):  Default: False.
+        split_positions (bool | Unset):
+        count (bool | Unset):
+        allow_missing_lookups (bool | Unset):
+        allow_invalid_root_ids (bool | Unset):
+        ipc_compress (bool | Unset):
+        direct_sql_pandas (bool | Unset):
         accept_encoding (str | Unset):
         body (SimpleQuerySchema): Body of a single-table or view query. Every field is optional;
             unknown fields are rejected (the rejection surfaces as a 500). All filters are keyed by
@@ -349,15 +349,15 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: SimpleQuerySchema,
-    return_pyarrow: bool | Unset = True,
-    arrow_format: bool | Unset = False,
+    return_pyarrow: bool | Unset = UNSET,
+    arrow_format: bool | Unset = UNSET,
     random_sample: int | Unset = UNSET,
-    split_positions: bool | Unset = False,
-    count: bool | Unset = False,
-    allow_missing_lookups: bool | Unset = False,
-    allow_invalid_root_ids: bool | Unset = False,
-    ipc_compress: bool | Unset = True,
-    direct_sql_pandas: bool | Unset = False,
+    split_positions: bool | Unset = UNSET,
+    count: bool | Unset = UNSET,
+    allow_missing_lookups: bool | Unset = UNSET,
+    allow_invalid_root_ids: bool | Unset = UNSET,
+    ipc_compress: bool | Unset = UNSET,
+    direct_sql_pandas: bool | Unset = UNSET,
     accept_encoding: str | Unset = UNSET,
 ) -> File | MiddleAuthError | ServerError | None:
     """Query a view
@@ -372,15 +372,15 @@ async def asyncio(
         datastack_name (str):
         version (int):
         view_name (str):
-        return_pyarrow (bool | Unset):  Default: True.
-        arrow_format (bool | Unset):  Default: False.
+        return_pyarrow (bool | Unset):
+        arrow_format (bool | Unset):
         random_sample (int | Unset):
-        split_positions (bool | Unset):  Default: False.
-        count (bool | Unset):  Default: False.
-        allow_missing_lookups (bool | Unset):  Default: False.
-        allow_invalid_root_ids (bool | Unset):  Default: False.
-        ipc_compress (bool | Unset):  Default: True.
-        direct_sql_pandas (bool | Unset):  Default: False.
+        split_positions (bool | Unset):
+        count (bool | Unset):
+        allow_missing_lookups (bool | Unset):
+        allow_invalid_root_ids (bool | Unset):
+        ipc_compress (bool | Unset):
+        direct_sql_pandas (bool | Unset):
         accept_encoding (str | Unset):
         body (SimpleQuerySchema): Body of a single-table or view query. Every field is optional;
             unknown fields are rejected (the rejection surfaces as a 500). All filters are keyed by
