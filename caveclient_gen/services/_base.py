@@ -109,10 +109,7 @@ class ServiceClient(SubClient[M]):
         None when the service has no version route (or caveclient asks none). A ServerVersion
         compares with strings, tuples and `packaging.version.Version`.
         """
-        if not self._server_version_known:
-            self._server_version = self._now(self._server_version_plan(), "server_version")
-            self._server_version_known = True
-        return self._server_version
+        return self._now(self._cached_server_version(), "server_version")
 
     @property
     def session(self) -> httpx.Client | httpx.AsyncClient:

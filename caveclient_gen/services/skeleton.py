@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Sequence
 from copy import deepcopy
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, TypeVar, cast
 
-import numpy as np
 from caveclient_gen_api.skeleton.api.bulk import generate_bulk_skeletons as generate_route
 from caveclient_gen_api.skeleton.api.bulk import get_bulk_skeletons as bulk_route
 from caveclient_gen_api.skeleton.api.bulk import get_cached_skeletons as cached_route
@@ -656,6 +655,8 @@ class SkeletonClient(ServiceClient[M]):
         once), or, when ``client.info.segmentation_cloudvolume`` was replaced on this client (as
         caveclient's tests do), from the volume it returns; ``client.chunkedgraph.is_valid_nodes``
         is likewise the replacement when there is one."""
+        import numpy as np
+
         from .chunkedgraph import ChunkedGraphClient
 
         if self._fc is not None:
