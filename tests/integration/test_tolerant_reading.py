@@ -205,7 +205,7 @@ def test_records_of_older_servers_are_read(cave: LocalCAVE, as_sent: dict[str, A
         if name in ("materialize.query_table", "materialize.live_query"):
             assert value.equals(as_sent[name]), name
         elif isinstance(value, dict | list):
-            assert value == without_recent_fields(as_sent[name]), name
+            assert without_extra(value) == without_extra(without_recent_fields(as_sent[name])), name
 
 
 def test_a_field_the_client_reads_stays_checked(cave: LocalCAVE) -> None:
