@@ -286,8 +286,10 @@ def merge_position_columns(frame: pd.DataFrame) -> pd.DataFrame:
     triples appeared) and their cells are int64 arrays for integer positions, float64 arrays for
     converted ones. The three columns are stacked once into an (N, 3) array; each cell is a view of
     one of its rows, so `np.vstack(df[base].to_numpy())` gives the same array back. A triple with
-    missing values gets cells built one by one, as caveclient builds them.
+    missing values gets cells built one by one, as caveclient builds them. In a frame without rows
+    the merged columns are float64, as caveclient's (pandas' dtype for an empty list).
     """
+    import numpy as np
     import pandas as pd
 
     names = list(frame.columns)
@@ -300,7 +302,9 @@ def merge_position_columns(frame: pd.DataFrame) -> pd.DataFrame:
     while index < len(names):
         if index in groups:
             triple = [frame[names[index + offset]] for offset in range(3)]
-            merged[groups[index]] = _position_cells(triple)
+            merged[groups[index]] = (
+                _position_cells(triple) if len(frame) else np.empty(0, dtype=np.float64)
+            )
             index += 3
         else:
             columns[names[index]] = frame[names[index]]

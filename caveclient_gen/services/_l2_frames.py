@@ -55,9 +55,12 @@ def l2data_frame(
 
 
 def _attribute_names(records: list[Mapping[str, Any]], attributes: Sequence[str] | None) -> list[str]:
-    names: dict[str, None] = dict.fromkeys(attributes or ())
+    """The features in the order the answer gives them (caveclient's column order), then any asked
+    for that no record holds."""
+    names: dict[str, None] = {}
     for record in records:
         names.update(dict.fromkeys(record))
+    names.update(dict.fromkeys(attributes or ()))
     return list(names)
 
 

@@ -3,6 +3,7 @@ the steps every query shares (sending, decoding, rescaling, df.attrs)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -460,6 +461,8 @@ class MaterializeBase(ServiceClient[M]):
         else:
             rows = json_records(response.content)
         received = len(rows)
+        if any(added.values()):
+            headers = without_added_columns(headers, column_names, added)
         return Batch(apply_exclusions(rows, filters, column_names, added), received, headers)
 
     def _rescaled(
@@ -731,3 +734,15 @@ class MaterializeBase(ServiceClient[M]):
     def _version_time(self, datastack: str, version: int) -> Plan[datetime]:
         record = yield from self._version_record(datastack, version)
         return record["time_stamp"]
+
+
+def without_added_columns(
+    headers: QueryHeaders, column_names: dict[str, dict[str, str]], added: dict[str, list[str]]
+) -> QueryHeaders:
+    """The headers with the columns added only to apply exclusions left out of `column_names`, so
+    that `df.attrs["column_names"]` names the columns returned (in the server's repr form)."""
+    kept = {
+        table: {column: name for column, name in columns.items() if column not in added.get(table, ())}
+        for table, columns in column_names.items()
+    }
+    return dataclasses.replace(headers, column_names=repr(kept))

@@ -168,5 +168,10 @@ def _loose_filter(columns: Any) -> dict[str, Any]:
 
 
 def string_format_timestamp(ts: datetime | None) -> str | None:
-    """A timestamp as the ISO string recorded in `df.attrs["timestamp"]`."""
-    return None if ts is None else ts.isoformat()
+    """A timestamp as the string recorded in `df.attrs["timestamp"]`: its UTC time without an
+    offset, as caveclient writes it (`2024-05-06T07:08:09.000000`)."""
+    if ts is None:
+        return None
+    if ts.tzinfo is not None:
+        ts = ts.astimezone(UTC)
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.%f")

@@ -982,7 +982,8 @@ class MaterializationClient(MaterializeBase[M]):
             frame = merge_position_columns(frame)
         if metadata:
             described = []
-            for name, column, suffix in tables:
+            # caveclient describes a live query by its table alone, a merged reference included.
+            for name, column, suffix in tables if live_timestamp is None else tables[:1]:
                 meta_of = yield from self._attrs_metadata(datastack, version, name)
                 described.append((name, meta_of, column, suffix))
             frame.attrs.update(
@@ -1796,9 +1797,10 @@ class MaterializationClient(MaterializeBase[M]):
         frame = yield from MaterializationClient.query_table.plan(
             self,
             table,
-            filter_in_dict=filter_in or None,
+            # Empty dicts, not None, as caveclient passes them: df.attrs["filters"] records {}.
+            filter_in_dict=filter_in,
             filter_out_dict=None if include_zeros else {"pre_pt_root_id": [0], "post_pt_root_id": [0]},
-            filter_equal_dict=filter_equal or None,
+            filter_equal_dict=filter_equal,
             filter_spatial_dict=None if bounding_box is None else {bounding_box_column: bounding_box},
             offset=offset,
             limit=limit,

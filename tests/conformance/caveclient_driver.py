@@ -649,12 +649,100 @@ def edits(client: Any, results: dict[str, Any], inputs: dict[str, Any]) -> None:
     results["undone"] = int(cg.get_root_id(first)) == int(cg.get_root_id(second))
 
 
+# -- differential cases --------------------------------------------------------------------------
+
+
+def decoded(value: Any) -> Any:
+    """A case argument from its JSON form: {"$time": iso} a datetime (naive when the text has no
+    offset), {"$array": [...], "dtype": name} a numpy array, {"$numpy": n, "dtype": name} a numpy
+    scalar, {"$tuple": [...]} a tuple; lists and mappings item by item."""
+    import numpy as np
+
+    if isinstance(value, list):
+        return [decoded(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if "$time" in value:
+        return when(value["$time"])
+    if "$array" in value:
+        return np.array(decoded(value["$array"]), dtype=value["dtype"])
+    if "$numpy" in value:
+        return np.dtype(value["dtype"]).type(value["$numpy"])
+    if "$tuple" in value:
+        return tuple(decoded(item) for item in value["$tuple"])
+    return {key: decoded(item) for key, item in value.items()}
+
+
+def encoded(value: Any) -> Any:
+    """A result as JSON that keeps its types: every value tagged with its type (numpy ones with
+    their dtype), DataFrames as frame_json with their attrs, mapping keys with their types."""
+    from datetime import datetime
+
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(value, pd.DataFrame):
+        return {"$frame": frame_json(value), "attrs": json.loads(json.dumps(value.attrs, default=str))}
+    if isinstance(value, np.ndarray):
+        return {"$ndarray": str(value.dtype), "values": [encoded(item) for item in value.tolist()]}
+    if isinstance(value, np.generic):
+        return {"$numpy": str(value.dtype), "value": value.item()}
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat(), "tz": str(value.tzinfo)}
+    if isinstance(value, dict):
+        return {
+            "$dict": [[type(key).__name__, encoded(key), encoded(item)] for key, item in value.items()]
+        }
+    if isinstance(value, list | tuple):
+        return {f"${type(value).__name__}": [encoded(item) for item in value]}
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return {"$other": type(value).__name__, "repr": repr(value)}
+
+
+def error_record(error: BaseException) -> dict[str, Any]:
+    """An exception as its class, the qualified names of every class it is an instance of, and
+    its message."""
+    return {
+        "class": type(error).__name__,
+        "mro": [f"{kind.__module__}.{kind.__qualname__}" for kind in type(error).__mro__],
+        "message": str(error)[:500],
+    }
+
+
+def run_case(client: Any, case: dict[str, Any]) -> dict[str, Any]:
+    """One differential case: `case["call"]` ("service.method") with its decoded arguments, its
+    result encoded, or the exception it raised."""
+    import warnings
+
+    service, method = case["call"].split(".")
+    function = getattr(getattr(client, service), method)
+    args = decoded(case.get("args", []))
+    kwargs = decoded(case.get("kwargs", {}))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value = function(*args, **kwargs)
+    except Exception as error:  # the outcome compared
+        return {"error": error_record(error)}
+    return {"value": encoded(value)}
+
+
+def differential(client: Any, results: dict[str, Any], inputs: dict[str, Any]) -> None:
+    """Every case of the file `inputs["cases"]` names, in order, by id."""
+    with open(inputs["cases"], encoding="utf-8") as file:
+        cases = json.load(file)
+    for case in cases:
+        results[case["id"]] = run_case(client, case)
+
+
 SECTIONS: dict[str, Callable[[Any, dict[str, Any], dict[str, Any]], None]] = {
     "global": lambda client, results, inputs: global_services(client, results),
     "materialize": materialize_services,
     "annotation": annotation_services,
     "chunkedgraph": chunkedgraph_services,
     "edits": edits,
+    "differential": differential,
 }
 
 

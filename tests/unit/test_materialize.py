@@ -597,7 +597,7 @@ def test_live_live_query_body_params_and_attrs(fake: FakeCAVE) -> None:
     assert params["direct_sql_pandas"] == "True"
     assert request.headers["accept-encoding"] == "zstd"
     assert frame.attrs["live_query"] is True
-    assert frame.attrs["timestamp"] == "2024-05-06T07:08:09+00:00"
+    assert frame.attrs["timestamp"] == "2024-05-06T07:08:09.000000"  # caveclient's format
     assert frame.attrs["materialization_version"] is None
     assert "column_names" not in frame.attrs
 
@@ -778,7 +778,7 @@ def test_caveclient_timestamp_helpers() -> None:
     assert convert_timestamp("2024-01-01T00:00:00") == datetime(2024, 1, 1, tzinfo=UTC)
     assert convert_timestamp(datetime(2024, 1, 1)) == datetime(2024, 1, 1, tzinfo=UTC)
     assert abs(convert_timestamp("now") - datetime.now(UTC)) < timedelta(seconds=5)
-    assert string_format_timestamp(WHEN) == "2024-05-06T07:08:09+00:00"
+    assert string_format_timestamp(WHEN) == "2024-05-06T07:08:09.000000"
     with pytest.raises(InvalidInputError):
         convert_timestamp("yesterday")
 

@@ -1,0 +1,415 @@
+"""A seeded differential test: caveclient 8.2.1 and our client, on the same LocalCAVE, called with
+the same drawn parameter combinations (tests/conformance/differential_cases.py), return the same
+values of the same types, DataFrames with the same columns, dtypes, index and attrs, or both raise
+errors of compatible classes.
+
+caveclient runs every case in one driver subprocess (its "differential" section) while ours runs
+them in-process. A case where the two differ on purpose is listed in DOCUMENTED with the row of
+docs/moving-from-caveclient.md that explains it, and its own outcome is asserted instead.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from caveclient_gen import CAVEclient
+from caveclient_gen.testing import LocalCAVE
+from caveclient_gen.testing.chunkedgraph.segmentation.graph import SegmentationGraph
+
+from .caveclient_driver import run_case
+from .conftest import run_caveclient
+from .differential_cases import NUCLEI, SYNAPSES, World, build_cases
+from .spec_validator import RecordingTransport
+
+MOVING_DOC = Path(__file__).parents[2] / "docs" / "moving-from-caveclient.md"
+
+
+def between(earlier: datetime, later: datetime) -> datetime:
+    return earlier + (later - earlier) / 2
+
+
+def pick_world(cave: LocalCAVE, client: CAVEclient) -> World:
+    graph = cave.deployment.component(SegmentationGraph)
+    now = datetime.now(UTC)
+    versions = sorted(client.materialize.get_versions_metadata(), key=lambda v: v["version"])
+    version_times = [v["time_stamp"] for v in versions]
+    seeded = graph.edit_times()[: graph.seeded_epoch]
+    after_oldest = [t for t in seeded if t > version_times[0]]
+    assert len(after_oldest) > 10, "the seeded history changed: pick other moments"
+    middle = len(after_oldest) // 2
+    past = between(after_oldest[middle], after_oldest[middle + 1])
+    later = between(after_oldest[-3], after_oldest[-2])
+
+    synapses: Any = client.materialize.query_table(
+        SYNAPSES, select_columns=["pre_pt_root_id", "post_pt_position"], limit=3000, log_warning=False
+    )
+    counts = Counter(int(root) for root in synapses["pre_pt_root_id"])
+    synapse_roots = [root for root, _ in counts.most_common(6)]
+    centre = np.array(synapses["post_pt_position"].iloc[0])
+    nuclei: Any = client.materialize.query_table(NUCLEI, log_warning=False)
+    nucleus_roots = [int(root) for root in nuclei["pt_root_id"].iloc[:10]]
+    nucleus_centre = np.array(nuclei["pt_position"].iloc[0])
+
+    somas = graph.soma_supervoxels()
+    heavy = graph.heavily_edited_root()
+    heavy_soma = somas[graph.roots_at(somas, now) == heavy]
+    old_root = int(graph.roots_at(heavy_soma[:1], seeded[len(seeded) // 4])[0])
+    past_roots = [int(r) for r in graph.roots_at(np.concatenate([heavy_soma[:1], somas[:3]]), past)]
+    assert not set(past_roots) <= set(graph.latest_roots().tolist()), "nothing changed since past"
+    _, supervoxels = graph.sample_points(np.random.default_rng(31), 200)
+    leaves_root = int(graph.roots_at(somas[1:2], now)[0])
+    inside, _ = graph.sample_points(np.random.default_rng(32), 1, roots=[leaves_root])
+    voxel = (inside[0] / np.array(graph.base_resolution)).astype(np.int64)
+    reach = np.array([64, 64, 8])
+    synapse_half, nucleus_half = np.array([3000, 3000, 300]), np.array([20000, 20000, 800])
+    l2_ids = sorted({int(i) for i in graph.level2_ids_at(supervoxels[:60], graph.seeded_epoch)})
+    return World(
+        synapse_roots=synapse_roots,
+        nucleus_roots=nucleus_roots,
+        past_roots=past_roots,
+        supervoxels=[int(s) for s in supervoxels],
+        old_root=old_root,
+        heavy_root=heavy,
+        leaves_root=leaves_root,
+        leaves_bounds=np.array([voxel - reach, voxel + reach]).T.tolist(),
+        synapse_box=[(centre - synapse_half).tolist(), (centre + synapse_half).tolist()],
+        nucleus_box=[
+            (nucleus_centre - nucleus_half).tolist(),
+            (nucleus_centre + nucleus_half).tolist(),
+        ],
+        versions=[int(v["version"]) for v in versions],
+        version_times=version_times,
+        past=past,
+        later=later,
+        annotation_ids=first_ids(client),
+        l2_ids=l2_ids,
+    )
+
+
+def first_ids(client: CAVEclient) -> list[int]:
+    rows: Any = client.materialize.query_table(SYNAPSES, limit=4, log_warning=False)
+    return [int(i) for i in rows["id"]]
+
+
+# -- comparing -----------------------------------------------------------------------------------
+
+
+def pandas2_dtype(dtype: str) -> str:
+    """Our dtype as pandas 2 names it (caveclient pins pandas below 3; text is `str` on 3)."""
+    return "object" if dtype == "str" else dtype
+
+
+def same_json(theirs: Any, ours: Any, where: str, found: list[str]) -> None:
+    """Differences between two encoded results (caveclient_driver.encoded), floats to 1e-6."""
+    if isinstance(theirs, float) and isinstance(ours, float):
+        if not (math.isclose(theirs, ours, rel_tol=1e-6) or (math.isnan(theirs) and math.isnan(ours))):
+            found.append(f"{where}: caveclient {theirs!r}, ours {ours!r}")
+        return
+    if type(theirs) is not type(ours):
+        found.append(f"{where}: caveclient {short(theirs)}, ours {short(ours)}")
+        return
+    if isinstance(theirs, dict):
+        if "$frame" in theirs:
+            same_frame(theirs, ours, where, found)
+            return
+        if "$dict" in theirs and "$dict" in ours:  # mappings: keys (with types) and values, any order
+            theirs = {"$dict": sorted(theirs["$dict"], key=lambda pair: json.dumps(pair[:2]))}
+            ours = {"$dict": sorted(ours["$dict"], key=lambda pair: json.dumps(pair[:2]))}
+        if theirs.keys() != ours.keys():
+            found.append(f"{where}: caveclient {short(theirs)}, ours {short(ours)}")
+            return
+        for key in theirs:
+            same_json(theirs[key], ours[key], f"{where}.{key}", found)
+        return
+    if isinstance(theirs, list):
+        if len(theirs) != len(ours):
+            found.append(f"{where}: {len(theirs)} items from caveclient, {len(ours)} from ours")
+            return
+        for index, (their_item, our_item) in enumerate(zip(theirs, ours, strict=True)):
+            same_json(their_item, our_item, f"{where}[{index}]", found)
+        if len(found) > 20:
+            return
+        return
+    if theirs != ours:
+        found.append(f"{where}: caveclient {short(theirs)}, ours {short(ours)}")
+
+
+def same_frame(theirs: dict[str, Any], ours: dict[str, Any], where: str, found: list[str]) -> None:
+    their_frame, our_frame = theirs["$frame"], ours["$frame"]
+    if their_frame["columns"] != our_frame["columns"]:
+        found.append(
+            f"{where} columns: caveclient {their_frame['columns']}, ours {our_frame['columns']}"
+        )
+        return
+    our_dtypes = [pandas2_dtype(dtype) for dtype in our_frame["dtypes"]]
+    for column, their_dtype, our_dtype in zip(
+        their_frame["columns"], their_frame["dtypes"], our_dtypes, strict=True
+    ):
+        if their_dtype != our_dtype:
+            found.append(f"{where} dtype of {column}: caveclient {their_dtype}, ours {our_dtype}")
+    for key in ("cells", "index_name"):
+        if their_frame[key] != our_frame[key]:
+            found.append(f"{where} {key}: caveclient {their_frame[key]}, ours {our_frame[key]}")
+    # Rows as a multiset with their index labels: both keep the server's order, which it does
+    # not define.
+    their_rows = sorted(zip(their_frame["index"], their_frame["records"], strict=True), key=json.dumps)
+    our_rows = sorted(zip(our_frame["index"], our_frame["records"], strict=True), key=json.dumps)
+    same_json(their_rows, our_rows, f"{where} rows", found)
+    same_json(theirs["attrs"], ours["attrs"], f"{where} attrs", found)
+
+
+def short(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) < 160 else text[:157] + "..."
+
+
+def compatible(their_error: dict[str, Any], our_error: dict[str, Any]) -> bool:
+    """Ours is an instance of the first class of caveclient's error that is not caveclient's own,
+    and has the name of caveclient's own class where it raised one."""
+    ours = our_error["mro"]
+    their_classes = their_error["mro"]
+    foreign = next(kind for kind in their_classes if not kind.startswith("caveclient."))
+    if foreign not in ours:
+        return False
+    if their_classes[0].startswith("caveclient."):
+        name = their_classes[0].rsplit(".", 1)[1]
+        return any(kind.rsplit(".", 1)[1] == name for kind in ours)
+    return True
+
+
+def differences(theirs: dict[str, Any], ours: dict[str, Any]) -> list[str]:
+    if "error" in theirs and "error" in ours:
+        if compatible(theirs["error"], ours["error"]):
+            return []
+        return [f"caveclient raised {their_error(theirs)}; ours {their_error(ours)}"]
+    if "error" in theirs:
+        return [f"caveclient raised {their_error(theirs)}; ours returned {short(ours['value'])}"]
+    if "error" in ours:
+        return [f"ours raised {their_error(ours)}; caveclient returned {short(theirs['value'])}"]
+    found: list[str] = []
+    same_json(theirs["value"], ours["value"], "result", found)
+    return found[:20]
+
+
+def their_error(outcome: dict[str, Any]) -> str:
+    error = outcome["error"]
+    return f"{error['mro'][0]}: {error['message'][:300]}"
+
+
+# -- deliberate differences ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Deliberate:
+    """A difference docs/moving-from-caveclient.md lists: `row` is text of its row there, and
+    `ours_ok` checks our outcome of such a case (given caveclient's and ours)."""
+
+    row: str
+    ours_ok: Callable[[dict[str, Any], dict[str, Any]], bool]
+
+
+NAIVE = "| naive datetimes | assumed to be UTC | refused, naming the parameter |"
+BAD_INPUT = "| bad input (unknown filter columns, floats or other non-integer ids, naive datetimes) |"
+FILTER_OUT = "| `filter_out_dict` | sent to a server that ignores it |"
+JOIN_RECORDS = "| `join_query(..., return_df=False)` | `None`"
+SELECT_MAP = "| `query_table(..., select_columns={table: [...]})`"
+LIST_BOUNDS = "| `bounds` as nested lists"
+LIVE_LIMIT = "| `live_query(..., limit=N)`"
+SUFFIX_ATTRS = '| `df.attrs["tables"][table]["suffix"]`'
+L2_TABLE = "| `get_l2data_table` columns |"
+LIMIT = "| `limit=0` or a negative limit | `AssertionError` |"
+TIMESTAMPS = "| `get_root_timestamps` of ids the server gives no time for |"
+EMPTY_DELTA = "| `get_delta_roots` when no root changed |"
+
+TOLERATED: list[tuple[str, str, str]] = [
+    # (call, a difference line's pattern, row): parts of a result that differ on purpose.
+    ("materialize.", r"^result attrs\.tables\.[^.]+\.suffix: ", SUFFIX_ATTRS),
+    (
+        "l2cache.get_l2data_table",
+        r"^result dtype of \w+: caveclient (object|int64), ours float64$",
+        L2_TABLE,
+    ),
+    ("l2cache.get_l2data_table", r"^result cells: caveclient \{.*\}, ours \{\}$", L2_TABLE),
+    (
+        "chunkedgraph.get_delta_roots",
+        r'^result\.\$tuple\[\d\]\.\$ndarray: caveclient "float64", ours "int64"$',
+        EMPTY_DELTA,
+    ),
+]
+"""Difference lines that are documented: dropped before a case is judged."""
+
+
+def has_naive_time(value: Any) -> bool:
+    if isinstance(value, dict):
+        if "$time" in value:
+            return "+" not in value["$time"]
+        return any(has_naive_time(item) for item in value.values())
+    if isinstance(value, list):
+        return any(has_naive_time(item) for item in value)
+    return False
+
+
+def raised(outcome: dict[str, Any], qualified: str) -> bool:
+    return "error" in outcome and qualified in outcome["error"]["mro"]
+
+
+def rows_of(outcome: dict[str, Any]) -> int | None:
+    value = outcome.get("value")
+    if isinstance(value, dict) and "$frame" in value:
+        return len(value["$frame"]["records"])
+    if isinstance(value, dict) and "$list" in value:
+        return len(value["$list"])
+    return None
+
+
+INVALID = "caveclient_gen.errors.InvalidInputError"
+HTTP_ERROR = "requests.exceptions.HTTPError"
+
+
+def exact_exclusion(theirs: dict[str, Any], ours: dict[str, Any]) -> bool:
+    """Our exclusions are applied (fewer rows, where caveclient's come back unfiltered or it fails
+    on its own filtering), or refused with an offset."""
+    if raised(ours, INVALID):
+        return "offset" in ours["error"]["message"]
+    ours_rows, their_rows = rows_of(ours), rows_of(theirs)
+    return ours_rows is not None and ("error" in theirs or (their_rows or 0) >= ours_rows)
+
+
+def deliberate(case: dict[str, Any]) -> Deliberate | None:
+    call, args, kwargs = case["call"], case["args"], case["kwargs"]
+    if has_naive_time([args, kwargs]):
+        return Deliberate(NAIVE, lambda theirs, ours: raised(ours, INVALID))
+    if call == "materialize.join_query" and kwargs.get("return_df") is False:
+        return Deliberate(
+            JOIN_RECORDS, lambda theirs, ours: theirs.get("value") is None and rows_of(ours) is not None
+        )
+    if kwargs.get("limit") == 0:
+        return Deliberate(
+            LIMIT,
+            lambda theirs, ours: raised(theirs, "builtins.AssertionError") and raised(ours, INVALID),
+        )
+    if call == "chunkedgraph.get_root_timestamps":
+        asked = args[0]["$array"] if isinstance(args[0], dict) else args[0]
+        return Deliberate(
+            TIMESTAMPS,
+            lambda theirs, ours: (
+                raised(ours, "caveclient_gen.errors.UnexpectedResponseError")
+                and len(theirs["value"]["values"]) < len(asked)
+            ),
+        )
+    if "filter_out_dict" in kwargs:
+        return Deliberate(FILTER_OUT, exact_exclusion)
+    if call == "materialize.query_table" and isinstance(kwargs.get("select_columns"), dict):
+        return Deliberate(
+            SELECT_MAP,
+            lambda theirs, ours: (
+                (raised(theirs, HTTP_ERROR) or kwargs.get("merge_reference", True))
+                and rows_of(ours) is not None
+            ),
+        )
+    if call == "chunkedgraph.get_leaves" and isinstance(kwargs.get("bounds"), list):
+        return Deliberate(LIST_BOUNDS, lambda theirs, ours: "$ndarray" in ours.get("value", {}))
+    timestamp = kwargs.get("timestamp") if call != "materialize.live_query" else args[1]
+    if call.startswith("materialize.") and timestamp is not None and "limit" in kwargs:
+        limit = kwargs["limit"]
+        return Deliberate(
+            LIVE_LIMIT,
+            lambda theirs, ours: (rows_of(theirs) or 0) <= (rows_of(ours) or 0) <= limit,
+        )
+    return None
+
+
+def bad_input(theirs: dict[str, Any], ours: dict[str, Any]) -> bool:
+    """caveclient sent what the server refused; ours refused it before sending (BAD_INPUT)."""
+    return raised(theirs, HTTP_ERROR) and raised(ours, INVALID)
+
+
+def tolerated(call: str, lines: list[str]) -> list[str]:
+    return [
+        line
+        for line in lines
+        if not any(
+            call.startswith(prefix) and re.search(pattern, line) for prefix, pattern, _ in TOLERATED
+        )
+    ]
+
+
+def settled_now(outcome: dict[str, Any], start: datetime) -> dict[str, Any]:
+    """Times from the test's run (root timestamps asked with latest=True are "now") as a marker:
+    the two clients ask at different moments."""
+
+    def settle(value: Any) -> Any:
+        if isinstance(value, dict):
+            if "$datetime" in value and datetime.fromisoformat(value["$datetime"]) >= start:
+                return {"$datetime": "<during the test>", "tz": value["tz"]}
+            return {key: settle(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [settle(item) for item in value]
+        return value
+
+    return settle(outcome)  # type: ignore[no-any-return]
+
+
+# -- the test ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ours_client(cave: LocalCAVE, recorder: RecordingTransport) -> Iterator[CAVEclient]:
+    with CAVEclient(
+        cave.datastack, server_address=cave.url, auth_token=cave.token, transport=recorder
+    ) as client:
+        yield client
+
+
+def test_caveclient_and_ours_agree_on_drawn_cases(
+    cave: LocalCAVE, ours_client: CAVEclient, tmp_path: Path
+) -> None:
+    start = datetime.now(UTC)
+    world = pick_world(cave, ours_client)
+    cases = build_cases(world)
+    assert len({case["id"] for case in cases}) == len(cases), "case ids must be unique"
+    case_file = tmp_path / "cases.json"
+    case_file.write_text(json.dumps(cases), encoding="utf-8")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        theirs_future = pool.submit(
+            run_caveclient, "differential", cave, tmp_path, {"cases": str(case_file)}
+        )
+        ours = {case["id"]: run_case(ours_client, case) for case in cases}
+        theirs = theirs_future.result()
+
+    mismatches: list[str] = []
+    documented = MOVING_DOC.read_text(encoding="utf-8")
+    for row in (NAIVE, BAD_INPUT, *(row for _, _, row in TOLERATED)):
+        assert row in documented, f"not in {MOVING_DOC.name}: {row}"
+    for case in cases:
+        name = case["id"]
+        their_outcome = settled_now(theirs[name], start)
+        our_outcome = settled_now(ours[name], start)
+        expected = deliberate(case)
+        if expected is not None:
+            assert expected.row in documented, f"{name}: not in {MOVING_DOC.name}: {expected.row}"
+            if differences(their_outcome, our_outcome) and not expected.ours_ok(
+                their_outcome, our_outcome
+            ):
+                mismatches.append(
+                    f"{name}\n    not as documented ({expected.row}): {short(our_outcome)}"
+                )
+            continue
+        if bad_input(their_outcome, our_outcome):
+            continue
+        found = tolerated(case["call"], differences(their_outcome, our_outcome))
+        if found:
+            mismatches.append(name + "\n" + "\n".join(f"    {line}" for line in found))
+    assert not mismatches, f"{len(mismatches)} of {len(cases)} cases differ:\n" + "\n".join(mismatches)
