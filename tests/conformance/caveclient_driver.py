@@ -681,6 +681,12 @@ def encoded(value: Any) -> Any:
     import numpy as np
     import pandas as pd
 
+    if type(value).__name__ in ("DiGraph", "Graph"):  # networkx: nodes and edges, sorted
+        return {
+            "$graph": type(value).__name__,
+            "nodes": sorted(jsonable(list(value.nodes))),
+            "edges": sorted(jsonable([list(edge) for edge in value.edges])),
+        }
     if isinstance(value, pd.DataFrame):
         return {"$frame": frame_json(value), "attrs": json.loads(json.dumps(value.attrs, default=str))}
     if isinstance(value, np.ndarray):
@@ -729,11 +735,21 @@ def run_case(client: Any, case: dict[str, Any]) -> dict[str, Any]:
 
 
 def differential(client: Any, results: dict[str, Any], inputs: dict[str, Any]) -> None:
-    """Every case of the file `inputs["cases"]` names, in order, by id."""
+    """Every case of the file `inputs["cases"]` names, in order, by id; those marked
+    `"client": "pinned"` on a client made with `version=inputs["pinned_version"]`."""
+    from caveclient import CAVEclient
+
     with open(inputs["cases"], encoding="utf-8") as file:
         cases = json.load(file)
+    pinned = CAVEclient(
+        client.datastack_name,
+        server_address=client.server_address,
+        auth_token=client.auth.token,
+        version=inputs["pinned_version"],
+        write_server_cache=False,
+    )
     for case in cases:
-        results[case["id"]] = run_case(client, case)
+        results[case["id"]] = run_case(pinned if case.get("client") == "pinned" else client, case)
 
 
 SECTIONS: dict[str, Callable[[Any, dict[str, Any], dict[str, Any]], None]] = {

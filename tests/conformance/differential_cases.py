@@ -41,6 +41,12 @@ CASES_PER_METHOD = {
     "chunkedgraph.get_tabular_change_log": 3,
     "l2cache.get_l2data": 4,
     "l2cache.get_l2data_table": 4,
+    "materialize.live_live_query": 8,
+    "chunkedgraph.get_root_id": 5,
+    "chunkedgraph.get_leaves_many": 4,
+    "chunkedgraph.is_valid_nodes": 4,
+    "chunkedgraph.get_original_roots": 3,
+    "chunkedgraph.suggest_latest_roots": 5,
 }
 """How many drawn cases each method gets (fixed cases come on top: see build_cases)."""
 
@@ -372,6 +378,7 @@ def get_lineage_graph_case(draw: Draw, world: World) -> tuple[list[Any], dict[st
         "timestamp_future": draw.one([None, None, at(world.later)]),
         "exclude_links_to_future": draw.one([None, True]),
         "exclude_links_to_past": draw.one([None, True]),
+        "as_nx_graph": draw.one([None, None, True]),
     }
     return [root], drop_none(kwargs)
 
@@ -406,6 +413,68 @@ def get_l2data_table_case(draw: Draw, world: World) -> tuple[list[Any], dict[str
     return args, drop_none(kwargs)
 
 
+def live_live_query_case(draw: Draw, world: World) -> tuple[list[Any], dict[str, Any]]:
+    table = draw.one([NUCLEI, SYNAPSES, REFERENCE])
+    moment = draw.one([at(world.version_times[-1]), at(world.later)])
+    kwargs: dict[str, Any] = {}
+    for parameter, filters in filters_of(draw, world, table, 1).items():
+        kwargs[parameter] = {table: filters}
+    if table == SYNAPSES and not kwargs:
+        kwargs["filter_in_dict"] = {table: {"pre_pt_root_id": world.synapse_roots[:2]}}
+    if draw.chance(0.4):
+        kwargs["select_columns"] = {table: draw.one(COLUMNS[table])}
+    kwargs["limit"] = draw.one([None, 12])
+    kwargs["desired_resolution"] = resolution(draw)
+    kwargs["split_positions"] = draw.one([None, False, True])
+    kwargs["metadata"] = draw.one([None, True, False])
+    return [table, moment], drop_none(kwargs)
+
+
+def get_root_id_case(draw: Draw, world: World) -> tuple[list[Any], dict[str, Any]]:
+    supervoxel = draw.one(world.supervoxels[:20])
+    form = draw.one([supervoxel, {"$numpy": supervoxel, "dtype": "uint64"}])
+    kwargs = {
+        "timestamp": timestamp_choice(draw, world, none=0.5),
+        "level2": draw.one([None, True, False]),
+    }
+    return [form], drop_none(kwargs)
+
+
+def get_leaves_many_case(draw: Draw, world: World) -> tuple[list[Any], dict[str, Any]]:
+    roots = draw.one([[world.leaves_root], [world.leaves_root, world.synapse_roots[0]]])
+    kwargs = {
+        "bounds": draw.one([None, {"$array": world.leaves_bounds, "dtype": "int64"}]),
+        "stop_layer": draw.one([2, 3, None]),
+    }
+    if kwargs["bounds"] is None and kwargs["stop_layer"] is None:
+        kwargs["stop_layer"] = 3  # every supervoxel of two neurons is a large answer
+    return [draw.one([roots, uint64s(roots)])], drop_none(kwargs)
+
+
+def is_valid_nodes_case(draw: Draw, world: World) -> tuple[list[Any], dict[str, Any]]:
+    ids = [*world.past_roots[:2], world.heavy_root, world.supervoxels[0], 5]
+    kwargs = {
+        "start_timestamp": draw.one([None, at(world.version_times[0])]),
+        "end_timestamp": draw.one([None, at(world.past), at(world.later)]),
+    }
+    return [draw.one([ids, uint64s(ids)])], drop_none(kwargs)
+
+
+def get_original_roots_case(draw: Draw, world: World) -> tuple[list[Any], dict[str, Any]]:
+    root = draw.one([world.heavy_root, world.synapse_roots[0], [world.heavy_root, world.leaves_root]])
+    return [root], drop_none({"timestamp_past": draw.one([None, at(world.past)])})
+
+
+def suggest_latest_roots_case(draw: Draw, world: World) -> tuple[list[Any], dict[str, Any]]:
+    kwargs = {
+        "timestamp": draw.one([None, at(world.later)]),
+        "stop_layer": draw.one([None, 3, 5]),
+        "return_all": draw.one([None, True, False]),
+        "return_fraction_overlap": draw.one([None, True, False]),
+    }
+    return [draw.one([world.old_root, world.past_roots[0]])], drop_none(kwargs)
+
+
 DRAWN: dict[str, Callable[[Draw, World], tuple[list[Any], dict[str, Any]]]] = {
     "materialize.query_table": query_table_case,
     "materialize.live_query": live_query_case,
@@ -424,6 +493,12 @@ DRAWN: dict[str, Callable[[Draw, World], tuple[list[Any], dict[str, Any]]]] = {
     "chunkedgraph.get_tabular_change_log": get_tabular_change_log_case,
     "l2cache.get_l2data": get_l2data_case,
     "l2cache.get_l2data_table": get_l2data_table_case,
+    "materialize.live_live_query": live_live_query_case,
+    "chunkedgraph.get_root_id": get_root_id_case,
+    "chunkedgraph.get_leaves_many": get_leaves_many_case,
+    "chunkedgraph.is_valid_nodes": is_valid_nodes_case,
+    "chunkedgraph.get_original_roots": get_original_roots_case,
+    "chunkedgraph.suggest_latest_roots": suggest_latest_roots_case,
 }
 
 
@@ -436,6 +511,19 @@ def fixed_cases(world: World) -> list[tuple[str, list[Any], dict[str, Any]]]:
         ("annotation.get_annotation", [SYNAPSES, world.annotation_ids[0]], {}),
         ("materialize.get_version_metadata", [], {}),
         ("materialize.get_timestamp", [], {}),
+        ("materialize.get_tables_metadata", [], {}),
+        ("materialize.get_views", [], {}),
+        ("materialize.get_view_metadata", [VIEW], {}),
+        ("materialize.get_view_schema", [VIEW], {}),
+        ("materialize.get_unique_string_values", [REFERENCE], {}),
+        ("materialize.get_versions", [], {"expired": True}),
+        ("chunkedgraph.get_children", [world.heavy_root], {}),
+        ("chunkedgraph.get_root_timestamps", [[]], {}),
+        ("chunkedgraph.get_roots", [[]], {}),
+        ("chunkedgraph.get_leaves_many", [[]], {}),
+        ("chunkedgraph.get_lineage_graph", [[]], {}),
+        ("chunkedgraph.get_past_ids", [[]], {}),
+        ("chunkedgraph.is_latest_roots", [[]], {}),
     ]
     for version in world.versions:
         cases.append(("materialize.get_tables", [], {"version": version}))
@@ -476,6 +564,31 @@ def refused_cases(world: World) -> list[tuple[str, list[Any], dict[str, Any]]]:
     ]
 
 
+PINNED_CASES = {
+    "materialize.query_table": 6,
+    "materialize.synapse_query": 4,
+    "materialize.query_view": 3,
+    "materialize.join_query": 2,
+    "chunkedgraph.get_roots": 3,
+    "chunkedgraph.get_root_id": 2,
+    "chunkedgraph.is_latest_roots": 2,
+    "chunkedgraph.get_leaves": 2,
+    "chunkedgraph.get_past_ids": 2,
+}
+"""Cases run on a client pinned to the oldest version (`CAVEclient(..., version=N)`), drawn without
+a version or moment of their own: the pinned version's applies."""
+
+UNPINNED = ("materialization_version", "timestamp", "timestamp_past", "timestamp_future")
+
+PINNED_FIXED: list[tuple[str, list[Any], dict[str, Any]]] = [
+    ("materialize.get_tables", [], {}),
+    ("materialize.get_timestamp", [], {}),
+    ("materialize.get_table_metadata", [SYNAPSES], {}),
+    ("materialize.get_annotation_count", [SYNAPSES], {}),
+    ("materialize.get_version_metadata", [], {}),
+]
+
+
 def case_id(call: str, number: int, args: list[Any], kwargs: dict[str, Any]) -> str:
     parts = [label(arg) for arg in args]
     parts += [
@@ -486,7 +599,8 @@ def case_id(call: str, number: int, args: list[Any], kwargs: dict[str, Any]) -> 
 
 
 def build_cases(world: World, seed: int = SEED) -> list[dict[str, Any]]:
-    """Every case, in a fixed order: the fixed metadata reads, then each method's drawn ones."""
+    """Every case, in a fixed order: the fixed reads and refused calls, each method's drawn cases,
+    then those on the pinned client."""
     cases = []
     for number, (call, args, kwargs) in enumerate([*fixed_cases(world), *refused_cases(world)]):
         cases.append(
@@ -508,4 +622,15 @@ def build_cases(world: World, seed: int = SEED) -> list[dict[str, Any]]:
                 {"id": case_id(call, number, args, kwargs), "call": call, "args": args, "kwargs": kwargs}
             )
             number += 1
+    pinned = list(PINNED_FIXED)
+    for call, count in PINNED_CASES.items():
+        draw = Draw(seed + 1 + sum(map(ord, call)))
+        for _ in range(count):
+            args, kwargs = DRAWN[call](draw, world)
+            pinned.append(
+                (call, args, {key: value for key, value in kwargs.items() if key not in UNPINNED})
+            )
+    for number, (call, args, kwargs) in enumerate(pinned):
+        name = "pinned:" + case_id(call, number, args, kwargs)
+        cases.append({"id": name, "call": call, "args": args, "kwargs": kwargs, "client": "pinned"})
     return cases

@@ -374,7 +374,7 @@ def ours_client(cave: LocalCAVE, recorder: RecordingTransport) -> Iterator[CAVEc
 
 
 def test_caveclient_and_ours_agree_on_drawn_cases(
-    cave: LocalCAVE, ours_client: CAVEclient, tmp_path: Path
+    cave: LocalCAVE, ours_client: CAVEclient, recorder: RecordingTransport, tmp_path: Path
 ) -> None:
     start = datetime.now(UTC)
     world = pick_world(cave, ours_client)
@@ -382,11 +382,23 @@ def test_caveclient_and_ours_agree_on_drawn_cases(
     assert len({case["id"] for case in cases}) == len(cases), "case ids must be unique"
     case_file = tmp_path / "cases.json"
     case_file.write_text(json.dumps(cases), encoding="utf-8")
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        theirs_future = pool.submit(
-            run_caveclient, "differential", cave, tmp_path, {"cases": str(case_file)}
-        )
-        ours = {case["id"]: run_case(ours_client, case) for case in cases}
+    pinned_version = world.versions[0]
+    inputs = {"cases": str(case_file), "pinned_version": pinned_version}
+    with (
+        CAVEclient(
+            cave.datastack,
+            server_address=cave.url,
+            auth_token=cave.token,
+            version=pinned_version,
+            transport=recorder,
+        ) as pinned,
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
+        theirs_future = pool.submit(run_caveclient, "differential", cave, tmp_path, inputs)
+        ours = {
+            case["id"]: run_case(pinned if case.get("client") == "pinned" else ours_client, case)
+            for case in cases
+        }
         theirs = theirs_future.result()
 
     mismatches: list[str] = []
