@@ -136,6 +136,13 @@ def test_merge_keeps_attrs_and_leaves_frames_without_positions_alone() -> None:
     assert merge_position_columns(positions).attrs == {"kept": True}
 
 
+def test_merged_positions_of_a_frame_without_rows_are_float64_as_caveclients() -> None:
+    empty = pd.DataFrame({"id": pd.Series([], dtype="Int64"), **{f"p_{a}": [] for a in "xyz"}})
+    merged = merge_position_columns(empty)
+    assert list(merged.columns) == ["id", "p"]
+    assert merged["p"].dtype == np.float64
+
+
 def test_rescale_converts_split_positions_only() -> None:
     frame = arrow_to_frame(arrow_stream(synapse_frame()))
     scaled = rescale_positions(frame, [4, 4, 40], [1, 1, 1])

@@ -655,6 +655,15 @@ def test_synapse_query_builds_its_filters_and_removes_autapses(fake: FakeCAVE) -
     assert frame.attrs["table_name"] == "synapses"
 
 
+def test_synapse_query_records_its_empty_id_filters_as_caveclient(fake: FakeCAVE) -> None:
+    fake.route("POST", QUERY, arrow_response(synapse_frame()))
+    frame = fake.materialize().synapse_query(post_ids=864691135000000002)
+    # caveclient builds both id filters as dicts and records the unused one as {}.
+    assert frame.attrs["filters"]["inclusive"] == {}
+    assert frame.attrs["filters"]["equal"] == {"post_pt_root_id": 864691135000000002}
+    assert frame.attrs["filters"]["exclusive"] is None
+
+
 def test_synapse_query_keeps_autapses_on_request(fake: FakeCAVE) -> None:
     fake.route("POST", QUERY, arrow_response(synapse_frame()))
     frame = fake.materialize().synapse_query(remove_autapses=False, metadata=False)
