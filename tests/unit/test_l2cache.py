@@ -197,7 +197,9 @@ def test_get_l2data_table_columns_come_in_the_answers_order(
     server: FakeCAVEServer, l2: L2CacheClient[Any]
 ) -> None:
     # The service answers features in its own (sorted) order; caveclient's columns follow it.
-    server.route("POST", ATTRIBUTES, attributes_handler({1: {"area_nm2": 2, "max_dt_nm": 3, "size_nm3": 4}}))
+    server.route(
+        "POST", ATTRIBUTES, attributes_handler({1: {"area_nm2": 2, "max_dt_nm": 3, "size_nm3": 4}})
+    )
     table = l2.get_l2data_table([1], attributes=["size_nm3", "area_nm2", "max_dt_nm"])
     assert list(table.columns) == ["area_nm2", "max_dt_nm", "size_nm3"]
 
