@@ -76,6 +76,8 @@ class World:
     later: datetime
     """Between two later edits."""
     annotation_ids: list[int]
+    contact: tuple[int, list[list[int]]]
+    """A root and 3x2 voxel bounds in which it touches exactly two other pieces."""
     l2_ids: list[int]
     """Level-2 ids the cache holds."""
 
@@ -524,6 +526,13 @@ def fixed_cases(world: World) -> list[tuple[str, list[Any], dict[str, Any]]]:
         ("chunkedgraph.get_lineage_graph", [[]], {}),
         ("chunkedgraph.get_past_ids", [[]], {}),
         ("chunkedgraph.is_latest_roots", [[]], {}),
+        ("chunkedgraph.get_contact_sites", [world.contact[0], int64s(world.contact[1])], {}),
+        (
+            "chunkedgraph.get_contact_sites",
+            [world.contact[0], int64s(world.contact[1])],
+            {"calc_partners": True},
+        ),
+        ("chunkedgraph.get_contact_sites", [world.leaves_root, int64s(world.leaves_bounds)], {}),
     ]
     for version in world.versions:
         cases.append(("materialize.get_tables", [], {"version": version}))
