@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 SEED = 20261202
@@ -82,9 +82,14 @@ class World:
     """Level-2 ids the cache holds."""
 
 
-def at(moment: datetime, *, naive: bool = False) -> dict[str, str]:
-    text = moment.replace(tzinfo=None).isoformat() if naive else moment.isoformat()
-    return {"$time": text}
+ELSEWHERE = timezone(timedelta(hours=-7))
+"""An offset other than UTC, for aware timestamps that are not in UTC."""
+
+
+def at(moment: datetime, *, naive: bool = False, elsewhere: bool = False) -> dict[str, str]:
+    if naive:
+        return {"$time": moment.replace(tzinfo=None).isoformat()}
+    return {"$time": (moment.astimezone(ELSEWHERE) if elsewhere else moment).isoformat()}
 
 
 def uint64s(ids: list[int]) -> dict[str, Any]:
@@ -99,7 +104,10 @@ def label(value: Any) -> str:
     """A short readable form of an argument, for case ids."""
     if isinstance(value, dict):
         if "$time" in value:
-            return "naive-time" if "+" not in value["$time"] else "time"
+            text = value["$time"]
+            if text.endswith("+00:00"):
+                return "time"
+            return "time-07:00" if text.endswith("-07:00") else "naive-time"
         if "$array" in value:
             return f"{value['dtype']}[{len(value['$array'])}]"
         if "$numpy" in value:
@@ -137,9 +145,11 @@ def timestamp_choice(draw: Draw, world: World, *, none: float = 0.6) -> Any:
     """None (now), a moment between edits (aware or naive), or a version's moment."""
     if draw.chance(none):
         return None
-    kind = draw.one(["past", "past", "later", "naive", "version"])
+    kind = draw.one(["past", "past", "later", "naive", "version", "elsewhere"])
     if kind == "naive":
         return at(world.past, naive=True)
+    if kind == "elsewhere":
+        return at(world.past, elsewhere=True)
     if kind == "version":
         return at(draw.one(world.version_times))
     return at(world.past if kind == "past" else world.later)
@@ -241,7 +251,7 @@ def live_query_case(draw: Draw, world: World) -> tuple[list[Any], dict[str, Any]
     table = draw.one([SYNAPSES, NUCLEI, REFERENCE])
     moment = draw.one(
         [at(world.past), at(world.past), at(world.later), at(world.version_times[-1]),
-         at(world.past, naive=True)]
+         at(world.past, naive=True), at(world.later, elsewhere=True)]
     )  # fmt: skip
     kwargs = filters_of(draw, world, table, 1)
     if table == SYNAPSES and "filter_in_dict" not in kwargs:

@@ -258,7 +258,7 @@ TOLERATED: list[tuple[str, str, str]] = [
 def has_naive_time(value: Any) -> bool:
     if isinstance(value, dict):
         if "$time" in value:
-            return "+" not in value["$time"]
+            return datetime.fromisoformat(value["$time"]).tzinfo is None
         return any(has_naive_time(item) for item in value.values())
     if isinstance(value, list):
         return any(has_naive_time(item) for item in value)
