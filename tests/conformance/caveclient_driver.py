@@ -736,20 +736,25 @@ def run_case(client: Any, case: dict[str, Any]) -> dict[str, Any]:
 
 def differential(client: Any, results: dict[str, Any], inputs: dict[str, Any]) -> None:
     """Every case of the file `inputs["cases"]` names, in order, by id; those marked
-    `"client": "pinned"` on a client made with `version=inputs["pinned_version"]`."""
+    `"client": "pinned"` on a client made with `version=inputs["pinned_version"]`, those marked
+    `"client": "nm"` on one made with `desired_resolution=[1, 1, 1]`."""
     from caveclient import CAVEclient
 
     with open(inputs["cases"], encoding="utf-8") as file:
         cases = json.load(file)
-    pinned = CAVEclient(
-        client.datastack_name,
-        server_address=client.server_address,
-        auth_token=client.auth.token,
-        version=inputs["pinned_version"],
-        write_server_cache=False,
-    )
+    where = {
+        "datastack_name": client.datastack_name,
+        "server_address": client.server_address,
+        "auth_token": client.auth.token,
+        "write_server_cache": False,
+    }
+    clients = {
+        "plain": client,
+        "pinned": CAVEclient(**where, version=inputs["pinned_version"]),
+        "nm": CAVEclient(**where, desired_resolution=[1, 1, 1]),
+    }
     for case in cases:
-        results[case["id"]] = run_case(pinned if case.get("client") == "pinned" else client, case)
+        results[case["id"]] = run_case(clients[case.get("client", "plain")], case)
 
 
 SECTIONS: dict[str, Callable[[Any, dict[str, Any], dict[str, Any]], None]] = {

@@ -597,6 +597,16 @@ PINNED_CASES = {
 """Cases run on a client pinned to the oldest version (`CAVEclient(..., version=N)`), drawn without
 a version or moment of their own: the pinned version's applies."""
 
+NM_CASES = {
+    "materialize.query_table": 5,
+    "materialize.query_view": 2,
+    "materialize.join_query": 2,
+    "materialize.synapse_query": 2,
+    "materialize.live_query": 2,
+}
+"""Cases run on a client made with `desired_resolution=[1, 1, 1]`, drawn without a resolution of
+their own: the client's applies."""
+
 UNPINNED = ("materialization_version", "timestamp", "timestamp_past", "timestamp_future")
 
 PINNED_FIXED: list[tuple[str, list[Any], dict[str, Any]]] = [
@@ -619,7 +629,7 @@ def case_id(call: str, number: int, args: list[Any], kwargs: dict[str, Any]) -> 
 
 def build_cases(world: World, seed: int = SEED) -> list[dict[str, Any]]:
     """Every case, in a fixed order: the fixed reads and refused calls, each method's drawn cases,
-    then those on the pinned client."""
+    then those on the pinned client and on the client with a desired resolution."""
     cases = []
     for number, (call, args, kwargs) in enumerate([*fixed_cases(world), *refused_cases(world)]):
         cases.append(
@@ -652,4 +662,13 @@ def build_cases(world: World, seed: int = SEED) -> list[dict[str, Any]]:
     for number, (call, args, kwargs) in enumerate(pinned):
         name = "pinned:" + case_id(call, number, args, kwargs)
         cases.append({"id": name, "call": call, "args": args, "kwargs": kwargs, "client": "pinned"})
+    number = 0
+    for call, count in NM_CASES.items():
+        draw = Draw(seed + 2 + sum(map(ord, call)))
+        for _ in range(count):
+            args, kwargs = DRAWN[call](draw, world)
+            kwargs.pop("desired_resolution", None)
+            name = "nm:" + case_id(call, number, args, kwargs)
+            cases.append({"id": name, "call": call, "args": args, "kwargs": kwargs, "client": "nm"})
+            number += 1
     return cases

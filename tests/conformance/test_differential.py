@@ -395,21 +395,15 @@ def test_caveclient_and_ours_agree_on_drawn_cases(
     case_file.write_text(json.dumps(cases), encoding="utf-8")
     pinned_version = world.versions[0]
     inputs = {"cases": str(case_file), "pinned_version": pinned_version}
+    where: dict[str, Any] = {"server_address": cave.url, "auth_token": cave.token, "transport": recorder}
     with (
-        CAVEclient(
-            cave.datastack,
-            server_address=cave.url,
-            auth_token=cave.token,
-            version=pinned_version,
-            transport=recorder,
-        ) as pinned,
+        CAVEclient(cave.datastack, **where, version=pinned_version) as pinned,
+        CAVEclient(cave.datastack, **where, desired_resolution=[1, 1, 1]) as in_nm,
         ThreadPoolExecutor(max_workers=1) as pool,
     ):
         theirs_future = pool.submit(run_caveclient, "differential", cave, tmp_path, inputs)
-        ours = {
-            case["id"]: run_case(pinned if case.get("client") == "pinned" else ours_client, case)
-            for case in cases
-        }
+        clients = {"plain": ours_client, "pinned": pinned, "nm": in_nm}
+        ours = {case["id"]: run_case(clients[case.get("client", "plain")], case) for case in cases}
         theirs = theirs_future.result()
 
     mismatches: list[str] = []
