@@ -96,7 +96,7 @@ def uint64s(ids: list[int]) -> dict[str, Any]:
     return {"$array": ids, "dtype": "uint64"}
 
 
-def int64s(ids: list[int]) -> dict[str, Any]:
+def int64s(ids: list[int] | list[list[int]]) -> dict[str, Any]:
     return {"$array": ids, "dtype": "int64"}
 
 

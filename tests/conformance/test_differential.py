@@ -357,13 +357,13 @@ def tolerated(call: str, lines: list[str]) -> list[str]:
     ]
 
 
-def settled_now(outcome: dict[str, Any], start: datetime) -> dict[str, Any]:
+def settled_now(outcome: dict[str, Any], start: datetime, end: datetime) -> dict[str, Any]:
     """Times from the test's run (root timestamps asked with latest=True are "now") as a marker:
     the two clients ask at different moments."""
 
     def settle(value: Any) -> Any:
         if isinstance(value, dict):
-            if "$datetime" in value and datetime.fromisoformat(value["$datetime"]) >= start:
+            if "$datetime" in value and start <= datetime.fromisoformat(value["$datetime"]) <= end:
                 return {"$datetime": "<during the test>", "tz": value["tz"]}
             return {key: settle(item) for key, item in value.items()}
         if isinstance(value, list):
@@ -405,6 +405,7 @@ def test_caveclient_and_ours_agree_on_drawn_cases(
         clients = {"plain": ours_client, "pinned": pinned, "nm": in_nm}
         ours = {case["id"]: run_case(clients[case.get("client", "plain")], case) for case in cases}
         theirs = theirs_future.result()
+    end = datetime.now(UTC)
 
     mismatches: list[str] = []
     documented = MOVING_DOC.read_text(encoding="utf-8")
@@ -412,8 +413,8 @@ def test_caveclient_and_ours_agree_on_drawn_cases(
         assert row in documented, f"not in {MOVING_DOC.name}: {row}"
     for case in cases:
         name = case["id"]
-        their_outcome = settled_now(theirs[name], start)
-        our_outcome = settled_now(ours[name], start)
+        their_outcome = settled_now(theirs[name], start, end)
+        our_outcome = settled_now(ours[name], start, end)
         expected = deliberate(case)
         if expected is not None:
             assert expected.row in documented, f"{name}: not in {MOVING_DOC.name}: {expected.row}"
