@@ -78,10 +78,11 @@ def _scalar_column(records: list[Mapping[str, Any]], name: str) -> npt.NDArray[n
 def _array_column(records: list[Mapping[str, Any]], name: str) -> npt.NDArray[np.object_]:
     import numpy as np
 
+    # The feature as the service answered it (a list, nested for pca), as caveclient's cells are.
     column = np.empty(len(records), dtype=object)
     for row, record in enumerate(records):
         value = record.get(name)
-        column[row] = np.nan if value is None else np.asarray(value, dtype=np.float64)
+        column[row] = np.nan if value is None else value
     return column
 
 

@@ -1687,7 +1687,8 @@ class ChunkedGraphClient(ServiceClient[M]):
             raise UnexpectedResponseError(f"root {node} has no nodes at layer {layer}")
         roots = yield from ChunkedGraphClient.get_roots.plan(self, chunks, timestamp=moment)
         unique_roots, counts = np.unique(roots, return_counts=True)
-        order = np.argsort(counts, kind="stable")[::-1]
+        # caveclient's very sort: roots with as many chunks come in the order it gives them.
+        order = np.argsort(counts)[::-1]
         candidates: IdArray = unique_roots[order]
         fractions: npt.NDArray[np.float64] = counts[order] / chunks.size
         if return_fraction_overlap:
