@@ -40,13 +40,13 @@ CASES_PER_METHOD = {
     "chunkedgraph.get_change_log": 3,
     "chunkedgraph.get_tabular_change_log": 3,
     "l2cache.get_l2data": 4,
-    "l2cache.get_l2data_table": 4,
+    "l2cache.get_l2data_table": 6,
     "materialize.live_live_query": 8,
     "chunkedgraph.get_root_id": 5,
     "chunkedgraph.get_leaves_many": 4,
     "chunkedgraph.is_valid_nodes": 4,
     "chunkedgraph.get_original_roots": 3,
-    "chunkedgraph.suggest_latest_roots": 5,
+    "chunkedgraph.suggest_latest_roots": 8,
 }
 """How many drawn cases each method gets (fixed cases come on top: see build_cases)."""
 
@@ -543,6 +543,20 @@ def fixed_cases(world: World) -> list[tuple[str, list[Any], dict[str, Any]]]:
             {"calc_partners": True},
         ),
         ("chunkedgraph.get_contact_sites", [world.leaves_root, int64s(world.leaves_bounds)], {}),
+        # Queries that match nothing: the dtypes of empty frames.
+        ("materialize.query_table", [NUCLEI], {"filter_greater_dict": {"volume": 1e9}}),
+        ("materialize.live_query", [SYNAPSES, at(world.past)], {"filter_greater_dict": {"size": 1e9}}),
+        ("materialize.query_view", [VIEW], {"filter_greater_dict": {"volume": 1e9}}),
+        (
+            "materialize.join_query",
+            [[[REFERENCE, "target_id"], [NUCLEI, "id"]]],
+            {"filter_greater_dict": {NUCLEI: {"volume": 1e9}}, "split_positions": True},
+        ),
+        (
+            "materialize.synapse_query",
+            [],
+            {"pre_ids": world.synapse_roots[0], "post_ids": world.synapse_roots[0]},
+        ),
     ]
     for version in world.versions:
         cases.append(("materialize.get_tables", [], {"version": version}))
