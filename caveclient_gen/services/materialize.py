@@ -46,10 +46,13 @@ from .._http.overloaded import overloaded
 from .._http.parse import parsed, parsed_list
 from .._http.plan import M, Plan, api_method, api_property, fetch, fetch_all, read, write
 from .._tables.exclusions import (
+    RANDOM_SAMPLE_NO_WINDOWS,
     Batch,
+    KeyWindows,
     apply_exclusions,
     check_exclusion_options,
     fetch_until_limit,
+    key_window_body,
     limit_warning_value,
     widen_select,
 )
@@ -62,6 +65,7 @@ from .._tables.frames import (
     rescale_positions,
 )
 from .._tables.live_query import check_root_filters, map_root_filters, update_root_ids
+from .._tables.partitions import key_bounds
 from .._tables.query_filters import (
     FILTER_KINDS,
     QueryFilters,
@@ -1446,7 +1450,9 @@ class MaterializationClient(MaterializeBase[M]):
                 updated = keep_matching(updated, {p: filters.flat(p) for p in ROOT_FILTER_PARAMETERS})
             return cast("pd.DataFrame", apply_exclusions(updated, filters, {}, added))
 
-        def query(rows: int | None, seen: list[_Answer]) -> Plan[pd.DataFrame]:
+        def query(
+            rows: int | None, seen: list[_Answer], sent: QueryFilters = past_filters
+        ) -> Plan[pd.DataFrame]:
             return cast(
                 "pd.DataFrame",
                 (
@@ -1454,7 +1460,7 @@ class MaterializationClient(MaterializeBase[M]):
                         datastack,
                         chosen["version"],
                         name,
-                        past_filters,
+                        sent,
                         live_timestamp=moment,
                         after_decode=bring_forward,
                         attrs_filters=filters,
@@ -1467,14 +1473,26 @@ class MaterializationClient(MaterializeBase[M]):
         if limit_ is None:
             return (yield from query(None, []))
 
-        def limited(rows: int) -> Plan[Batch]:
+        def limited(rows: int, sent: QueryFilters = past_filters) -> Plan[Batch]:
             # Rows dropped after bringing roots forward leave a short answer: ask for more.
             seen: list[_Answer] = []
-            frame = yield from query(rows, seen)
+            frame = yield from query(rows, seen, sent)
             received = len(seen[-1].frame) if seen and seen[-1].frame is not None else len(frame)
             return Batch(frame, received, seen[-1].headers if seen else QueryHeaders((), None, None))
 
-        batch = yield from fetch_until_limit(limited, limit_, parameter="limit")
+        def window(low: int, high: int, rows: int) -> Plan[Batch]:
+            # The past version's rows of a range of ids, brought forward and filtered like any.
+            bounded = key_window_body(past_filters.by_parameter, name, low, high)
+            return (yield from limited(rows, QueryFilters(bounded, past_filters.single_table)))
+
+        if sample is None:
+            bounds = key_bounds(past_filters.body(), name, "id")
+            windows = KeyWindows(window, f"{name}.id", bounds.low, bounds.high)
+            batch = yield from fetch_until_limit(limited, limit_, parameter="limit", windows=windows)
+        else:
+            batch = yield from fetch_until_limit(
+                limited, limit_, parameter="limit", no_windows=RANDOM_SAMPLE_NO_WINDOWS
+            )
         raise_server_warnings(
             [m for m in batch.headers.warnings if limit_warning_value(m) is not None], log_warning
         )
@@ -2447,6 +2465,9 @@ class MaterializationClient(MaterializeBase[M]):
             log_warning=True,
             all_rows=whole and not get_counts,
             expected={view: known},
+            # Past the server's row cap, exclusions are made exact by ranges of the view's `id`:
+            # only where its schema says it is an integer column.
+            window_key="id" if known is not None and known.kinds.get("id") == "integer" else None,
         )
         if answer.frame is None:
             return answer.records or []
