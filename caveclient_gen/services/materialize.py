@@ -756,7 +756,8 @@ class MaterializationClient(MaterializeBase[M]):
             Column -> list of excluded values. The 5.26.4 server ignores exclusions; they are made exact
             here: excluded rows are removed from the rows received, a `limit` is met by asking for more,
             counts leave out the excluded rows, and when the server's row cap leaves too few rows they
-            are collected by windows of ``id``. Not combinable with `offset`.
+            are collected by ranges of ``id`` (a reference table's own ``id`` when it is merged). Not
+            combinable with `offset`.
         filter_equal_dict : dict, optional
             Column -> the one accepted value.
         filter_greater_dict : dict, optional
@@ -834,7 +835,8 @@ class MaterializationClient(MaterializeBase[M]):
         AuthenticationError
             The token is missing, invalid or expired.
         ServerIncompatibilityError
-            Exclusions on a reference table's join need more rows than the server's row cap allows.
+            Exclusions past the server's row cap that cannot be made exact: with `random_sample`, or
+            when more rows than the cap share one ``id`` (a reference table merged to its target).
         UnexpectedResponseError
             The answer's columns cannot be the table's.
         CAVEConnectionError
@@ -1064,8 +1066,8 @@ class MaterializationClient(MaterializeBase[M]):
             is in the list).
         filter_out_dict : dict, optional
             Column -> list of excluded values. The 5.26.4 server ignores exclusions; this client makes
-            them exact (excluded rows removed, a `limit` met by asking for more). Not combinable with
-            `offset`.
+            them exact (excluded rows removed, a `limit` met by asking for more; past the server's row
+            cap, rows collected by ranges of the first table's ``id``). Not combinable with `offset`.
         filter_equal_dict : dict, optional
             Column -> the one accepted value.
         filter_greater_dict : dict, optional
@@ -1135,6 +1137,9 @@ class MaterializationClient(MaterializeBase[M]):
             The token lacks the permission this needs.
         AuthenticationError
             The token is missing, invalid or expired.
+        ServerIncompatibilityError
+            Exclusions past the server's row cap that cannot be made exact: with `random_sample`, or
+            when more joined rows than the cap share one ``id`` of the first table.
         CAVEConnectionError
             The server could not be reached (after the client's retries).
         """
@@ -1295,9 +1300,10 @@ class MaterializationClient(MaterializeBase[M]):
         filter_in_dict : dict, optional
             Column -> list of accepted values (rows whose value is in the list).
         filter_out_dict : dict, optional
-            Column -> list of excluded values. The 5.26.4 server ignores exclusions; this client makes
-            them exact (excluded rows removed, a `limit` met by asking for more). Not combinable with
-            `offset`.
+            Column -> list of excluded values, as of `timestamp`. The 5.26.4 server ignores
+            exclusions; this client makes them exact (excluded rows removed, a `limit` met by asking
+            for more; past the server's row cap, rows collected by ranges of ``id``). Not combinable
+            with `offset`.
         filter_equal_dict : dict, optional
             Column -> the one accepted value.
         filter_greater_dict : dict, optional
@@ -1366,6 +1372,9 @@ class MaterializationClient(MaterializeBase[M]):
             The token lacks the permission this needs.
         AuthenticationError
             The token is missing, invalid or expired.
+        ServerIncompatibilityError
+            Exclusions (or root ids brought forward) past the server's row cap that cannot be made
+            exact: with `random_sample`, or when more rows than the cap share one ``id``.
         CAVEConnectionError
             The server could not be reached (after the client's retries).
         """
@@ -1547,8 +1556,8 @@ class MaterializationClient(MaterializeBase[M]):
             is in the list).
         filter_out_dict : dict, optional
             Column -> list of excluded values. The 5.26.4 server ignores exclusions; this client makes
-            them exact (excluded rows removed, a `limit` met by asking for more). Not combinable with
-            `offset`.
+            them exact (excluded rows removed, a `limit` met by asking for more; past the server's row
+            cap, rows collected by ranges of the main table's ``id``). Not combinable with `offset`.
         filter_equal_dict : dict, optional
             Column -> the one accepted value.
         filter_greater_dict : dict, optional
@@ -1615,6 +1624,9 @@ class MaterializationClient(MaterializeBase[M]):
             The token lacks the permission this needs.
         AuthenticationError
             The token is missing, invalid or expired.
+        ServerIncompatibilityError
+            Exclusions past the server's row cap that cannot be made exact: with `random_sample`, or
+            when more joined rows than the cap share one ``id`` of the main table.
         CAVEConnectionError
             The server could not be reached (after the client's retries).
         """
@@ -2352,8 +2364,9 @@ class MaterializationClient(MaterializeBase[M]):
             Column -> list of accepted values (rows whose value is in the list).
         filter_out_dict : dict, optional
             Column -> list of excluded values. The 5.26.4 server ignores exclusions; this client makes
-            them exact (excluded rows removed, a `limit` met by asking for more). Not combinable with
-            `offset`.
+            them exact (excluded rows removed, a `limit` met by asking for more; past the server's row
+            cap, rows collected by ranges of the view's ``id`` when its schema says it is an integer,
+            checked against the server's count of the view). Not combinable with `offset`.
         filter_equal_dict : dict, optional
             Column -> the one accepted value.
         filter_greater_dict : dict, optional
@@ -2418,6 +2431,10 @@ class MaterializationClient(MaterializeBase[M]):
             The token lacks the permission this needs.
         AuthenticationError
             The token is missing, invalid or expired.
+        ServerIncompatibilityError
+            Exclusions past the server's row cap that cannot be made exact: the view has no integer
+            ``id`` column (or some rows have none, so its ranges miss them), `random_sample` is
+            given, or more rows than the cap share one ``id``.
         CAVEConnectionError
             The server could not be reached (after the client's retries).
         """
