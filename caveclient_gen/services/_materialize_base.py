@@ -418,7 +418,10 @@ class MaterializeBase(ServiceClient[M]):
         if params.get("random_sample") is not None:
             return {"no_windows": RANDOM_SAMPLE_NO_WINDOWS}
         if window_key is None:
-            return {"no_windows": f"{name!r} has no integer 'id' column to collect its rows by"}
+            return {
+                "no_windows": f"{name!r} has no 'id' column that its schema shows to be an integer, "
+                "to collect its rows by"
+            }
         from ._materialize_whole import key_table_of
 
         key_table = key_table_of(route, name, body)

@@ -198,7 +198,9 @@ def test_a_view_without_an_integer_id_is_refused_past_the_cap(fake: FakeCAVE) ->
     fake.route("GET", VIEW_SCHEMA, {"name": {"type": "string"}, "post_pt_root_id": {"type": "integer"}})
     table = view_rows(100).rename(columns={"id": "name"}).astype({"name": str})
     fake.route("POST", VIEW_QUERY, IgnoringServer(table, cap=20, name="neurons"))
-    with pytest.raises(ServerIncompatibilityError, match="no integer 'id' column"):
+    with pytest.raises(
+        ServerIncompatibilityError, match="no 'id' column that its schema shows to be an integer"
+    ):
         fake.materialize().query_view(
             "neurons", filter_out_dict={"post_pt_root_id": [8]}, limit=10, metadata=False
         )
