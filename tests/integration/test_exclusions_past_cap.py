@@ -126,6 +126,12 @@ def test_a_join_past_the_cap(client: CAVEclient, whole: Callable[..., pd.DataFra
     assert list(frame.columns) == ["cell_type", "id", "volume"]
     assert len(frame) == CAP - 2
     assert set(frame["id"]) <= set(rest["id"])
+    # a limit above the cap: as many rows as the cap, as without exclusions, and said so
+    with pytest.warns(UserWarning, match=f"Limited query to {CAP} rows"):
+        frame = mat.join_query(
+            tables, filter_out_dict={REFERENCE: {"id": first}}, suffixes=suffixes, limit=10 * CAP
+        )
+    check_limited(frame, rest, 10 * CAP, column="id_ref")
 
 
 def test_a_reference_table_merged_to_its_target(
