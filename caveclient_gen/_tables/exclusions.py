@@ -281,6 +281,9 @@ def fetch_until_limit(
             more = kept > limit or (kept == limit and not complete)
             return _trimmed(batch, limit, cut=more)
         cap = _cap(batch, requested)
+        if cap is not None and kept >= cap:
+            # Nothing was removed from a capped answer: it is the answer without exclusions.
+            return _trimmed(batch, cap, cut=True)
         if cap is not None and windows is not None:
             # Asked for more than the server ever returns: as many as it would, exactly.
             return (yield from fetch_by_key_windows(windows, min(limit, cap), cap, parameter))

@@ -258,3 +258,13 @@ def test_the_async_client_meets_the_limit_and_counts_too(fake: FakeCAVE) -> None
     frame, counted = asyncio.run(run())
     assert frame["id"].tolist() == [4, 8, 12, 16, 20, 24, 28, 32, 36, 40]
     assert counted["count"].tolist() == [25]
+
+
+def test_a_capped_answer_with_nothing_excluded_is_kept_as_it_is(fake: FakeCAVE) -> None:
+    server = IgnoringServer(rows(100), cap=20)
+    fake.route("POST", QUERY, server)
+    with pytest.warns(UserWarning, match="Limited query to 20 rows"):
+        frame = fake.materialize().query_table("synapses", filter_out_dict={"id": [500]}, limit=50)
+    assert isinstance(frame, pd.DataFrame)
+    assert len(frame) == 20
+    assert len(server.bodies) == 1
