@@ -12,7 +12,9 @@ the answer exact:
   so pages of one query would not be disjoint) until the limit is met or the answer holds every
   matching row. When the server's row cap (`QUERY_LIMIT_SIZE`) stops that, the rows are collected
   by windows of an integer key small enough to come back whole: `id` of the table or view, of a
-  join's first table (a window holds every joined row of its ids). A limit above the cap gives as
+  join's first table (a window holds every joined row of its ids), then of the next joined table
+  within one value of the previous key that holds more rows than the cap (the server's joins are
+  inner: every joined row has each table's `id`). A limit above the cap gives as
   many rows as the cap, as without exclusions. The rows of a view's `id` windows must add up to
   the server's count of the view when they run out short of the limit (a null `id` is in no
   window). Queries without such a key (a view without an integer `id`) or with `random_sample`
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
@@ -230,8 +232,9 @@ def is_complete(received: int, requested: int, warnings: Sequence[str]) -> bool:
     )
 
 
-WindowFetch = Callable[[int, int, int], Plan[Batch]]
-"""fetch(low, high, n): the query restricted to low <= key < high, limited to n rows."""
+WindowFetch = Callable[[Sequence[tuple[int, int]], int], Plan[Batch]]
+"""fetch(ranges, n): the query restricted to low <= key < high for the first len(ranges) keys,
+limited to n rows."""
 MAX_WINDOWS = 10_000
 RANDOM_SAMPLE_NO_WINDOWS = (
     "each request draws its own random sample, so samples of ranges of the key would not add up "
@@ -241,15 +244,16 @@ RANDOM_SAMPLE_NO_WINDOWS = (
 
 @dataclass(frozen=True)
 class KeyWindows:
-    """How to collect a query's rows by ranges of an integer key (a table's or a view's `id`; a
-    join's first table's), each range small enough for the server to answer whole."""
+    """How to collect a query's rows by ranges of integer keys, each range small enough for the
+    server to answer whole: a table's or a view's `id`; for joins, each table's `id` in turn (the
+    next key splits the rows that share one value of the previous, as one row of a join's first
+    table may match many of the second)."""
 
     fetch: WindowFetch
-    key: str
-    """The key as `table.column`, for messages."""
-    low: int = KEY_LOWEST
-    high: int = KEY_END
-    """The keys the query's own filters allow (low <= key < high)."""
+    keys: Sequence[str]
+    """Each key as `table.column`, for messages."""
+    bounds: Sequence[tuple[int, int]]
+    """The values of each key the query's own filters allow (low <= key < high)."""
     total: Callable[[], Plan[int]] | None = None
     """The server's count of the rows the windows must receive between them (the query without
     limit). Given where some rows may lack an integer key (a view's `id` may be null): when the
@@ -303,40 +307,96 @@ def fetch_until_limit(
     )
 
 
+@dataclass
+class _Collected:
+    parts: list[Any] = field(default_factory=list)
+    kept: int = 0
+    received: int = 0
+    last: Batch | None = None
+    exhausted: bool = False
+
+    def add(self, other: _Collected) -> None:
+        self.parts += other.parts
+        self.kept += other.kept
+        self.received += other.received
+        self.last = other.last or self.last
+
+
 def fetch_by_key_windows(windows: KeyWindows, limit: int, cap: int, parameter: str) -> Plan[Batch]:
-    """`limit` passing rows collected from ranges of the key small enough to come back whole.
+    """`limit` passing rows collected from ranges of the keys small enough to come back whole."""
+    budget = [MAX_WINDOWS]
+    collected = yield from _collect(windows, (), limit, cap, parameter, budget)
+    if collected.exhausted and collected.kept < limit and windows.total is not None:
+        expected = yield from windows.total()
+        if expected != collected.received:
+            key = windows.keys[0]
+            raise ServerIncompatibilityError(
+                f"{parameter}: the server counts {expected} rows for the query but its ranges of "
+                f"{key} hold {collected.received} (rows whose {key} is null or not an integer are "
+                "in none of them); the exclusions cannot be applied exactly past the server's row "
+                "limit"
+            )
+    if collected.last is None:
+        raise ServerIncompatibilityError(f"{parameter}: the query allows no value of {windows.keys[0]}")
+    rows = _joined(collected.parts)
+    cut = len(rows) > limit or (len(rows) == limit and not collected.exhausted)
+    return _trimmed(replace(collected.last, rows=rows, received=len(rows)), limit, cut=cut)
+
+
+def _collect(
+    windows: KeyWindows,
+    fixed: tuple[tuple[int, int], ...],
+    limit: int,
+    cap: int,
+    parameter: str,
+    budget: list[int],
+) -> Plan[_Collected]:
+    """The passing rows of one key's ranges (the coarser keys held at `fixed`), until `limit` of
+    them or the key's values run out.
 
     A window answered with fewer rows than the cap holds every row of its range; a full one is
-    halved and asked again; sparse ones double and empty ones grow sixteenfold, until the keys the
-    query allows run out. Negative keys (none in annotation tables) get windows of their own, so
-    the windows of the usual positive ids start at 0 with the cap's width.
+    halved and asked again, down to one value, whose rows the next key splits; sparse windows
+    double and empty ones grow sixteenfold. Negative values (none in annotation tables) get
+    windows of their own, so the windows of the usual positive ids start at 0 with the cap's width.
     """
-    parts: list[Any] = []
-    kept = 0
-    received = 0
-    low, end = windows.low, windows.high
+    level = len(fixed)
+    low, end = windows.bounds[level]
     width = cap if low >= 0 else -low
-    last: Batch | None = None
-    for _ in range(MAX_WINDOWS):
-        if low >= end or kept >= limit:
-            break
+    collected = _Collected()
+    while True:
+        if low >= end:
+            collected.exhausted = True
+            return collected
+        if collected.kept >= limit:
+            return collected
+        if budget[0] <= 0:
+            raise ServerIncompatibilityError(
+                f"{parameter}: {limit} rows could not be collected in {MAX_WINDOWS} requests"
+            )
+        budget[0] -= 1
         high = min(low + width, end)
         if low < 0 < high:
             high = 0
-        batch = yield from windows.fetch(low, high, cap)
+        batch = yield from windows.fetch((*fixed, (low, high)), cap)
         if not is_complete(batch.received, cap, batch.headers.warnings):
-            if high - low == 1:
+            if high - low > 1:
+                width = max(1, (high - low) // 2)
+                continue
+            if level + 1 == len(windows.keys):
+                keys = ", ".join(windows.keys[: level + 1])
+                values = ", ".join(str(a) for a, _ in (*fixed, (low, high)))
                 raise ServerIncompatibilityError(
                     f"{parameter}: more than {cap - 1} rows of the answer share one value of "
-                    f"{windows.key} ({low}), the key the rows are collected by past the server's "
-                    "row limit; the exclusions cannot be applied exactly"
+                    f"{keys} ({values}), the key the rows are collected by past the server's row "
+                    "limit; the exclusions cannot be applied exactly"
                 )
-            width = max(1, (high - low) // 2)
+            inner = yield from _collect(
+                windows, (*fixed, (low, high)), limit - collected.kept, cap, parameter, budget
+            )
+            collected.add(inner)
+            low, width = high, 1
             continue
-        last = batch
-        parts.append(batch.rows)
-        kept += len(batch.rows)
-        received += batch.received
+        collected.add(_Collected([batch.rows], len(batch.rows), batch.received, batch))
         low = high
         if high == 0:
             width = cap
@@ -344,25 +404,6 @@ def fetch_by_key_windows(windows: KeyWindows, limit: int, cap: int, parameter: s
             width = min(width * 16, KEY_END)  # past the keys (or a gap in them): widen fast
         elif batch.received < cap // 4:
             width = min(width * 2, KEY_END)
-    else:
-        raise ServerIncompatibilityError(
-            f"{parameter}: {limit} rows could not be collected in {MAX_WINDOWS} requests"
-        )
-    exhausted = low >= end
-    if exhausted and kept < limit and windows.total is not None:
-        expected = yield from windows.total()
-        if expected != received:
-            raise ServerIncompatibilityError(
-                f"{parameter}: the server counts {expected} rows for the query but its ranges of "
-                f"{windows.key} hold {received} (rows whose {windows.key} is null or not an "
-                "integer are in none of them); the exclusions cannot be applied exactly past the "
-                "server's row limit"
-            )
-    if last is None:
-        raise ServerIncompatibilityError(f"{parameter}: the query allows no value of {windows.key}")
-    rows = _joined(parts)
-    cut = len(rows) > limit or (len(rows) == limit and not exhausted)
-    return _trimmed(replace(last, rows=rows, received=len(rows)), limit, cut=cut)
 
 
 def _joined(parts: list[Any]) -> Any:

@@ -425,10 +425,20 @@ class MaterializeBase(ServiceClient[M]):
         from ._materialize_whole import key_table_of
 
         key_table = key_table_of(route, name, body)
-        bounds = key_bounds(body, key_table, window_key)
+        tables = [key_table]
+        if route == "join":
+            tables += [str(pair[0]) for pair in body["tables"]]
+        elif route == "live":
+            tables += [str(t) for join in body.get("join_tables") or [] for t in (join[0], join[2])]
+        # Rows sharing one value of a table's id differ in the next table's (a join matches one
+        # row of each table).
+        tables = list(dict.fromkeys(tables))
+        bounds = [key_bounds(body, table, window_key) for table in tables]
 
-        def window(low: int, high: int, rows: int) -> Plan[Batch]:
-            bounded = key_window_body({**body, "limit": rows}, key_table, low, high, window_key)
+        def window(ranges: Sequence[tuple[int, int]], rows: int) -> Plan[Batch]:
+            bounded = {**body, "limit": rows}
+            for table, (low, high) in zip(tables, ranges, strict=False):
+                bounded = key_window_body(bounded, table, low, high, window_key)
             return (yield from fetch_batch(body=bounded, filters=filters, added=added))
 
         total: Callable[[], Plan[int]] | None = None
@@ -452,7 +462,12 @@ class MaterializeBase(ServiceClient[M]):
                 return count_of(batch.rows)
 
         return {
-            "windows": KeyWindows(window, f"{key_table}.{window_key}", bounds.low, bounds.high, total)
+            "windows": KeyWindows(
+                window,
+                [f"{table}.{window_key}" for table in tables],
+                [(keys.low, keys.high) for keys in bounds],
+                total,
+            )
         }
 
     @staticmethod

@@ -835,8 +835,8 @@ class MaterializationClient(MaterializeBase[M]):
         AuthenticationError
             The token is missing, invalid or expired.
         ServerIncompatibilityError
-            Exclusions past the server's row cap that cannot be made exact: with `random_sample`, or
-            when more rows than the cap share one ``id`` (a reference table merged to its target).
+            Exclusions past the server's row cap together with `random_sample` (they cannot be made
+            exact: each request draws its own sample).
         UnexpectedResponseError
             The answer's columns cannot be the table's.
         CAVEConnectionError
@@ -1067,7 +1067,8 @@ class MaterializationClient(MaterializeBase[M]):
         filter_out_dict : dict, optional
             Column -> list of excluded values. The 5.26.4 server ignores exclusions; this client makes
             them exact (excluded rows removed, a `limit` met by asking for more; past the server's row
-            cap, rows collected by ranges of the first table's ``id``). Not combinable with `offset`.
+            cap, rows collected by ranges of the first table's ``id``, then of the second's where one
+            row of the first joins more rows than the cap). Not combinable with `offset`.
         filter_equal_dict : dict, optional
             Column -> the one accepted value.
         filter_greater_dict : dict, optional
@@ -1138,8 +1139,8 @@ class MaterializationClient(MaterializeBase[M]):
         AuthenticationError
             The token is missing, invalid or expired.
         ServerIncompatibilityError
-            Exclusions past the server's row cap that cannot be made exact: with `random_sample`, or
-            when more joined rows than the cap share one ``id`` of the first table.
+            Exclusions past the server's row cap together with `random_sample` (they cannot be made
+            exact: each request draws its own sample).
         CAVEConnectionError
             The server could not be reached (after the client's retries).
         """
@@ -1373,8 +1374,8 @@ class MaterializationClient(MaterializeBase[M]):
         AuthenticationError
             The token is missing, invalid or expired.
         ServerIncompatibilityError
-            Exclusions (or root ids brought forward) past the server's row cap that cannot be made
-            exact: with `random_sample`, or when more rows than the cap share one ``id``.
+            Exclusions (or root ids brought forward) past the server's row cap together with
+            `random_sample` (they cannot be made exact: each request draws its own sample).
         CAVEConnectionError
             The server could not be reached (after the client's retries).
         """
@@ -1489,14 +1490,16 @@ class MaterializationClient(MaterializeBase[M]):
             received = len(seen[-1].frame) if seen and seen[-1].frame is not None else len(frame)
             return Batch(frame, received, seen[-1].headers if seen else QueryHeaders((), None, None))
 
-        def window(low: int, high: int, rows: int) -> Plan[Batch]:
+        def window(ranges: Sequence[tuple[int, int]], rows: int) -> Plan[Batch]:
             # The past version's rows of a range of ids, brought forward and filtered like any.
+            ((low, high),) = ranges
             bounded = key_window_body(past_filters.by_parameter, name, low, high)
             return (yield from limited(rows, QueryFilters(bounded, past_filters.single_table)))
 
         if sample is None:
+            # One key: a reference table's row joins one row of its target at most.
             bounds = key_bounds(past_filters.body(), name, "id")
-            windows = KeyWindows(window, f"{name}.id", bounds.low, bounds.high)
+            windows = KeyWindows(window, [f"{name}.id"], [(bounds.low, bounds.high)])
             batch = yield from fetch_until_limit(limited, limit_, parameter="limit", windows=windows)
         else:
             batch = yield from fetch_until_limit(
@@ -1557,7 +1560,8 @@ class MaterializationClient(MaterializeBase[M]):
         filter_out_dict : dict, optional
             Column -> list of excluded values. The 5.26.4 server ignores exclusions; this client makes
             them exact (excluded rows removed, a `limit` met by asking for more; past the server's row
-            cap, rows collected by ranges of the main table's ``id``). Not combinable with `offset`.
+            cap, rows collected by ranges of the main table's ``id``, then of each joined table's).
+            Not combinable with `offset`.
         filter_equal_dict : dict, optional
             Column -> the one accepted value.
         filter_greater_dict : dict, optional
@@ -1626,7 +1630,7 @@ class MaterializationClient(MaterializeBase[M]):
             The token is missing, invalid or expired.
         ServerIncompatibilityError
             Exclusions past the server's row cap that cannot be made exact: with `random_sample`, or
-            when more joined rows than the cap share one ``id`` of the main table.
+            when more joined rows than the cap share one ``id`` of every table.
         CAVEConnectionError
             The server could not be reached (after the client's retries).
         """

@@ -268,3 +268,14 @@ def test_a_capped_answer_with_nothing_excluded_is_kept_as_it_is(fake: FakeCAVE) 
     assert isinstance(frame, pd.DataFrame)
     assert len(frame) == 20
     assert len(server.bodies) == 1
+
+
+def test_more_rows_than_the_cap_on_one_id_of_a_view_are_refused(fake: FakeCAVE) -> None:
+    fake.route("GET", VIEW_SCHEMA, {"id": {"type": "integer"}, "post_pt_root_id": {"type": "integer"}})
+    table = view_rows(60)
+    table["id"] = 5
+    fake.route("POST", VIEW_QUERY, IgnoringServer(table, cap=20, name="neurons"))
+    with pytest.raises(ServerIncompatibilityError, match=r"share one value of neurons.id \(5\)"):
+        fake.materialize().query_view(
+            "neurons", filter_out_dict={"post_pt_root_id": [8]}, limit=18, metadata=False
+        )
