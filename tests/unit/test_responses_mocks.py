@@ -11,6 +11,7 @@ import asyncio
 import gzip
 import json
 import socket
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -289,14 +290,62 @@ def test_an_unmatched_url_fails_as_a_refused_connection_does(mocked: responses.R
     assert type(unmatched.value) is type(real.value) is RequestNotSentError
 
 
-def test_unmatched_requests_are_retried_as_connections_that_could_not_open(
+def test_an_unmatched_url_fails_at_once_without_retries_or_waits(
     mocked: responses.RequestsMock,
 ) -> None:
-    # Two answers for one URL: responses gives the first once, then the second.
-    mocked.get(f"{SEGMENTATION}/node/5/root", body=requests.ConnectionError("refused"))
+    # The mock would not answer a second time either: caveclient failed at once too.
+    mocked.assert_all_requests_are_fired = False
+    client = client_of_record(max_retries=3)
+    waits: list[float] = []
+    client._core.runtime._sleep = waits.append  # type: ignore[union-attr]
+
+    with pytest.raises(RequestNotSentError, match="doesn't match any registered mock"):
+        client.chunkedgraph.get_root_id(5)
+
+    assert len(mocked.calls) == 1
+    assert waits == []
+
+
+UNMATCHED_WORDS = "Connection refused by Responses - the call doesn't match any registered mock."
+
+
+@pytest.mark.parametrize("words", ["refused", UNMATCHED_WORDS])
+def test_a_registered_refusal_is_retried_as_a_connection_that_could_not_open(
+    mocked: responses.RequestsMock, words: str
+) -> None:
+    # Two answers for one URL: responses gives the first once (and drops it), then the second.
+    mocked.get(f"{SEGMENTATION}/node/5/root", body=requests.ConnectionError(words))
     mocked.get(f"{SEGMENTATION}/node/5/root", json={"root_id": 864691135000000001})
     client = client_of_record(max_retries=1)
+    waits: list[float] = []
+    client._core.runtime._sleep = waits.append  # type: ignore[union-attr]
+
     assert client.chunkedgraph.get_root_id(5) == 864691135000000001
+    assert len(waits) == 1
+
+
+def test_a_registered_failure_worded_as_unmatched_is_not_replaced_by_the_fixed_answer(
+    mocked: responses.RequestsMock,
+) -> None:
+    # Whether responses matched is read from where it recorded the call, not from its words.
+    mocked.get(f"{LOCAL}/skeletoncache/api/version", body=requests.ConnectionError(UNMATCHED_WORDS))
+    client = CAVEclientMock(skeleton_service=True, global_server=GLOBAL, local_server=LOCAL)
+    with pytest.raises(CAVEConnectionError, match="Connection refused by Responses"):
+        client.skeleton.get_version()
+
+
+def test_the_active_responses_mock_is_found_from_its_patch() -> None:
+    # Else the words of its error would be all there is to go by.
+    assert requests_mocks.active_responses_mock() is None
+    with responses.RequestsMock() as outer:
+        assert requests_mocks.active_responses_mock() is outer
+
+    @responses.activate
+    def under_the_decorator() -> object:
+        return requests_mocks.active_responses_mock()
+
+    assert under_the_decorator() is responses.mock
+    assert requests_mocks.active_responses_mock() is None
 
 
 def test_the_token_never_reaches_another_host(
@@ -423,3 +472,93 @@ def test_a_passthrough_of_the_mock_reaches_a_real_server_with_identical_answers(
     assert roots_through_requests.tolist() == roots.tolist()
     assert any("/query" in url for url in exchanged)
     assert any("/roots_binary" in url for url in exchanged)
+
+
+def async_client_of_record() -> AsyncCAVEclient:
+    return AsyncCAVEclient(
+        "test_stack",
+        server_address=GLOBAL,
+        auth_token="the-cave-token",
+        info_cache={"test_stack": default_info(LOCAL)},  # type: ignore[dict-item]
+        write_server_cache=False,
+        max_retries=0,
+    )
+
+
+def root_answer(root_id: int) -> tuple[int, dict[str, str], str]:
+    return 200, {"Content-Type": "application/json"}, json.dumps({"root_id": root_id})
+
+
+BOUND = 10.0
+"""Seconds a test waits at most for an event that should come at once; reached only on a failure."""
+
+
+def test_a_blocked_mock_answer_leaves_the_event_loop_free(mocked: responses.RequestsMock) -> None:
+    # The first call's answer waits until the second call has been answered: possible only if the
+    # first does not hold the event loop while it waits.
+    slow_started, released = threading.Event(), threading.Event()
+    events: list[str] = []
+
+    def slow(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        slow_started.set()
+        events.append("slow answered" if released.wait(BOUND) else "slow gave up waiting")
+        return root_answer(864691135000000001)
+
+    def quick(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        events.append("quick answered")
+        return root_answer(864691135000000002)
+
+    mocked.add_callback(responses.GET, f"{SEGMENTATION}/node/1/root", callback=slow)
+    mocked.add_callback(responses.GET, f"{SEGMENTATION}/node/2/root", callback=quick)
+
+    async def calls() -> tuple[int, int]:
+        async with async_client_of_record() as client:
+            first = asyncio.ensure_future(client.chunkedgraph.get_root_id(1))
+            await asyncio.to_thread(slow_started.wait, BOUND)
+            second = await client.chunkedgraph.get_root_id(2)
+            released.set()
+            return await first, second
+
+    first, second = asyncio.run(calls())
+
+    assert events == ["quick answered", "slow answered"]
+    assert (first, second) == (864691135000000001, 864691135000000002)
+
+
+def test_a_cancelled_async_call_ends_at_once_and_its_late_answer_is_closed(
+    mocked: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow_started, released = threading.Event(), threading.Event()
+    events: list[str] = []
+    answers: list[httpx.Response] = []
+    bridge = requests_mocks.send_through_requests
+
+    def kept(request: httpx.Request, body: bytes) -> httpx.Response:
+        answers.append(bridge(request, body))
+        return answers[-1]
+
+    def slow(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        slow_started.set()
+        events.append("answered" if released.wait(BOUND) else "gave up waiting")
+        return root_answer(864691135000000001)
+
+    monkeypatch.setattr(requests_mocks, "send_through_requests", kept)
+    mocked.add_callback(responses.GET, f"{SEGMENTATION}/node/1/root", callback=slow)
+
+    async def cancelled_then_closed() -> None:
+        client = async_client_of_record()
+        call = asyncio.ensure_future(client.chunkedgraph.get_root_id(1))
+        await asyncio.to_thread(slow_started.wait, BOUND)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        events.append("cancelled")
+        await client.aclose()  # stops the exchange the cancelled call left running
+        events.append("closed")
+        released.set()
+
+    asyncio.run(cancelled_then_closed())  # returns once its worker threads have ended
+
+    assert events == ["cancelled", "closed", "answered"]
+    assert len(answers) == 1
+    assert answers[0].is_closed
