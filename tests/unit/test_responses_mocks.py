@@ -297,7 +297,7 @@ def test_an_unmatched_url_fails_at_once_without_retries_or_waits(
     mocked.assert_all_requests_are_fired = False
     client = client_of_record(max_retries=3)
     waits: list[float] = []
-    client._core.runtime._sleep = waits.append  # type: ignore[union-attr]
+    client._core.runtime._sleep = waits.append
 
     with pytest.raises(RequestNotSentError, match="doesn't match any registered mock"):
         client.chunkedgraph.get_root_id(5)
@@ -318,7 +318,7 @@ def test_a_registered_refusal_is_retried_as_a_connection_that_could_not_open(
     mocked.get(f"{SEGMENTATION}/node/5/root", json={"root_id": 864691135000000001})
     client = client_of_record(max_retries=1)
     waits: list[float] = []
-    client._core.runtime._sleep = waits.append  # type: ignore[union-attr]
+    client._core.runtime._sleep = waits.append
 
     assert client.chunkedgraph.get_root_id(5) == 864691135000000001
     assert len(waits) == 1
@@ -479,7 +479,7 @@ def async_client_of_record() -> AsyncCAVEclient:
         "test_stack",
         server_address=GLOBAL,
         auth_token="the-cave-token",
-        info_cache={"test_stack": default_info(LOCAL)},  # type: ignore[dict-item]
+        info_cache={"test_stack": default_info(LOCAL)},
         write_server_cache=False,
         max_retries=0,
     )
@@ -511,7 +511,7 @@ def test_a_blocked_mock_answer_leaves_the_event_loop_free(mocked: responses.Requ
     mocked.add_callback(responses.GET, f"{SEGMENTATION}/node/1/root", callback=slow)
     mocked.add_callback(responses.GET, f"{SEGMENTATION}/node/2/root", callback=quick)
 
-    async def calls() -> tuple[int, int]:
+    async def calls() -> tuple[object, object]:
         async with async_client_of_record() as client:
             first = asyncio.ensure_future(client.chunkedgraph.get_root_id(1))
             await asyncio.to_thread(slow_started.wait, BOUND)
