@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -20,13 +19,11 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 import requests
 import responses
 import respx
 from responses import matchers
-from urllib3 import HTTPHeaderDict
 
 from caveclient_gen import AsyncCAVEclient, CAVEclient
 from caveclient_gen._defaults import CONNECT_TIMEOUT, READ_TIMEOUT
@@ -36,12 +33,19 @@ from caveclient_gen.mock import CAVEclientMock, default_info
 from caveclient_gen.testing import LocalCAVE
 
 from .materialize_support import SYNAPSE_SCHEMA, table_metadata
-
-GLOBAL = "https://test.cave.com"
-LOCAL = "https://local.cave.com"
-SEGMENTATION = f"{LOCAL}/segmentation/api/v1/table/test_v1"
-MATERIALIZE = f"{LOCAL}/materialize/api/v3/datastack/test_stack/version/2"
-TOKEN = "just_a_test"  # CAVEclientMock's token
+from .mocked_requests_support import (
+    GLOBAL,
+    LOCAL,
+    MATERIALIZE,
+    SEGMENTATION,
+    TOKEN,
+    arrow_body,
+    async_client_of_record,
+    client_of_record,
+    free_port,
+    repeated_headers,
+    synapses,
+)
 
 
 @pytest.fixture
@@ -49,18 +53,6 @@ def mocked() -> Iterator[responses.RequestsMock]:
     """An active `responses` mock that fails the test if a registered answer is never asked for."""
     with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
         yield mock
-
-
-def client_of_record(**options: Any) -> CAVEclient:
-    """A CAVEclient that knows its datastack's record, so it requests nothing before a call."""
-    return CAVEclient(
-        "test_stack",
-        server_address=GLOBAL,
-        auth_token="the-cave-token",
-        info_cache={"test_stack": {**default_info(LOCAL), "proofreading_status_table": None}},
-        write_server_cache=False,
-        **options,
-    )
 
 
 def test_get_roots_is_answered_with_the_mocks_uint64_bytes(mocked: responses.RequestsMock) -> None:
@@ -185,38 +177,6 @@ def test_the_datastack_record_is_answered_gzipped_and_decoded_once(
     assert client.info.local_server() == LOCAL
 
 
-def arrow_body(frame: pd.DataFrame) -> bytes:
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return bytes(sink.getvalue().to_pybytes())
-
-
-def repeated_headers(*pairs: tuple[str, str]) -> HTTPHeaderDict:
-    headers = HTTPHeaderDict()
-    for name, value in pairs:
-        headers.add(name, value)
-    return headers
-
-
-def synapses() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "id": np.array([1, 2], dtype=np.int64),
-            "valid": [True, True],
-            "pre_pt_position": [[1, 2, 3], [4, 5, 6]],
-            "post_pt_position": [[7, 8, 9], [10, 11, 12]],
-            "ctr_pt_position": [[2, 3, 4], [5, 6, 7]],
-            "pre_pt_supervoxel_id": np.array([11, 12], dtype=np.int64),
-            "pre_pt_root_id": np.array([864691135000000001, 864691135000000002], dtype=np.int64),
-            "post_pt_supervoxel_id": np.array([21, 22], dtype=np.int64),
-            "post_pt_root_id": np.array([864691135000000003, 864691135000000004], dtype=np.int64),
-            "size": [10.5, 20.5],
-        }
-    )
-
-
 def test_query_table_reads_the_mocks_arrow_answer_with_every_header(
     mocked: responses.RequestsMock,
 ) -> None:
@@ -263,13 +223,6 @@ def test_a_state_upload_posts_the_json_document(mocked: responses.RequestsMock) 
 
     assert client.state.upload_state_json(state) == 123456
     assert upload.calls[0].request.headers["Authorization"] == f"Bearer {TOKEN}"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def test_an_unmatched_url_fails_as_a_refused_connection_does(mocked: responses.RequestsMock) -> None:
@@ -472,17 +425,6 @@ def test_a_passthrough_of_the_mock_reaches_a_real_server_with_identical_answers(
     assert roots_through_requests.tolist() == roots.tolist()
     assert any("/query" in url for url in exchanged)
     assert any("/roots_binary" in url for url in exchanged)
-
-
-def async_client_of_record() -> AsyncCAVEclient:
-    return AsyncCAVEclient(
-        "test_stack",
-        server_address=GLOBAL,
-        auth_token="the-cave-token",
-        info_cache={"test_stack": default_info(LOCAL)},
-        write_server_cache=False,
-        max_retries=0,
-    )
 
 
 def root_answer(root_id: int) -> tuple[int, dict[str, str], str]:
