@@ -287,6 +287,38 @@ def test_a_registered_failure_worded_as_unmatched_is_not_replaced_by_the_fixed_a
         client.skeleton.get_version()
 
 
+def test_a_refused_passthrough_is_retried_as_a_real_refusal(mocked: responses.RequestsMock) -> None:
+    mocked.assert_all_requests_are_fired = False
+    refused_server = f"http://127.0.0.1:{free_port()}"
+    mocked.add_passthru(refused_server)
+    client = CAVEclient(server_address=refused_server, auth_token="t", global_only=True, max_retries=2)
+    waits: list[float] = []
+    client._core.runtime._sleep = waits.append
+
+    with pytest.raises(RequestNotSentError) as refused:
+        client.info.get_datastacks()
+
+    assert not isinstance(refused.value.__cause__, requests_mocks.NoMockMatchedError)
+    assert len(waits) == 2
+
+
+def test_where_the_mock_cannot_be_found_its_words_tell_an_unmatched_url(
+    mocked: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A responses whose patch no longer leads to its mock: its error's words are all there is.
+    monkeypatch.setattr(requests_mocks, "active_responses_mock", lambda: None)
+    mocked.get(f"{SEGMENTATION}/node/5/root", body=requests.ConnectionError("refused"))
+    mocked.get(f"{SEGMENTATION}/node/5/root", json={"root_id": 864691135000000001})
+    client = client_of_record(max_retries=1)
+    waits: list[float] = []
+    client._core.runtime._sleep = waits.append
+
+    assert client.chunkedgraph.get_root_id(5) == 864691135000000001
+    with pytest.raises(RequestNotSentError, match="doesn't match any registered mock"):
+        client.chunkedgraph.get_root_id(6)
+    assert len(waits) == 1
+
+
 def test_the_active_responses_mock_is_found_from_its_patch() -> None:
     # Else the words of its error would be all there is to go by.
     assert requests_mocks.active_responses_mock() is None
