@@ -779,7 +779,7 @@ class SkeletonClient(ServiceClient[M]):
         for response in responses:
             _forward_warnings(response, log_warning)
             payloads.update(parsed(response, BulkSkeletons).additional_properties)
-        skeletons, problems = _decode_payloads(payloads, output_format, plain_json=True)
+        skeletons, problems = _decode_payloads(payloads, output_format)
         _report_missing(ids, skeletons, problems, absent="refused by the service")
         return skeletons
 
@@ -913,8 +913,10 @@ class SkeletonClient(ServiceClient[M]):
         Returns
         -------
         dict of str to SkeletonDict or pandas.DataFrame
-            Root id (as a decimal string) -> skeleton; ids without a cached skeleton are left out and
-            named in a ``MissingSkeletonsWarning``.
+            Root id (as a decimal string) -> skeleton; with ``output_format="dict"`` each is, from
+            the service (``method="server"``), its JSON document as caveclient 8.2.1 returns it
+            (lists, not arrays), and from the bucket a SkeletonDict of NumPy arrays. Ids without a
+            cached skeleton are left out and named in a ``MissingSkeletonsWarning``.
 
         Raises
         ------
@@ -1147,18 +1149,13 @@ def _decoded(what: str, decode: Callable[[bytes], T], content: bytes) -> T:
 
 
 def _decode_payloads(
-    payloads: dict[str, str], output_format: str, *, plain_json: bool = False
+    payloads: dict[str, str], output_format: str
 ) -> tuple[dict[str, Skeleton], dict[str, list[int]]]:
     """Bulk values (hex payloads or markers) decoded, and the ids without a skeleton by reason.
 
-    `plain_json` leaves "dict" skeletons as the JSON documents they are (lists, not arrays)."""
-    decode: Callable[[bytes], Skeleton]
-    if output_format == "swc":
-        decode = swc_frame
-    elif plain_json:
-        decode = skeleton_json
-    else:
-        decode = skeleton_from_flatdict
+    "dict" skeletons stay the JSON documents they are (lists, not arrays), as caveclient returns
+    them from the bulk routes."""
+    decode: Callable[[bytes], Skeleton] = swc_frame if output_format == "swc" else skeleton_json
     skeletons: dict[str, Skeleton] = {}
     problems: dict[str, list[int]] = {}
     for key, value in payloads.items():

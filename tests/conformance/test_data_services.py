@@ -617,10 +617,6 @@ def test_chunkedgraph_matches_caveclient(
         "base_resolution": cg.base_resolution,
         "cloudvolume_path": cg.cloudvolume_path,
         "table_name": cg.table_name,
-        "skeleton.get_versions": ours_client.skeleton.get_versions(),
-        "skeleton.get_cache_contents": ours_client.skeleton.get_cache_contents(limit=5),
-        "skeleton.skeletons_exist": ours_client.skeleton.skeletons_exist(root_ids=mixed),
-        "skeleton.skeletons_exist:one": ours_client.skeleton.skeletons_exist(root_ids=mixed[0]),
     }
     tabular = {
         str(key): frame_json(frame) for key, frame in cg.get_tabular_change_log([heavy, root]).items()
