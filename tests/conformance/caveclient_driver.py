@@ -13,10 +13,13 @@ timestamps, table names picked by the test) reaches the section as its third arg
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 
@@ -36,6 +39,8 @@ def jsonable(value: Any) -> Any:
 
 TYPES = "__types__"
 """The key under which a section's results carry the type of each result (see type_of)."""
+KEYS = "__keys__"
+"""The key under which the skeleton section's results carry their key order (see key_order)."""
 
 
 def type_of(value: Any) -> Any:
@@ -686,23 +691,22 @@ SKELETON_VERSIONS = (-1, 0, 1, 2, 3, 4)
 
 def skeleton_services(client: Any, results: dict[str, Any], inputs: dict[str, Any]) -> None:
     """The skeleton client, cloud-volume installed (caveclient opens the segmentation with it to
-    check root ids). LocalCAVE's graphene info points its data_dir at LocalCAVE itself, so that
-    CloudVolume reads nothing else: any other host is made unreachable here to prove it."""
-    import os
-
-    os.environ.update(
-        HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9", NO_PROXY="127.0.0.1"
-    )
-    for name in ("http_proxy", "https_proxy", "no_proxy"):
-        os.environ[name] = os.environ[name.upper()]
-    from functools import partial
-
+    check root ids). LocalCAVE's graphene info names LocalCAVE itself as the segmentation's
+    data_dir, so CloudVolume reads nothing else; to prove it, every other host is made unreachable
+    here for clients that honour the proxy variables (requests, which both use)."""
+    unreachable = "http://127.0.0.1:9"
+    for name, value in (
+        ("http_proxy", unreachable),
+        ("https_proxy", unreachable),
+        ("no_proxy", "127.0.0.1"),
+    ):
+        os.environ[name] = os.environ[name.upper()] = value
     skeleton = client.skeleton
     cached, root = inputs["cached"], inputs["cached"][0]
 
     def keep(name: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         value = record(results, name, lambda: skeleton_result(call(*args, **kwargs)))
-        results.setdefault("__keys__", {})[name] = key_order(value)
+        results.setdefault(KEYS, {})[name] = key_order(value)
 
     keep("get_version", lambda: str(skeleton.get_version()))
     keep("get_versions", skeleton.get_versions)
@@ -737,7 +741,7 @@ def skeleton_services(client: Any, results: dict[str, Any], inputs: dict[str, An
         verbose_level=1,
     )
     # The static helpers: the gzip'd ones are compared unzipped (gzip headers carry the time).
-    gzip, payloads = __import__("gzip"), inputs["payloads"]
+    payloads = inputs["payloads"]
     keep("decompressBytesToDict", skeleton.decompressBytesToDict, bytes.fromhex(payloads["json"]))
     keep("decompressBytesToString", skeleton.decompressBytesToString, bytes.fromhex(payloads["text"]))
     document, text = payloads["document"], payloads["string"]

@@ -34,7 +34,7 @@ from caveclient_gen.testing import LocalCAVE
 from caveclient_gen.testing.chunkedgraph.segmentation.graph import SegmentationGraph
 from caveclient_gen.testing.skeleton.store import SkeletonStore
 
-from .caveclient_driver import SKELETON_VERSIONS, TYPES, frame_json, key_order, type_of
+from .caveclient_driver import KEYS, SKELETON_VERSIONS, TYPES, frame_json, key_order, type_of
 from .conftest import CLOUD_VOLUME, run_caveclient
 from .spec_validator import RecordingTransport
 from .test_data_services import plain
@@ -189,7 +189,7 @@ def test_skeletons_match_caveclient(
         warnings.simplefilter("error")  # any other warning of ours is a difference too
         ours = our_results(ours_client.skeleton, picks)
     results = theirs.result()
-    assert sorted(results) == sorted([*ours, TYPES, "__keys__"])
+    assert sorted(results) == sorted([*ours, TYPES, KEYS])
 
     # Checked first against LocalCAVE, so that agreement means something.
     version4 = ours["get_skeleton:4:dict"]
@@ -240,6 +240,6 @@ def test_skeletons_match_caveclient(
             differences.append(
                 f"{name}: types differ: ours {type_of(value)}, theirs {results[TYPES][name]}"
             )
-        elif name in results["__keys__"] and key_order(value) != results["__keys__"][name]:
+        elif name in results[KEYS] and key_order(value) != results[KEYS][name]:
             differences.append(f"{name}: key order differs")
     assert not differences, "\n".join(differences)
