@@ -17,14 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import requests
 
 from caveclient_gen import CAVEclient
 from caveclient_gen.errors import CAVEServerWarning
 from caveclient_gen.testing import LocalCAVE
 from caveclient_gen.testing.chunkedgraph.segmentation.graph import SegmentationGraph
 
-from .caveclient_driver import TYPES, frame_json, type_of
+from .caveclient_driver import TYPES, frame_json, refusal, type_of, without_value_error
 from .conftest import run_caveclient
 from .spec_validator import RecordingTransport
 from .test_data_conformance import two_contact_box
@@ -713,16 +712,7 @@ def test_chunkedgraph_matches_caveclient(
 
 def raised(call: Callable[[], Any]) -> dict[str, Any]:
     """What caveclient_driver.raised records, for our client."""
-    try:
-        call()
-    except Exception as error:  # what it was is the record
-        response = getattr(error, "response", None)
-        return {
-            "raised": True,
-            "requests.HTTPError": isinstance(error, requests.HTTPError),
-            "status": getattr(response, "status_code", None),
-        }
-    return {"raised": False}
+    return without_value_error(refusal(call))
 
 
 def test_l2cache_matches_caveclient(

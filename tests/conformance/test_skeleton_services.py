@@ -18,14 +18,13 @@ from __future__ import annotations
 import gzip
 import json
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
 import numpy as np
 import pytest
-import requests
 
 from caveclient_gen import CAVEclient
 from caveclient_gen.errors import MissingSkeletonsWarning
@@ -34,7 +33,15 @@ from caveclient_gen.testing import LocalCAVE
 from caveclient_gen.testing.chunkedgraph.segmentation.graph import SegmentationGraph
 from caveclient_gen.testing.skeleton.store import SkeletonStore
 
-from .caveclient_driver import KEYS, SKELETON_VERSIONS, TYPES, frame_json, key_order, type_of
+from .caveclient_driver import (
+    KEYS,
+    SKELETON_VERSIONS,
+    TYPES,
+    frame_json,
+    key_order,
+    refusal,
+    type_of,
+)
 from .conftest import CLOUD_VOLUME, run_caveclient
 from .spec_validator import RecordingTransport
 from .test_data_services import plain
@@ -108,21 +115,6 @@ def theirs(
     home = tmp_path_factory.mktemp("caveclient-home")
     with ThreadPoolExecutor(max_workers=1) as pool:
         yield pool.submit(run_caveclient, "skeleton", cave, home, picks, (CLOUD_VOLUME,))
-
-
-def refusal(call: Callable[[], Any]) -> dict[str, Any]:
-    """What caveclient_driver.refusal records, for our client."""
-    try:
-        call()
-    except Exception as error:  # what it was is the record
-        response = getattr(error, "response", None)
-        return {
-            "raised": True,
-            "ValueError": isinstance(error, ValueError),
-            "requests.HTTPError": isinstance(error, requests.HTTPError),
-            "status": getattr(response, "status_code", None),
-        }
-    return {"raised": False}
 
 
 def as_result(value: Any) -> Any:
