@@ -6,12 +6,15 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+import httpx
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pytest
 from urllib3 import HTTPHeaderDict
 
 from caveclient_gen import AsyncCAVEclient, CAVEclient
+from caveclient_gen._http import requests_mocks
 from caveclient_gen.mock import default_info
 
 GLOBAL = "https://test.cave.com"
@@ -81,3 +84,16 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
     return port
+
+
+def urls_sent_through_requests(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The URLs the bridge hands to `requests` from now on (it still sends them)."""
+    exchanged: list[str] = []
+    bridge = requests_mocks.send_through_requests
+
+    def recorded(request: httpx.Request, body: bytes) -> httpx.Response:
+        exchanged.append(str(request.url))
+        return bridge(request, body)
+
+    monkeypatch.setattr(requests_mocks, "send_through_requests", recorded)
+    return exchanged

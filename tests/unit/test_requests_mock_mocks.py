@@ -42,6 +42,7 @@ from .mocked_requests_support import (
     client_of_record,
     repeated_headers,
     synapses,
+    urls_sent_through_requests,
 )
 
 
@@ -234,14 +235,7 @@ def test_the_async_client_is_answered_by_the_fixture(requests_mock: Mocker) -> N
 def test_real_http_reaches_a_real_server_with_identical_answers(
     local_cave: LocalCAVE, local_cave_client: CAVEclient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    exchanged: list[str] = []
-    bridge = requests_mocks.send_through_requests
-
-    def recorded(request: httpx.Request, body: bytes) -> httpx.Response:
-        exchanged.append(str(request.url))
-        return bridge(request, body)
-
-    monkeypatch.setattr(requests_mocks, "send_through_requests", recorded)
+    exchanged = urls_sent_through_requests(monkeypatch)
     client = local_cave_client
     with pytest.warns(CAVEServerWarning, match="Limited query to 40 rows"):
         over_httpx = client.materialize.query_table("synapses_pni_2", limit=40)

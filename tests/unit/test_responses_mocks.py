@@ -45,6 +45,7 @@ from .mocked_requests_support import (
     free_port,
     repeated_headers,
     synapses,
+    urls_sent_through_requests,
 )
 
 
@@ -432,14 +433,7 @@ def test_respx_still_answers_when_no_responses_mock_is_active(monkeypatch: pytes
 def test_a_passthrough_of_the_mock_reaches_a_real_server_with_identical_answers(
     local_cave: LocalCAVE, local_cave_client: CAVEclient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    exchanged: list[str] = []
-    bridge = requests_mocks.send_through_requests
-
-    def recorded(request: httpx.Request, body: bytes) -> httpx.Response:
-        exchanged.append(str(request.url))
-        return bridge(request, body)
-
-    monkeypatch.setattr(requests_mocks, "send_through_requests", recorded)
+    exchanged = urls_sent_through_requests(monkeypatch)
     client = local_cave_client
     with pytest.warns(CAVEServerWarning, match="Limited query to 40 rows"):
         over_httpx = client.materialize.query_table("synapses_pni_2", limit=40)
