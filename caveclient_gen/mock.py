@@ -5,11 +5,12 @@ caveclient's version registers `responses` mocks (for `requests`) of the routes 
 read when they are built: the info record, the services' versions and API versions, the
 materialization versions and, with `set_version`, that version's metadata, and the L2 cache's
 table mapping. This one answers the same routes from an httpx transport the client is built
-with, unless a `responses` mock is active and one of the test's own registrations matches the
-request: then that one answers. Every other request goes on as the client's requests do: to a
-`responses` mock while one is active (`@responses.activate`, so a caveclient test's own
-`responses.add(...)` calls keep answering), else through `httpx.HTTPTransport`, where `respx`
-(the `responses` of httpx) can intercept it. Nothing is requested at construction.
+with, unless a mock of `requests` (`responses`, `requests-mock`) is active and one of the test's
+own registrations matches the request: then that one answers. Every other request goes on as the
+client's requests do: to such a mock while one is active (`@responses.activate`, so a caveclient
+test's own `responses.add(...)` calls keep answering; the `requests_mock` fixture), else through
+`httpx.HTTPTransport`, where `respx` (the `responses` of httpx) can intercept it. Nothing is
+requested at construction.
 
 Also importable as `caveclient_gen.testing.CAVEclientMock`.
 """
@@ -24,7 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ._client import CAVEclient
-from ._http.requests_mocks import RequestsMockTransport, requests_mock_active
+from ._http.requests_mocks import NoMockMatchedError, RequestsMockTransport, requests_mock_active
 
 DEFAULT_CHUNKEDGRAPH_SERVER_VERSION = "2.999.0"
 DEFAULT_MATERIALIZATION_SERVER_VERSON = "999.0.0"  # caveclient's spelling
@@ -86,14 +87,10 @@ def default_info(
     }
 
 
-UNMATCHED_BY_RESPONSES = "Connection refused by Responses"
-"""How `responses` begins the error it raises for a request no registration matches."""
-
-
 class MockedRoutesTransport(httpx.BaseTransport):
     """Answers GETs of fixed URLs with fixed JSON; hands every other request to `fallback`.
 
-    While a `responses` mock is active, a test's own registration for one of those URLs wins: the
+    While a mock of `requests` is active, a test's own registration for one of those URLs wins: the
     request goes to the mock first and the fixed answer is given only when no registration matches
     it (as with caveclient, whose mock adds its routes to the same `responses` registry)."""
 
@@ -114,9 +111,8 @@ class MockedRoutesTransport(httpx.BaseTransport):
         if requests_mock_active():
             try:
                 return self._fallback.handle_request(request)
-            except httpx.ConnectError as error:
-                if not str(error).startswith(UNMATCHED_BY_RESPONSES):
-                    raise
+            except NoMockMatchedError:
+                pass  # no registration of the test's: the fixed answer
         body = json.dumps(self.routes[key]).encode()
         return httpx.Response(
             200, content=body, headers={"Content-Type": "application/json"}, request=request
@@ -187,8 +183,9 @@ def CAVEclientMock(  # noqa: N802 - caveclient's name
     cell-identification tables as None; a version's id, datastack, validity and status), and the
     L2 cache's table mapping has the service's shape (`{table: {"l2cache_id": ..., "cv_path": ...}}`
     where caveclient's mock has `{table: "test_table"}`). Requests the mock does not answer go
-    to an active `responses` mock, as a caveclient test suite mocks them
-    (`responses.add(responses.GET, url, json=...)` under `@responses.activate`), else to
+    to an active mock of `requests`, as a caveclient test suite mocks them
+    (`responses.add(responses.GET, url, json=...)` under `@responses.activate`, or
+    `requests_mock.get(url, json=...)` with requests-mock's fixture), else to
     `httpx.HTTPTransport`, where respx can answer them (`respx_mock.get(url).respond(json=...)`).
 
     Parameters

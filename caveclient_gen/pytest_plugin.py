@@ -6,7 +6,8 @@
 - `local_cave_client`: a CAVEclient of the LocalCAVE's datastack with its superadmin token,
   closed after the test.
 - `cave_client_mock`: `CAVEclientMock()` with caveclient's defaults, for suites ported from
-  caveclient's mock (mock the calls under test with `responses`, as for caveclient, or respx).
+  caveclient's mock (mock the calls under test with `responses` or `requests-mock`, as for
+  caveclient, or respx).
 
 Nothing is imported or started until a test asks for a fixture.
 """

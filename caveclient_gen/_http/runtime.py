@@ -21,6 +21,7 @@ from .failures import Exchange, begin_exchange, exchange_failure, plan_failure
 from .plan import Effect, Gather, Plan, RawResponse, Request
 from .progress import ProgressSwitch, progress_bar
 from .redact import redact_exception, redact_url
+from .requests_mocks import NoMockMatchedError
 from .retry import RequestNotSentError, RetryPolicy
 
 logger = logging.getLogger("caveclient_gen")
@@ -299,9 +300,12 @@ def _advance(
 def _retryable_error(failure: Exception, exchange: Exchange) -> CAVEError:
     """The error a failed attempt to send a request stands for, for the retry policy to judge.
 
-    Raised here instead: a test double's transport (respx, MockTransport) refusing a request, and
+    Raised here instead: a test double's transport (respx, MockTransport) refusing a request, a
+    mock of `requests` that has no answer for it (it would have none the next time either), and
     any failure that is neither a transport failure nor a CAVE error (typed by `exchange_failure`).
     """
+    if isinstance(failure, NoMockMatchedError):
+        raise connection_error(failure)
     if isinstance(failure, httpx.TransportError):
         return connection_error(failure)
     if isinstance(failure, CAVEError):

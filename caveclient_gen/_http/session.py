@@ -237,8 +237,8 @@ class Session:
     def _sync_transport(self) -> httpx.BaseTransport:
         if self._transport is None:
             # HTTP/2 is used where a server offers it (TLS ALPN); plain http:// stays HTTP/1.1.
-            # A test's `responses` mock answers in place of the network (`requests_mocks`); a
-            # transport the caller gave is used as it is.
+            # A test's mock of `requests` (`responses`, `requests-mock`) answers in place of the
+            # network (`requests_mocks`); a transport the caller gave is used as it is.
             self._transport = self.settings.transport or RequestsMockTransport(
                 httpx.HTTPTransport(limits=self._limits(), http2=True)
             )

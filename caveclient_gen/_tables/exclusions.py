@@ -10,10 +10,15 @@ the answer exact:
 - `limit`: when removing rows leaves fewer than asked for and the server's answer was full, the
   query is sent again with a larger limit (each answer is used whole; the server orders nothing,
   so pages of one query would not be disjoint) until the limit is met or the answer holds every
-  matching row. When the server's row cap (`QUERY_LIMIT_SIZE`) stops that, single-table queries
-  collect the rows by windows of `id` small enough to come back whole (a limit above the cap gives
-  as many rows as the cap, as without exclusions); joins raise ServerIncompatibilityError (or, with
-  a limit above the cap, are cut at the cap with the server's warning).
+  matching row. When the server's row cap (`QUERY_LIMIT_SIZE`) stops that, the rows are collected
+  by windows of an integer key small enough to come back whole: `id` of the table or view, of a
+  join's first table (a window holds every joined row of its ids), then of the next joined table
+  within one value of the previous key that holds more rows than the cap (the server's joins are
+  inner: every joined row has each table's `id`). A limit above the cap gives as
+  many rows as the cap, as without exclusions. The rows of a view's `id` windows must add up to
+  the server's count of the view when they run out short of the limit (a null `id` is in no
+  window). Queries without such a key (a view without an integer `id`) or with `random_sample`
+  (each window would be a sample of its own) raise ServerIncompatibilityError instead.
 - `get_counts`: count(every other filter) minus count(rows matching an exclusion), the second by
   inclusion-exclusion over the excluded columns (each a count with the excluded values as an
   inclusion filter), all sent without the exclusion so the server's handling of it cannot matter.
@@ -25,13 +30,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 from .._http.plan import Plan
 from ..errors import InvalidInputError, ServerIncompatibilityError, UnexpectedResponseError
 from .frames import QueryHeaders
+from .partitions import KEY_END, KEY_LOWEST
 from .query_filters import QueryFilters, result_column
 
 if TYPE_CHECKING:
@@ -226,10 +232,32 @@ def is_complete(received: int, requested: int, warnings: Sequence[str]) -> bool:
     )
 
 
-WindowFetch = Callable[[int, int, int], Plan[Batch]]
-"""fetch(low, high, n): the query restricted to low <= id < high, limited to n rows."""
-MAX_ID = 2**63
+WindowFetch = Callable[[Sequence[tuple[int, int]], int], Plan[Batch]]
+"""fetch(ranges, n): the query restricted to low <= key < high for the first len(ranges) keys,
+limited to n rows."""
 MAX_WINDOWS = 10_000
+RANDOM_SAMPLE_NO_WINDOWS = (
+    "each request draws its own random sample, so samples of ranges of the key would not add up "
+    "to one sample"
+)
+
+
+@dataclass(frozen=True)
+class KeyWindows:
+    """How to collect a query's rows by ranges of integer keys, each range small enough for the
+    server to answer whole: a table's or a view's `id`; for joins, each table's `id` in turn (the
+    next key splits the rows that share one value of the previous, as one row of a join's first
+    table may match many of the second)."""
+
+    fetch: WindowFetch
+    keys: Sequence[str]
+    """Each key as `table.column`, for messages."""
+    bounds: Sequence[tuple[int, int]]
+    """The values of each key the query's own filters allow (low <= key < high)."""
+    total: Callable[[], Plan[int]] | None = None
+    """The server's count of the rows the windows must receive between them (the query without
+    limit). Given where some rows may lack an integer key (a view's `id` may be null): when the
+    windows run out with fewer rows than the limit, their rows must add up to it."""
 
 
 def fetch_until_limit(
@@ -237,15 +265,16 @@ def fetch_until_limit(
     limit: int,
     *,
     parameter: str = EXCLUSION_PARAMETER,
-    windows: WindowFetch | None = None,
+    windows: KeyWindows | None = None,
+    no_windows: str = "",
 ) -> Plan[Batch]:
     """`limit` rows that pass the client-side filters (or all of them, if there are fewer).
 
     `fetch(n)` sends the query limited to n rows and returns what passed. The limit grows (at least
     doubling, guided by the share of rows kept) until enough rows pass or the answer is complete.
-    When the server's row cap stops that, `windows` (single tables: ranges of `id`) collects the
-    rows window by window instead. Limit warnings of the enlarged requests are replaced by one
-    about `limit` when rows were cut.
+    When the server's row cap stops that, `windows` collects the rows by ranges of a key instead;
+    without them the query is refused (`no_windows` says why they are missing). Limit warnings of
+    the enlarged requests are replaced by one about `limit` when rows were cut.
     """
     requested = limit
     for _ in range(MAX_ROUNDS):
@@ -256,19 +285,19 @@ def fetch_until_limit(
             more = kept > limit or (kept == limit and not complete)
             return _trimmed(batch, limit, cut=more)
         cap = _cap(batch, requested)
+        if cap is not None and kept >= cap:
+            # Nothing was removed from a capped answer: it is the answer without exclusions.
+            return _trimmed(batch, cap, cut=True)
         if cap is not None and windows is not None:
             # Asked for more than the server ever returns: as many as it would, exactly.
-            return (yield from fetch_by_id_windows(windows, min(limit, cap), cap, parameter))
-        if cap is not None and limit > cap:
-            # Cut at the cap and say so, as an answer without exclusions would be (the server's
-            # warning is kept).
-            return batch
+            return (yield from fetch_by_key_windows(windows, min(limit, cap), cap, parameter))
         if cap is not None:
             raise ServerIncompatibilityError(
                 f"{parameter}: after removing the rows it excludes from the {batch.received} rows "
-                f"the server returns at most (its row limit), {kept} of the {limit} rows asked "
-                "for remain; narrow the query with other filters (e.g. ranges of 'id') to get an "
-                "exact answer"
+                f"the server returns at most (its row limit), {kept} of the "
+                f"{min(limit, cap)} rows asked for remain, and the rest cannot be collected exactly"
+                f"{' (' + no_windows + ')' if no_windows else ''}; narrow the query with other "
+                "filters (e.g. ranges of 'id') to get an exact answer"
             )
         share = kept / batch.received if batch.received else 0.0
         estimate = int(limit / share * 1.25) + 1 if share > 0 else 0
@@ -278,46 +307,103 @@ def fetch_until_limit(
     )
 
 
-def fetch_by_id_windows(windows: WindowFetch, limit: int, cap: int, parameter: str) -> Plan[Batch]:
-    """`limit` passing rows collected from windows of `id` small enough to come back whole.
+@dataclass
+class _Collected:
+    parts: list[Any] = field(default_factory=list)
+    kept: int = 0
+    received: int = 0
+    last: Batch | None = None
+    exhausted: bool = False
+
+    def add(self, other: _Collected) -> None:
+        self.parts += other.parts
+        self.kept += other.kept
+        self.received += other.received
+        self.last = other.last or self.last
+
+
+def fetch_by_key_windows(windows: KeyWindows, limit: int, cap: int, parameter: str) -> Plan[Batch]:
+    """`limit` passing rows collected from ranges of the keys small enough to come back whole."""
+    budget = [MAX_WINDOWS]
+    collected = yield from _collect(windows, (), limit, cap, parameter, budget)
+    if collected.exhausted and collected.kept < limit and windows.total is not None:
+        expected = yield from windows.total()
+        if expected != collected.received:
+            key = windows.keys[0]
+            raise ServerIncompatibilityError(
+                f"{parameter}: the server counts {expected} rows for the query but its ranges of "
+                f"{key} hold {collected.received} (rows whose {key} is null or not an integer are "
+                "in none of them); the exclusions cannot be applied exactly past the server's row "
+                "limit"
+            )
+    if collected.last is None:
+        raise ServerIncompatibilityError(f"{parameter}: the query allows no value of {windows.keys[0]}")
+    rows = _joined(collected.parts)
+    cut = len(rows) > limit or (len(rows) == limit and not collected.exhausted)
+    return _trimmed(replace(collected.last, rows=rows, received=len(rows)), limit, cut=cut)
+
+
+def _collect(
+    windows: KeyWindows,
+    fixed: tuple[tuple[int, int], ...],
+    limit: int,
+    cap: int,
+    parameter: str,
+    budget: list[int],
+) -> Plan[_Collected]:
+    """The passing rows of one key's ranges (the coarser keys held at `fixed`), until `limit` of
+    them or the key's values run out.
 
     A window answered with fewer rows than the cap holds every row of its range; a full one is
-    halved and asked again; sparse ones double and empty ones grow sixteenfold, until the ids run
-    out (below 2**63).
+    halved and asked again, down to one value, whose rows the next key splits; sparse windows
+    double and empty ones grow sixteenfold. Negative values (none in annotation tables) get
+    windows of their own, so the windows of the usual positive ids start at 0 with the cap's width.
     """
-    parts: list[Any] = []
-    kept = 0
-    low, width = 0, cap
-    last: Batch | None = None
-    for _ in range(MAX_WINDOWS):
-        if low >= MAX_ID or kept >= limit:
-            break
-        high = min(low + width, MAX_ID)
-        batch = yield from windows(low, high, cap)
+    level = len(fixed)
+    low, end = windows.bounds[level]
+    width = cap if low >= 0 else -low
+    collected = _Collected()
+    while True:
+        if low >= end:
+            collected.exhausted = True
+            return collected
+        if collected.kept >= limit:
+            return collected
+        if budget[0] <= 0:
+            raise ServerIncompatibilityError(
+                f"{parameter}: {limit} rows could not be collected in {MAX_WINDOWS} requests"
+            )
+        budget[0] -= 1
+        high = min(low + width, end)
+        if low < 0 < high:
+            high = 0
+        batch = yield from windows.fetch((*fixed, (low, high)), cap)
         if not is_complete(batch.received, cap, batch.headers.warnings):
-            if width == 1:
+            if high - low > 1:
+                width = max(1, (high - low) // 2)
+                continue
+            if level + 1 == len(windows.keys):
+                keys = ", ".join(windows.keys[: level + 1])
+                values = ", ".join(str(a) for a, _ in (*fixed, (low, high)))
                 raise ServerIncompatibilityError(
-                    f"{parameter}: more than {cap} rows share one id; the exclusions cannot be "
-                    "applied exactly"
+                    f"{parameter}: more than {cap - 1} rows of the answer share one value of "
+                    f"{keys} ({values}), the key the rows are collected by past the server's row "
+                    "limit; the exclusions cannot be applied exactly"
                 )
-            width = max(1, width // 2)
+            inner = yield from _collect(
+                windows, (*fixed, (low, high)), limit - collected.kept, cap, parameter, budget
+            )
+            collected.add(inner)
+            low, width = high, 1
             continue
-        last = batch
-        parts.append(batch.rows)
-        kept += len(batch.rows)
+        collected.add(_Collected([batch.rows], len(batch.rows), batch.received, batch))
         low = high
-        if batch.received == 0:
-            width = min(width * 16, MAX_ID)  # past the ids (or a gap in them): widen fast
+        if high == 0:
+            width = cap
+        elif batch.received == 0:
+            width = min(width * 16, KEY_END)  # past the keys (or a gap in them): widen fast
         elif batch.received < cap // 4:
-            width = min(width * 2, MAX_ID)
-    else:
-        raise ServerIncompatibilityError(
-            f"{parameter}: {limit} rows could not be collected in {MAX_WINDOWS} requests"
-        )
-    assert last is not None
-    rows = _joined(parts)
-    cut = len(rows) > limit or (len(rows) == limit and low < MAX_ID)
-    return _trimmed(replace(last, rows=rows, received=len(rows)), limit, cut=cut)
+            width = min(width * 2, KEY_END)
 
 
 def _joined(parts: list[Any]) -> Any:
@@ -329,16 +415,21 @@ def _joined(parts: list[Any]) -> Any:
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
 
 
-def id_window_body(body: Mapping[str, Any], table: str, low: int, high: int) -> dict[str, Any]:
-    """A query body further restricted to `low <= id < high` on `table` (the user's bounds kept)."""
+def key_window_body(
+    body: Mapping[str, Any], table: str, low: int, high: int, column: str = "id"
+) -> dict[str, Any]:
+    """A query body further restricted to `low <= column < high` on `table` (the user's bounds
+    kept; the extreme ends of int64 send no bound)."""
     bounded = dict(body)
-    for key, value, tighter in (
-        ("filter_greater_equal_dict", low, max),
-        ("filter_less_dict", high, min),
+    for key, value, unbounded, tighter in (
+        ("filter_greater_equal_dict", low, KEY_LOWEST, max),
+        ("filter_less_dict", high, KEY_END, min),
     ):
+        if value == unbounded:
+            continue
         tables = {name: dict(columns) for name, columns in (body.get(key) or {}).items()}
         columns = tables.setdefault(table, {})
-        columns["id"] = tighter(columns["id"], value) if "id" in columns else value
+        columns[column] = tighter(columns[column], value) if column in columns else value
         bounded[key] = tables
     return bounded
 

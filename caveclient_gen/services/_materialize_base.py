@@ -33,13 +33,15 @@ from .._http.parse import parsed, parsed_list
 from .._http.plan import M, Plan, fetch, fetch_all, read
 from .._tables.answer_shape import ExpectedColumns, check_answer_columns
 from .._tables.exclusions import (
+    RANDOM_SAMPLE_NO_WINDOWS,
     Batch,
+    KeyWindows,
     apply_exclusions,
     count_bodies,
     count_of,
     exclusions,
     fetch_until_limit,
-    id_window_body,
+    key_window_body,
     limit_warning_value,
     widen_select,
     with_count,
@@ -54,6 +56,7 @@ from .._tables.frames import (
     rescale_positions,
 )
 from .._tables.live_query import ChunkedGraphLookups
+from .._tables.partitions import key_bounds
 from .._tables.query_filters import QueryFilters
 from .._tables.query_request import QueryRoute, query_request
 from .._tables.schema_columns import TableColumns, schema_columns
@@ -304,6 +307,7 @@ class MaterializeBase(ServiceClient[M]):
         limit_warnings: bool = True,
         expected: Mapping[str, TableColumns | None] | None = None,
         all_rows: bool = False,
+        window_key: str | None = "id",
     ) -> Plan[_Answer]:
         """Send a query and decode its answer, exact under exclusions (`_tables/exclusions.py`).
 
@@ -311,7 +315,9 @@ class MaterializeBase(ServiceClient[M]):
         the answer's headers). With `expected` (the columns of each table queried, None where
         unknown), a DataFrame answer whose columns cannot be theirs raises UnexpectedResponseError.
         With `all_rows`, every row past the server's row cap, by primary-key partitions
-        (`services/_materialize_whole.py`).
+        (`services/_materialize_whole.py`). `window_key` is the integer column (of the table, the
+        view, a join's first table) whose ranges collect a limited answer with exclusions past the
+        server's row cap; None where the query has none (such answers are refused).
         """
         from ._materialize_whole import fetch_all_rows, paging_checked, partitioned_query
 
@@ -366,15 +372,21 @@ class MaterializeBase(ServiceClient[M]):
                         )
                     )
 
-                def window(low: int, high: int, rows: int) -> Plan[Batch]:
-                    bounded = id_window_body({**body, "limit": rows}, name, low, high)
-                    return (yield from fetch_batch(body=bounded, filters=filters, added=added))
-
-                # Windows of `id` need one table with ids: a table (not a join) or a live query
-                # without joins.
-                single = route == "table" or (route == "live" and not body.get("join_tables"))
                 batch = yield from fetch_until_limit(
-                    limited, int(limit), windows=window if single else None
+                    limited,
+                    int(limit),
+                    **self._key_windows(
+                        route,
+                        fetch_batch,
+                        datastack=datastack,
+                        version=version,
+                        name=name,
+                        body=body,
+                        params=params,
+                        filters=filters,
+                        added=added,
+                        window_key=window_key,
+                    ),
                 )
         headers = paging_checked(batch.headers, body.get("offset"), body.get("limit"), log_warning)
         raise_server_warnings(
@@ -388,6 +400,76 @@ class MaterializeBase(ServiceClient[M]):
         if return_df:
             return _Answer(batch.rows, None, headers)
         return _Answer(None, batch.rows, headers)
+
+    def _key_windows(
+        self,
+        route: QueryRoute,
+        fetch_batch: Callable[..., Plan[Batch]],
+        *,
+        datastack: str,
+        version: int | None,
+        name: str,
+        body: dict[str, Any],
+        params: dict[str, Any],
+        filters: QueryFilters,
+        added: dict[str, list[str]],
+        window_key: str | None,
+    ) -> dict[str, Any]:
+        """`fetch_until_limit`'s windows of the query's key, or why there are none."""
+        if params.get("random_sample") is not None:
+            return {"no_windows": RANDOM_SAMPLE_NO_WINDOWS}
+        if window_key is None:
+            return {
+                "no_windows": f"{name!r} has no 'id' column that its schema shows to be an integer, "
+                "to collect its rows by"
+            }
+        from ._materialize_whole import key_table_of
+
+        key_table = key_table_of(route, name, body)
+        tables = [key_table]
+        if route == "join":
+            tables += [str(pair[0]) for pair in body["tables"]]
+        elif route == "live":
+            tables += [str(t) for join in body.get("join_tables") or [] for t in (join[0], join[2])]
+        # Rows sharing one value of a table's id differ in the next table's (a join matches one
+        # row of each table).
+        tables = list(dict.fromkeys(tables))
+        bounds = [key_bounds(body, table, window_key) for table in tables]
+
+        def window(ranges: Sequence[tuple[int, int]], rows: int) -> Plan[Batch]:
+            bounded = {**body, "limit": rows}
+            for table, (low, high) in zip(tables, ranges, strict=False):
+                bounded = key_window_body(bounded, table, low, high, window_key)
+            return (yield from fetch_batch(body=bounded, filters=filters, added=added))
+
+        total: Callable[[], Plan[int]] | None = None
+        if route == "view":
+
+            def total() -> Plan[int]:
+                # The same filters as the windows (exclusions too: whether the server applies
+                # them, it does so alike for both), without a limit.
+                counted = {k: v for k, v in body.items() if k not in ("offset", "limit")}
+                batch = yield from self._fetch_batch(
+                    route,
+                    datastack=datastack,
+                    version=version,
+                    name=name,
+                    body=counted,
+                    params={**params, "count": True},
+                    return_df=True,
+                    filters=QueryFilters({}, filters.single_table),
+                    added={},
+                )
+                return count_of(batch.rows)
+
+        return {
+            "windows": KeyWindows(
+                window,
+                [f"{table}.{window_key}" for table in tables],
+                [(keys.low, keys.high) for keys in bounds],
+                total,
+            )
+        }
 
     @staticmethod
     def _widened(

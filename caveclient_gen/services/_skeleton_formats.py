@@ -62,6 +62,31 @@ class SkeletonDict(TypedDict):
     """Index of the root vertex."""
 
 
+class SkeletonJSON(TypedDict):
+    """A skeleton as the bulk routes return it for `output_format="dict"`: the service's JSON
+    document, with lists where a SkeletonDict has NumPy arrays (as caveclient 8.2.1 returns it).
+
+    Which keys are present depends on the skeleton version, as for SkeletonDict.
+    """
+
+    meta: dict[str, Any]
+    """Generation parameters, including `skeleton_version`."""
+    vertices: list[list[float]]
+    """N vertex positions [x, y, z] in nanometres."""
+    edges: list[list[int]]
+    """M pairs of vertex indices."""
+    radius: NotRequired[list[float]]
+    """Radius at each vertex (nm)."""
+    compartment: NotRequired[list[Any]]
+    """Compartment label of each vertex (axon, dendrite, soma, ...)."""
+    lvl2_ids: NotRequired[list[int]]
+    """Level-2 chunkedgraph id of each vertex."""
+    mesh_to_skel_map: list[int]
+    """For each level-2 node, the index of its skeleton vertex."""
+    root: int
+    """Index of the root vertex."""
+
+
 class CacheContents(TypedDict):
     """Answer of get_cache_contents."""
 
@@ -113,12 +138,12 @@ def decompress_json(data: bytes) -> Any:
 # ---------------------------------------------------------------- dict skeletons
 
 
-def skeleton_json(data: bytes) -> SkeletonDict:
+def skeleton_json(data: bytes) -> SkeletonJSON:
     """A "flatdict" payload (gzip JSON) as the JSON document it is (lists, not arrays)."""
     document = json.loads(gunzipped(data))
     if not isinstance(document, dict):
         raise ValueError(f"a skeleton is a JSON object, not {type(document).__name__}")
-    return cast(SkeletonDict, document)
+    return cast(SkeletonJSON, document)
 
 
 def skeleton_from_flatdict(data: bytes) -> SkeletonDict:

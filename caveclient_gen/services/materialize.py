@@ -46,10 +46,13 @@ from .._http.overloaded import overloaded
 from .._http.parse import parsed, parsed_list
 from .._http.plan import M, Plan, api_method, api_property, fetch, fetch_all, read, write
 from .._tables.exclusions import (
+    RANDOM_SAMPLE_NO_WINDOWS,
     Batch,
+    KeyWindows,
     apply_exclusions,
     check_exclusion_options,
     fetch_until_limit,
+    key_window_body,
     limit_warning_value,
     widen_select,
 )
@@ -62,6 +65,7 @@ from .._tables.frames import (
     rescale_positions,
 )
 from .._tables.live_query import check_root_filters, map_root_filters, update_root_ids
+from .._tables.partitions import key_bounds
 from .._tables.query_filters import (
     FILTER_KINDS,
     QueryFilters,
@@ -752,7 +756,8 @@ class MaterializationClient(MaterializeBase[M]):
             Column -> list of excluded values. The 5.26.4 server ignores exclusions; they are made exact
             here: excluded rows are removed from the rows received, a `limit` is met by asking for more,
             counts leave out the excluded rows, and when the server's row cap leaves too few rows they
-            are collected by windows of ``id``. Not combinable with `offset`.
+            are collected by ranges of ``id`` (a reference table's own ``id`` when it is merged). Not
+            combinable with `offset`.
         filter_equal_dict : dict, optional
             Column -> the one accepted value.
         filter_greater_dict : dict, optional
@@ -830,7 +835,8 @@ class MaterializationClient(MaterializeBase[M]):
         AuthenticationError
             The token is missing, invalid or expired.
         ServerIncompatibilityError
-            Exclusions on a reference table's join need more rows than the server's row cap allows.
+            Exclusions past the server's row cap together with `random_sample` (they cannot be made
+            exact: each request draws its own sample).
         UnexpectedResponseError
             The answer's columns cannot be the table's.
         CAVEConnectionError
@@ -1061,8 +1067,9 @@ class MaterializationClient(MaterializeBase[M]):
             is in the list).
         filter_out_dict : dict, optional
             Column -> list of excluded values. The 5.26.4 server ignores exclusions; this client makes
-            them exact (excluded rows removed, a `limit` met by asking for more). Not combinable with
-            `offset`.
+            them exact (excluded rows removed, a `limit` met by asking for more; past the server's row
+            cap, rows collected by ranges of the first table's ``id``, then of the second's where one
+            row of the first joins more rows than the cap). Not combinable with `offset`.
         filter_equal_dict : dict, optional
             Column -> the one accepted value.
         filter_greater_dict : dict, optional
@@ -1132,6 +1139,9 @@ class MaterializationClient(MaterializeBase[M]):
             The token lacks the permission this needs.
         AuthenticationError
             The token is missing, invalid or expired.
+        ServerIncompatibilityError
+            Exclusions past the server's row cap together with `random_sample` (they cannot be made
+            exact: each request draws its own sample).
         CAVEConnectionError
             The server could not be reached (after the client's retries).
         """
@@ -1292,9 +1302,10 @@ class MaterializationClient(MaterializeBase[M]):
         filter_in_dict : dict, optional
             Column -> list of accepted values (rows whose value is in the list).
         filter_out_dict : dict, optional
-            Column -> list of excluded values. The 5.26.4 server ignores exclusions; this client makes
-            them exact (excluded rows removed, a `limit` met by asking for more). Not combinable with
-            `offset`.
+            Column -> list of excluded values, as of `timestamp`. The 5.26.4 server ignores
+            exclusions; this client makes them exact (excluded rows removed, a `limit` met by asking
+            for more; past the server's row cap, rows collected by ranges of ``id``). Not combinable
+            with `offset`.
         filter_equal_dict : dict, optional
             Column -> the one accepted value.
         filter_greater_dict : dict, optional
@@ -1363,6 +1374,9 @@ class MaterializationClient(MaterializeBase[M]):
             The token lacks the permission this needs.
         AuthenticationError
             The token is missing, invalid or expired.
+        ServerIncompatibilityError
+            Exclusions (or root ids brought forward) past the server's row cap together with
+            `random_sample` (they cannot be made exact: each request draws its own sample).
         CAVEConnectionError
             The server could not be reached (after the client's retries).
         """
@@ -1447,7 +1461,9 @@ class MaterializationClient(MaterializeBase[M]):
                 updated = keep_matching(updated, {p: filters.flat(p) for p in ROOT_FILTER_PARAMETERS})
             return cast("pd.DataFrame", apply_exclusions(updated, filters, {}, added))
 
-        def query(rows: int | None, seen: list[_Answer]) -> Plan[pd.DataFrame]:
+        def query(
+            rows: int | None, seen: list[_Answer], sent: QueryFilters = past_filters
+        ) -> Plan[pd.DataFrame]:
             return cast(
                 "pd.DataFrame",
                 (
@@ -1455,7 +1471,7 @@ class MaterializationClient(MaterializeBase[M]):
                         datastack,
                         chosen["version"],
                         name,
-                        past_filters,
+                        sent,
                         live_timestamp=moment,
                         after_decode=bring_forward,
                         attrs_filters=filters,
@@ -1468,14 +1484,28 @@ class MaterializationClient(MaterializeBase[M]):
         if limit_ is None:
             return (yield from query(None, []))
 
-        def limited(rows: int) -> Plan[Batch]:
+        def limited(rows: int, sent: QueryFilters = past_filters) -> Plan[Batch]:
             # Rows dropped after bringing roots forward leave a short answer: ask for more.
             seen: list[_Answer] = []
-            frame = yield from query(rows, seen)
+            frame = yield from query(rows, seen, sent)
             received = len(seen[-1].frame) if seen and seen[-1].frame is not None else len(frame)
             return Batch(frame, received, seen[-1].headers if seen else QueryHeaders((), None, None))
 
-        batch = yield from fetch_until_limit(limited, limit_, parameter="limit")
+        def window(ranges: Sequence[tuple[int, int]], rows: int) -> Plan[Batch]:
+            # The past version's rows of a range of ids, brought forward and filtered like any.
+            ((low, high),) = ranges
+            bounded = key_window_body(past_filters.by_parameter, name, low, high)
+            return (yield from limited(rows, QueryFilters(bounded, past_filters.single_table)))
+
+        if sample is None:
+            # One key: a reference table's row joins one row of its target at most.
+            bounds = key_bounds(past_filters.body(), name, "id")
+            windows = KeyWindows(window, [f"{name}.id"], [(bounds.low, bounds.high)])
+            batch = yield from fetch_until_limit(limited, limit_, parameter="limit", windows=windows)
+        else:
+            batch = yield from fetch_until_limit(
+                limited, limit_, parameter="limit", no_windows=RANDOM_SAMPLE_NO_WINDOWS
+            )
         raise_server_warnings(
             [m for m in batch.headers.warnings if limit_warning_value(m) is not None], log_warning
         )
@@ -1530,8 +1560,9 @@ class MaterializationClient(MaterializeBase[M]):
             is in the list).
         filter_out_dict : dict, optional
             Column -> list of excluded values. The 5.26.4 server ignores exclusions; this client makes
-            them exact (excluded rows removed, a `limit` met by asking for more). Not combinable with
-            `offset`.
+            them exact (excluded rows removed, a `limit` met by asking for more; past the server's row
+            cap, rows collected by ranges of the main table's ``id``, then of each joined table's).
+            Not combinable with `offset`.
         filter_equal_dict : dict, optional
             Column -> the one accepted value.
         filter_greater_dict : dict, optional
@@ -1598,6 +1629,9 @@ class MaterializationClient(MaterializeBase[M]):
             The token lacks the permission this needs.
         AuthenticationError
             The token is missing, invalid or expired.
+        ServerIncompatibilityError
+            Exclusions past the server's row cap that cannot be made exact: with `random_sample`, or
+            when more joined rows than the cap share one ``id`` of every table.
         CAVEConnectionError
             The server could not be reached (after the client's retries).
         """
@@ -2336,8 +2370,9 @@ class MaterializationClient(MaterializeBase[M]):
             Column -> list of accepted values (rows whose value is in the list).
         filter_out_dict : dict, optional
             Column -> list of excluded values. The 5.26.4 server ignores exclusions; this client makes
-            them exact (excluded rows removed, a `limit` met by asking for more). Not combinable with
-            `offset`.
+            them exact (excluded rows removed, a `limit` met by asking for more; past the server's row
+            cap, rows collected by ranges of the view's ``id`` when its schema says it is an integer,
+            checked against the server's count of the view). Not combinable with `offset`.
         filter_equal_dict : dict, optional
             Column -> the one accepted value.
         filter_greater_dict : dict, optional
@@ -2402,6 +2437,10 @@ class MaterializationClient(MaterializeBase[M]):
             The token lacks the permission this needs.
         AuthenticationError
             The token is missing, invalid or expired.
+        ServerIncompatibilityError
+            Exclusions past the server's row cap that cannot be made exact: the view has no integer
+            ``id`` column (or some rows have none, so its ranges miss them), `random_sample` is
+            given, or more rows than the cap share one ``id``.
         CAVEConnectionError
             The server could not be reached (after the client's retries).
         """
@@ -2449,6 +2488,9 @@ class MaterializationClient(MaterializeBase[M]):
             log_warning=True,
             all_rows=whole and not get_counts,
             expected={view: known},
+            # Past the server's row cap, exclusions are made exact by ranges of the view's `id`:
+            # only where its schema says it is an integer column.
+            window_key="id" if known is not None and known.kinds.get("id") == "integer" else None,
         )
         if answer.frame is None:
             return answer.records or []

@@ -74,6 +74,7 @@ from ._skeleton_formats import (
     CacheContents,
     PrecomputedSkeletonInfo,
     SkeletonDict,
+    SkeletonJSON,
     compress_json,
     compress_text,
     decompress_json,
@@ -94,6 +95,9 @@ if TYPE_CHECKING:
 
     Skeleton: TypeAlias = SkeletonDict | pd.DataFrame
     """A skeleton: a SkeletonDict (output_format="dict") or an SWC DataFrame ("swc")."""
+    BulkSkeleton: TypeAlias = SkeletonDict | SkeletonJSON | pd.DataFrame
+    """A skeleton of a bulk call: the service's JSON ("dict" from the service), a SkeletonDict
+    ("dict" from the storage bucket) or an SWC DataFrame ("swc")."""
 
 __all__ = [
     "CacheContents",
@@ -101,6 +105,7 @@ __all__ = [
     "PrecomputedSkeletonInfo",
     "SkeletonClient",
     "SkeletonDict",
+    "SkeletonJSON",
 ]
 
 logger = logging.getLogger("caveclient_gen")
@@ -696,7 +701,7 @@ class SkeletonClient(ServiceClient[M]):
         generate_missing_skeletons: bool = False,
         log_warning: bool = True,
         verbose_level: int | None = 0,
-    ) -> Plan[dict[str, Skeleton]]:
+    ) -> Plan[dict[str, BulkSkeleton]]:
         """Skeletons of many root ids.
 
         Calls
@@ -714,9 +719,10 @@ class SkeletonClient(ServiceClient[M]):
             Skeleton format version (see ``get_versions()``): -1 is the latest (4), 0 the
             Neuroglancer-compatible one (2); None lets the service choose.
         output_format : {"dict", "swc"}, default "dict"
-            ``"dict"``: a SkeletonDict of NumPy arrays (``vertices`` (n, 3) float nm, ``edges`` (m, 2),
-            ``root``, ``radius``, ``compartment``, ``mesh_to_skel_map``, ...). ``"swc"``: a DataFrame
-            with columns ``id, type, x, y, z, radius, parent``.
+            ``"dict"``: a SkeletonJSON, the service's JSON document (``vertices`` as n [x, y, z]
+            lists in nm, ``edges`` as m pairs, ``root``, ``radius``, ``compartment``,
+            ``mesh_to_skel_map``, ...). ``"swc"``: a DataFrame with columns
+            ``id, type, x, y, z, radius, parent``.
         generate_missing_skeletons : bool, default False
             Queue generation of the skeletons not cached yet (they are still left out of this result).
         log_warning : bool, default True
@@ -727,7 +733,7 @@ class SkeletonClient(ServiceClient[M]):
 
         Returns
         -------
-        dict of str to SkeletonDict or pandas.DataFrame
+        dict of str to SkeletonJSON or pandas.DataFrame
             Root id (as a decimal string) -> skeleton; with ``output_format="dict"`` each is the
             service's JSON document as caveclient 8.2.1 returns it (lists, not arrays). Ids without a
             cached skeleton, invalid or refused ids are left out, and a ``MissingSkeletonsWarning`` names
@@ -779,7 +785,7 @@ class SkeletonClient(ServiceClient[M]):
         for response in responses:
             _forward_warnings(response, log_warning)
             payloads.update(parsed(response, BulkSkeletons).additional_properties)
-        skeletons, problems = _decode_payloads(payloads, output_format, plain_json=True)
+        skeletons, problems = _decode_payloads(payloads, output_format)
         _report_missing(ids, skeletons, problems, absent="refused by the service")
         return skeletons
 
@@ -880,7 +886,7 @@ class SkeletonClient(ServiceClient[M]):
         method: str = "server",
         generate_missing_skeletons: bool = False,
         verbose_level: int | None = 0,
-    ) -> Plan[dict[str, Skeleton]]:
+    ) -> Plan[dict[str, BulkSkeleton]]:
         """Already-cached skeletons of many root ids: nothing is generated inline.
 
         Calls ``POST /skeletoncache/api/v1/{datastack}/bulk/get_cached_skeletons/{skvn}/{output_format}``
@@ -899,9 +905,10 @@ class SkeletonClient(ServiceClient[M]):
             Skeleton format version (see ``get_versions()``): -1 is the latest (4), 0 the
             Neuroglancer-compatible one (2); None lets the service choose.
         output_format : {"dict", "swc"}, default "dict"
-            ``"dict"``: a SkeletonDict of NumPy arrays (``vertices`` (n, 3) float nm, ``edges`` (m, 2),
-            ``root``, ``radius``, ``compartment``, ``mesh_to_skel_map``, ...). ``"swc"``: a DataFrame
-            with columns ``id, type, x, y, z, radius, parent``.
+            ``"dict"``: from the service a SkeletonJSON (its JSON document: ``vertices`` as n
+            [x, y, z] lists in nm, ``edges`` as m pairs, ``root``, ``radius``, ...), from the bucket a
+            SkeletonDict of NumPy arrays. ``"swc"``: a DataFrame with columns
+            ``id, type, x, y, z, radius, parent``.
         method : {"server", "gcs"}, default "server"
             ``"server"``: the service sends the skeletons. ``"gcs"``: download from the bucket (dict
             output only; needs the optional package h5py).
@@ -912,9 +919,11 @@ class SkeletonClient(ServiceClient[M]):
 
         Returns
         -------
-        dict of str to SkeletonDict or pandas.DataFrame
-            Root id (as a decimal string) -> skeleton; ids without a cached skeleton are left out and
-            named in a ``MissingSkeletonsWarning``.
+        dict of str to SkeletonJSON, SkeletonDict or pandas.DataFrame
+            Root id (as a decimal string) -> skeleton; with ``output_format="dict"`` each is, from
+            the service (``method="server"``), its JSON document as caveclient 8.2.1 returns it
+            (lists, not arrays), and from the bucket a SkeletonDict of NumPy arrays. Ids without a
+            cached skeleton are left out and named in a ``MissingSkeletonsWarning``.
 
         Raises
         ------
@@ -986,7 +995,7 @@ class SkeletonClient(ServiceClient[M]):
         version: int,
         generate: bool,
         level: int,
-    ) -> Plan[dict[str, Skeleton]]:
+    ) -> Plan[dict[str, BulkSkeleton]]:
         service = yield from self._api(datastack_name)
         name, server, _ = service
         grant = yield from self._grant(service, version, level)
@@ -1002,7 +1011,7 @@ class SkeletonClient(ServiceClient[M]):
             # The grant may have been revoked or expired early: ask for a new one next time.
             self._grants.pop((server, name, version), None)
             raise
-        skeletons: dict[str, Skeleton] = {}
+        skeletons: dict[str, BulkSkeleton] = {}
         problems: dict[str, list[int]] = {}
         missing: list[int] = []
         for root, response in zip(ids, responses, strict=True):
@@ -1147,19 +1156,14 @@ def _decoded(what: str, decode: Callable[[bytes], T], content: bytes) -> T:
 
 
 def _decode_payloads(
-    payloads: dict[str, str], output_format: str, *, plain_json: bool = False
-) -> tuple[dict[str, Skeleton], dict[str, list[int]]]:
+    payloads: dict[str, str], output_format: str
+) -> tuple[dict[str, BulkSkeleton], dict[str, list[int]]]:
     """Bulk values (hex payloads or markers) decoded, and the ids without a skeleton by reason.
 
-    `plain_json` leaves "dict" skeletons as the JSON documents they are (lists, not arrays)."""
-    decode: Callable[[bytes], Skeleton]
-    if output_format == "swc":
-        decode = swc_frame
-    elif plain_json:
-        decode = skeleton_json
-    else:
-        decode = skeleton_from_flatdict
-    skeletons: dict[str, Skeleton] = {}
+    "dict" skeletons stay the JSON documents they are (lists, not arrays), as caveclient returns
+    them from the bulk routes."""
+    decode: Callable[[bytes], BulkSkeleton] = swc_frame if output_format == "swc" else skeleton_json
+    skeletons: dict[str, BulkSkeleton] = {}
     problems: dict[str, list[int]] = {}
     for key, value in payloads.items():
         if value in MARKER_REASONS:

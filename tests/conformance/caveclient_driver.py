@@ -13,10 +13,14 @@ timestamps, table names picked by the test) reaches the section as its third arg
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
 import sys
 import traceback
+import warnings
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 
@@ -36,6 +40,8 @@ def jsonable(value: Any) -> Any:
 
 TYPES = "__types__"
 """The key under which a section's results carry the type of each result (see type_of)."""
+KEYS = "__keys__"
+"""The key under which the skeleton section's results carry their key order (see key_order)."""
 
 
 def type_of(value: Any) -> Any:
@@ -77,19 +83,12 @@ def record(results: dict[str, Any], name: str, call: Callable[[], Any]) -> Any:
 def raised(results: dict[str, Any], name: str, call: Callable[[], Any]) -> None:
     """Records whether a call raised, whether `except requests.HTTPError` catches it, and the
     status of its response (for calls the server is expected to fail)."""
-    import requests
+    results[name] = without_value_error(refusal(call))
 
-    try:
-        call()
-    except Exception as error:  # what it was is the record
-        response = getattr(error, "response", None)
-        results[name] = {
-            "raised": True,
-            "requests.HTTPError": isinstance(error, requests.HTTPError),
-            "status": getattr(response, "status_code", None),
-        }
-    else:
-        results[name] = {"raised": False}
+
+def without_value_error(record: dict[str, Any]) -> dict[str, Any]:
+    """A refusal record without whether `except ValueError` catches it."""
+    return {key: value for key, value in record.items() if key != "ValueError"}
 
 
 def global_services(client: Any, results: dict[str, Any]) -> None:
@@ -605,11 +604,6 @@ def chunkedgraph_services(client: Any, results: dict[str, Any], inputs: dict[str
         "state.get_neuroglancer_info",
         lambda: client.state.get_neuroglancer_info(inputs["missing_viewer"]),
     )
-    skeleton = client.skeleton  # its other methods need cloud-volume, which reads from GCS
-    record(results, "skeleton.get_versions", skeleton.get_versions)
-    record(results, "skeleton.get_cache_contents", lambda: skeleton.get_cache_contents(limit=5))
-    record(results, "skeleton.skeletons_exist", lambda: skeleton.skeletons_exist(root_ids=roots))
-    record(results, "skeleton.skeletons_exist:one", lambda: skeleton.skeletons_exist(root_ids=roots[0]))
     # No ids in, as analysis code sometimes passes them.
     record(results, "empty:get_lineage_graph", lambda: cg.get_lineage_graph([]))
     record(results, "empty:get_past_ids", lambda: cg.get_past_ids([]))
@@ -647,6 +641,110 @@ def edits(client: Any, results: dict[str, Any], inputs: dict[str, Any]) -> None:
     results["split"] = int(cg.get_root_id(first)) != int(cg.get_root_id(second))
     record(results, "undo_operation", lambda: cg.undo_operation(int(split[0])))
     results["undone"] = int(cg.get_root_id(first)) == int(cg.get_root_id(second))
+
+
+def refusal(call: Callable[[], Any]) -> dict[str, Any]:
+    """How a call that should fail failed: whether it raised, whether `except ValueError` or
+    `except requests.HTTPError` catches it, and the status of its response."""
+    import requests
+
+    try:
+        call()
+    except Exception as error:  # what it was is the record
+        response = getattr(error, "response", None)
+        return {
+            "raised": True,
+            "ValueError": isinstance(error, ValueError),
+            "requests.HTTPError": isinstance(error, requests.HTTPError),
+            "status": getattr(response, "status_code", None),
+        }
+    return {"raised": False}
+
+
+def key_order(value: Any) -> Any:
+    """The keys of a result, nested, in their order (JSON objects compare without order)."""
+    if isinstance(value, dict):
+        return [[str(key), key_order(item)] for key, item in value.items()]
+    if isinstance(value, list | tuple) and value and isinstance(value[0], dict):
+        return [key_order(item) for item in value]
+    return None
+
+
+def skeleton_result(value: Any) -> Any:
+    """A skeleton result as JSON: SWC DataFrames through frame_json, bulk dicts value by value."""
+    if hasattr(value, "dtypes"):
+        return frame_json(value)
+    if isinstance(value, dict) and all(str(key).isdigit() for key in value):
+        return {key: skeleton_result(item) for key, item in value.items()}
+    return value
+
+
+SKELETON_VERSIONS = (-1, 0, 1, 2, 3, 4)
+"""The skeleton versions the service lists (`get_versions`); every one is asked for."""
+
+
+def skeleton_services(client: Any, results: dict[str, Any], inputs: dict[str, Any]) -> None:
+    """The skeleton client, cloud-volume installed (caveclient opens the segmentation with it to
+    check root ids). LocalCAVE's graphene info names LocalCAVE itself as the segmentation's
+    data_dir, so CloudVolume reads nothing else; to prove it, every other host is made unreachable
+    here for clients that honour the proxy variables (requests, which both use)."""
+    unreachable = "http://127.0.0.1:9"
+    for name, value in (
+        ("http_proxy", unreachable),
+        ("https_proxy", unreachable),
+        ("no_proxy", "127.0.0.1"),
+    ):
+        os.environ[name] = os.environ[name.upper()] = value
+    skeleton = client.skeleton
+    cached, root = inputs["cached"], inputs["cached"][0]
+
+    def keep(name: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        value = record(results, name, lambda: skeleton_result(call(*args, **kwargs)))
+        results.setdefault(KEYS, {})[name] = key_order(value)
+
+    keep("get_version", lambda: str(skeleton.get_version()))
+    keep("get_versions", skeleton.get_versions)
+    keep("get_cache_contents", skeleton.get_cache_contents, limit=5)
+    keep("skeletons_exist", skeleton.skeletons_exist, root_ids=inputs["exist"])
+    keep("skeletons_exist:one", skeleton.skeletons_exist, root_ids=inputs["exist"][0])
+    keep("get_refusal_list", skeleton.get_refusal_list)
+    for version in SKELETON_VERSIONS:
+        for output_format in ("dict", "swc"):
+            name = f"get_skeleton:{version}:{output_format}"
+            keep(name, skeleton.get_skeleton, root, None, version, output_format)
+        name = f"get_precomputed_skeleton_info:{version}"
+        if version > 0:
+            keep(name, skeleton.get_precomputed_skeleton_info, version)
+        else:  # the service has no info document for the aliases
+            results[name] = refusal(partial(skeleton.get_precomputed_skeleton_info, version))
+    keep("get_skeleton:default", skeleton.get_skeleton, root, verbose_level=1)
+    for case in ("supervoxel", "absent", "refused"):
+        results[f"get_skeleton:{case}"] = refusal(partial(skeleton.get_skeleton, inputs[case]))
+    asked = [*cached, inputs["supervoxel"], inputs["absent"], inputs["refused"]]
+    for version, output_format in ((4, "dict"), (1, "dict"), (-1, "swc"), (0, "swc")):
+        name = f"get_bulk_skeletons:{version}:{output_format}"
+        keep(name, skeleton.get_bulk_skeletons, asked, None, version, output_format, verbose_level=1)
+        name = f"fetch_skeletons:{version}:{output_format}"
+        keep(name, skeleton.fetch_skeletons, [*cached, inputs["refused"]], None, version, output_format)
+    keep("generate_bulk_skeletons_async", skeleton.generate_bulk_skeletons_async, inputs["uncached"])
+    keep(
+        "generate_bulk_skeletons_async:cached",
+        skeleton.generate_bulk_skeletons_async,
+        cached,
+        skeleton_version=4,
+        verbose_level=1,
+    )
+    # The static helpers: the gzip'd ones are compared unzipped (gzip headers carry the time).
+    payloads = inputs["payloads"]
+    keep("decompressBytesToDict", skeleton.decompressBytesToDict, bytes.fromhex(payloads["json"]))
+    keep("decompressBytesToString", skeleton.decompressBytesToString, bytes.fromhex(payloads["text"]))
+    document, text = payloads["document"], payloads["string"]
+    keep("compressDictToBytes", lambda: gzip.decompress(skeleton.compressDictToBytes(document)).decode())
+    keep(
+        "compressDictToBytes:spaces",
+        lambda: gzip.decompress(skeleton.compressDictToBytes(document, remove_spaces=False)).decode(),
+    )
+    keep("compressStringToBytes", lambda: gzip.decompress(skeleton.compressStringToBytes(text)).decode())
 
 
 # -- differential cases --------------------------------------------------------------------------
@@ -719,8 +817,6 @@ def error_record(error: BaseException) -> dict[str, Any]:
 def run_case(client: Any, case: dict[str, Any]) -> dict[str, Any]:
     """One differential case: `case["call"]` ("service.method") with its decoded arguments, its
     result encoded, or the exception it raised."""
-    import warnings
-
     service, method = case["call"].split(".")
     function = getattr(getattr(client, service), method)
     args = decoded(case.get("args", []))
@@ -763,6 +859,7 @@ SECTIONS: dict[str, Callable[[Any, dict[str, Any], dict[str, Any]], None]] = {
     "annotation": annotation_services,
     "chunkedgraph": chunkedgraph_services,
     "edits": edits,
+    "skeleton": skeleton_services,
     "differential": differential,
 }
 

@@ -19,6 +19,8 @@ from .spec_validator import RecordingTransport, SpecValidator
 
 DRIVER = Path(__file__).with_name("caveclient_driver.py")
 CAVECLIENT = "caveclient==8.2.1"
+CLOUD_VOLUME = "cloud-volume==12.15.2"
+"""caveclient's optional dependency for its skeleton downloads (they open the segmentation with it)."""
 
 
 @pytest.fixture(scope="package")
@@ -49,9 +51,14 @@ def client(cave: LocalCAVE, recorder: RecordingTransport) -> Iterator[CAVEclient
 
 
 def run_caveclient(
-    section: str, cave: LocalCAVE, home: Path, inputs: dict[str, Any] | None = None
+    section: str,
+    cave: LocalCAVE,
+    home: Path,
+    inputs: dict[str, Any] | None = None,
+    extras: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Run the official caveclient (in its own environment) against `cave`; its results by call.
+    """Run the official caveclient (in its own environment, with the packages `extras` beside it)
+    against `cave`; its results by call.
 
     `inputs` (JSON-serialisable) reach the driver's section as its third argument, passed as one
     command-line argument: keep them well under Linux's 128 KiB limit per argument.
@@ -64,6 +71,7 @@ def run_caveclient(
         "--quiet",
         "--with",
         CAVECLIENT,
+        *(argument for extra in extras for argument in ("--with", extra)),
         "python",
         str(DRIVER),
         section,

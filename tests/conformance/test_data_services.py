@@ -17,14 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import requests
 
 from caveclient_gen import CAVEclient
 from caveclient_gen.errors import CAVEServerWarning
 from caveclient_gen.testing import LocalCAVE
 from caveclient_gen.testing.chunkedgraph.segmentation.graph import SegmentationGraph
 
-from .caveclient_driver import TYPES, frame_json, type_of
+from .caveclient_driver import TYPES, frame_json, refusal, type_of, without_value_error
 from .conftest import run_caveclient
 from .spec_validator import RecordingTransport
 from .test_data_conformance import two_contact_box
@@ -617,10 +616,6 @@ def test_chunkedgraph_matches_caveclient(
         "base_resolution": cg.base_resolution,
         "cloudvolume_path": cg.cloudvolume_path,
         "table_name": cg.table_name,
-        "skeleton.get_versions": ours_client.skeleton.get_versions(),
-        "skeleton.get_cache_contents": ours_client.skeleton.get_cache_contents(limit=5),
-        "skeleton.skeletons_exist": ours_client.skeleton.skeletons_exist(root_ids=mixed),
-        "skeleton.skeletons_exist:one": ours_client.skeleton.skeletons_exist(root_ids=mixed[0]),
     }
     tabular = {
         str(key): frame_json(frame) for key, frame in cg.get_tabular_change_log([heavy, root]).items()
@@ -717,16 +712,7 @@ def test_chunkedgraph_matches_caveclient(
 
 def raised(call: Callable[[], Any]) -> dict[str, Any]:
     """What caveclient_driver.raised records, for our client."""
-    try:
-        call()
-    except Exception as error:  # what it was is the record
-        response = getattr(error, "response", None)
-        return {
-            "raised": True,
-            "requests.HTTPError": isinstance(error, requests.HTTPError),
-            "status": getattr(response, "status_code", None),
-        }
-    return {"raised": False}
+    return without_value_error(refusal(call))
 
 
 def test_l2cache_matches_caveclient(

@@ -62,6 +62,9 @@ def follow_in_time(client: CAVEclient, supervoxels: npt.NDArray[np.int64]) -> in
     features: pd.DataFrame = client.l2cache.get_l2data_table(l2_ids, attributes=["size_nm3"])
     skeleton: SkeletonDict = client.skeleton.get_skeleton(root_id)
     swc: pd.DataFrame = client.skeleton.get_skeleton(root_id, output_format="swc")
+    for bulk in client.skeleton.get_bulk_skeletons([root_id]).values():
+        if not isinstance(bulk, pd.DataFrame):
+            print(len(bulk["vertices"]))
     print(latest.all(), len(lineage["nodes"]), len(changes[root_id]), features.shape)
     print(skeleton["vertices"].shape, len(swc))
     return root_id

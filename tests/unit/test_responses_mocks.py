@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import socket
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,13 +19,11 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 import requests
 import responses
 import respx
 from responses import matchers
-from urllib3 import HTTPHeaderDict
 
 from caveclient_gen import AsyncCAVEclient, CAVEclient
 from caveclient_gen._defaults import CONNECT_TIMEOUT, READ_TIMEOUT
@@ -35,12 +33,20 @@ from caveclient_gen.mock import CAVEclientMock, default_info
 from caveclient_gen.testing import LocalCAVE
 
 from .materialize_support import SYNAPSE_SCHEMA, table_metadata
-
-GLOBAL = "https://test.cave.com"
-LOCAL = "https://local.cave.com"
-SEGMENTATION = f"{LOCAL}/segmentation/api/v1/table/test_v1"
-MATERIALIZE = f"{LOCAL}/materialize/api/v3/datastack/test_stack/version/2"
-TOKEN = "just_a_test"  # CAVEclientMock's token
+from .mocked_requests_support import (
+    GLOBAL,
+    LOCAL,
+    MATERIALIZE,
+    SEGMENTATION,
+    TOKEN,
+    arrow_body,
+    async_client_of_record,
+    client_of_record,
+    free_port,
+    repeated_headers,
+    synapses,
+    urls_sent_through_requests,
+)
 
 
 @pytest.fixture
@@ -48,18 +54,6 @@ def mocked() -> Iterator[responses.RequestsMock]:
     """An active `responses` mock that fails the test if a registered answer is never asked for."""
     with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
         yield mock
-
-
-def client_of_record(**options: Any) -> CAVEclient:
-    """A CAVEclient that knows its datastack's record, so it requests nothing before a call."""
-    return CAVEclient(
-        "test_stack",
-        server_address=GLOBAL,
-        auth_token="the-cave-token",
-        info_cache={"test_stack": {**default_info(LOCAL), "proofreading_status_table": None}},
-        write_server_cache=False,
-        **options,
-    )
 
 
 def test_get_roots_is_answered_with_the_mocks_uint64_bytes(mocked: responses.RequestsMock) -> None:
@@ -184,38 +178,6 @@ def test_the_datastack_record_is_answered_gzipped_and_decoded_once(
     assert client.info.local_server() == LOCAL
 
 
-def arrow_body(frame: pd.DataFrame) -> bytes:
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return bytes(sink.getvalue().to_pybytes())
-
-
-def repeated_headers(*pairs: tuple[str, str]) -> HTTPHeaderDict:
-    headers = HTTPHeaderDict()
-    for name, value in pairs:
-        headers.add(name, value)
-    return headers
-
-
-def synapses() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "id": np.array([1, 2], dtype=np.int64),
-            "valid": [True, True],
-            "pre_pt_position": [[1, 2, 3], [4, 5, 6]],
-            "post_pt_position": [[7, 8, 9], [10, 11, 12]],
-            "ctr_pt_position": [[2, 3, 4], [5, 6, 7]],
-            "pre_pt_supervoxel_id": np.array([11, 12], dtype=np.int64),
-            "pre_pt_root_id": np.array([864691135000000001, 864691135000000002], dtype=np.int64),
-            "post_pt_supervoxel_id": np.array([21, 22], dtype=np.int64),
-            "post_pt_root_id": np.array([864691135000000003, 864691135000000004], dtype=np.int64),
-            "size": [10.5, 20.5],
-        }
-    )
-
-
 def test_query_table_reads_the_mocks_arrow_answer_with_every_header(
     mocked: responses.RequestsMock,
 ) -> None:
@@ -264,13 +226,6 @@ def test_a_state_upload_posts_the_json_document(mocked: responses.RequestsMock) 
     assert upload.calls[0].request.headers["Authorization"] == f"Bearer {TOKEN}"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def test_an_unmatched_url_fails_as_a_refused_connection_does(mocked: responses.RequestsMock) -> None:
     mocked.assert_all_requests_are_fired = False
     client = client_of_record(max_retries=0)
@@ -289,14 +244,94 @@ def test_an_unmatched_url_fails_as_a_refused_connection_does(mocked: responses.R
     assert type(unmatched.value) is type(real.value) is RequestNotSentError
 
 
-def test_unmatched_requests_are_retried_as_connections_that_could_not_open(
+def test_an_unmatched_url_fails_at_once_without_retries_or_waits(
     mocked: responses.RequestsMock,
 ) -> None:
-    # Two answers for one URL: responses gives the first once, then the second.
+    # The mock would not answer a second time either: caveclient failed at once too.
+    mocked.assert_all_requests_are_fired = False
+    client = client_of_record(max_retries=3)
+    waits: list[float] = []
+    client._core.runtime._sleep = waits.append
+
+    with pytest.raises(RequestNotSentError, match="doesn't match any registered mock"):
+        client.chunkedgraph.get_root_id(5)
+
+    assert len(mocked.calls) == 1
+    assert waits == []
+
+
+UNMATCHED_WORDS = "Connection refused by Responses - the call doesn't match any registered mock."
+
+
+@pytest.mark.parametrize("words", ["refused", UNMATCHED_WORDS])
+def test_a_registered_refusal_is_retried_as_a_connection_that_could_not_open(
+    mocked: responses.RequestsMock, words: str
+) -> None:
+    # Two answers for one URL: responses gives the first once (and drops it), then the second.
+    mocked.get(f"{SEGMENTATION}/node/5/root", body=requests.ConnectionError(words))
+    mocked.get(f"{SEGMENTATION}/node/5/root", json={"root_id": 864691135000000001})
+    client = client_of_record(max_retries=1)
+    waits: list[float] = []
+    client._core.runtime._sleep = waits.append
+
+    assert client.chunkedgraph.get_root_id(5) == 864691135000000001
+    assert len(waits) == 1
+
+
+def test_a_registered_failure_worded_as_unmatched_is_not_replaced_by_the_fixed_answer(
+    mocked: responses.RequestsMock,
+) -> None:
+    # Whether responses matched is read from where it recorded the call, not from its words.
+    mocked.get(f"{LOCAL}/skeletoncache/api/version", body=requests.ConnectionError(UNMATCHED_WORDS))
+    client = CAVEclientMock(skeleton_service=True, global_server=GLOBAL, local_server=LOCAL)
+    with pytest.raises(CAVEConnectionError, match="Connection refused by Responses"):
+        client.skeleton.get_version()
+
+
+def test_a_refused_passthrough_is_retried_as_a_real_refusal(mocked: responses.RequestsMock) -> None:
+    mocked.assert_all_requests_are_fired = False
+    refused_server = f"http://127.0.0.1:{free_port()}"
+    mocked.add_passthru(refused_server)
+    client = CAVEclient(server_address=refused_server, auth_token="t", global_only=True, max_retries=2)
+    waits: list[float] = []
+    client._core.runtime._sleep = waits.append
+
+    with pytest.raises(RequestNotSentError) as refused:
+        client.info.get_datastacks()
+
+    assert not isinstance(refused.value.__cause__, requests_mocks.NoMockMatchedError)
+    assert len(waits) == 2
+
+
+def test_where_the_mock_cannot_be_found_its_words_tell_an_unmatched_url(
+    mocked: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A responses whose patch no longer leads to its mock: its error's words are all there is.
+    monkeypatch.setattr(requests_mocks, "active_responses_mock", lambda: None)
     mocked.get(f"{SEGMENTATION}/node/5/root", body=requests.ConnectionError("refused"))
     mocked.get(f"{SEGMENTATION}/node/5/root", json={"root_id": 864691135000000001})
     client = client_of_record(max_retries=1)
+    waits: list[float] = []
+    client._core.runtime._sleep = waits.append
+
     assert client.chunkedgraph.get_root_id(5) == 864691135000000001
+    with pytest.raises(RequestNotSentError, match="doesn't match any registered mock"):
+        client.chunkedgraph.get_root_id(6)
+    assert len(waits) == 1
+
+
+def test_the_active_responses_mock_is_found_from_its_patch() -> None:
+    # Else the words of its error would be all there is to go by.
+    assert requests_mocks.active_responses_mock() is None
+    with responses.RequestsMock() as outer:
+        assert requests_mocks.active_responses_mock() is outer
+
+    @responses.activate
+    def under_the_decorator() -> object:
+        return requests_mocks.active_responses_mock()
+
+    assert under_the_decorator() is responses.mock
+    assert requests_mocks.active_responses_mock() is None
 
 
 def test_the_token_never_reaches_another_host(
@@ -398,14 +433,7 @@ def test_respx_still_answers_when_no_responses_mock_is_active(monkeypatch: pytes
 def test_a_passthrough_of_the_mock_reaches_a_real_server_with_identical_answers(
     local_cave: LocalCAVE, local_cave_client: CAVEclient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    exchanged: list[str] = []
-    bridge = requests_mocks.send_through_requests
-
-    def recorded(request: httpx.Request, body: bytes) -> httpx.Response:
-        exchanged.append(str(request.url))
-        return bridge(request, body)
-
-    monkeypatch.setattr(requests_mocks, "send_through_requests", recorded)
+    exchanged = urls_sent_through_requests(monkeypatch)
     client = local_cave_client
     with pytest.warns(CAVEServerWarning, match="Limited query to 40 rows"):
         over_httpx = client.materialize.query_table("synapses_pni_2", limit=40)
@@ -423,3 +451,82 @@ def test_a_passthrough_of_the_mock_reaches_a_real_server_with_identical_answers(
     assert roots_through_requests.tolist() == roots.tolist()
     assert any("/query" in url for url in exchanged)
     assert any("/roots_binary" in url for url in exchanged)
+
+
+def root_answer(root_id: int) -> tuple[int, dict[str, str], str]:
+    return 200, {"Content-Type": "application/json"}, json.dumps({"root_id": root_id})
+
+
+BOUND = 10.0
+"""Seconds a test waits at most for an event that should come at once; reached only on a failure."""
+
+
+def test_a_blocked_mock_answer_leaves_the_event_loop_free(mocked: responses.RequestsMock) -> None:
+    # The first call's answer waits until the second call has been answered: possible only if the
+    # first does not hold the event loop while it waits.
+    slow_started, released = threading.Event(), threading.Event()
+    events: list[str] = []
+
+    def slow(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        slow_started.set()
+        events.append("slow answered" if released.wait(BOUND) else "slow gave up waiting")
+        return root_answer(864691135000000001)
+
+    def quick(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        events.append("quick answered")
+        return root_answer(864691135000000002)
+
+    mocked.add_callback(responses.GET, f"{SEGMENTATION}/node/1/root", callback=slow)
+    mocked.add_callback(responses.GET, f"{SEGMENTATION}/node/2/root", callback=quick)
+
+    async def calls() -> tuple[object, object]:
+        async with async_client_of_record() as client:
+            first = asyncio.ensure_future(client.chunkedgraph.get_root_id(1))
+            await asyncio.to_thread(slow_started.wait, BOUND)
+            second = await client.chunkedgraph.get_root_id(2)
+            released.set()
+            return await first, second
+
+    first, second = asyncio.run(calls())
+
+    assert events == ["quick answered", "slow answered"]
+    assert (first, second) == (864691135000000001, 864691135000000002)
+
+
+def test_a_cancelled_async_call_ends_at_once_and_its_late_answer_is_closed(
+    mocked: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow_started, released = threading.Event(), threading.Event()
+    events: list[str] = []
+    answers: list[httpx.Response] = []
+    bridge = requests_mocks.send_through_requests
+
+    def kept(request: httpx.Request, body: bytes) -> httpx.Response:
+        answers.append(bridge(request, body))
+        return answers[-1]
+
+    def slow(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        slow_started.set()
+        events.append("answered" if released.wait(BOUND) else "gave up waiting")
+        return root_answer(864691135000000001)
+
+    monkeypatch.setattr(requests_mocks, "send_through_requests", kept)
+    mocked.add_callback(responses.GET, f"{SEGMENTATION}/node/1/root", callback=slow)
+
+    async def cancelled_then_closed() -> None:
+        client = async_client_of_record()
+        call = asyncio.ensure_future(client.chunkedgraph.get_root_id(1))
+        await asyncio.to_thread(slow_started.wait, BOUND)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        events.append("cancelled")
+        await client.aclose()  # stops the exchange the cancelled call left running
+        events.append("closed")
+        released.set()
+
+    asyncio.run(cancelled_then_closed())  # returns once its worker threads have ended
+
+    assert events == ["cancelled", "closed", "answered"]
+    assert len(answers) == 1
+    assert answers[0].is_closed
