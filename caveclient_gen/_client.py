@@ -347,8 +347,7 @@ class CAVEclient(_ClientBase[Sync]):
                 raise InvalidInputError(
                     "version", f"{value} is not a materialization version of {self.datastack_name!r}"
                 )
-        self._core.version = value
-        self._core.timestamp = None
+        self._core.pin(value)
 
     @property
     def timestamp(self) -> datetime | None:

@@ -23,6 +23,7 @@ from .._http.retry import RetryPolicy
 from .._http.runtime import AsyncRuntime, SyncRuntime
 from .._http.session import HTTPSettings, Session, default_timeout
 from .._http.session_defaults import get_session_defaults
+from .._http.single_flight import MISSING, Flights, Missing
 from ..errors import InvalidInputError
 from .datastack import DatastackRecord, Deployment
 from .tokens import TokenSource, clean_token, find_token
@@ -82,6 +83,8 @@ class ClientCore:
         self.desired_resolution = desired_resolution
         self.version = None if version is None else version_argument(version)
         self.timestamp: datetime | None = None
+        self._pin_lock = threading.Lock()
+        self._flights = Flights()
 
     # ------------------------------------------------------------ token
 
@@ -106,9 +109,35 @@ class ClientCore:
 
         Chunkedgraph calls default to it, so roots agree with the tables of that version.
         """
-        if self.timestamp is None and self.version is not None:
-            self.timestamp = yield from self._version_timestamp(self, self.version)
-        return self.timestamp
+        version = self.version
+        if version is None:
+            return None
+        return (yield from self.timestamp_of(version, lambda: self._version_timestamp(self, version)))
+
+    def timestamp_of(self, version: int, fetch: Callable[[], Plan[datetime]]) -> Plan[datetime]:
+        """The time of the pinned `version`: kept, else fetched (by one thread at a time) and kept
+        unless the client was pinned to another version meanwhile."""
+
+        def stored() -> datetime | Missing:
+            with self._pin_lock:
+                if self.version == version and self.timestamp is not None:
+                    return self.timestamp
+            return MISSING
+
+        def fill() -> Plan[datetime]:
+            moment = yield from fetch()
+            with self._pin_lock:
+                if self.version == version:
+                    self.timestamp = moment
+            return moment
+
+        return (yield from self._flights.once(("timestamp", version), stored, fill))
+
+    def pin(self, version: int | None) -> None:
+        """Pin another materialization version (None: none); its time is fetched on next need."""
+        with self._pin_lock:
+            self.version = version
+            self.timestamp = None
 
     def forget_token(self) -> None:
         """Look the token up again on next use, and rebuild every connection with it."""
@@ -133,7 +162,7 @@ class ClientCore:
         (`auth_token=` or set on the client); a token found in the environment or a file is not
         written into it: the copy looks it up again where it runs."""
         state = self.__dict__.copy()
-        del state["_token_lock"]
+        del state["_token_lock"], state["_pin_lock"], state["_flights"]
         if not self._token_set_in_memory:
             state["_token_source"] = None
         return state
@@ -141,6 +170,8 @@ class ClientCore:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._token_lock = threading.Lock()
+        self._pin_lock = threading.Lock()
+        self._flights = Flights()
 
 
 def version_argument(value: object) -> int:

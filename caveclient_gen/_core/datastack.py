@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import tempfile
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +22,7 @@ from .. import _defaults
 from .._http.parse import optional, parsed
 from .._http.plan import Plan, fetch, read
 from .._http.session import Session
+from .._http.single_flight import MISSING, Flights
 from ..errors import (
     BadRequestError,
     CAVEError,
@@ -55,20 +58,32 @@ def read_datastack_map() -> dict[str, str]:
     return {str(k): str(v) for k, v in content.items() if isinstance(v, str)}
 
 
+_MAP_LOCK = threading.Lock()
+"""Serialises this process's updates of the datastack map: each reads, changes and rewrites it."""
+
+
 def write_datastack_map(datastack: str, server: str) -> None:
     path = datastack_map_path()
-    content = read_datastack_map()
-    if content.get(datastack) == server:
-        return
-    content[datastack] = server
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(content, indent=2), encoding="utf-8")
-        temporary.replace(path)
-    except OSError as error:
-        logger.warning("could not update the datastack map %s: %s", path, error)
-        return
+    with _MAP_LOCK:
+        content = read_datastack_map()
+        if content.get(datastack) == server:
+            return
+        content[datastack] = server
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # A temporary file of its own: another process may be replacing the map at this moment.
+            handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            temporary = Path(name)
+            try:
+                with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                    stream.write(json.dumps(content, indent=2))
+                temporary.replace(path)
+            except BaseException:
+                temporary.unlink(missing_ok=True)
+                raise
+        except OSError as error:
+            logger.warning("could not update the datastack map %s: %s", path, error)
+            return
     logger.info("datastack %r now defaults to server %s (%s)", datastack, server, path)
 
 
@@ -104,15 +119,17 @@ class Deployment:
             self._records[(name, None)] = record
         self._global_server: str | None = None
         self._lock = threading.Lock()
+        self._flights = Flights()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        del state["_lock"]
+        del state["_lock"], state["_flights"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+        self._flights = Flights()
 
     @property
     def global_server(self) -> str:
@@ -165,14 +182,24 @@ class Deployment:
         image_mirror: str | None = None,
         use_stored: bool = True,
     ) -> Plan[DatastackRecord]:
-        """The full info record of a datastack (a plan: use with `yield from`)."""
+        """The full info record of a datastack (a plan: use with `yield from`), fetched by one
+        thread at a time."""
+        name = self.require_datastack(datastack_name)
+        key = (name, image_mirror)
+        if not use_stored:
+            return (yield from self._fetch_record(name, image_mirror))
+        return (
+            yield from self._flights.once(
+                key,
+                lambda: self._records.get(key, MISSING),
+                lambda: self._fetch_record(name, image_mirror),
+            )
+        )
+
+    def _fetch_record(self, name: str, image_mirror: str | None) -> Plan[DatastackRecord]:
         from caveclient_gen_api.info.api.datastacks import get_datastack_info
         from caveclient_gen_api.info.models.datastack_info import DatastackInfo
 
-        name = self.require_datastack(datastack_name)
-        key = (name, image_mirror)
-        if use_stored and key in self._records:
-            return self._records[key]
         try:
             response = yield from fetch(
                 read(
@@ -189,7 +216,7 @@ class Deployment:
             visible = yield from self._visible_datastacks()
             raise _unknown_datastack(missing, name, visible, self.global_server) from missing
         record = parsed(response, DatastackInfo).to_dict()
-        self._records[key] = record
+        self._records[(name, image_mirror)] = record
         local = record.get("local_server")
         if isinstance(local, str) and local:
             self._session.add_cave_server(local)

@@ -8,7 +8,9 @@ Both apply the same RetryPolicy and map transport failures to caveclient_gen's e
 from __future__ import annotations
 
 import logging
+import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -165,6 +167,43 @@ class AsyncRuntime:
         self._orphans: set[asyncio.Task[Any]] = set()
         self._pool_size = pool_size
         self._slots: asyncio.Semaphore | None = None
+        self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+        self._loop_lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy is bound to no event loop yet, and has no call of the original to finish."""
+        state = self.__dict__.copy()
+        for name in ("_loop_lock", "_loop", "_slots"):
+            del state[name]
+        state["_orphans"] = set()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._slots = None
+        self._loop = None
+        self._loop_lock = threading.Lock()
+
+    def _check_loop(self) -> None:
+        """Refuse, before any request, a call from an event loop other than the first one used.
+
+        The connections of the pool belong to the loop that opened them: used from another loop
+        (another thread's, or a second `asyncio.run`) they fail, or hang, in ways that do not say so.
+        """
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        with self._loop_lock:
+            bound = self._loop() if self._loop is not None else None
+            if bound is None:
+                self._loop = weakref.ref(loop)
+                return
+        if bound is not loop:
+            raise RuntimeError(
+                "this AsyncCAVEclient is used by another event loop than the one it was first "
+                "used in, and its connections belong to that one: create one AsyncCAVEclient per "
+                "event loop (or share a CAVEclient between threads, which is safe)"
+            )
 
     async def _shielded(self, request: Request[T]) -> RawResponse[T]:
         """Send a request in a task of its own that a cancellation of the caller does not interrupt.
@@ -210,6 +249,11 @@ class AsyncRuntime:
         return self._run(plan)
 
     async def _run(self, plan: Plan[T]) -> T:
+        try:
+            self._check_loop()
+        except RuntimeError:
+            plan.close()
+            raise
         try:
             return await self._drive(plan)
         except Exception as error:

@@ -164,13 +164,22 @@ class Session:
             return existing  # type: ignore[no-any-return]
         if not self.is_cave_server(server):
             raise ValueError(f"{server} is not a CAVE server of this client")
-        generated = client_class(base_url=server.rstrip("/"))  # type: ignore[call-arg]
-        if self.mode == "sync":
-            generated.set_httpx_client(self.http_client(server))
-        else:
-            generated.set_async_httpx_client(self.async_http_client(server))
-        self._generated[key] = generated
-        return generated
+        # Under the lock: a token change (reset_connections) between choosing the httpx client and
+        # storing the generated one would otherwise keep the old token's client in use.
+        with self._lock:
+            existing = self._generated.get(key)
+            if existing is not None:
+                return existing  # type: ignore[no-any-return]
+            generated = client_class(base_url=server.rstrip("/"))  # type: ignore[call-arg]
+            http = self._client_locked(server, trusted=True)
+            if self.mode == "sync":
+                assert isinstance(http, httpx.Client)
+                generated.set_httpx_client(http)
+            else:
+                assert isinstance(http, httpx.AsyncClient)
+                generated.set_async_httpx_client(http)
+            self._generated[key] = generated
+            return generated
 
     def external(self) -> ExternalHTTP:
         """Plain HTTP to hosts that are not CAVE servers: never carries the token."""
@@ -194,15 +203,18 @@ class Session:
     ) -> httpx.Client | httpx.AsyncClient:
         if trusted is None:
             trusted = self.is_cave_server(base_url)
-        key = (base_url.rstrip("/"), trusted)
         with self._lock:
-            if self._closed:
-                raise RuntimeError("this client has been closed")
-            client = self._clients.get(key)
-            if client is None:
-                client = self._new_client(key[0], trusted)
-                self._clients[key] = client
-            return client
+            return self._client_locked(base_url, trusted)
+
+    def _client_locked(self, base_url: str, trusted: bool) -> httpx.Client | httpx.AsyncClient:
+        key = (base_url.rstrip("/"), trusted)
+        if self._closed:
+            raise RuntimeError("this client has been closed")
+        client = self._clients.get(key)
+        if client is None:
+            client = self._new_client(key[0], trusted)
+            self._clients[key] = client
+        return client
 
     def _new_client(self, base_url: str, trusted: bool) -> httpx.Client | httpx.AsyncClient:
         token = self._token() if trusted else None

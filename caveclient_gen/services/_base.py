@@ -18,6 +18,7 @@ from .._core import display
 from .._http.parse import parsed
 from .._http.plan import M, Plan, SubClient, fetch, read
 from .._http.runtime import SyncRuntime
+from .._http.single_flight import MISSING, Flights, Missing
 from ..errors import (
     NeedsRequestError,
     NotFoundError,
@@ -54,6 +55,8 @@ class ServiceClient(SubClient[M]):
         self._fc: Any = None
         self._server_version: ServerVersion | None = None
         self._server_version_known = False
+        self._flights = Flights()
+        """Lazily fetched values of this sub-client, fetched by one thread at a time."""
 
     def __repr__(self) -> str:
         datastack = self._deployment.datastack_name
@@ -131,10 +134,17 @@ class ServiceClient(SubClient[M]):
 
     def _cached_server_version(self) -> Plan[ServerVersion | None]:
         """The server's version, asked once per sub-client (as `server_version`), then kept."""
-        if not self._server_version_known:
+
+        def stored() -> ServerVersion | Missing | None:
+            return self._server_version if self._server_version_known else MISSING
+
+        def fill() -> Plan[ServerVersion | None]:
             version = yield from self._server_version_plan()
-            self._server_version, self._server_version_known = version, True
-        return self._server_version
+            self._server_version = version
+            self._server_version_known = True  # after the version: readers check this first
+            return version
+
+        return (yield from self._flights.once("server_version", stored, fill))
 
     def _require_server_version(
         self, feature: str, *spans: tuple[tuple[int, ...], tuple[int, ...] | None]

@@ -31,6 +31,7 @@ from .._convert.values import as_resolution
 from .._http.cache import TTLCache
 from .._http.parse import parsed, parsed_list
 from .._http.plan import M, Plan, fetch, fetch_all, read
+from .._http.single_flight import MISSING
 from .._tables.answer_shape import ExpectedColumns, check_answer_columns
 from .._tables.exclusions import (
     RANDOM_SAMPLE_NO_WINDOWS,
@@ -137,20 +138,27 @@ class MaterializeBase(ServiceClient[M]):
         if explicit is not None:
             return explicit
         own = datastack == self._deployment.datastack_name
-        if own and self._core.version is not None:
-            chosen = int(self._core.version)
+        pinned, assigned = self._core.version, self._version  # each read once: setters may run
+        if own and pinned is not None:
+            chosen = int(pinned)
             yield from self._check_version(datastack, chosen)
-            if self._core.timestamp is None:
-                self._core.timestamp = yield from self._version_time(datastack, chosen)
+            yield from self._core.timestamp_of(chosen, lambda: self._version_time(datastack, chosen))
             return chosen
-        if own and self._version is not None:
-            yield from self._check_version(datastack, self._version)
-            return self._version
-        if datastack not in self._latest:
+        if own and assigned is not None:
+            yield from self._check_version(datastack, assigned)
+            return assigned
+
+        def fill_latest() -> Plan[int]:
             latest = yield from self._latest_version(datastack)
-            self._latest[datastack] = latest
             self._checked_versions.add((datastack, latest))
-        return self._latest[datastack]
+            self._latest[datastack] = latest
+            return latest
+
+        return (
+            yield from self._flights.once(
+                ("latest", datastack), lambda: self._latest.get(datastack, MISSING), fill_latest
+            )
+        )
 
     def _check_version(self, datastack: str, version: int) -> Plan[None]:
         if (datastack, version) in self._checked_versions:

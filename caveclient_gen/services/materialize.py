@@ -45,6 +45,7 @@ from .._convert.values import as_id_array
 from .._http.overloaded import overloaded
 from .._http.parse import parsed, parsed_list
 from .._http.plan import M, Plan, api_method, api_property, fetch, fetch_all, read, write
+from .._http.single_flight import MISSING
 from .._tables.exclusions import (
     RANDOM_SAMPLE_NO_WINDOWS,
     Batch,
@@ -254,10 +255,17 @@ class MaterializationClient(MaterializeBase[M]):
         datastack = self._datastack(None)
         version = yield from self._resolved_version(datastack, None)
         key = (datastack, version)
-        if key not in self._table_managers:
+
+        def fill() -> Plan[TableManager[M]]:
             metadata, schemas = yield from self._tables_and_schemas(datastack, version)
-            self._table_managers[key] = TableManager(self, metadata, schemas, version)
-        return self._table_managers[key]
+            manager = self._table_managers[key] = TableManager(self, metadata, schemas, version)
+            return manager
+
+        return (
+            yield from self._flights.once(
+                ("tables", key), lambda: self._table_managers.get(key, MISSING), fill
+            )
+        )
 
     @api_property
     def views(self) -> Plan[ViewManager[M]]:
@@ -273,7 +281,8 @@ class MaterializationClient(MaterializeBase[M]):
         datastack = self._datastack(None)
         version = yield from self._resolved_version(datastack, None)
         key = (datastack, version)
-        if key not in self._view_managers:
+
+        def fill() -> Plan[ViewManager[M]]:
             api = yield from self._api(datastack)
             views_response, schemas_response = yield from fetch_all(
                 [
@@ -301,8 +310,14 @@ class MaterializationClient(MaterializeBase[M]):
             schemas = cast(
                 dict[str, dict[str, ViewColumnType]], parsed(schemas_response, ViewSchemas).to_dict()
             )
-            self._view_managers[key] = ViewManager(self, views, schemas, version)
-        return self._view_managers[key]
+            manager = self._view_managers[key] = ViewManager(self, views, schemas, version)
+            return manager
+
+        return (
+            yield from self._flights.once(
+                ("views", key), lambda: self._view_managers.get(key, MISSING), fill
+            )
+        )
 
     # ------------------------------------------------------------ versions
 

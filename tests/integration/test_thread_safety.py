@@ -1,0 +1,296 @@
+"""One CAVEclient shared by threads: the same answers as serial calls, each cached lookup sent once,
+no exception from a race, no connection left open; an AsyncCAVEclient refuses a second event loop.
+
+The shared client is new when the threads start (released together by a barrier), so they race
+through every lazy path at once: the datastack's record, the token, the sub-clients, the latest
+version, the servers' versions and the feature checks that read them, the table manager, the pool.
+LocalCAVE runs on a port (a real connection pool) and answers each request after a short delay,
+which keeps the first lookups in flight while the other threads ask for them too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from caveclient_gen import AsyncCAVEclient, CAVEclient
+from caveclient_gen.testing import LocalCAVE
+from caveclient_gen.testing.chunkedgraph.segmentation.graph import SegmentationGraph
+
+WORKERS = 8
+ROUNDS = 3
+NUCLEI = "nucleus_detection_v0"
+
+
+@pytest.fixture(scope="module")
+def cave() -> Iterator[LocalCAVE]:
+    cave = LocalCAVE(seed=3, latency=0.02).start()
+    try:
+        yield cave
+    finally:
+        cave.stop()
+
+
+def new_client(cave: LocalCAVE, **options: Any) -> CAVEclient:
+    options.setdefault("auth_token", cave.token)
+    return CAVEclient(
+        cave.datastack,
+        server_address=cave.url,
+        write_server_cache=False,
+        pool_maxsize=4,  # fewer connections than threads: requests also wait for the pool
+        **options,
+    )
+
+
+def supervoxels(cave: LocalCAVE) -> np.ndarray:
+    graph = cave.deployment.component(SegmentationGraph)
+    _, found = graph.sample_points(np.random.default_rng(5), 60)
+    return found[found != 0]
+
+
+def mixed_calls(client: CAVEclient, ids: np.ndarray) -> dict[str, Callable[[], Any]]:
+    """Calls through every lazily initialised part of a client, each with a comparable answer."""
+    return {
+        "local_server": lambda: client.info.get_datastack_info()["local_server"],
+        "version": lambda: int(client.materialize.version),
+        "materialize_server": lambda: str(client.materialize.server_version),
+        "chunkedgraph_server": lambda: str(client.chunkedgraph.server_version),
+        "table_names": lambda: list(client.materialize.tables.table_names),
+        "roots": lambda: client.chunkedgraph.get_roots(ids).tolist(),
+        # `latest=True` passes the server-version gate; the times themselves depend on "now".
+        "gated": lambda: len(
+            client.chunkedgraph.get_root_timestamps(client.chunkedgraph.get_roots(ids[:3]), latest=True)
+        ),
+        "query": lambda: sorted(
+            client.materialize.query_table(NUCLEI, filter_in_dict={"id": list(range(60))})["id"].tolist()
+        ),
+        "builder": lambda: sorted(
+            client.materialize.tables[NUCLEI](id=[1, 2, 3, 4]).query()["id"].tolist()
+        ),
+        "all_rows": lambda: sorted(client.materialize.query_table(NUCLEI, all_rows=True)["id"].tolist()),
+    }
+
+
+def run_together(
+    client: CAVEclient, ids: np.ndarray, workers: int = WORKERS, rounds: int = ROUNDS
+) -> list[dict[str, Any]]:
+    """Every worker runs every call `rounds` times, from a different first call, released at once."""
+    barrier = threading.Barrier(workers)
+
+    def worker(index: int) -> dict[str, Any]:
+        calls = list(mixed_calls(client, ids).items())
+        order = calls[index % len(calls) :] + calls[: index % len(calls)]
+        answers: dict[str, Any] = {}
+        barrier.wait()
+        for _ in range(rounds):
+            for name, call in order:
+                answer = call()
+                assert answers.setdefault(name, answer) == answer, name
+        return answers
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(worker, range(workers)))  # re-raises any worker's exception
+
+
+def test_a_shared_client_answers_as_serial_calls_do(cave: LocalCAVE) -> None:
+    ids = supervoxels(cave)
+    with new_client(cave) as serial:
+        expected = {name: call() for name, call in mixed_calls(serial, ids).items()}
+    with new_client(cave) as shared:
+        answers = run_together(shared, ids)
+    for answer in answers:
+        assert answer == expected
+
+
+def test_cached_lookups_are_sent_once_however_many_threads_ask(cave: LocalCAVE) -> None:
+    """The datastack's record, the latest version, each server's version and the table manager are
+    filled by one thread while the others wait for it: exactly one request each. Lookups cached
+    without that (a table's metadata, a schema) are bounded by one per thread that asked before the
+    first answer arrived."""
+    ids = supervoxels(cave)
+    datastack = cave.datastack
+    with new_client(cave) as shared:
+        cave.deployment.request_log.clear()
+        run_together(shared, ids)
+        sent = Counter(cave.requests)
+        version = int(shared.materialize.version)
+    once = [
+        ("GET", f"/info/api/v2/datastack/full/{datastack}"),
+        ("GET", f"/materialize/api/v3/datastack/{datastack}/versions"),
+        ("GET", "/materialize/version"),
+        ("GET", "/segmentation/api/version"),
+        ("GET", f"/materialize/api/v3/datastack/{datastack}/version/{version}/tables/metadata"),
+    ]
+    assert {request: sent[request] for request in once} == dict.fromkeys(once, 1)
+    table_metadata = (
+        "GET",
+        f"/materialize/api/v3/datastack/{datastack}/version/{version}/table/{NUCLEI}/metadata",
+    )
+    assert sent[table_metadata] <= WORKERS
+
+
+def test_a_pinned_client_fetches_its_version_time_once(cave: LocalCAVE) -> None:
+    ids = supervoxels(cave)
+    with new_client(cave) as latest:
+        older = min(latest.materialize.get_versions())
+        expected_time = latest.materialize.get_timestamp(older)
+        expected_roots = latest.chunkedgraph.get_roots(ids, timestamp=expected_time).tolist()
+    with new_client(cave, version=older) as pinned:
+        cave.deployment.request_log.clear()
+        barrier = threading.Barrier(WORKERS)
+
+        def worker(index: int) -> tuple[Any, list[int]]:
+            barrier.wait()
+            if index % 2:  # half ask for the time first, half make the call that needs it first
+                moment = pinned.timestamp
+                roots = pinned.chunkedgraph.get_roots(ids).tolist()
+            else:
+                roots = pinned.chunkedgraph.get_roots(ids).tolist()
+                moment = pinned.timestamp
+            return moment, roots
+
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            answers = list(pool.map(worker, range(WORKERS)))
+        sent = Counter(cave.requests)
+    assert answers == [(expected_time, expected_roots)] * WORKERS
+    version_record = ("GET", f"/materialize/api/v3/datastack/{cave.datastack}/version/{older}")
+    assert sent[version_record] == 1
+
+
+def test_connections_stay_within_the_pool_and_close_with_the_client(cave: LocalCAVE) -> None:
+    ids = supervoxels(cave)
+    shared = new_client(cave)
+    run_together(shared, ids, rounds=1)
+    network = shared._core.session._transport
+    pool = getattr(network, "network", network)._pool  # type: ignore[union-attr]
+    assert 0 < len(pool.connections) <= 4
+    shared.close()
+    assert pool.connections == []
+
+
+def test_a_token_change_reaches_generated_clients_made_meanwhile(cave: LocalCAVE) -> None:
+    """A generated client being made while the token changes must not keep the old token."""
+    client = new_client(cave, auth_token="old-token-0000")
+    session = client._core.session
+    session.add_cave_server(cave.url)
+    making = threading.Event()
+    may_finish = threading.Event()
+
+    class SlowGenerated:
+        blocking = True
+
+        def __init__(self, base_url: str) -> None:
+            if SlowGenerated.blocking:
+                making.set()
+                may_finish.wait()
+
+        def set_httpx_client(self, client: httpx.Client) -> None:
+            self.http = client
+
+        def set_async_httpx_client(self, client: httpx.AsyncClient) -> None:
+            raise AssertionError("a sync client")
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        made = pool.submit(session.api, SlowGenerated, cave.url)
+        making.wait()
+        changed = pool.submit(client._core.set_token, "new-token-0000", "a test")
+        # The change may finish first (nothing serialises it with the making) or wait for it.
+        with contextlib.suppress(TimeoutError):
+            changed.result(timeout=0.5)
+        may_finish.set()
+        made.result()
+        changed.result()
+    SlowGenerated.blocking = False
+    current = session.api(SlowGenerated, cave.url)
+    assert current.http.headers["Authorization"] == "Bearer new-token-0000"
+    client.close()
+
+
+# ------------------------------------------------------------ the async client
+
+
+def test_an_async_client_refuses_a_second_event_loop(cave: LocalCAVE) -> None:
+    client = AsyncCAVEclient(
+        cave.datastack, server_address=cave.url, auth_token=cave.token, write_server_cache=False
+    )
+
+    async def versions() -> list[int]:
+        return await client.materialize.get_versions()
+
+    loop = asyncio.new_event_loop()
+    try:
+        first = loop.run_until_complete(versions())
+        with pytest.raises(RuntimeError, match="one AsyncCAVEclient per event loop"):
+            asyncio.run(versions())  # a second loop, in this thread
+        answers: list[BaseException | list[int]] = []
+
+        def in_another_thread() -> None:
+            try:
+                answers.append(asyncio.run(versions()))
+            except RuntimeError as error:
+                answers.append(error)
+
+        thread = threading.Thread(target=in_another_thread)
+        thread.start()
+        thread.join()
+        assert isinstance(answers[0], RuntimeError)
+        assert loop.run_until_complete(versions()) == first  # its own loop still works
+        loop.run_until_complete(client.aclose())
+    finally:
+        loop.close()
+
+
+def test_an_async_client_shared_by_tasks_of_one_loop(cave: LocalCAVE) -> None:
+    ids = supervoxels(cave)
+
+    async def main() -> list[Any]:
+        async with AsyncCAVEclient(
+            cave.datastack, server_address=cave.url, auth_token=cave.token, write_server_cache=False
+        ) as client:
+
+            async def calls() -> Any:
+                record = await client.info.get_datastack_info()
+                roots = await client.chunkedgraph.get_roots(ids)
+                version = await client.materialize.version
+                return record["local_server"], roots.tolist(), int(version)
+
+            return await asyncio.gather(*(calls() for _ in range(WORKERS)))
+
+    with new_client(cave) as serial:
+        expected = (
+            serial.info.get_datastack_info()["local_server"],
+            serial.chunkedgraph.get_roots(ids).tolist(),
+            int(serial.materialize.version),
+        )
+    assert asyncio.run(main()) == [expected] * WORKERS
+
+
+def test_clients_made_together_all_record_their_server(isolated_home: Path) -> None:
+    """Each client given a server records it in the datastack map shared with caveclient; made in
+    threads at once, none of the records may be lost or the file left half-written."""
+    count = 16
+    barrier = threading.Barrier(count)
+
+    def record(index: int) -> str:
+        client = CAVEclient(f"stack_{index}", server_address=f"http://127.0.0.1:{40000 + index}")
+        barrier.wait()
+        return client.server_address  # resolving the server writes the map
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        list(pool.map(record, range(count)))
+    map_file = isolated_home / ".cloudvolume" / "secrets" / "cave_datastack_to_server_map.json"
+    assert json.loads(map_file.read_text()) == {
+        f"stack_{index}": f"http://127.0.0.1:{40000 + index}" for index in range(count)
+    }
+    assert [path.name for path in map_file.parent.iterdir()] == [map_file.name]  # no temporary left
