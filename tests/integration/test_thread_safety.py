@@ -191,12 +191,13 @@ def test_a_token_change_reaches_generated_clients_made_meanwhile(cave: LocalCAVE
         blocking = True
 
         def __init__(self, base_url: str) -> None:
+            self.base_url = base_url
+
+        def set_httpx_client(self, client: httpx.Client) -> None:
+            self.http = client  # chosen with the old token
             if SlowGenerated.blocking:
                 making.set()
                 may_finish.wait()
-
-        def set_httpx_client(self, client: httpx.Client) -> None:
-            self.http = client
 
         def set_async_httpx_client(self, client: httpx.AsyncClient) -> None:
             raise AssertionError("a sync client")
