@@ -168,6 +168,26 @@ def test_a_pinned_client_fetches_its_version_time_once(cave: LocalCAVE) -> None:
     assert sent[version_record] == 1
 
 
+def test_a_version_pinned_during_the_time_lookup_keeps_its_own_time(cave: LocalCAVE) -> None:
+    """The time fetched for the version pinned before is never kept as the time of the new one."""
+    with new_client(cave) as latest:
+        older, newer = sorted(latest.materialize.get_versions())[:2]
+        times = {v: latest.materialize.get_timestamp(v) for v in (older, newer)}
+    with new_client(cave, version=older) as client:
+        lookup = client._core._version_timestamp
+
+        def pinning_meanwhile(core: Any, version: int) -> Any:
+            moment = yield from lookup(core, version)
+            client.version = newer  # as another thread would, while this lookup was in flight
+            return moment
+
+        client._core._version_timestamp = pinning_meanwhile
+        assert client.timestamp == times[older]  # the version this call started with
+        client._core._version_timestamp = lookup
+        assert client.version == newer
+        assert client.timestamp == times[newer]
+
+
 def test_connections_stay_within_the_pool_and_close_with_the_client(cave: LocalCAVE) -> None:
     ids = supervoxels(cave)
     shared = new_client(cave)
