@@ -4,12 +4,13 @@ configured sub-client per service. Construction does no I/O; sub-clients are bui
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import cached_property
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 
 import httpx
 
@@ -24,6 +25,7 @@ from .errors import InvalidInputError
 A = TypeVar("A")
 S = TypeVar("S", bound="ServiceClient[Any]")
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 if TYPE_CHECKING:
     from .services._base import ServiceClient
@@ -44,6 +46,31 @@ def _version_timestamp(core: ClientCore, version: int) -> Plan[datetime]:
 
     materialize: MaterializationClient[Any] = MaterializationClient(core)
     return MaterializationClient.get_timestamp.plan(materialize, version)
+
+
+class _sub_client(cached_property[T_co]):  # noqa: N801 - used as a decorator, named like one
+    """A sub-client built once per client, also when threads ask for it at once.
+
+    functools.cached_property stopped locking in Python 3.12: two threads could each build one, and
+    what one of them set on its own (a `desired_resolution`, a version) would be lost. Building one
+    makes no request, so the lock is held only for an instant.
+    """
+
+    def __init__(self, build: Callable[[Any], T_co]) -> None:
+        super().__init__(build)
+        self._building = threading.Lock()
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None) -> Self: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> T_co: ...
+
+    def __get__(self, instance: object | None, owner: type[Any] | None = None) -> Any:
+        if instance is None:
+            return self
+        with self._building:
+            return super().__get__(instance, owner)
 
 
 def _concurrency(asked: int | None, pool_size: int) -> int:
@@ -112,7 +139,7 @@ class _ClientBase(Generic[M]):
         sub_client._fc = self
         return sub_client
 
-    @cached_property
+    @_sub_client
     def auth(self) -> AuthClient[M]:
         """The ``AuthClient`` of this client: tokens and the auth service (users, groups, your tokens).
 
@@ -123,7 +150,7 @@ class _ClientBase(Generic[M]):
 
         return self._attach(AuthClient(self._core))
 
-    @cached_property
+    @_sub_client
     def info(self) -> InfoServiceClient[M]:
         """The ``InfoServiceClient`` of this client: the info service: datastacks, aligned volumes,
         servers and data sources.
@@ -135,7 +162,7 @@ class _ClientBase(Generic[M]):
 
         return self._attach(InfoServiceClient(self._core))
 
-    @cached_property
+    @_sub_client
     def state(self) -> JSONService[M]:
         """The ``JSONService`` of this client: the JSON state service: Neuroglancer states and links.
 
@@ -146,7 +173,7 @@ class _ClientBase(Generic[M]):
 
         return self._attach(JSONService(self._core))
 
-    @cached_property
+    @_sub_client
     def schema(self) -> SchemaClient[M]:
         """The ``SchemaClient`` of this client: the schema service: annotation schemas.
 
@@ -157,7 +184,7 @@ class _ClientBase(Generic[M]):
 
         return self._attach(SchemaClient(self._core))
 
-    @cached_property
+    @_sub_client
     def chunkedgraph(self) -> ChunkedGraphClient[M]:
         """The ``ChunkedGraphClient`` of this client: the chunkedgraph: root ids, leaves, edits and their
         history.
@@ -169,7 +196,7 @@ class _ClientBase(Generic[M]):
 
         return self._attach(ChunkedGraphClient(self._core))
 
-    @cached_property
+    @_sub_client
     def materialize(self) -> MaterializationClient[M]:
         """The ``MaterializationClient`` of this client: materialization: versions, table and view
         queries, live queries.
@@ -181,7 +208,7 @@ class _ClientBase(Generic[M]):
 
         return self._attach(MaterializationClient(self._core))
 
-    @cached_property
+    @_sub_client
     def annotation(self) -> AnnotationClient[M]:
         """The ``AnnotationClient`` of this client: the annotation engine: create tables, write and read
         rows.
@@ -193,7 +220,7 @@ class _ClientBase(Generic[M]):
 
         return self._attach(AnnotationClient(self._core))
 
-    @cached_property
+    @_sub_client
     def l2cache(self) -> L2CacheClient[M]:
         """The ``L2CacheClient`` of this client: the level-2 cache: features of level-2 nodes.
 
@@ -204,7 +231,7 @@ class _ClientBase(Generic[M]):
 
         return self._attach(L2CacheClient(self._core))
 
-    @cached_property
+    @_sub_client
     def skeleton(self) -> SkeletonClient[M]:
         """The ``SkeletonClient`` of this client: the skeleton service.
 

@@ -188,6 +188,25 @@ def test_a_version_pinned_during_the_time_lookup_keeps_its_own_time(cave: LocalC
         assert client.timestamp == times[newer]
 
 
+def test_threads_asking_at_once_get_the_same_sub_clients(cave: LocalCAVE) -> None:
+    """(functools.cached_property locks only up to Python 3.11: on later ones this can fail.)"""
+    names = ["auth", "info", "state", "schema", "chunkedgraph", "materialize", "annotation", "l2cache"]
+    for _ in range(20):
+        client = new_client(cave)
+        barrier = threading.Barrier(WORKERS)
+
+        def sub_clients(
+            _: int, client: CAVEclient = client, barrier: threading.Barrier = barrier
+        ) -> list[int]:
+            barrier.wait()
+            return [id(getattr(client, name)) for name in names]
+
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            seen = list(pool.map(sub_clients, range(WORKERS)))
+        assert seen == [[id(getattr(client, name)) for name in names]] * WORKERS
+        client.close()
+
+
 def test_connections_stay_within_the_pool_and_close_with_the_client(cave: LocalCAVE) -> None:
     ids = supervoxels(cave)
     shared = new_client(cave)
