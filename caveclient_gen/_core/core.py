@@ -111,7 +111,7 @@ class ClientCore:
         """
         version = self.version
         if version is None:
-            return None
+            return self.timestamp  # None, unless set on the core directly
         return (yield from self.timestamp_of(version, lambda: self._version_timestamp(self, version)))
 
     def timestamp_of(self, version: int, fetch: Callable[[], Plan[datetime]]) -> Plan[datetime]:
