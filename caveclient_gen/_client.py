@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import cached_property
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 import httpx
 
@@ -25,7 +25,6 @@ from .errors import InvalidInputError
 A = TypeVar("A")
 S = TypeVar("S", bound="ServiceClient[Any]")
 T = TypeVar("T")
-T_co = TypeVar("T_co", covariant=True)
 
 if TYPE_CHECKING:
     from .services._base import ServiceClient
@@ -48,29 +47,7 @@ def _version_timestamp(core: ClientCore, version: int) -> Plan[datetime]:
     return MaterializationClient.get_timestamp.plan(materialize, version)
 
 
-class _sub_client(cached_property[T_co]):  # noqa: N801 - used as a decorator, named like one
-    """A sub-client built once per client, also when threads ask for it at once.
-
-    functools.cached_property stopped locking in Python 3.12: two threads could each build one, and
-    what one of them set on its own (a `desired_resolution`, a version) would be lost. Building one
-    makes no request, so the lock is held only for an instant.
-    """
-
-    def __init__(self, build: Callable[[Any], T_co]) -> None:
-        super().__init__(build)
-        self._building = threading.Lock()
-
-    @overload
-    def __get__(self, instance: None, owner: type[Any] | None = None) -> Self: ...
-
-    @overload
-    def __get__(self, instance: object, owner: type[Any] | None = None) -> T_co: ...
-
-    def __get__(self, instance: object | None, owner: type[Any] | None = None) -> Any:
-        if instance is None:
-            return self
-        with self._building:
-            return super().__get__(instance, owner)
+_ATTACHING = threading.Lock()
 
 
 def _concurrency(asked: int | None, pool_size: int) -> int:
@@ -136,10 +113,16 @@ class _ClientBase(Generic[M]):
         return info._now(InfoServiceClient.local_server.plan(info), "local_server")
 
     def _attach(self, sub_client: S) -> S:
-        sub_client._fc = self
-        return sub_client
+        """The client's one sub-client of this kind: `sub_client`, unless another thread asking at
+        the same moment attached its own first (functools.cached_property stopped locking in
+        Python 3.12, and what one thread set on a second sub-client would be lost)."""
+        with _ATTACHING:
+            attached: dict[type[Any], Any] = self.__dict__.setdefault("_attached_sub_clients", {})
+            kept: S = attached.setdefault(type(sub_client), sub_client)
+            kept._fc = self
+        return kept
 
-    @_sub_client
+    @cached_property
     def auth(self) -> AuthClient[M]:
         """The ``AuthClient`` of this client: tokens and the auth service (users, groups, your tokens).
 
@@ -150,7 +133,7 @@ class _ClientBase(Generic[M]):
 
         return self._attach(AuthClient(self._core))
 
-    @_sub_client
+    @cached_property
     def info(self) -> InfoServiceClient[M]:
         """The ``InfoServiceClient`` of this client: the info service: datastacks, aligned volumes,
         servers and data sources.
@@ -162,7 +145,7 @@ class _ClientBase(Generic[M]):
 
         return self._attach(InfoServiceClient(self._core))
 
-    @_sub_client
+    @cached_property
     def state(self) -> JSONService[M]:
         """The ``JSONService`` of this client: the JSON state service: Neuroglancer states and links.
 
@@ -173,7 +156,7 @@ class _ClientBase(Generic[M]):
 
         return self._attach(JSONService(self._core))
 
-    @_sub_client
+    @cached_property
     def schema(self) -> SchemaClient[M]:
         """The ``SchemaClient`` of this client: the schema service: annotation schemas.
 
@@ -184,7 +167,7 @@ class _ClientBase(Generic[M]):
 
         return self._attach(SchemaClient(self._core))
 
-    @_sub_client
+    @cached_property
     def chunkedgraph(self) -> ChunkedGraphClient[M]:
         """The ``ChunkedGraphClient`` of this client: the chunkedgraph: root ids, leaves, edits and their
         history.
@@ -196,7 +179,7 @@ class _ClientBase(Generic[M]):
 
         return self._attach(ChunkedGraphClient(self._core))
 
-    @_sub_client
+    @cached_property
     def materialize(self) -> MaterializationClient[M]:
         """The ``MaterializationClient`` of this client: materialization: versions, table and view
         queries, live queries.
@@ -208,7 +191,7 @@ class _ClientBase(Generic[M]):
 
         return self._attach(MaterializationClient(self._core))
 
-    @_sub_client
+    @cached_property
     def annotation(self) -> AnnotationClient[M]:
         """The ``AnnotationClient`` of this client: the annotation engine: create tables, write and read
         rows.
@@ -220,7 +203,7 @@ class _ClientBase(Generic[M]):
 
         return self._attach(AnnotationClient(self._core))
 
-    @_sub_client
+    @cached_property
     def l2cache(self) -> L2CacheClient[M]:
         """The ``L2CacheClient`` of this client: the level-2 cache: features of level-2 nodes.
 
@@ -231,7 +214,7 @@ class _ClientBase(Generic[M]):
 
         return self._attach(L2CacheClient(self._core))
 
-    @_sub_client
+    @cached_property
     def skeleton(self) -> SkeletonClient[M]:
         """The ``SkeletonClient`` of this client: the skeleton service.
 

@@ -189,7 +189,7 @@ def test_a_version_pinned_during_the_time_lookup_keeps_its_own_time(cave: LocalC
 
 
 def test_threads_asking_at_once_get_the_same_sub_clients(cave: LocalCAVE) -> None:
-    """(functools.cached_property locks only up to Python 3.11: on later ones this can fail.)"""
+    """functools.cached_property locks only up to Python 3.11; `_attach` keeps this true after."""
     names = ["auth", "info", "state", "schema", "chunkedgraph", "materialize", "annotation", "l2cache"]
     for _ in range(20):
         client = new_client(cave)
@@ -205,6 +205,18 @@ def test_threads_asking_at_once_get_the_same_sub_clients(cave: LocalCAVE) -> Non
             seen = list(pool.map(sub_clients, range(WORKERS)))
         assert seen == [[id(getattr(client, name)) for name in names]] * WORKERS
         client.close()
+
+
+def test_a_sub_client_built_by_a_second_thread_gives_way_to_the_first(cave: LocalCAVE) -> None:
+    """What two threads building one sub-client at once do on Python 3.12 and later, where
+    cached_property no longer makes the second wait: both get the first one attached."""
+    from caveclient_gen.services.materialize import MaterializationClient
+
+    with new_client(cave) as client:
+        first = client._attach(MaterializationClient(client._core))
+        second = client._attach(MaterializationClient(client._core))
+        assert second is first
+        assert client.materialize is first
 
 
 def test_connections_stay_within_the_pool_and_close_with_the_client(cave: LocalCAVE) -> None:
