@@ -247,10 +247,15 @@ class Deployment:
 
     def stored_records(self) -> dict[str, DatastackRecord]:
         """The datastack records fetched so far (default image source), by datastack name."""
-        return {name: record for (name, mirror), record in self._records.items() if mirror is None}
+        return {name: record for (name, mirror), record in self._stored() if mirror is None}
 
     def stored_datastacks(self) -> list[str]:
-        return sorted({name for name, _ in self._records})
+        return sorted({name for (name, _), _record in self._stored()})
+
+    def _stored(self) -> list[tuple[tuple[str, str | None], DatastackRecord]]:
+        # One step (list() of a dict's items runs without a thread switch), so a record stored by
+        # another thread meanwhile cannot end the iteration with "dictionary changed size".
+        return list(self._records.items())
 
     def local_server(self, datastack_name: str | None = None) -> Plan[str]:
         record = yield from self.datastack_info(datastack_name)

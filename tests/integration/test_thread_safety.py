@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -346,3 +347,38 @@ def test_clients_made_together_all_record_their_server(isolated_home: Path) -> N
         f"stack_{index}": f"http://127.0.0.1:{40000 + index}" for index in range(count)
     }
     assert [path.name for path in map_file.parent.iterdir()] == [map_file.name]  # no temporary left
+
+
+def test_stored_records_can_be_listed_while_another_thread_stores_one() -> None:
+    client = CAVEclient("stack", server_address="http://127.0.0.1:9", write_server_cache=False)
+    deployment = client._core.deployment
+    for index in range(2000):
+        deployment._records[(f"stack_{index}", None)] = {}
+    stored_all = threading.Event()
+    failures: list[BaseException] = []
+
+    def store() -> None:
+        for index in range(20000):  # as records of image mirrors fetched by other threads
+            deployment._records[(f"stack_{index}", "mirror")] = {}
+        stored_all.set()
+
+    def list_stored() -> None:
+        while not stored_all.is_set():
+            try:
+                deployment.stored_records()
+                deployment.stored_datastacks()
+            except RuntimeError as failure:
+                failures.append(failure)
+                return
+
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=list_stored), threading.Thread(target=store)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch_interval)
+    assert failures == []
