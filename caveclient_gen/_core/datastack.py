@@ -119,16 +119,18 @@ class Deployment:
             self._records[(name, None)] = record
         self._global_server: str | None = None
         self._lock = threading.Lock()
+        self._records_lock = threading.Lock()
         self._flights = Flights()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        del state["_lock"], state["_flights"]
+        del state["_lock"], state["_records_lock"], state["_flights"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+        self._records_lock = threading.Lock()
         self._flights = Flights()
 
     @property
@@ -216,7 +218,7 @@ class Deployment:
             visible = yield from self._visible_datastacks()
             raise _unknown_datastack(missing, name, visible, self.global_server) from missing
         record = parsed(response, DatastackInfo).to_dict()
-        self._records[(name, image_mirror)] = record
+        self._store_record((name, image_mirror), record)
         local = record.get("local_server")
         if isinstance(local, str) and local:
             self._session.add_cave_server(local)
@@ -253,9 +255,12 @@ class Deployment:
         return sorted({name for (name, _), _record in self._stored()})
 
     def _stored(self) -> list[tuple[tuple[str, str | None], DatastackRecord]]:
-        # One step (list() of a dict's items runs without a thread switch), so a record stored by
-        # another thread meanwhile cannot end the iteration with "dictionary changed size".
-        return list(self._records.items())
+        with self._records_lock:  # a record stored meanwhile would end the iteration
+            return list(self._records.items())
+
+    def _store_record(self, key: tuple[str, str | None], record: DatastackRecord) -> None:
+        with self._records_lock:
+            self._records[key] = record
 
     def local_server(self, datastack_name: str | None = None) -> Plan[str]:
         record = yield from self.datastack_info(datastack_name)

@@ -169,6 +169,32 @@ def test_a_pinned_client_fetches_its_version_time_once(cave: LocalCAVE) -> None:
     assert sent[version_record] == 1
 
 
+def test_writes_from_threads_of_a_new_client_each_happen_once(cave: LocalCAVE) -> None:
+    with new_client(cave) as setup:
+        table = setup.annotation.create_table(
+            "thread_tags", "bound_tag", "rows posted by threads", voxel_resolution=[4, 4, 40]
+        )
+    barrier = threading.Barrier(WORKERS)
+    with new_client(cave) as shared:
+
+        def post(index: int) -> list[int]:
+            barrier.wait()
+            ids: list[int] = []
+            for round_ in range(ROUNDS):
+                row = {"pt": {"position": [index + 1, round_ + 1, 1]}, "tag": f"{index}-{round_}"}
+                ids += [int(i) for i in shared.annotation.post_annotation(table, [row])]
+            return ids
+
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            posted = [i for ids in pool.map(post, range(WORKERS)) for i in ids]
+        assert len(set(posted)) == len(posted) == WORKERS * ROUNDS
+        assert shared.annotation.get_annotation_count(table) == WORKERS * ROUNDS
+        rows = shared.annotation.get_annotation(table, posted)
+    assert sorted(row["tag"] for row in rows) == sorted(
+        f"{i}-{r}" for i in range(WORKERS) for r in range(ROUNDS)
+    )
+
+
 def test_a_version_pinned_during_the_time_lookup_keeps_its_own_time(cave: LocalCAVE) -> None:
     """The time fetched for the version pinned before is never kept as the time of the new one."""
     with new_client(cave) as latest:
@@ -359,7 +385,7 @@ def test_stored_records_can_be_listed_while_another_thread_stores_one() -> None:
 
     def store() -> None:
         for index in range(20000):  # as records of image mirrors fetched by other threads
-            deployment._records[(f"stack_{index}", "mirror")] = {}
+            deployment._store_record((f"stack_{index}", "mirror"), {})
         stored_all.set()
 
     def list_stored() -> None:
