@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -167,7 +166,8 @@ class AsyncRuntime:
         self._orphans: set[asyncio.Task[Any]] = set()
         self._pool_size = pool_size
         self._slots: asyncio.Semaphore | None = None
-        self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The event loop of the first call (kept even once closed: the connections were its)."""
         self._loop_lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -194,10 +194,9 @@ class AsyncRuntime:
 
         loop = asyncio.get_running_loop()
         with self._loop_lock:
-            bound = self._loop() if self._loop is not None else None
-            if bound is None:
-                self._loop = weakref.ref(loop)
-                return
+            if self._loop is None:
+                self._loop = loop
+            bound = self._loop
         if bound is not loop:
             raise RuntimeError(
                 "this AsyncCAVEclient is used by another event loop than the one it was first "
