@@ -43,11 +43,15 @@ def test_start_and_stop_without_with_and_restart() -> None:
 
 def test_stop_is_prompt_with_an_open_keep_alive_connection() -> None:
     cave = LocalCAVE().start()
+    server = cave._server
+    assert server is not None
     with httpx.Client(timeout=5) as keep_alive:
         keep_alive.get(f"{cave.url}/schema/versions")
-        started = time.monotonic()
         cave.stop()
-        assert time.monotonic() - started < 3
+        # Prompt: the server ended on its own, not forced out after waiting for the connection (a
+        # measured duration would depend on the machine's speed).
+        assert not server.force_exit
+        assert not cave.running
 
 
 def test_port_in_use_is_reported() -> None:
