@@ -814,13 +814,20 @@ def error_record(error: BaseException) -> dict[str, Any]:
     }
 
 
+def bound_call(
+    client: Any, case: dict[str, Any]
+) -> tuple[Callable[..., Any], list[Any], dict[str, Any]]:
+    """The method `case["call"]` ("service.method") names on `client`, and the case's arguments
+    decoded (new objects on every call)."""
+    service, method = case["call"].split(".")
+    function = getattr(getattr(client, service), method)
+    return function, decoded(case.get("args", [])), decoded(case.get("kwargs", {}))
+
+
 def run_case(client: Any, case: dict[str, Any]) -> dict[str, Any]:
     """One differential case: `case["call"]` ("service.method") with its decoded arguments, its
     result encoded, or the exception it raised."""
-    service, method = case["call"].split(".")
-    function = getattr(getattr(client, service), method)
-    args = decoded(case.get("args", []))
-    kwargs = decoded(case.get("kwargs", {}))
+    function, args, kwargs = bound_call(client, case)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
