@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import numpy as np
@@ -205,21 +206,37 @@ def short(value: Any) -> str:
     return text if len(text) < 160 else text[:157] + "..."
 
 
-EPOCH_SECONDS = re.compile(r"\b1\d{9}(?:\.\d+)?\b")
-"""A moment as seconds since 1970 in text (e.g. the `timestamp=` of a URL in an error message)."""
+MOMENTS_IN_TEXT = re.compile(
+    r"(?P<epoch>\b1\d{9}(?:\.\d+)?\b)"
+    r"|(?P<iso>\b\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d\d:\d\d|Z)?)"
+    r"|(?P<http>\b\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT\b)"
+)
+"""A moment in text: seconds since 1970 (the `timestamp=` of a URL in an error message), ISO 8601
+(naive: UTC), an HTTP date."""
+
+
+def moment_in_text(found: re.Match[str]) -> datetime:
+    text = found.group()
+    if found.group("epoch"):
+        return datetime.fromtimestamp(float(text), UTC)
+    if found.group("http"):
+        return parsedate_to_datetime(text)
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def settled_now(outcome: dict[str, Any], start: datetime, end: datetime) -> dict[str, Any]:
-    """Times from the test's run (root timestamps asked with latest=True are "now", and the
-    moments in URLs of error messages) as a marker: the two clients ask at different moments."""
+    """Times from the test's run (root timestamps asked with latest=True are "now"; moments in
+    text: URLs and messages of errors, tokens' last use, exports' manifests) as a marker: the
+    two clients ask at different moments."""
 
     def settle_text(found: re.Match[str]) -> str:
-        moment = datetime.fromtimestamp(float(found.group()), UTC)
-        return "<during the test>" if start <= moment <= end else found.group()
+        during = start.replace(microsecond=0) <= moment_in_text(found) <= end  # HTTP dates: seconds
+        return "<during the test>" if during else found.group()
 
     def settle(value: Any) -> Any:
         if isinstance(value, str):
-            return EPOCH_SECONDS.sub(settle_text, value)
+            return MOMENTS_IN_TEXT.sub(settle_text, value)
         if isinstance(value, dict):
             if "$datetime" in value and start <= datetime.fromisoformat(value["$datetime"]) <= end:
                 return {"$datetime": "<during the test>", "tz": value["tz"]}

@@ -15,7 +15,7 @@ import asyncio
 import contextvars
 import json
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,10 +26,14 @@ import pytest
 
 import caveclient_gen
 from caveclient_gen import AsyncCAVEclient, CAVEclient
+from caveclient_gen.export import TableExport
 from caveclient_gen.testing import LocalCAVE
+from caveclient_gen.testing.chunkedgraph.segmentation.graph import SegmentationGraph
+from caveclient_gen.testing.materialize.settings import MaterializationSettings
+from caveclient_gen.testing.skeleton.store import SkeletonStore
 
-from .caveclient_driver import bound_call, encoded, error_record
-from .differential_cases import World, build_cases
+from .caveclient_driver import bound_call, decoded, encoded, error_record
+from .differential_cases import NUCLEI, REFERENCE, SYNAPSES, VIEW, World, build_cases, case_id
 from .differential_support import EXACT, pick_world, same_json, settled_now, short
 
 BATCH = 8
@@ -78,15 +82,21 @@ def warnings_by_call() -> Iterator[list[dict[str, str]]]:
         yield stray
 
 
+def unchanged(value: Any) -> Any:
+    return value
+
+
 @dataclass(frozen=True)
 class Call:
-    """One call made on both clients: `run` makes it on a client (awaitable on the async one) and
-    `comparable` turns its result into what is compared (before encoding)."""
+    """One call made on both clients: `run` makes it on a CAVEclient, `run_async` on an
+    AsyncCAVEclient (awaited; by default `run`, whose result is then awaitable), and `comparable`
+    turns its result into what is compared (before encoding)."""
 
     id: str
     run: Callable[[Any], Any]
+    run_async: Callable[[Any], Awaitable[Any]] | None = None
     client: str = "plain"
-    comparable: Callable[[Any], Any] = lambda value: value
+    comparable: Callable[[Any], Any] = unchanged
 
 
 def case_call(case: dict[str, Any]) -> Call:
@@ -94,7 +104,7 @@ def case_call(case: dict[str, Any]) -> Call:
         function, args, kwargs = bound_call(client, case)  # fresh arguments for each client
         return function(*args, **kwargs)
 
-    return Call(case["id"], run, case.get("client", "plain"))
+    return Call(case["id"], run, client=case.get("client", "plain"))
 
 
 def outcome(value: Any, call: Call) -> dict[str, Any]:
@@ -120,7 +130,7 @@ async def async_outcome(client: AsyncCAVEclient, call: Call) -> dict[str, Any]:
     caught: list[dict[str, str]] = []
     CASE_WARNINGS.set(caught)  # this task's own context
     try:
-        result = outcome(await call.run(client), call)
+        result = outcome(await (call.run_async or call.run)(client), call)
     except Exception as error:  # the outcome compared
         result = {"error": error_record(error)}
     return {**result, "warnings": caught}
@@ -214,3 +224,248 @@ def test_drawn_cases_agree(cave: LocalCAVE, world: World) -> None:
     assert sum("error" in outcome for outcome in sync.values()) >= 10
     assert sum(bool(outcome["warnings"]) for outcome in sync.values()) >= 3
     assert sum("$frame" in str(outcome.get("value"))[:12] for outcome in sync.values()) >= 100
+
+
+# -- further calls: what the drawn cases leave out -----------------------------------------------
+
+CAP = 60
+"""The server's row cap while the further calls run: whole-table reads take several partitions."""
+
+
+def plain_calls(world: World, skeletons: dict[str, Any]) -> list[Call]:
+    """Reads of one call each, in the cases' form (run_case's service.method and arguments)."""
+    cached = skeletons["cached"]
+    cases: list[tuple[str, list[Any], dict[str, Any]]] = [
+        ("info.get_datastacks", [], {}),
+        ("info.get_datastack_info", [], {}),
+        ("info.get_aligned_volumes", [], {}),
+        ("info.get_aligned_volume_info", [], {}),
+        ("info.get_datastacks_by_aligned_volume", [], {}),
+        ("info.get_aligned_volume_info_by_id", [], {}),
+        ("info.get_image_mirrors", [], {}),
+        ("info.get_image_mirror_names", [], {}),
+        ("info.local_server", [], {}),
+        ("info.annotation_endpoint", [], {}),
+        ("info.image_source", [], {}),
+        ("info.segmentation_source", [], {}),
+        ("info.synapse_segmentation_source", [], {}),
+        ("info.viewer_site", [], {}),
+        ("info.viewer_resolution", [], {}),
+        ("schema.get_schemas", [], {}),
+        ("schema.schema_definition", ["synapse"], {}),
+        ("schema.schema_definition_multi", [["synapse", "cell_type_local"]], {}),
+        ("schema.schema_definition_all", [], {}),
+        ("schema.schema_definition", ["no_such_schema"], {}),
+        ("auth.get_tokens", [], {}),
+        ("auth.get_user_information", [[1]], {}),
+        ("auth.get_group_users", [1], {}),
+        ("chunkedgraph.get_oldest_timestamp", [], {}),
+        ("chunkedgraph.level2_chunk_graph", [world.leaves_root], {}),
+        ("chunkedgraph.get_subgraph", [world.leaves_root, world.leaves_bounds], {}),
+        ("chunkedgraph.get_minimal_covering_nodes", [world.supervoxels[:4]], {}),
+        ("chunkedgraph.get_merge_log", [world.heavy_root], {}),
+        ("chunkedgraph.get_user_operations", [1, {"$time": world.version_times[0].isoformat()}], {}),
+        ("l2cache.cache_metadata", [], {}),
+        ("l2cache.table_mapping", [], {}),
+        ("l2cache.has_cache", [], {}),
+        ("skeleton.get_versions", [], {}),
+        ("skeleton.get_cache_contents", [], {"limit": 5}),
+        ("skeleton.skeletons_exist", [], {"root_ids": [*cached, skeletons["absent"]]}),
+        ("skeleton.get_precomputed_skeleton_info", [4], {}),
+        ("skeleton.get_skeleton", [cached[0], None, 4, "dict"], {}),
+        ("skeleton.get_skeleton", [cached[0], None, 4, "swc"], {}),
+        ("skeleton.get_skeleton", [cached[1], None, 1, "dict"], {}),
+        ("skeleton.get_skeleton", [skeletons["absent"]], {}),
+        ("skeleton.get_bulk_skeletons", [[*cached, skeletons["absent"]], None, 4, "dict"], {}),
+        ("skeleton.get_bulk_skeletons", [cached, None, 0, "swc"], {}),
+        ("materialize.query_table", [NUCLEI], {"all_rows": True}),
+        ("materialize.query_table", [NUCLEI], {"offset": 0, "limit": 2 * CAP}),
+        ("materialize.query_table", [NUCLEI], {}),
+        (
+            "materialize.query_table",
+            [SYNAPSES],
+            {"all_rows": True, "filter_in_dict": {"pre_pt_root_id": world.synapse_roots[:2]}},
+        ),
+        (
+            "materialize.live_query",
+            [NUCLEI, {"$time": world.later.isoformat()}],
+            {"all_rows": True, "split_positions": True},
+        ),
+        ("materialize.query_view", [VIEW], {"all_rows": True, "desired_resolution": [1, 1, 1]}),
+        (
+            "materialize.join_query",
+            [[[REFERENCE, "target_id"], [NUCLEI, "id"]]],
+            {"all_rows": True, "suffixes": {REFERENCE: "", NUCLEI: "_nuc"}},
+        ),
+    ]
+    calls = []
+    for number, (call, args, kwargs) in enumerate(cases):
+        case = {"call": call, "args": args, "kwargs": kwargs}
+        calls.append(case_call({**case, "id": case_id(call, number, args, kwargs)}))
+    return calls
+
+
+PROPERTIES = [
+    ("chunkedgraph", "table_name"),
+    ("chunkedgraph", "cloudvolume_path"),
+    ("chunkedgraph", "segmentation_info"),
+    ("chunkedgraph", "base_resolution"),
+    ("l2cache", "attributes"),
+    ("materialize", "homepage"),
+    ("annotation", "aligned_volume_name"),
+    ("info", "aligned_volume_name"),
+    ("info", "aligned_volume_id"),
+]
+"""Properties a request answers: values on CAVEclient, awaitables on AsyncCAVEclient."""
+
+
+def property_call(service: str, name: str) -> Call:
+    def read(client: Any) -> Any:
+        return getattr(getattr(client, service), name)
+
+    return Call(f"{service}.{name} (property)", read)
+
+
+STATE = {
+    "layers": [
+        {
+            "type": "segmentation",
+            "segments": {"$array": [864691135088120211, 5], "dtype": "uint64"},
+            "selected": {"$numpy": 864691135088120211, "dtype": "uint64"},
+        }
+    ],
+    "position": [1.5, float("nan"), 3],
+    "title": "a state",
+}
+
+
+def state_round_trip(client: CAVEclient) -> Any:
+    state_id = client.state.upload_state_json(decoded(STATE))
+    return type(state_id).__name__, client.state.get_state_json(state_id)
+
+
+async def state_round_trip_async(client: AsyncCAVEclient) -> Any:
+    state_id = await client.state.upload_state_json(decoded(STATE))
+    return type(state_id).__name__, await client.state.get_state_json(state_id)
+
+
+PROPERTIES_DOCUMENT = {
+    "@type": "neuroglancer_segment_properties",
+    "inline": {
+        "ids": {"$array": [864691135088120211, 2], "dtype": "uint64"},
+        "properties": [{"id": "size", "type": "number", "values": [1.5, float("nan")]}],
+    },
+}
+
+
+def property_round_trip(client: CAVEclient) -> Any:
+    property_id = client.state.upload_property_json(decoded(PROPERTIES_DOCUMENT))
+    return type(property_id).__name__, client.state.get_property_json(property_id)
+
+
+async def property_round_trip_async(client: AsyncCAVEclient) -> Any:
+    property_id = await client.state.upload_property_json(decoded(PROPERTIES_DOCUMENT))
+    return type(property_id).__name__, await client.state.get_property_json(property_id)
+
+
+def mapped(supervoxels: list[int]) -> tuple[Callable[[Any], Any], Callable[[Any], Awaitable[Any]]]:
+    """client.map over get_root_id, on both clients."""
+
+    def run(client: CAVEclient) -> Any:
+        return client.map(client.chunkedgraph.get_root_id, supervoxels, concurrency=4)
+
+    async def run_async(client: AsyncCAVEclient) -> Any:
+        return await client.map(client.chunkedgraph.get_root_id, supervoxels, concurrency=4)
+
+    return run, run_async
+
+
+def exported(folder: Path, kind: str, name: str, **options: Any) -> tuple[Any, Any]:
+    """export_table / export_view into a folder of each client's own."""
+
+    def run(client: CAVEclient) -> Any:
+        export = getattr(client.materialize, f"export_{kind}")
+        return export(name, folder / "sync", partition_rows=CAP, progress=False, **options)
+
+    async def run_async(client: AsyncCAVEclient) -> Any:
+        export = getattr(client.materialize, f"export_{kind}")
+        return await export(name, folder / "async", partition_rows=CAP, progress=False, **options)
+
+    return run, run_async
+
+
+def export_summary(export: TableExport) -> dict[str, Any]:
+    """What an export holds, without where it lives."""
+    manifest = {key: value for key, value in export.manifest.items() if key not in ("writer",)}
+    return {
+        "complete": export.complete,
+        "rows": export.rows,
+        "expected_rows": export.expected_rows,
+        "missing": export.missing,
+        "files": [Path(file).name for file in export.files],
+        "manifest": manifest,
+        "frame": export.to_pandas(),
+    }
+
+
+def further_calls(world: World, skeletons: dict[str, Any], folder: Path) -> list[Call]:
+    calls = plain_calls(world, skeletons)
+    calls += [property_call(service, name) for service, name in PROPERTIES]
+    calls.append(
+        Call("state.upload_state_json + get_state_json", state_round_trip, state_round_trip_async)
+    )
+    calls.append(
+        Call(
+            "state.upload_property_json + get_property_json",
+            property_round_trip,
+            property_round_trip_async,
+        )
+    )
+    run, run_async = mapped(world.supervoxels[:12])
+    calls.append(Call("map(chunkedgraph.get_root_id, 12 supervoxels)", run, run_async))
+    run, run_async = mapped([*world.supervoxels[:3], 5, *world.supervoxels[3:6]])
+    calls.append(Call("map(chunkedgraph.get_root_id, with an id of no node)", run, run_async))
+    for kind, name, options in (
+        ("table", NUCLEI, {}),
+        ("table", SYNAPSES, {"filter_in_dict": {"pre_pt_root_id": world.synapse_roots[:2]}}),
+        ("view", VIEW, {"desired_resolution": [1, 1, 1]}),
+    ):
+        run, run_async = exported(folder / f"{kind}-{name}", kind, name, **options)
+        calls.append(
+            Call(f"export_{kind}({name}, {sorted(options)})", run, run_async, comparable=export_summary)
+        )
+    return calls
+
+
+@pytest.fixture
+def small_row_cap(cave: LocalCAVE) -> Iterator[None]:
+    settings = MaterializationSettings.of(cave.deployment)
+    saved = settings.query_limit_size
+    settings.query_limit_size = CAP
+    try:
+        yield
+    finally:
+        settings.query_limit_size = saved
+
+
+def skeleton_picks(cave: LocalCAVE) -> dict[str, Any]:
+    graph = cave.deployment.component(SegmentationGraph)
+    store = cave.deployment.component(SkeletonStore)
+    cached = [int(root) for root in graph.latest_roots() if store.is_cached(int(root))]
+    assert len(cached) >= 3, "the seeded cache should hold skeletons"
+    absent = next(
+        candidate
+        for candidate in range(cached[0] + 1, cached[0] + 1000)
+        if graph.node(candidate) is None and graph.layout.layer(candidate) == graph.n_layers
+    )
+    return {"cached": cached[:3], "absent": absent}
+
+
+@pytest.mark.usefixtures("small_row_cap")
+def test_further_calls_agree(cave: LocalCAVE, world: World, tmp_path: Path) -> None:
+    calls = further_calls(world, skeleton_picks(cave), tmp_path)
+    sync, _ = compare_both_ways(cave, options(cave, world.versions[0]), calls)
+    partitioned = [name for name in sync if "all_rows" in name or name.startswith("export_")]
+    assert all("value" in sync[name] for name in partitioned), [
+        short(sync[name]) for name in partitioned if "value" not in sync[name]
+    ]
