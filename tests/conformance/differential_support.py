@@ -191,11 +191,14 @@ def same_frame(
                 f"{where} cells of {column}: {left} {their_cells.get(column)}, "
                 f"{right} {our_cells.get(column)}"
             )
-    their_rows = [list(row) for row in zip(their_frame["index"], their_frame["records"], strict=True)]
-    our_rows = [list(row) for row in zip(our_frame["index"], our_frame["records"], strict=True)]
-    if not sides.exact:
+    their_rows: list[Any] = list(zip(their_frame["index"], their_frame["records"], strict=True))
+    our_rows: list[Any] = list(zip(our_frame["index"], our_frame["records"], strict=True))
+    if sides.exact:  # row by row and cell by cell (as lists), in order
+        their_rows = [list(row) for row in their_rows]
+        our_rows = [list(row) for row in our_rows]
+    else:
         # Rows as a multiset with their index labels: both keep the server's order, which it does
-        # not define.
+        # not define. Each row is compared whole, by equality (an int cell equals a float one).
         their_rows, our_rows = sorted(their_rows, key=json.dumps), sorted(our_rows, key=json.dumps)
     same_json(their_rows, our_rows, f"{where} rows", found, sides)
     same_json(theirs["attrs"], ours["attrs"], f"{where} attrs", found, sides)

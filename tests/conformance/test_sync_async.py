@@ -2,7 +2,8 @@
 few further calls run through both, on the same LocalCAVE, with the same client options (plain,
 pinned to a version, a desired resolution), must give identical outcomes: values with their
 types, numpy dtypes, DataFrames' columns, dtypes, index, rows in order and attrs, the warnings
-raised (class, message, and whether they point at the caller), the exception's class and message.
+raised (class, message, and which module of ours they point at, if any), the exception's class
+and message.
 
 The async calls run concurrently, a batch at a time, so the comparison also covers calls of one
 AsyncCAVEclient overlapping each other; the outcomes are still compared case by case. Needs no
@@ -49,7 +50,9 @@ several concurrent async calls has its own."""
 
 
 def warning_record(message: Warning | str, category: type[Warning], filename: str) -> dict[str, str]:
-    """A warning as its class, text, and where it points: a module of ours, or the caller's code."""
+    """A warning as its class, text, and where it points: a module of ours, or `<caller>` for any
+    file outside caveclient_gen (the caller's code, or the standard library's thread or event
+    loop that ran the call: see client.map)."""
     path = Path(filename).resolve()
     where = str(path.relative_to(PACKAGE.parent)) if path.is_relative_to(PACKAGE) else "<caller>"
     return {
