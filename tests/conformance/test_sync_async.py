@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 import caveclient_gen
-from caveclient_gen import AsyncCAVEclient, CAVEclient
+from caveclient_gen import AsyncCAVEclient, CAVEclient, _defaults
 from caveclient_gen.export import TableExport
 from caveclient_gen.testing import LocalCAVE
 from caveclient_gen.testing.chunkedgraph.segmentation.graph import SegmentationGraph
@@ -235,9 +235,9 @@ CAP = 60
 """The server's row cap while the further calls run: whole-table reads take several partitions."""
 
 
-def plain_calls(world: World, skeletons: dict[str, Any]) -> list[Call]:
+def plain_calls(world: World, picks: dict[str, Any]) -> list[Call]:
     """Reads of one call each, in the cases' form (run_case's service.method and arguments)."""
-    cached = skeletons["cached"]
+    cached = picks["cached"]
     cases: list[tuple[str, list[Any], dict[str, Any]]] = [
         ("info.get_datastacks", [], {}),
         ("info.get_datastack_info", [], {}),
@@ -273,14 +273,17 @@ def plain_calls(world: World, skeletons: dict[str, Any]) -> list[Call]:
         ("l2cache.has_cache", [], {}),
         ("skeleton.get_versions", [], {}),
         ("skeleton.get_cache_contents", [], {"limit": 5}),
-        ("skeleton.skeletons_exist", [], {"root_ids": [*cached, skeletons["absent"]]}),
+        ("skeleton.skeletons_exist", [], {"root_ids": [*cached, picks["absent"]]}),
         ("skeleton.get_precomputed_skeleton_info", [4], {}),
         ("skeleton.get_skeleton", [cached[0], None, 4, "dict"], {}),
         ("skeleton.get_skeleton", [cached[0], None, 4, "swc"], {}),
         ("skeleton.get_skeleton", [cached[1], None, 1, "dict"], {}),
-        ("skeleton.get_skeleton", [skeletons["absent"]], {}),
-        ("skeleton.get_bulk_skeletons", [[*cached, skeletons["absent"]], None, 4, "dict"], {}),
+        ("skeleton.get_skeleton", [picks["absent"]], {}),
+        ("skeleton.get_bulk_skeletons", [[*cached, picks["absent"]], None, 4, "dict"], {}),
         ("skeleton.get_bulk_skeletons", [cached, None, 0, "swc"], {}),
+        # Chunked into requests sent concurrently (the async runtime's gather):
+        ("chunkedgraph.get_leaves_many", [picks["roots"]], {"stop_layer": 4}),
+        ("annotation.get_annotation", [SYNAPSES, picks["annotation_ids"]], {}),
         ("materialize.query_table", [NUCLEI], {"all_rows": True}),
         ("materialize.query_table", [NUCLEI], {"offset": 0, "limit": 2 * CAP}),
         ("materialize.query_table", [NUCLEI], {}),
@@ -452,8 +455,8 @@ def export_summary(export: TableExport) -> dict[str, Any]:
     }
 
 
-def further_calls(world: World, skeletons: dict[str, Any], folder: Path) -> list[Call]:
-    calls = plain_calls(world, skeletons)
+def further_calls(world: World, picks: dict[str, Any], folder: Path) -> list[Call]:
+    calls = plain_calls(world, picks)
     calls += [property_call(service, name) for service, name in PROPERTIES]
     calls.append(
         Call("state.upload_state_json + get_state_json", state_round_trip, state_round_trip_async)
@@ -494,7 +497,14 @@ def small_row_cap(cave: LocalCAVE) -> Iterator[None]:
         settings.query_limit_size = saved
 
 
-def skeleton_picks(cave: LocalCAVE) -> dict[str, Any]:
+LEAVES_CHUNK, ANNOTATION_CHUNK = (
+    _defaults.CHUNKEDGRAPH_LEAVES_CHUNK_SIZE,
+    _defaults.ANNOTATION_IDS_PER_GET,
+)
+
+
+def further_picks(cave: LocalCAVE) -> dict[str, Any]:
+    """Root ids with and without a skeleton, and enough roots and annotation ids to be chunked."""
     graph = cave.deployment.component(SegmentationGraph)
     store = cave.deployment.component(SkeletonStore)
     cached = [int(root) for root in graph.latest_roots() if store.is_cached(int(root))]
@@ -504,12 +514,17 @@ def skeleton_picks(cave: LocalCAVE) -> dict[str, Any]:
         for candidate in range(cached[0] + 1, cached[0] + 1000)
         if graph.node(candidate) is None and graph.layout.layer(candidate) == graph.n_layers
     )
-    return {"cached": cached[:3], "absent": absent}
+    return {
+        "cached": cached[:3],
+        "absent": absent,
+        "roots": [int(root) for root in graph.latest_roots()[: 3 * LEAVES_CHUNK + 1]],
+        "annotation_ids": list(range(1, 3 * ANNOTATION_CHUNK + 2)),
+    }
 
 
 @pytest.mark.usefixtures("small_row_cap")
 def test_further_calls_agree(cave: LocalCAVE, world: World, tmp_path: Path) -> None:
-    calls = further_calls(world, skeleton_picks(cave), tmp_path)
+    calls = further_calls(world, further_picks(cave), tmp_path)
     sync, _ = compare_both_ways(cave, options(cave, world.versions[0]), calls)
     partitioned = [name for name in sync if "all_rows" in name or name.startswith("export_")]
     assert all("value" in sync[name] for name in partitioned), [
