@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import subprocess
 import sys
 
@@ -227,6 +229,31 @@ def test_map_raises_the_first_failure() -> None:
         client.map(client.info.get_datastacks_by_aligned_volume, ["a", "bad", "c"])
     with pytest.raises(InvalidInputError, match="concurrency"):
         client.map(client.info.get_datastacks_by_aligned_volume, ["a"], concurrency=0)
+
+
+CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default="unset")
+
+
+def test_map_calls_see_the_callers_context_variables_as_on_the_async_client() -> None:
+    def seen(_: int) -> str:
+        return CALLER.get()
+
+    async def seen_async(_: int) -> str:
+        return CALLER.get()
+
+    async def async_map() -> list[str]:
+        CALLER.set("the caller's")
+        async with AsyncCAVEclient(server_address="https://cave.test", auth_token="t") as client:
+            return await client.map(seen_async, range(6), concurrency=3)
+
+    def sync_map() -> list[str]:
+        CALLER.set("the caller's")
+        return CAVEclient(server_address="https://cave.test", auth_token="t").map(
+            seen, range(6), concurrency=3
+        )
+
+    assert contextvars.copy_context().run(sync_map) == ["the caller's"] * 6
+    assert asyncio.run(async_map()) == ["the caller's"] * 6
 
 
 @pytest.mark.anyio
