@@ -3,6 +3,7 @@ configured sub-client per service. Construction does no I/O; sub-clients are bui
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 from collections.abc import Awaitable, Callable, Iterable
@@ -452,7 +453,8 @@ class CAVEclient(_ClientBase[Sync]):
         Makes the requests `method` makes. For many small independent calls, e.g.
         ``client.map(client.chunkedgraph.get_root_id, supervoxel_ids)``: over a network each call mostly
         waits, so running them side by side over the shared pool cuts the total time by about the
-        concurrency. A progress bar counts the calls when switched on.
+        concurrency. Each call runs in a copy of the caller's context (``contextvars``), as on
+        AsyncCAVEclient. A progress bar counts the calls when switched on.
 
         Parameters
         ----------
@@ -485,7 +487,11 @@ class CAVEclient(_ClientBase[Sync]):
             ) as advance,
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="caveclient_gen") as pool,
         ):
-            futures = [pool.submit(method, argument) for argument in arguments]
+            # Each call sees the caller's context variables, as each call of AsyncCAVEclient.map
+            # (a task) does: a fresh worker thread would start from an empty context.
+            futures = [
+                pool.submit(contextvars.copy_context().run, method, argument) for argument in arguments
+            ]
             try:
                 results = []
                 for future in futures:

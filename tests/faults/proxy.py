@@ -97,6 +97,16 @@ class FaultProxy(ProxyThread):
             assert self._loop is not None
             asyncio.run_coroutine_threadsafe(self._refuse(), self._loop).result(5)
 
+    def wait_until_listening(self, timeout: float = 30.0) -> None:
+        """Block until a refusal has ended (at once when none is under way)."""
+        assert self._loop is not None
+
+        async def reopened() -> None:
+            if self._reopening is not None:
+                await asyncio.shield(self._reopening)
+
+        asyncio.run_coroutine_threadsafe(reopened(), self._loop).result(timeout)
+
     # ------------------------------------------------------------ the proxy's own thread
 
     async def _serve(self, ready: threading.Event) -> None:

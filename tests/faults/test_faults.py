@@ -9,6 +9,7 @@ more often than `max_retries` allows.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import inspect
 import logging
@@ -23,6 +24,7 @@ import pandas as pd
 import pytest
 
 from caveclient_gen import AsyncCAVEclient, CAVEclient, _defaults
+from caveclient_gen._http.runtime import AsyncRuntime, SyncRuntime
 from caveclient_gen.errors import CAVEError
 from caveclient_gen.testing.chunkedgraph.segmentation.graph import SegmentationGraph
 from caveclient_gen.testing.materialize.versions import (
@@ -32,7 +34,7 @@ from caveclient_gen.testing.materialize.versions import (
 )
 from caveclient_gen.testing.skeleton.store import SkeletonStore
 from tests.faults.conftest import FaultyCAVE, call_outcome
-from tests.faults.proxy import AFTER_SERVER, FAULTS
+from tests.faults.proxy import AFTER_SERVER, FAULTS, FaultProxy
 
 pytestmark = pytest.mark.filterwarnings("ignore::caveclient_gen.errors.CAVEServerWarning")
 
@@ -88,7 +90,30 @@ def client_of(faulty: FaultyCAVE, mode: str, fault: str | None) -> CAVEclient | 
     # tens of milliseconds, resolving the address in a worker thread).
     backoff = 0.12 if fault == "refuse" else 0.01
     runtime.retry = dataclasses.replace(runtime.retry, backoff_initial=backoff, backoff_max=2 * backoff)
+    if fault == "refuse":
+        wait_out_refusals(runtime, faulty.proxy)
     return client
+
+
+def wait_out_refusals(runtime: SyncRuntime | AsyncRuntime, proxy: FaultProxy) -> None:
+    """A retry's wait also lasts until the proxy listens again: a loaded machine may reopen it after
+    the backoff has passed, and a refusal longer than the retries would fail the call on timing."""
+    if isinstance(runtime, SyncRuntime):
+        sleep = runtime._sleep
+
+        def sleep_then_wait(seconds: float) -> None:
+            sleep(seconds)
+            proxy.wait_until_listening()
+
+        runtime._sleep = sleep_then_wait
+        return
+    async_sleep = runtime._sleep
+
+    async def async_sleep_then_wait(seconds: float) -> None:
+        await async_sleep(seconds)
+        await asyncio.to_thread(proxy.wait_until_listening)
+
+    runtime._sleep = async_sleep_then_wait
 
 
 def run(faulty: FaultyCAVE, mode: str, fault: str | None, call: Call) -> Any:

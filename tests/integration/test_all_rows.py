@@ -4,6 +4,7 @@ under unordered scans fails where all_rows stays exact; 429 answers are waited o
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -232,14 +233,40 @@ def test_offset_warns_and_the_row_limit_warning_names_all_rows(client: CAVEclien
         client.materialize.query_table(SYNAPSES)
 
 
-def test_rate_limited_server_is_waited_out(client: CAVEclient, cave: LocalCAVE) -> None:
+class WaitedClock:
+    """A clock that stands still except while the client waits: the server's rate-limit window
+    then depends on the client's waits alone, not on how fast the machine sends the queries."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waits: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def wait(self, seconds: float) -> None:
+        with self._lock:
+            self.waits.append(seconds)
+            self.now += seconds
+
+
+def test_rate_limited_server_is_waited_out(
+    client: CAVEclient, cave: LocalCAVE, monkeypatch: pytest.MonkeyPatch
+) -> None:
     limiter = cave.deployment.component(QueryRateLimiter)
+    clock = WaitedClock()
+    monkeypatch.setattr(limiter, "_clock", clock)
+    client._core.runtime._sleep = clock.wait  # type: ignore[union-attr]
     refused = limiter.refused
     with uncapped(cave):
         single = client.materialize.query_table(NUCLEI)
     configure_materialization(cave.deployment, query_rate_limit=(12, 1.0))
     whole = client.materialize.query_table(NUCLEI, all_rows=True)
     assert limiter.refused > refused
+    assert len(clock.waits) == limiter.refused - refused
+    assert min(clock.waits) >= 1.0  # the Retry-After of a 1-second window
     pd.testing.assert_frame_equal(comparable(whole), comparable(single))
 
 

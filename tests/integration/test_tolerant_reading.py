@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -119,6 +120,10 @@ def client_with(cave: LocalCAVE, transport: httpx.BaseTransport) -> CAVEclient:
     )
 
 
+LIVE_MOMENT = datetime.now(UTC) - timedelta(days=1)
+"""The live query's moment, the same in every run (a moment read per run would differ)."""
+
+
 def exercise(client: CAVEclient) -> dict[str, Any]:
     """Every method reading a record the rewriting touches; their results by name."""
     mat, cg = client.materialize, client.chunkedgraph
@@ -148,9 +153,7 @@ def exercise(client: CAVEclient) -> dict[str, Any]:
         "materialize.get_view_metadata": mat.get_view_metadata(view),
         "materialize.get_view_schema": mat.get_view_schema(view),
         "materialize.query_table": frame,
-        "materialize.live_query": mat.live_query(
-            table, datetime.now(UTC) - timedelta(days=1), limit=3, log_warning=False
-        ),
+        "materialize.live_query": mat.live_query(table, LIVE_MOMENT, limit=3, log_warning=False),
         "annotation.get_tables": client.annotation.get_tables(),
         "annotation.get_table_metadata": client.annotation.get_table_metadata(table),
         "chunkedgraph.get_change_log": cg.get_change_log(root),
@@ -182,10 +185,22 @@ def test_unknown_fields_are_accepted_and_returned_as_sent(
         elif isinstance(value, dict | list):
             # Records are the server's JSON: the unknown field is there, the rest unchanged.
             assert without_extra(value) == without_extra(as_sent[name]), name
+            assert_used_since(name, value, as_sent[name])
 
 
 LEFT_OUT = frozenset({"field_from_a_newer_server", "last_used"})
-"""The added field, and a token's `last_used`, which every request moves (it can cross a second)."""
+"""The added field, and a token's `last_used`, which every request moves (it can cross a second):
+`assert_used_since` compares it."""
+
+
+def assert_used_since(name: str, later: Any, earlier: Any) -> None:
+    """A token listing's `last_used` stamps are not earlier than those of the first run."""
+    if name != "auth.get_tokens":
+        return
+    then = [parsedate_to_datetime(token["last_used"]) for token in earlier]
+    now = [parsedate_to_datetime(token["last_used"]) for token in later]
+    assert len(now) == len(then), name
+    assert all(a >= b for a, b in zip(now, then, strict=True)), (name, now, then)
 
 
 def without_extra(value: Any) -> Any:
@@ -206,6 +221,7 @@ def test_records_of_older_servers_are_read(cave: LocalCAVE, as_sent: dict[str, A
             assert value.equals(as_sent[name]), name
         elif isinstance(value, dict | list):
             assert without_extra(value) == without_extra(without_recent_fields(as_sent[name])), name
+            assert_used_since(name, value, as_sent[name])
 
 
 def test_a_field_the_client_reads_stays_checked(cave: LocalCAVE) -> None:

@@ -43,11 +43,15 @@ def test_start_and_stop_without_with_and_restart() -> None:
 
 def test_stop_is_prompt_with_an_open_keep_alive_connection() -> None:
     cave = LocalCAVE().start()
+    server = cave._server
+    assert server is not None
     with httpx.Client(timeout=5) as keep_alive:
         keep_alive.get(f"{cave.url}/schema/versions")
-        started = time.monotonic()
         cave.stop()
-        assert time.monotonic() - started < 3
+        # Prompt: the server ended on its own, not forced out after waiting for the connection (a
+        # measured duration would depend on the machine's speed).
+        assert not server.force_exit
+        assert not cave.running
 
 
 def test_port_in_use_is_reported() -> None:
@@ -116,8 +120,10 @@ def test_serve_prints_how_to_connect_and_stops_on_request() -> None:
     runner = threading.Thread(target=serve, kwargs={"out": out, "stop": stop, "seed": 3})
     runner.start()
     try:
-        deadline = time.monotonic() + 10
-        while "Press Ctrl-C" not in out.getvalue() and time.monotonic() < deadline:
+        # Until the banner is printed or serve has ended; the bound is reached only on a hang.
+        deadline = time.monotonic() + 120
+        while "Press Ctrl-C" not in out.getvalue() and runner.is_alive():
+            assert time.monotonic() < deadline, "serve neither printed its banner nor ended"
             time.sleep(0.01)
         printed = out.getvalue()
         url = re.search(r"serving at (http://127\.0\.0\.1:\d+)", printed)

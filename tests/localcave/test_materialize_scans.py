@@ -150,15 +150,25 @@ def test_unordered_scans_make_offset_pages_repeat_and_miss_rows(
 
 
 def test_per_user_rate_limit_answers_429_with_retry_after(
-    http: httpx.Client, cave: LocalCAVE, settings: MaterializationSettings
+    http: httpx.Client,
+    cave: LocalCAVE,
+    settings: MaterializationSettings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     limiter = cave.deployment.component(scans.QueryRateLimiter)
+    moment = [100.0]  # the window's clock, moved by the test alone
+    monkeypatch.setattr(limiter, "_clock", lambda: moment[0])
+    monkeypatch.setattr(limiter, "_windows", {})
     refused_before = limiter.refused
     configure_materialization(cave.deployment, query_rate_limit=(2, 30.0))
-    answers = [post(http, cave, {"limit": 1}) for _ in range(3)]
+    answers = [post(http, cave, {"limit": 1}) for _ in range(2)]
+    moment[0] += 10.5
+    answers.append(post(http, cave, {"limit": 1}))
     assert [a.status_code for a in answers] == [200, 200, 429]
-    assert 1 <= int(answers[2].headers["retry-after"]) <= 30
+    assert answers[2].headers["retry-after"] == "20"  # whole seconds, rounded up: 19.5 -> 20
     assert "429 Too Many Requests" in answers[2].text
     assert limiter.refused == refused_before + 1
+    moment[0] += 19.5  # the window has passed: a new budget
+    assert post(http, cave, {"limit": 1}).status_code == 200
     with pytest.raises(ValueError, match="query_rate_limit"):
         configure_materialization(cave.deployment, query_rate_limit=(0, 1.0))

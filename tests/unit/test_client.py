@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import subprocess
 import sys
 
@@ -165,40 +167,54 @@ def test_public_names_are_pinned() -> None:
         assert hasattr(caveclient_gen, name)
 
 
-class SlowServer:
-    """Answers each datastack request after a delay, tracking how many are in flight at once."""
+GATE_TIMEOUT = 30.0
+"""Seconds a held request waits for the others: only reached when the calls are not concurrent."""
 
-    def __init__(self, delay: float) -> None:
+
+class GatedServer:
+    """Holds each datastack request until `width` are in flight at once (or the rest of the calls
+    have all started), so the most ever in flight shows the concurrency whatever the machine's speed.
+    """
+
+    def __init__(self, width: int, calls: int) -> None:
         import threading
 
-        self.delay = delay
+        self.width = width
+        self.calls = calls
+        self.started = 0
         self.in_flight = 0
         self.most_in_flight = 0
-        self.lock = threading.Lock()
+        self.gave_up = False
+        self.changed = threading.Condition()
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        import time
-
-        with self.lock:
+        with self.changed:
+            self.started += 1
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
-        time.sleep(self.delay)
-        with self.lock:
+            self.changed.notify_all()
+            if not self.changed.wait_for(self._may_go_on, timeout=GATE_TIMEOUT):
+                self.gave_up = True
+                self.changed.notify_all()
             self.in_flight -= 1
         name = request.url.path.split("/")[-2]
         if name == "bad":
             return httpx.Response(404, json={"message": "no datastack bad"})
         return httpx.Response(200, json=[f"mirror-of-{name}"])
 
+    def _may_go_on(self) -> bool:
+        return self.gave_up or self.in_flight >= self.width or self.started == self.calls
+
 
 def test_map_runs_calls_concurrently_in_order() -> None:
-    server = SlowServer(0.05)
+    names = [f"ds{i}" for i in range(12)]
+    server = GatedServer(width=4, calls=len(names))
     client = CAVEclient(
         server_address="https://cave.test", auth_token="t", transport=httpx.MockTransport(server)
     )
-    names = [f"ds{i}" for i in range(12)]
     results = client.map(client.info.get_datastacks_by_aligned_volume, names, concurrency=4)
     assert results == [[f"mirror-of-{name}"] for name in names]
+    assert not server.gave_up
     assert server.most_in_flight == 4
 
 
@@ -206,7 +222,7 @@ def test_map_raises_the_first_failure() -> None:
     client = CAVEclient(
         server_address="https://cave.test",
         auth_token="t",
-        transport=httpx.MockTransport(SlowServer(0.0)),
+        transport=httpx.MockTransport(GatedServer(width=1, calls=3)),
         max_retries=0,
     )
     with pytest.raises(caveclient_gen.NotFoundError, match="no datastack bad"):
@@ -215,28 +231,63 @@ def test_map_raises_the_first_failure() -> None:
         client.map(client.info.get_datastacks_by_aligned_volume, ["a"], concurrency=0)
 
 
+CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default="unset")
+
+
+def test_map_calls_see_the_callers_context_variables_as_on_the_async_client() -> None:
+    def seen(_: int) -> str:
+        return CALLER.get()
+
+    async def seen_async(_: int) -> str:
+        return CALLER.get()
+
+    async def async_map() -> list[str]:
+        CALLER.set("the caller's")
+        async with AsyncCAVEclient(server_address="https://cave.test", auth_token="t") as client:
+            return await client.map(seen_async, range(6), concurrency=3)
+
+    def sync_map() -> list[str]:
+        CALLER.set("the caller's")
+        return CAVEclient(server_address="https://cave.test", auth_token="t").map(
+            seen, range(6), concurrency=3
+        )
+
+    assert contextvars.copy_context().run(sync_map) == ["the caller's"] * 6
+    assert asyncio.run(async_map()) == ["the caller's"] * 6
+
+
 @pytest.mark.anyio
 async def test_async_map_bounds_concurrency() -> None:
     import asyncio
 
-    in_flight = 0
-    most = 0
+    names = [f"v{i}" for i in range(9)]
+    width = 3
+    started = in_flight = most = 0
+    changed = asyncio.Condition()
+
+    def may_go_on() -> bool:
+        return in_flight >= width or started == len(names)
 
     async def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal in_flight, most
-        in_flight += 1
-        most = max(most, in_flight)
-        await asyncio.sleep(0.02)
-        in_flight -= 1
+        # Held until `width` are in flight (or all have started): the count does not hang on timing.
+        nonlocal started, in_flight, most
+        async with changed:
+            started += 1
+            in_flight += 1
+            most = max(most, in_flight)
+            changed.notify_all()
+            await asyncio.wait_for(changed.wait_for(may_go_on), GATE_TIMEOUT)
+            in_flight -= 1
         return httpx.Response(200, json=[request.url.path.split("/")[-2]])
 
     async with AsyncCAVEclient(
         server_address="https://cave.test", auth_token="t", transport=httpx.MockTransport(handler)
     ) as client:
-        names = [f"v{i}" for i in range(9)]
-        results = await client.map(client.info.get_datastacks_by_aligned_volume, names, concurrency=3)
+        results = await client.map(
+            client.info.get_datastacks_by_aligned_volume, names, concurrency=width
+        )
     assert results == [[name] for name in names]
-    assert most == 3
+    assert most == width
 
 
 def test_both_clients_check_the_version_argument() -> None:
