@@ -70,7 +70,10 @@ class ClientCore:
             SyncRuntime(settings.retry, progress=settings.progress)
             if mode == "sync"
             else AsyncRuntime(
-                settings.retry, pool_size=settings.pool_maxsize, progress=settings.progress
+                settings.retry,
+                pool_size=settings.pool_maxsize,
+                progress=settings.progress,
+                on_new_loop=self.session.forget_closed_loop_connections,
             )
         )
         self.deployment = Deployment(

@@ -157,10 +157,14 @@ class AsyncRuntime:
         sleep: Callable[[float], Awaitable[None]] | None = None,
         pool_size: int = _defaults.POOL_MAXSIZE,
         progress: ProgressSwitch | None = None,
+        on_new_loop: Callable[[], None] | None = None,
     ) -> None:
         import asyncio  # only async users pay for importing asyncio
 
         self.retry = retry
+        self._on_new_loop = on_new_loop
+        """Called when a call comes from a new event loop after the first one closed: the
+        connections of the closed loop are to be forgotten."""
         self._sleep = sleep or asyncio.sleep
         self.progress = progress
         self._orphans: set[asyncio.Task[Any]] = set()
@@ -185,23 +189,31 @@ class AsyncRuntime:
         self._loop_lock = threading.Lock()
 
     def _check_loop(self) -> None:
-        """Refuse, before any request, a call from an event loop other than the first one used.
+        """Refuse, before any request, a call from another event loop while the one the client is
+        bound to is still open; move the client to the new loop once the old one has closed.
 
         The connections of the pool belong to the loop that opened them: used from another loop
-        (another thread's, or a second `asyncio.run`) they fail, or hang, in ways that do not say so.
+        (another thread's) they fail, or hang, in ways that do not say so. A closed loop's
+        connections are of no use to anyone, so a later `asyncio.run` starts with new ones.
         """
         import asyncio
 
         loop = asyncio.get_running_loop()
         with self._loop_lock:
+            if self._loop is not None and self._loop is not loop and self._loop.is_closed():
+                if self._on_new_loop is not None:
+                    self._on_new_loop()
+                self._loop = None
+                self._slots = None
+                self._orphans = set()
             if self._loop is None:
                 self._loop = loop
             bound = self._loop
         if bound is not loop:
             raise RuntimeError(
-                "this AsyncCAVEclient is used by another event loop than the one it was first "
-                "used in, and its connections belong to that one: create one AsyncCAVEclient per "
-                "event loop (or share a CAVEclient between threads, which is safe)"
+                "this AsyncCAVEclient is in use by another event loop that is still open, and its "
+                "connections belong to that one: create one AsyncCAVEclient per event loop (or "
+                "share a CAVEclient between threads, which is safe)"
             )
 
     async def _shielded(self, request: Request[T]) -> RawResponse[T]:

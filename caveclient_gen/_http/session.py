@@ -295,6 +295,15 @@ class Session:
             self._clients.clear()
             self._generated.clear()
 
+    def forget_closed_loop_connections(self) -> None:
+        """Start over with new connections: the event loop that owned the old ones has closed, so
+        they can be neither used nor closed (their sockets go with them)."""
+        with self._lock:
+            self._clients.clear()
+            self._generated.clear()
+            if self.settings.async_transport is None:
+                self._transport = None
+
     # ------------------------------------------------------------ lifetime
 
     def close(self) -> None:

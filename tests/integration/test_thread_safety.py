@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import sys
 import threading
@@ -299,7 +300,7 @@ def test_a_token_change_reaches_generated_clients_made_meanwhile(cave: LocalCAVE
 # ------------------------------------------------------------ the async client
 
 
-def test_an_async_client_refuses_a_second_event_loop(cave: LocalCAVE) -> None:
+def test_an_async_client_refuses_another_open_event_loop(cave: LocalCAVE) -> None:
     client = AsyncCAVEclient(
         cave.datastack, server_address=cave.url, auth_token=cave.token, write_server_cache=False
     )
@@ -311,7 +312,7 @@ def test_an_async_client_refuses_a_second_event_loop(cave: LocalCAVE) -> None:
     try:
         first = loop.run_until_complete(versions())
         with pytest.raises(RuntimeError, match="one AsyncCAVEclient per event loop"):
-            asyncio.run(versions())  # a second loop, in this thread
+            asyncio.run(versions())  # a second loop, in this thread, while the first is open
         answers: list[BaseException | list[int]] = []
 
         def in_another_thread() -> None:
@@ -328,6 +329,35 @@ def test_an_async_client_refuses_a_second_event_loop(cave: LocalCAVE) -> None:
         loop.run_until_complete(client.aclose())
     finally:
         loop.close()
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_an_async_client_moves_to_a_new_event_loop_once_its_first_has_closed(
+    cave: LocalCAVE,
+) -> None:
+    # The first loop ends with the client's connections open (the script never closes it there):
+    # their sockets are left to the garbage collector, which warns, here and not in a later test.
+    client = AsyncCAVEclient(
+        cave.datastack, server_address=cave.url, auth_token=cave.token, write_server_cache=False
+    )
+    ids = supervoxels(cave)
+
+    async def roots() -> list[int]:
+        return [int(root) for root in await client.chunkedgraph.get_roots(ids)]
+
+    async def roots_then_close() -> list[int]:
+        try:
+            return await roots()
+        finally:
+            await client.aclose()
+
+    first = asyncio.run(roots())  # the loop closes with the client's connections still open
+    second = asyncio.run(roots())  # a script's second asyncio.run
+    third = asyncio.run(roots_then_close())
+    gc.collect()
+    assert first == second == third
+    assert len(first) == len(ids)
 
 
 def test_an_async_client_shared_by_tasks_of_one_loop(cave: LocalCAVE) -> None:
