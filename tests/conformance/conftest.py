@@ -50,6 +50,15 @@ def client(cave: LocalCAVE, recorder: RecordingTransport) -> Iterator[CAVEclient
         yield cave_client
 
 
+@pytest.fixture(scope="module")
+def ours_client(cave: LocalCAVE, recorder: RecordingTransport) -> Iterator[CAVEclient]:
+    """Our client of the conformance LocalCAVE, one per test module."""
+    with CAVEclient(
+        cave.datastack, server_address=cave.url, auth_token=cave.token, transport=recorder
+    ) as cave_client:
+        yield cave_client
+
+
 def run_caveclient(
     section: str,
     cave: LocalCAVE,

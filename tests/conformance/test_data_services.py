@@ -25,7 +25,6 @@ from caveclient_gen.testing.chunkedgraph.segmentation.graph import SegmentationG
 
 from .caveclient_driver import TYPES, frame_json, refusal, type_of, without_value_error
 from .conftest import run_caveclient
-from .spec_validator import RecordingTransport
 from .test_data_conformance import two_contact_box
 
 SYNAPSES = "synapses_pni_2"
@@ -54,14 +53,6 @@ CAVECLIENT_DIFFERENCES = {
     ),
 }
 """Where caveclient 8.2.1 is wrong by design and the comparison is narrowed (documented here)."""
-
-
-@pytest.fixture(scope="module")
-def ours_client(cave: LocalCAVE, recorder: RecordingTransport) -> Iterator[CAVEclient]:
-    with CAVEclient(
-        cave.datastack, server_address=cave.url, auth_token=cave.token, transport=recorder
-    ) as client:
-        yield client
 
 
 # -- inputs from the LocalCAVE world --------------------------------------------------------------

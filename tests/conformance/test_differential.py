@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from caveclient_gen import CAVEclient
 from caveclient_gen.testing import LocalCAVE
@@ -222,14 +220,6 @@ def tolerated(call: str, lines: list[str]) -> list[str]:
 
 
 # -- the test ------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def ours_client(cave: LocalCAVE, recorder: RecordingTransport) -> Iterator[CAVEclient]:
-    with CAVEclient(
-        cave.datastack, server_address=cave.url, auth_token=cave.token, transport=recorder
-    ) as client:
-        yield client
 
 
 def test_caveclient_and_ours_agree_on_drawn_cases(

@@ -43,7 +43,6 @@ from .caveclient_driver import (
     type_of,
 )
 from .conftest import CLOUD_VOLUME, run_caveclient
-from .spec_validator import RecordingTransport
 from .test_data_services import plain
 
 CAVECLIENT_DIFFERENCES = {
@@ -64,14 +63,6 @@ CAVECLIENT_DIFFERENCES = {
 """Where caveclient 8.2.1 is wrong by design and the comparison is narrowed."""
 
 DOCUMENT = {"vertices": [[1.5, 2, 3]], "meta": {"note": "two words"}, "root": 0}
-
-
-@pytest.fixture(scope="module")
-def ours_client(cave: LocalCAVE, recorder: RecordingTransport) -> Iterator[CAVEclient]:
-    with CAVEclient(
-        cave.datastack, server_address=cave.url, auth_token=cave.token, transport=recorder
-    ) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")
