@@ -116,6 +116,15 @@ CAVECLIENT_AND_OURS = Sides("caveclient", "ours", exact=False)
 EXACT = Sides("sync", "async", exact=True)
 
 
+def absent_root(graph: SegmentationGraph, after: int) -> int:
+    """An id of the root layer above `after` that the graph never had."""
+    return next(
+        candidate
+        for candidate in range(after + 1, after + 1000)
+        if graph.node(candidate) is None and graph.layout.layer(candidate) == graph.n_layers
+    )
+
+
 def pandas2_dtype(dtype: str) -> str:
     """Our dtype as pandas 2 names it (caveclient pins pandas below 3; text is `str` on 3)."""
     return "object" if dtype == "str" else dtype

@@ -43,6 +43,7 @@ from .caveclient_driver import (
     type_of,
 )
 from .conftest import CLOUD_VOLUME, run_caveclient
+from .differential_support import absent_root
 from .test_data_services import plain
 
 CAVECLIENT_DIFFERENCES = {
@@ -76,11 +77,7 @@ def picks(cave: LocalCAVE) -> dict[str, Any]:
     uncached = [root for root in current if not store.is_cached(root)]
     assert len(cached) >= 3, "the seeded cache should hold skeletons"
     assert len(uncached) >= 7, "some current roots should have no skeleton yet"
-    absent = next(
-        candidate
-        for candidate in range(cached[0] + 1, cached[0] + 1000)
-        if graph.node(candidate) is None and graph.layout.layer(candidate) == graph.n_layers
-    )
+    absent = absent_root(graph, cached[0])
     return {
         "cached": cached[:3],
         # Each client queues the generation of skeletons of its own, as many for each.

@@ -35,7 +35,7 @@ from caveclient_gen.testing.skeleton.store import SkeletonStore
 
 from .caveclient_driver import bound_call, decoded, encoded, error_record
 from .differential_cases import NUCLEI, REFERENCE, SYNAPSES, VIEW, World, build_cases, case_id
-from .differential_support import EXACT, pick_world, same_json, settled_now, short
+from .differential_support import EXACT, absent_root, pick_world, same_json, settled_now, short
 
 BATCH = 8
 """Async calls in flight at once."""
@@ -531,11 +531,7 @@ def further_picks(cave: LocalCAVE) -> dict[str, Any]:
     store = cave.deployment.component(SkeletonStore)
     cached = [int(root) for root in graph.latest_roots() if store.is_cached(int(root))]
     assert len(cached) >= 3, "the seeded cache should hold skeletons"
-    absent = next(
-        candidate
-        for candidate in range(cached[0] + 1, cached[0] + 1000)
-        if graph.node(candidate) is None and graph.layout.layer(candidate) == graph.n_layers
-    )
+    absent = absent_root(graph, cached[0])
     return {
         "cached": cached[:3],
         "absent": absent,
